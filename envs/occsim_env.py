@@ -1,0 +1,192 @@
+"""``OccSimEnv``: a thin Gymnasium adapter over ``Simulation``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from occsim.envs.visualize import frame_image
+
+from occsim.scenario import Scenario
+from occsim.sim import Simulation, StepOutcome
+from occsim.types import Trajectory, Weather
+from occsim.world.ego import control_from_normalised
+from occsim.world.grid import OCC3D_GRID
+
+MAX_ACTORS = 64  # rows of the privileged actor table
+ACTOR_COLUMNS = ("valid", "class", "x", "y", "yaw", "speed", "vx", "vy", "length", "width", "height")
+EGO_COLUMNS = ("speed", "acceleration", "yaw_rate", "steering")
+COLLISION_PENALTY = 10.0  # reward lost on a collision
+PROGRESS_REWARD = 0.1  # reward per metre of route progress
+ScenarioArg = str | Path | Scenario | list
+
+
+class OccSimEnv(gym.Env):
+    """Six rendered cameras in, a trajectory (or controls) out, in corner-case scenarios.
+
+    Args:
+        scenario: built-in name, YAML path, Scenario, or a list of them (one drawn per reset); default the suite.
+        weather: overrides every scenario's weather (the weather ids set it); None keeps each scenario's own.
+        camera_hw: image (height, width) [px].
+        renderer: registered renderer name.
+        action_type: ``waypoints`` (6 x 2 ego-frame metres) or ``control`` (normalised acceleration, steering).
+        privileged: add the occupancy window, the actor table, the ego pose and the goal to observations.
+        render_mode: None or ``rgb_array``.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+
+    def __init__(
+        self,
+        scenario: ScenarioArg | None = None,
+        weather: str | None = None,
+        camera_hw: tuple[int, int] = (256, 448),
+        renderer: str = "raster",
+        action_type: str = "waypoints",
+        privileged: bool = False,
+        render_mode: str | None = None,
+    ):
+        if action_type not in ("waypoints", "control"):
+            raise ValueError(f"action_type must be 'waypoints' or 'control', got {action_type!r}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.scenarios = _resolve(scenario)
+        self.weather = Weather(weather) if weather else None
+        self.action_type = action_type
+        self.privileged = privileged
+        self.render_mode = render_mode
+        self.sim = Simulation(renderer=renderer, camera_hw=tuple(camera_hw))
+        h, w = self.sim.rig.hw
+        n = len(self.sim.rig.names)
+        obs: dict[str, spaces.Space] = {
+            "images": spaces.Box(0, 255, (n, h, w, 3), np.uint8),
+            "ego": spaces.Box(-np.inf, np.inf, (len(EGO_COLUMNS),), np.float32),
+            "command": spaces.Discrete(3),
+            "intrinsics": spaces.Box(-np.inf, np.inf, (n, 3, 3), np.float32),
+            "cam2ego": spaces.Box(-np.inf, np.inf, (n, 4, 4), np.float32),
+        }
+        if privileged:
+            obs["occupancy"] = spaces.Box(0, 17, OCC3D_GRID.shape, np.uint8)
+            obs["actors"] = spaces.Box(-np.inf, np.inf, (MAX_ACTORS, len(ACTOR_COLUMNS)), np.float32)
+            obs["ego_pose"] = spaces.Box(-np.inf, np.inf, (3,), np.float32)
+            obs["goal"] = spaces.Box(-np.inf, np.inf, (2,), np.float32)
+        self.observation_space = spaces.Dict(obs)
+        if action_type == "waypoints":
+            self.action_space = spaces.Box(-100.0, 100.0, (6, 2), np.float32)
+        else:
+            self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self._scenario: Scenario | None = None
+        self._last_plan: Trajectory | None = None
+        self._progress = 0.0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a scenario: ``options={"scenario": ...}`` switches to another one."""
+        super().reset(seed=seed)
+        if options and "scenario" in options:
+            self.scenarios = _resolve(options["scenario"])
+        self._scenario = self.scenarios[int(self.np_random.integers(len(self.scenarios)))]
+        run_seed = int(self.np_random.integers(2**31 - 1))
+        outcome = self.sim.reset(self._scenario, seed=run_seed, weather=self.weather)
+        self._last_plan = None
+        self._progress = outcome.progress
+        info = self._info(outcome)
+        if self.privileged:
+            info["road"] = self.sim.world.layout()
+        return self._observation(), info
+
+    def step(self, action):
+        """Apply a trajectory or a control for one env step (``dt`` of the scenario)."""
+        if self._scenario is None:
+            raise RuntimeError("call reset() before step()")
+        if self.action_type == "waypoints":
+            plan = action if isinstance(action, Trajectory) else Trajectory(np.asarray(action, dtype=np.float64))
+            self._last_plan = plan
+            outcome = self.sim.step(plan)
+        else:
+            outcome = self.sim.step(control_from_normalised(np.asarray(action)))
+        reward = PROGRESS_REWARD * (outcome.progress - self._progress) - (
+            COLLISION_PENALTY if outcome.collision else 0.0
+        )
+        self._progress = outcome.progress
+        terminated = outcome.collision is not None or outcome.goal_reached
+        truncated = outcome.timed_out and not terminated
+        return self._observation(), float(reward), terminated, truncated, self._info(outcome)
+
+    def render(self) -> np.ndarray | None:
+        """The six views beside a bird's-eye view (``rgb_array``)."""
+        if self.render_mode != "rgb_array" or self.sim.frames is None:
+            return None
+        caption = f"{self._scenario.name}  t={self.sim.world.t:4.1f}s  v={self.sim.world.ego.speed:4.1f}m/s"
+        return frame_image(self.sim.frames.rgb, self.sim.world, self._last_plan, caption)
+
+    def _observation(self) -> dict[str, Any]:
+        sim, world = self.sim, self.sim.world
+        ego = world.ego
+        obs: dict[str, Any] = {
+            "images": sim.frames.rgb,
+            "ego": np.array([ego.speed, ego.acceleration, ego.yaw_rate, ego.steering], dtype=np.float32),
+            "command": int(world.route.command),
+            "intrinsics": sim.rig.intrinsics.astype(np.float32),
+            "cam2ego": sim.rig.cam2ego.astype(np.float32),
+        }
+        if self.privileged:
+            obs["occupancy"] = sim.occupancy
+            obs["actors"] = self._actor_table()
+            obs["ego_pose"] = np.array([ego.pose.x, ego.pose.y, ego.pose.yaw], dtype=np.float32)
+            obs["goal"] = ego.pose.to_local(np.asarray(world.route.goal)).astype(np.float32)
+        return obs
+
+    def _actor_table(self) -> np.ndarray:
+        """Actors nearest first, in the ego frame: see ACTOR_COLUMNS."""
+        world = self.sim.world
+        ego = world.ego.pose
+        table = np.zeros((MAX_ACTORS, len(ACTOR_COLUMNS)), dtype=np.float32)
+        states = world.actor_states()
+        if not states:
+            return table
+        centres = ego.to_local(np.array([[a.pose.x, a.pose.y] for a in states]))
+        order = np.argsort(np.hypot(centres[:, 0], centres[:, 1]))[:MAX_ACTORS]
+        c, s = np.cos(ego.yaw), np.sin(ego.yaw)
+        for row, k in enumerate(order):
+            a = states[k]
+            vx, vy = a.velocity
+            table[row] = (
+                1.0,
+                a.cls,
+                *centres[k],
+                a.pose.yaw - ego.yaw,
+                a.speed,
+                c * vx + s * vy,
+                -s * vx + c * vy,
+                *a.size,
+            )
+        return table
+
+    def _info(self, outcome: StepOutcome) -> dict[str, Any]:
+        col = outcome.collision
+        return {
+            "collision": col is not None,
+            "collided_with": col.with_id if col else None,
+            "impact_speed": col.impact_speed if col else 0.0,
+            "offroad": outcome.offroad,
+            "progress": outcome.progress,
+            "route_completion": outcome.route_completion,
+            "scenario": self._scenario.name if self._scenario else None,
+        }
+
+
+def _resolve(scenario: ScenarioArg | None) -> list[Scenario]:
+    from occsim.scenarios import load_builtin_suite, load_scenario
+
+    if scenario is None:
+        return load_builtin_suite()
+    items = scenario if isinstance(scenario, list) else [scenario]
+    if not items:
+        raise ValueError("scenario list is empty")
+    return [s if isinstance(s, Scenario) else load_scenario(s) for s in items]
+
+
+__all__ = ["ACTOR_COLUMNS", "EGO_COLUMNS", "MAX_ACTORS", "OccSimEnv"]

@@ -1,0 +1,114 @@
+"""Turning a validated scenario into a World, with per-run jitter drawn from the reset seed."""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+
+import numpy as np
+import shapely
+
+from occsim.classes import ACTOR_SIZES
+from occsim.scenario.loader import build_road_map, expanded_ids
+from occsim.scenario.schema import ActorSpec, Scenario, StraightMap
+from occsim.types import COMMANDS, EgoState, Pose2D, Weather
+from occsim.world.actors import BEHAVIORS, Actor, Behavior, Trigger
+from occsim.world.background import StaticWorld, build_static_world
+from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
+from occsim.world.geometry import box_polygon
+from occsim.world.roadmap import RoadMap
+from occsim.world.world import Route, World
+
+JITTER_TRIES = 20  # redraws before a run falls back to the unjittered layout
+
+
+def weather_of(scenario: Scenario) -> Weather:
+    """The scenario's default weather."""
+    w = scenario.weather
+    return Weather(w.type, w.visibility, w.intensity)
+
+
+@lru_cache(maxsize=16)
+def static_world(map_spec: StraightMap, seed: int) -> tuple[RoadMap, StaticWorld]:
+    """Road map and background for a (frozen, hashable) map spec; cached, as building one takes ~0.5 s."""
+    road_map = build_road_map(map_spec)
+    return road_map, build_static_world(road_map, np.random.default_rng(seed))
+
+
+def build_world(scenario: Scenario, seed: int | None = None) -> World:
+    """The world at t = 0; ``seed`` draws the jitter (None: no jitter)."""
+    road_map, static = static_world(scenario.map, scenario.seed)
+    rng = np.random.default_rng(seed)
+    jitter = scenario.jitter if seed is not None else None
+
+    ego_spec = scenario.ego
+    lane = road_map.lane(ego_spec.lane, ego_spec.road)
+    x, y, yaw = lane.pose_at(ego_spec.s, ego_spec.offset)
+    ego = EgoState(Pose2D(x, y, yaw), float(ego_spec.speed))
+    route = Route(lane, ego_spec.s, ego_spec.goal_s, COMMANDS[ego_spec.command])
+
+    actors = _place_actors(scenario, road_map, rng if jitter else None, ego)
+    return World(road_map, static, actors, ego, route, weather_seed=0 if seed is None else int(seed))
+
+
+def _place_actors(scenario: Scenario, road_map: RoadMap, rng: np.random.Generator | None, ego: EgoState) -> list[Actor]:
+    base = [_make(spec, road_map, k, ds=0.0, doff=0.0, dv=0.0) for spec in scenario.actors for k in _copies(spec)]
+    for i, a in enumerate(base):
+        a.instance = i + 1
+    if rng is None or not scenario.actors:
+        return base
+    j = scenario.jitter
+    for _ in range(JITTER_TRIES):
+        draws = [rng.uniform(-1.0, 1.0, size=3) for _ in scenario.actors]  # one draw per entry keeps rows in formation
+        actors = []
+        for spec, d in zip(scenario.actors, draws):
+            for k in _copies(spec):
+                actors.append(_make(spec, road_map, k, ds=d[0] * j.s, doff=d[1] * j.offset, dv=d[2] * j.speed))
+        for i, a in enumerate(actors):
+            a.instance = i + 1
+        if not _overlapping(actors, ego):
+            return actors
+    return base
+
+
+def _copies(spec: ActorSpec) -> range:
+    return range(spec.repeat.count if spec.repeat else 1)
+
+
+def _make(spec: ActorSpec, road_map: RoadMap, k: int, ds: float, doff: float, dv: float) -> Actor:
+    rep = spec.repeat
+    return Actor(
+        id=expanded_ids(spec)[k],
+        cls_name=spec.type,
+        size=tuple(spec.size or ACTOR_SIZES[spec.type]),  # type: ignore[arg-type]
+        lane=road_map.lane(spec.lane, spec.road),
+        s=spec.s + (k * rep.ds if rep else 0.0) + ds,
+        offset=spec.offset + (k * rep.doffset if rep else 0.0) + doff,
+        speed=max(0.0, spec.speed + (dv if spec.speed > 0 else 0.0)),
+        behavior=make_behavior(spec),
+        yaw_offset=spec.yaw,
+    )
+
+
+def make_behavior(spec: ActorSpec) -> Behavior:
+    """A fresh behaviour object for an actor spec (behaviours hold per-run state)."""
+    b = spec.behavior
+    if b is None:
+        return BEHAVIORS["constant" if spec.speed > 0 else "static"]()
+    params = copy.deepcopy(b.model_dump(exclude={"type"}))
+    if "when" in params:
+        params["when"] = Trigger(**params["when"])
+    if "points" in params:
+        params["points"] = [tuple(p) for p in params["points"]]
+    return BEHAVIORS[b.type](**params)
+
+
+def _overlapping(actors: list[Actor], ego: EgoState) -> bool:
+    boxes = [box_polygon(a.x, a.y, a.yaw, a.size[0], a.size[1]) for a in actors]
+    c, s = np.cos(ego.pose.yaw), np.sin(ego.pose.yaw)
+    boxes.append(
+        box_polygon(ego.pose.x + EGO_CENTRE_OFFSET * c, ego.pose.y + EGO_CENTRE_OFFSET * s, ego.pose.yaw, *EGO_SIZE[:2])
+    )
+    tree = shapely.STRtree(boxes)
+    pairs = tree.query(boxes, predicate="intersects")
+    return bool(np.any(pairs[0] != pairs[1]))

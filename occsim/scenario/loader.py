@@ -1,0 +1,264 @@
+"""Loading scenario YAML: safe parsing, schema validation, semantic checks, each error with file:line:field."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import shapely
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from occsim.classes import ACTOR_SIZES
+from occsim.scenario import schema
+from occsim.scenario.schema import Scenario
+from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
+from occsim.world.geometry import box_polygon
+from occsim.world.roadmap import MAP_BUILDERS, RoadMap
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario file."""
+
+    file: str
+    line: int | None  # 1-based
+    field: str  # e.g. actors[2].type
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ScenarioError(ValueError):
+    """A scenario file has one or more problems; ``str()`` lists them one per line."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+Path_ = tuple[str | int, ...]
+
+
+def load_scenario_file(path: str | Path) -> Scenario:
+    """Read and validate one scenario file; raise ScenarioError listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {e}")]) from None
+    return parse_scenario(text, str(path))
+
+
+def parse_scenario(text: str, source: str = "<string>") -> Scenario:
+    """Validate scenario YAML ``text``; ``source`` names it in messages."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader never runs tags
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ScenarioError([Problem(source, line, "", f"YAML syntax error: {problem}")]) from None
+    if node is None or data is None:
+        raise ScenarioError([Problem(source, None, "", "empty file; expected a scenario mapping (name, map, ...)")])
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [Problem(source, node.start_mark.line + 1, "", f"expected a mapping at the top, got {type(data).__name__}")]
+        )
+    lines = _line_index(node)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError([_problem_from_error(err, source, lines) for err in e.errors()]) from None
+    problems = check_semantics(scenario, source, lines)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def _line_index(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
+    """Map every key path in the YAML tree to its 1-based line."""
+    index = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            index.update(_line_index(value, child))
+            index[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            index.update(_line_index(value, (*path, i)))
+    return index
+
+
+def _line_of(lines: dict[Path_, int], path: Path_) -> int | None:
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path)
+
+
+def _field_name(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problem_from_error(err: dict, source: str, lines: dict[Path_, int]) -> Problem:
+    # pydantic inserts the union tag into the location (actors.0.behavior.cut_in.to_lane): drop it.
+    loc: list[str | int] = []
+    for part in err["loc"]:
+        if isinstance(part, str) and loc and loc[-1] in ("map", "behavior") and part in _TAGS:
+            continue
+        loc.append(part)
+    path = tuple(loc)
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    if kind == "extra_forbidden":
+        parent = _allowed_keys(tuple(err["loc"]))
+        hint = _did_you_mean(str(path[-1]), parent)
+        msg = f"unknown key '{path[-1]}'{hint}" + (f"; allowed: {', '.join(sorted(parent))}" if parent else "")
+    elif kind == "literal_error":
+        allowed = [a.strip(" '") for a in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
+        what = "a class" if path[-1] == "type" and "actors" in path else "allowed"
+        msg = f"'{value}' is not {what}{_did_you_mean(str(value), allowed)}; allowed: {', '.join(allowed)}"
+    elif kind == "union_tag_invalid":
+        allowed = [a.strip(" '") for a in str(ctx.get("expected_tags", "")).split(",")]
+        noun = "behaviour" if "behavior" in path else path[-1] if path else "type"
+        msg = f"'{ctx.get('tag')}' is not a {noun} type{_did_you_mean(str(ctx.get('tag')), allowed)}"
+        msg += f"; allowed: {', '.join(allowed)}"
+        path = (*path, "type")
+    elif kind == "union_tag_not_found":
+        msg = "missing 'type'"
+    elif kind == "missing":
+        msg = "required field is missing"
+    else:
+        msg = err["msg"].removeprefix("Value error, ")
+        if value is not None and not isinstance(value, (dict, list)):
+            msg += f" (got {value!r})"
+    return Problem(source, _line_of(lines, path), _field_name(path), msg)
+
+
+_UNION_MODELS: dict[str, type[BaseModel]] = {
+    "straight": schema.StraightMap,
+    "curve": schema.CurveMap,
+    "intersection": schema.IntersectionMap,
+    "static": schema.StaticBehavior,
+    "constant": schema.ConstantBehavior,
+    "idm": schema.IDMBehavior,
+    "cut_in": schema.CutInBehavior,
+    "crossing": schema.CrossingBehavior,
+    "waypoints": schema.WaypointsBehavior,
+}
+_TAGS = set(_UNION_MODELS)
+_FIELD_MODELS: dict[str, type[BaseModel]] = {
+    "weather": schema.WeatherSpec,
+    "ego": schema.EgoSpec,
+    "actors": schema.ActorSpec,
+    "when": schema.Trigger,
+    "repeat": schema.Repeat,
+    "jitter": schema.Jitter,
+}
+
+
+def _allowed_keys(raw_loc: tuple) -> list[str]:
+    """Field names of the model that holds the last key of a raw pydantic location (union tags included)."""
+    model: type[BaseModel] = Scenario
+    for part in raw_loc[:-1]:
+        if isinstance(part, int):
+            continue
+        model = _UNION_MODELS.get(part) or _FIELD_MODELS.get(part) or model
+    return sorted(model.model_fields)
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) -> list[Problem]:
+    """Checks the schema cannot express: lanes exist, no overlaps at t = 0, ego on the road, unique ids."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str) -> None:
+        problems.append(Problem(source, _line_of(lines, path), _field_name(path), message))
+
+    road_map = build_road_map(scenario.map)
+    ego = scenario.ego
+
+    def lane_ok(path: Path_, road: int, lane: int) -> bool:
+        try:
+            road_map.lane(lane, road)
+        except ValueError as e:
+            add(path, str(e))
+            return False
+        return True
+
+    boxes: list[tuple[Path_, str, shapely.Polygon]] = []
+    if lane_ok(("ego", "lane"), ego.road, ego.lane):
+        x, y, yaw = road_map.lane(ego.lane, ego.road).pose_at(ego.s, ego.offset)
+        ego_box = box_polygon(
+            x + EGO_CENTRE_OFFSET * np.cos(yaw), y + EGO_CENTRE_OFFSET * np.sin(yaw), yaw, *EGO_SIZE[:2]
+        )
+        if not road_map.drivable.contains(ego_box):
+            add(("ego", "s"), f"the ego at s={ego.s}, lane {ego.lane} is off the road")
+        boxes.append((("ego",), "the ego", ego_box))
+        goal_lane = road_map.lane(ego.lane, ego.road)
+        road_len = goal_lane.road.length
+        if not 0.0 <= ego.goal_s <= road_len:
+            add(("ego", "goal_s"), f"goal_s {ego.goal_s} is off the road; allowed 0..{road_len:g}")
+        elif (ego.goal_s - ego.s) * goal_lane.direction <= 0:
+            add(("ego", "goal_s"), f"goal_s {ego.goal_s} is behind the start s={ego.s} in the lane's direction")
+
+    seen: dict[str, int] = {}
+    for i, actor in enumerate(scenario.actors):
+        path: Path_ = ("actors", i)
+        for actor_id in expanded_ids(actor):
+            if actor_id in seen:
+                add((*path, "id"), f"duplicate id '{actor_id}' (also actors[{seen[actor_id]}])")
+            seen.setdefault(actor_id, i)
+        if not lane_ok((*path, "lane"), actor.road, actor.lane):
+            continue
+        behavior = actor.behavior
+        if (
+            behavior is not None
+            and behavior.type == "cut_in"
+            and not road_map.roads[actor.road].has_lane(behavior.to_lane)
+        ):
+            road = road_map.roads[actor.road]
+            add(
+                (*path, "behavior", "to_lane"),
+                f"lane {behavior.to_lane} does not exist; allowed {-road.oncoming_lanes}..{road.lanes - 1}",
+            )
+        lane = road_map.lane(actor.lane, actor.road)
+        length, width, _ = actor.size or ACTOR_SIZES[actor.type]
+        for k, actor_id in enumerate(expanded_ids(actor)):
+            rep = actor.repeat
+            s = actor.s + (k * rep.ds if rep else 0.0)
+            offset = actor.offset + (k * rep.doffset if rep else 0.0)
+            x, y, yaw = lane.pose_at(s, offset)
+            boxes.append((path, f"actors[{i}] '{actor_id}'", box_polygon(x, y, yaw + actor.yaw, length, width)))
+
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            (pa, na, ba), (pb, nb, bb) = boxes[a], boxes[b]
+            if pa != pb and ba.intersection(bb).area > 1e-6:
+                add(pb, f"{nb} overlaps {na} at t = 0")
+    return problems
+
+
+def expanded_ids(actor) -> list[str]:
+    """Ids of an actor entry after ``repeat``: ``id`` alone, or ``id_0 .. id_{n-1}``."""
+    if actor.repeat is None or actor.repeat.count == 1:
+        return [actor.id]
+    return [f"{actor.id}_{k}" for k in range(actor.repeat.count)]
+
+
+def build_road_map(map_spec: schema.StraightMap) -> RoadMap:
+    """The road map a scenario's ``map`` entry describes."""
+    spec = map_spec.model_dump()
+    kind = spec.pop("type")
+    return MAP_BUILDERS[kind](**spec)

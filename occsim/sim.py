@@ -1,0 +1,122 @@
+"""The closed loop: a world, a renderer and a history; ``reset(scenario, seed)`` and ``step(action)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from occsim.metrics.collision import Collision, check_collision
+from occsim.scenario import Scenario, build_world, weather_of
+from occsim.sensors import make_renderer
+from occsim.sensors.renderer import Renderer
+from occsim.types import CameraFrames, CameraRig, HistoryStep, Trajectory, Weather
+from occsim.world.ego import SUBSTEP, Control, TrajectoryTracker, footprint_corners
+from occsim.world.world import World
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What one env step produced."""
+
+    frames: CameraFrames | None
+    collision: Collision | None
+    offroad: bool
+    goal_reached: bool
+    timed_out: bool
+    progress: float  # [m]
+    route_completion: float  # [0, 1]
+
+
+class Simulation:
+    """Runs one scenario at a time in closed loop."""
+
+    def __init__(
+        self, renderer: str | Renderer = "raster", camera_hw: tuple[int, int] = (256, 448), render: bool = True
+    ):
+        self.rig = CameraRig.nuscenes(camera_hw) if isinstance(renderer, str) else renderer.rig
+        self.renderer = make_renderer(renderer, self.rig) if isinstance(renderer, str) else renderer
+        self.render_enabled = render
+        self.tracker = TrajectoryTracker()
+        self.world: World | None = None
+        self.scenario: Scenario | None = None
+        self.weather = Weather()
+        self.seed = 0
+        self.steps = 0
+        self.history: list[HistoryStep] = []
+        self.frames: CameraFrames | None = None
+        self.occupancy: np.ndarray | None = None
+        self.collision: Collision | None = None
+
+    def reset(self, scenario: Scenario, seed: int | None = None, weather: Weather | None = None) -> StepOutcome:
+        """Build the scenario's world (jittered by ``seed``) and render the first frame."""
+        self.scenario = scenario
+        self.seed = 0 if seed is None else int(seed)
+        self.world = build_world(scenario, seed)
+        self.weather = weather or weather_of(scenario)
+        self.tracker.reset()
+        self.steps = 0
+        self.history = []
+        self.collision = None
+        return self._observe(collision=None, offroad=self._offroad())
+
+    @property
+    def max_steps(self) -> int:
+        """Env steps in the scenario's duration."""
+        assert self.scenario is not None
+        return int(round(self.scenario.duration / self.scenario.dt))
+
+    def step(self, action: Trajectory | Control) -> StepOutcome:
+        """Track ``action`` for one env step at 10 Hz substeps, stopping at the first collision."""
+        world, scenario = self.world, self.scenario
+        if world is None or scenario is None:
+            raise RuntimeError("call reset() before step()")
+        if isinstance(action, Trajectory):
+            self.tracker.set_trajectory(action, world.ego)
+        substeps = max(1, int(round(scenario.dt / SUBSTEP)))
+        dt = scenario.dt / substeps
+        collision, offroad = None, False
+        for k in range(substeps):
+            control = self.tracker.control(world.ego, k * dt) if isinstance(action, Trajectory) else action
+            world.step(dt, control)
+            offroad = offroad or self._offroad()
+            collision = check_collision(world.ego, world.actor_states(), world.static)
+            if collision is not None:
+                break
+        self.steps += 1
+        self.collision = collision
+        self.history.append(
+            HistoryStep(
+                t=world.t,
+                ego=world.ego,
+                actors=tuple(world.actor_states()),
+                plan=action if isinstance(action, Trajectory) else None,
+                collided_with=collision.with_id if collision else None,
+                impact_speed=collision.impact_speed if collision else 0.0,
+                offroad=offroad,
+                progress=world.route.progress(world.ego),
+            )
+        )
+        return self._observe(collision, offroad)
+
+    def _offroad(self) -> bool:
+        assert self.world is not None
+        return not bool(np.all(self.world.road_map.is_drivable(footprint_corners(self.world.ego.pose))))
+
+    def _observe(self, collision: Collision | None, offroad: bool) -> StepOutcome:
+        world = self.world
+        assert world is not None
+        self.occupancy = world.occupancy()
+        frame_seed = int(np.random.SeedSequence([self.seed, self.steps]).generate_state(1)[0])
+        self.frames = self.renderer.render(world, self.weather, frame_seed) if self.render_enabled else None
+        progress = world.route.progress(world.ego)
+        completion = float(np.clip(progress / max(world.route.length, 1e-6), 0.0, 1.0))
+        return StepOutcome(
+            frames=self.frames,
+            collision=collision,
+            offroad=offroad,
+            goal_reached=completion >= 1.0,
+            timed_out=self.steps >= self.max_steps,
+            progress=progress,
+            route_completion=completion,
+        )

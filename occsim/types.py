@@ -1,0 +1,191 @@
+"""Frozen dataclasses that cross rooms: poses, states, trajectories, the camera rig, the road layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+WAYPOINTS = 6  # planner output: waypoints per trajectory
+WAYPOINT_DT = 0.5  # [s] spacing of planner waypoints
+
+COMMAND_RIGHT, COMMAND_LEFT, COMMAND_STRAIGHT = 0, 1, 2  # VAD's one-hot order
+COMMANDS: dict[str, int] = {"right": COMMAND_RIGHT, "left": COMMAND_LEFT, "straight": COMMAND_STRAIGHT}
+
+CAMERA_NAMES: tuple[str, ...] = (
+    "CAM_FRONT_LEFT",
+    "CAM_FRONT",
+    "CAM_FRONT_RIGHT",
+    "CAM_BACK_RIGHT",
+    "CAM_BACK",
+    "CAM_BACK_LEFT",
+)
+
+
+@dataclass(frozen=True)
+class Pose2D:
+    """A planar pose in the world frame."""
+
+    x: float  # [m]
+    y: float  # [m]
+    yaw: float  # [rad], counter-clockwise from world x
+
+    def matrix(self) -> np.ndarray:
+        """Homogeneous 3x3 transform from this pose's local frame to the parent frame."""
+        c, s = np.cos(self.yaw), np.sin(self.yaw)
+        return np.array([[c, -s, self.x], [s, c, self.y], [0.0, 0.0, 1.0]])
+
+    def to_local(self, points: np.ndarray) -> np.ndarray:
+        """Express parent-frame points (N, 2) in this pose's local frame."""
+        c, s = np.cos(self.yaw), np.sin(self.yaw)
+        d = np.asarray(points, dtype=np.float64) - (self.x, self.y)
+        return np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], axis=-1)
+
+    def to_parent(self, points: np.ndarray) -> np.ndarray:
+        """Express local points (N, 2) in the parent frame."""
+        c, s = np.cos(self.yaw), np.sin(self.yaw)
+        p = np.asarray(points, dtype=np.float64)
+        return np.stack([self.x + c * p[..., 0] - s * p[..., 1], self.y + s * p[..., 0] + c * p[..., 1]], axis=-1)
+
+
+@dataclass(frozen=True)
+class EgoState:
+    """Kinematic state of the ego car (rear-axle reference point)."""
+
+    pose: Pose2D
+    speed: float  # [m/s]
+    acceleration: float = 0.0  # [m/s^2]
+    yaw_rate: float = 0.0  # [rad/s]
+    steering: float = 0.0  # [rad]
+
+
+@dataclass(frozen=True)
+class ActorState:
+    """One actor as an upright oriented box standing on the ground."""
+
+    id: str
+    cls: int  # Occ3D class id
+    pose: Pose2D  # box centre on the ground, world frame
+    speed: float  # [m/s] along the heading
+    size: tuple[float, float, float]  # (length, width, height) [m]
+    velocity: tuple[float, float] = (0.0, 0.0)  # world frame [m/s]
+    instance: int = 0  # stable index for colours and instance maps
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Planner output: waypoints in the ego frame at WAYPOINT_DT spacing."""
+
+    points: np.ndarray  # (6, 2) float, ego frame [m]
+
+    def __post_init__(self) -> None:
+        pts = np.asarray(self.points, dtype=np.float64)
+        if pts.shape != (WAYPOINTS, 2) or not np.all(np.isfinite(pts)):
+            raise ValueError(f"a trajectory is {WAYPOINTS} finite (x, y) waypoints, got shape {pts.shape}")
+        object.__setattr__(self, "points", pts)
+
+    @classmethod
+    def constant_velocity(cls, speed: float) -> Trajectory:
+        """Straight ahead at a constant speed."""
+        t = WAYPOINT_DT * np.arange(1, WAYPOINTS + 1)
+        return cls(np.stack([speed * t, np.zeros_like(t)], axis=1))
+
+
+@dataclass(frozen=True)
+class CameraRig:
+    """Surround cameras: OpenCV camera frames (x right, y down, z forward) mounted on the ego."""
+
+    names: tuple[str, ...]
+    intrinsics: np.ndarray  # (N, 3, 3) float64, pixels for images of size hw
+    cam2ego: np.ndarray  # (N, 4, 4) float64, camera frame -> ego frame
+    hw: tuple[int, int]  # image (height, width) [px]
+
+    @classmethod
+    def nuscenes(cls, hw: tuple[int, int] = (256, 448)) -> CameraRig:
+        """The six nuScenes cameras, intrinsics scaled from 1600 x 900 to ``hw``.
+
+        Mount positions, yaws and focal lengths follow the nuScenes calibration to within a few percent;
+        the small roll and pitch of the real mounts are left out.
+        """
+        h, w = int(hw[0]), int(hw[1])
+        if h <= 0 or w <= 0:
+            raise ValueError(f"camera image size must be positive, got {hw}")
+        sx, sy = w / 1600.0, h / 900.0
+        intrinsics, cam2ego = [], []
+        for name in CAMERA_NAMES:
+            (x, y, z), yaw_deg, focal = _NUSCENES_MOUNTS[name]
+            intrinsics.append(np.array([[focal * sx, 0, 800.0 * sx], [0, focal * sy, 480.0 * sy], [0, 0, 1]]))
+            yaw = np.deg2rad(yaw_deg)
+            forward = np.array([np.cos(yaw), np.sin(yaw), 0.0])
+            right = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
+            down = np.array([0.0, 0.0, -1.0])
+            m = np.eye(4)
+            m[:3, :3] = np.stack([right, down, forward], axis=1)
+            m[:3, 3] = (x, y, z)
+            cam2ego.append(m)
+        return cls(CAMERA_NAMES, np.stack(intrinsics), np.stack(cam2ego), (h, w))
+
+
+# name: ((x, y, z) mount on the ego [m], yaw [deg], focal length at 1600 x 900 [px])
+_NUSCENES_MOUNTS: dict[str, tuple[tuple[float, float, float], float, float]] = {
+    "CAM_FRONT_LEFT": ((1.52, 0.49, 1.51), 55.0, 1257.0),
+    "CAM_FRONT": ((1.70, 0.02, 1.51), 0.0, 1266.0),
+    "CAM_FRONT_RIGHT": ((1.55, -0.49, 1.50), -55.0, 1260.0),
+    "CAM_BACK_RIGHT": ((1.01, -0.48, 1.56), -110.0, 1259.0),
+    "CAM_BACK": ((0.03, 0.00, 1.58), 180.0, 809.0),
+    "CAM_BACK_LEFT": ((1.04, 0.48, 1.59), 110.0, 1256.0),
+}
+
+
+@dataclass(frozen=True)
+class LaneGeometry:
+    """A lane of the road map as a centreline polyline, for privileged planners."""
+
+    id: str
+    road: int  # road index in the map
+    index: int  # 0 = rightmost of the road's forward direction, -1 = nearest oncoming lane, ...
+    points: np.ndarray  # (N, 2) float64, world frame [m], in the driving direction
+    width: float  # [m]
+
+
+@dataclass(frozen=True)
+class RoadLayout:
+    """What a privileged planner may know of the map: the lanes, and which one the ego's route uses."""
+
+    lanes: tuple[LaneGeometry, ...]
+    route_lane: str  # id of the lane the ego starts in
+    goal: tuple[float, float]  # goal position, world frame [m]
+    speed_limit: float = 13.9  # [m/s]
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Weather:
+    """Weather as the renderer reads it."""
+
+    kind: str = "clear"  # clear | fog | rain | snow | night | sandstorm
+    visibility: float | None = None  # [m] meteorological visibility (fog, sandstorm)
+    intensity: float | None = None  # [0, 1] (rain, snow)
+
+
+@dataclass(frozen=True)
+class CameraFrames:
+    """What a renderer returns for one instant: the six views and their per-pixel geometry."""
+
+    rgb: np.ndarray  # (N, H, W, 3) uint8
+    depth: np.ndarray  # (N, H, W) float32 camera z-depth [m], inf for sky
+    semantic: np.ndarray  # (N, H, W) uint8 Occ3D class of the first hit, FREE (17) for sky
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    """One env step of a run, as metrics read it."""
+
+    t: float  # [s] at the end of the step
+    ego: EgoState
+    actors: tuple[ActorState, ...]
+    plan: Trajectory | None  # what the planner asked for at the start of the step (None for direct control)
+    collided_with: str | None  # actor id or "static:<class>"
+    impact_speed: float  # [m/s], 0 without collision
+    offroad: bool
+    progress: float  # [m] along the route

@@ -1,0 +1,119 @@
+"""The ego car: a kinematic bicycle model and a trajectory tracker (pure pursuit steering, PI speed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from occsim.types import WAYPOINT_DT, EgoState, Pose2D, Trajectory
+from occsim.world.geometry import box_corners
+
+WHEELBASE = 2.6  # [m]
+EGO_SIZE = (4.08, 1.85, 1.6)  # (length, width, height) [m]
+EGO_CENTRE_OFFSET = 1.3  # [m] footprint centre ahead of the rear axle
+ACCEL_LIMITS = (-8.0, 4.0)  # [m/s^2]
+MAX_STEER = 0.6  # [rad]
+SUBSTEP = 0.1  # [s] 10 Hz dynamics
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control command held for a substep."""
+
+    acceleration: float  # [m/s^2]
+    steering: float  # [rad]
+
+    def clipped(self) -> Control:
+        """The command within the actuator limits."""
+        return Control(
+            float(np.clip(self.acceleration, *ACCEL_LIMITS)), float(np.clip(self.steering, -MAX_STEER, MAX_STEER))
+        )
+
+
+def bicycle_step(state: EgoState, control: Control, dt: float) -> EgoState:
+    """Advance the rear-axle kinematic bicycle by ``dt`` (no reversing)."""
+    c = control.clipped()
+    v0 = state.speed
+    v1 = max(0.0, v0 + c.acceleration * dt)
+    accel = (v1 - v0) / dt
+    v_mean = 0.5 * (v0 + v1)
+    yaw_rate = v_mean * np.tan(c.steering) / WHEELBASE
+    yaw_mid = state.pose.yaw + 0.5 * yaw_rate * dt
+    pose = Pose2D(
+        state.pose.x + v_mean * np.cos(yaw_mid) * dt,
+        state.pose.y + v_mean * np.sin(yaw_mid) * dt,
+        float(np.arctan2(np.sin(state.pose.yaw + yaw_rate * dt), np.cos(state.pose.yaw + yaw_rate * dt))),
+    )
+    return EgoState(pose, v1, accel, float(yaw_rate), c.steering)
+
+
+class TrajectoryTracker:
+    """Follows a planner trajectory: pure pursuit for steering, PI on speed with a feed-forward term."""
+
+    def __init__(self, kp: float = 2.0, ki: float = 0.3, lookahead_time: float = 0.8, min_lookahead: float = 3.0):
+        self.kp, self.ki = kp, ki
+        self.lookahead_time, self.min_lookahead = lookahead_time, min_lookahead
+        self.integral = 0.0
+        self._plan: Trajectory | None = None
+        self._origin: Pose2D | None = None
+
+    def reset(self) -> None:
+        """Forget the integral term and the trajectory."""
+        self.integral = 0.0
+        self._plan, self._origin = None, None
+
+    def set_trajectory(self, trajectory: Trajectory, ego: EgoState) -> None:
+        """Follow ``trajectory`` (ego frame at the time of planning) from now on."""
+        self._plan, self._origin = trajectory, ego.pose
+
+    def control(self, ego: EgoState, elapsed: float) -> Control:
+        """Command for the current state, ``elapsed`` seconds after the trajectory was set."""
+        assert self._plan is not None and self._origin is not None, "set_trajectory first"
+        pts = np.vstack([[0.0, 0.0], self._plan.points])
+        seg = np.hypot(*np.diff(pts, axis=0).T)
+        # Segment k's mean speed is reached at its midpoint time; interpolate the target between midpoints.
+        mids = WAYPOINT_DT * (np.arange(len(seg)) + 0.5)
+        target = float(np.interp(elapsed + SUBSTEP, mids, seg / WAYPOINT_DT))
+        err = target - ego.speed
+        self.integral = float(np.clip(self.integral + err * SUBSTEP, -2.0, 2.0))
+        feed_forward = float(np.interp(elapsed, mids[:-1] + WAYPOINT_DT / 2, np.diff(seg) / WAYPOINT_DT**2))
+        accel = self.kp * err + self.ki * self.integral + feed_forward
+        if target < 0.05 and ego.speed < 0.5:
+            accel = ACCEL_LIMITS[0]  # hold still rather than creep on the integral term
+
+        path = self._origin.to_parent(pts)
+        local = ego.pose.to_local(path)
+        lookahead = max(self.min_lookahead, self.lookahead_time * ego.speed)
+        steer = 0.0
+        if np.hypot(*(pts[-1] - pts[0])) > 0.5:
+            dist = np.hypot(local[:, 0], local[:, 1])
+            ahead = np.flatnonzero((dist >= lookahead) & (local[:, 0] > 0))
+            if len(ahead):
+                k = ahead[0]
+                # Interpolate on the segment that crosses the lookahead circle.
+                a, b = local[max(k - 1, 0)], local[k]
+                da, db = dist[max(k - 1, 0)], dist[k]
+                u = 0.0 if db == da else np.clip((lookahead - da) / (db - da), 0.0, 1.0)
+                goal = a + u * (b - a)
+            else:
+                goal = local[-1]
+                if goal[0] <= 0:
+                    goal = np.array([lookahead, 0.0])
+            ld2 = max(goal[0] ** 2 + goal[1] ** 2, 1e-6)
+            steer = float(np.arctan(2.0 * WHEELBASE * goal[1] / ld2))
+        return Control(accel, steer).clipped()
+
+
+def control_from_normalised(action: np.ndarray) -> Control:
+    """Map a normalised action (acceleration, steering) in [-1, 1]^2 to physical units."""
+    a, s = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    accel = a * (ACCEL_LIMITS[1] if a >= 0 else -ACCEL_LIMITS[0])
+    return Control(float(accel), float(s * MAX_STEER))
+
+
+def footprint_corners(pose: Pose2D) -> np.ndarray:
+    """World corners (4, 2) of the ego footprint (front-left, front-right, rear-right, rear-left)."""
+    c, s = np.cos(pose.yaw), np.sin(pose.yaw)
+    x, y = pose.x + EGO_CENTRE_OFFSET * c, pose.y + EGO_CENTRE_OFFSET * s
+    return box_corners(x, y, pose.yaw, EGO_SIZE[0], EGO_SIZE[1])

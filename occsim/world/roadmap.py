@@ -1,0 +1,229 @@
+"""Road maps: lanes as centreline polylines, the drivable area as a shapely polygon, procedural builders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from shapely.geometry import Polygon
+from shapely.ops import unary_union
+
+SAMPLE_SPACING = 0.5  # [m] between reference-line samples
+
+
+@dataclass(frozen=True)
+class Road:
+    """A road: a reference line (the divider between directions) with lanes on both sides."""
+
+    index: int
+    reference: np.ndarray  # (N, 2) world frame [m]
+    lanes: int  # lanes in the forward direction (right of the reference line)
+    oncoming_lanes: int  # lanes in the opposite direction (left of it)
+    lane_width: float  # [m]
+    stations: np.ndarray = field(init=False)  # (N,) arc length along the reference [m]
+    headings: np.ndarray = field(init=False)  # (N,) [rad]
+    normals: np.ndarray = field(init=False)  # (N, 2) unit left normals
+
+    def __post_init__(self) -> None:
+        ref = np.asarray(self.reference, dtype=np.float64)
+        seg = np.diff(ref, axis=0)
+        stations = np.concatenate([[0.0], np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))])
+        tangent = np.gradient(ref, axis=0)
+        headings = np.arctan2(tangent[:, 1], tangent[:, 0])
+        object.__setattr__(self, "reference", ref)
+        object.__setattr__(self, "stations", stations)
+        object.__setattr__(self, "headings", headings)
+        object.__setattr__(self, "normals", np.stack([-np.sin(headings), np.cos(headings)], axis=1))
+
+    @property
+    def length(self) -> float:
+        """Length of the reference line [m]."""
+        return float(self.stations[-1])
+
+    def lane_lateral(self, lane: int) -> float:
+        """Lateral position [m, left of the reference] of a lane's centre; lane 0 = rightmost forward lane."""
+        if 0 <= lane < self.lanes:
+            return -(self.lanes - 0.5 - lane) * self.lane_width
+        if -self.oncoming_lanes <= lane < 0:
+            return (-lane - 0.5) * self.lane_width
+        raise ValueError(f"lane {lane} does not exist; allowed {-self.oncoming_lanes}..{self.lanes - 1}")
+
+    def has_lane(self, lane: int) -> bool:
+        """Whether the lane index exists on this road."""
+        return -self.oncoming_lanes <= lane < self.lanes
+
+    def frame_at(self, s: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Reference point (.., 2), heading (..) and left normal (.., 2) at station(s) ``s``."""
+        s = np.asarray(s, dtype=np.float64)
+        x = np.interp(s, self.stations, self.reference[:, 0])
+        y = np.interp(s, self.stations, self.reference[:, 1])
+        # Interpolate the unit tangent, not the angle, so headings never wrap mid-interpolation.
+        cx = np.interp(s, self.stations, np.cos(self.headings))
+        cy = np.interp(s, self.stations, np.sin(self.headings))
+        heading = np.arctan2(cy, cx)
+        # Past either end the road continues straight, so extrapolated stations stay meaningful.
+        over = s - np.clip(s, 0.0, self.length)
+        x = x + over * np.cos(heading)
+        y = y + over * np.sin(heading)
+        return np.stack([x, y], axis=-1), heading, np.stack([-np.sin(heading), np.cos(heading)], axis=-1)
+
+    def to_world(self, s: np.ndarray | float, lateral: np.ndarray | float) -> np.ndarray:
+        """World position (.., 2) of station ``s`` and lateral offset ``lateral`` (left of the reference)."""
+        point, _, normal = self.frame_at(s)
+        return point + normal * np.asarray(lateral, dtype=np.float64)[..., None]
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Station and lateral offset (left positive) of world points (N, 2) on this road."""
+        p = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        a, b = self.reference[:-1], self.reference[1:]
+        ab = b - a
+        seg_len2 = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
+        rel = p[:, None, :] - a[None]
+        t = np.einsum("nij,ij->ni", rel, ab) / seg_len2
+        # Let the first and last segments extend past the ends so points beyond the road still project.
+        t[:, 1:] = np.maximum(t[:, 1:], 0.0)
+        t[:, :-1] = np.minimum(t[:, :-1], 1.0)
+        closest = a[None] + t[..., None] * ab[None]
+        dist2 = np.sum((p[:, None, :] - closest) ** 2, axis=-1)
+        k = np.argmin(dist2, axis=1)
+        rows = np.arange(len(p))
+        seg_len = np.sqrt(seg_len2[k])
+        station = self.stations[k] + t[rows, k] * seg_len
+        d = p - closest[rows, k]
+        lateral = (ab[k, 0] * d[:, 1] - ab[k, 1] * d[:, 0]) / seg_len
+        return station, lateral
+
+    def boundary(self, side: int, extra: float = 0.0) -> np.ndarray:
+        """Road edge polyline (N, 2): side +1 the left (oncoming) edge, -1 the right edge, pushed out by ``extra``."""
+        width = (self.oncoming_lanes if side > 0 else self.lanes) * self.lane_width + extra
+        return self.reference + self.normals * (side * width)
+
+    def polygon(self, extra: float = 0.0) -> Polygon:
+        """The carriageway (widened by ``extra`` on both sides) as a polygon."""
+        left, right = self.boundary(+1, extra), self.boundary(-1, extra)
+        return shapely.make_valid(Polygon(np.concatenate([left, right[::-1]])))
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One lane: a centreline in the driving direction, addressed by the road's stations."""
+
+    road: Road
+    index: int
+
+    @property
+    def id(self) -> str:
+        """Stable lane id, e.g. ``r0:l1`` or ``r0:l-1``."""
+        return f"r{self.road.index}:l{self.index}"
+
+    @property
+    def direction(self) -> int:
+        """+1 when the lane runs with increasing station, -1 for oncoming lanes."""
+        return 1 if self.index >= 0 else -1
+
+    @property
+    def width(self) -> float:
+        """Lane width [m]."""
+        return self.road.lane_width
+
+    @property
+    def lateral(self) -> float:
+        """Centre offset from the reference line [m, left positive]."""
+        return self.road.lane_lateral(self.index)
+
+    def pose_at(self, s: float, offset: float = 0.0) -> tuple[float, float, float]:
+        """World (x, y, heading) at station ``s`` and ``offset`` metres left of the lane centre (driving direction)."""
+        point, heading, normal = self.road.frame_at(s)
+        lat = self.lateral + self.direction * offset
+        x, y = point + normal * lat
+        if self.direction < 0:
+            heading = heading + np.pi
+        return float(x), float(y), float(np.arctan2(np.sin(heading), np.cos(heading)))
+
+    def station_rate(self, s: float, offset: float = 0.0) -> float:
+        """d(station)/d(distance travelled) in the driving direction; differs from ±1 on curves."""
+        h = 0.25
+        a = np.asarray(self.pose_at(s - h, offset)[:2])
+        b = np.asarray(self.pose_at(s + h, offset)[:2])
+        return self.direction * 2 * h / max(float(np.hypot(*(b - a))), 1e-6)
+
+    def centreline(self, s_from: float | None = None, s_to: float | None = None, spacing: float = 1.0) -> np.ndarray:
+        """World polyline (N, 2) of the lane centre in the driving direction."""
+        lo = 0.0 if s_from is None else s_from
+        hi = self.road.length if s_to is None else s_to
+        s = np.arange(lo, hi + 1e-9, spacing)
+        pts = self.road.to_world(s, np.full_like(s, self.lateral))
+        return pts if self.direction > 0 else pts[::-1]
+
+
+@dataclass
+class RoadMap:
+    """All roads of a scenario, their lanes and the drivable area."""
+
+    kind: str
+    roads: list[Road]
+    drivable: Polygon = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.drivable = unary_union([r.polygon() for r in self.roads])
+        shapely.prepare(self.drivable)
+
+    def lane(self, index: int, road: int = 0) -> Lane:
+        """The lane ``index`` of road ``road``; ValueError naming the allowed lanes if it does not exist."""
+        if not 0 <= road < len(self.roads):
+            raise ValueError(f"road {road} does not exist; this {self.kind} map has roads 0..{len(self.roads) - 1}")
+        r = self.roads[road]
+        if not r.has_lane(index):
+            raise ValueError(f"lane {index} does not exist on road {road}; allowed {-r.oncoming_lanes}..{r.lanes - 1}")
+        return Lane(r, index)
+
+    def lanes(self) -> list[Lane]:
+        """Every lane of every road."""
+        return [Lane(r, i) for r in self.roads for i in range(-r.oncoming_lanes, r.lanes)]
+
+    def is_drivable(self, points: np.ndarray) -> np.ndarray:
+        """Whether world points (N, 2) lie on the drivable area."""
+        p = np.atleast_2d(points)
+        return shapely.contains_xy(self.drivable, p[:, 0], p[:, 1])
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) of the drivable area [m]."""
+        return tuple(self.drivable.bounds)  # type: ignore[return-value]
+
+
+def _road(index: int, reference: np.ndarray, lanes: int, oncoming_lanes: int, lane_width: float) -> Road:
+    return Road(index, reference, lanes, oncoming_lanes, lane_width)
+
+
+def _line(start: tuple[float, float], heading: float, length: float) -> np.ndarray:
+    s = np.linspace(0.0, length, max(2, int(np.ceil(length / SAMPLE_SPACING)) + 1))
+    return np.stack([start[0] + s * np.cos(heading), start[1] + s * np.sin(heading)], axis=1)
+
+
+def build_straight(lanes: int = 2, oncoming_lanes: int = 1, lane_width: float = 3.5, length: float = 250.0) -> RoadMap:
+    """A straight road along world +x from the origin."""
+    return RoadMap("straight", [_road(0, _line((0.0, 0.0), 0.0, length), lanes, oncoming_lanes, lane_width)])
+
+
+def build_curve(
+    radius: float = 80.0, lanes: int = 2, oncoming_lanes: int = 1, lane_width: float = 3.5, length: float = 250.0
+) -> RoadMap:
+    """A road that starts along +x at the origin and bends with a constant ``radius`` (positive turns left)."""
+    s = np.linspace(0.0, length, max(2, int(np.ceil(length / SAMPLE_SPACING)) + 1))
+    theta = s / radius
+    ref = np.stack([radius * np.sin(theta), radius * (1.0 - np.cos(theta))], axis=1)
+    return RoadMap("curve", [_road(0, ref, lanes, oncoming_lanes, lane_width)])
+
+
+def build_intersection(
+    lanes: int = 1, oncoming_lanes: int = 1, lane_width: float = 3.5, length: float = 200.0
+) -> RoadMap:
+    """A 4-way crossing: road 0 along +x, road 1 along +y through the point (length / 2, 0)."""
+    main = _road(0, _line((0.0, 0.0), 0.0, length), lanes, oncoming_lanes, lane_width)
+    cross = _road(1, _line((length / 2, -length / 2), np.pi / 2, length), lanes, oncoming_lanes, lane_width)
+    return RoadMap("intersection", [main, cross])
+
+
+MAP_BUILDERS = {"straight": build_straight, "curve": build_curve, "intersection": build_intersection}

@@ -1,0 +1,80 @@
+"""The world state: road map, static background, actors and the ego, advanced by ``World.step``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from occsim.types import ActorState, EgoState, LaneGeometry, RoadLayout
+from occsim.world.actors import Actor, StepContext
+from occsim.world.background import StaticWorld
+from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE, Control, bicycle_step
+from occsim.world.occupancy import occupancy_window
+from occsim.world.roadmap import Lane, RoadMap
+
+
+@dataclass
+class Route:
+    """The ego's route: a lane from a start station to a goal station."""
+
+    lane: Lane
+    start_s: float  # [m]
+    goal_s: float  # [m]
+    command: int  # planner command (0 right, 1 left, 2 straight)
+
+    @property
+    def length(self) -> float:
+        """Route length [m]."""
+        return abs(self.goal_s - self.start_s)
+
+    def progress(self, ego: EgoState) -> float:
+        """Distance travelled along the route [m] (negative when behind the start)."""
+        station, _ = self.lane.road.project(np.array([[ego.pose.x, ego.pose.y]]))
+        return float((station[0] - self.start_s) * self.lane.direction)
+
+    @property
+    def goal(self) -> tuple[float, float]:
+        """Goal position, world frame [m]."""
+        x, y, _ = self.lane.pose_at(self.goal_s)
+        return (x, y)
+
+
+@dataclass
+class World:
+    """Everything that exists in a scenario at one instant."""
+
+    road_map: RoadMap
+    static: StaticWorld
+    actors: list[Actor]
+    ego: EgoState
+    route: Route
+    t: float = 0.0  # [s]
+    weather_seed: int = 0
+    extras: dict = field(default_factory=dict)
+
+    def step(self, dt: float, control: Control) -> None:
+        """Advance actors (on the state at the start of the step) and the ego by ``dt`` seconds."""
+        ctx = StepContext(self.t, self.ego, EGO_SIZE[:2], EGO_CENTRE_OFFSET, self.actors, self.road_map)
+        for actor in self.actors:
+            actor.behavior.step(actor, ctx, dt)
+        self.ego = bicycle_step(self.ego, control, dt)
+        self.t += dt
+
+    def actor_states(self) -> list[ActorState]:
+        """Snapshots of all actors."""
+        return [a.state() for a in self.actors]
+
+    def occupancy(self) -> np.ndarray:
+        """The ego-centred Occ3D window (200, 200, 16) uint8."""
+        return occupancy_window(self.static, self.actor_states(), self.ego.pose)
+
+    def layout(self) -> RoadLayout:
+        """The map as privileged planners see it."""
+        lanes = tuple(
+            LaneGeometry(
+                lane.id, lane.road.index, lane.index, lane.centreline(-60.0, lane.road.length + 60.0), lane.width
+            )
+            for lane in self.road_map.lanes()
+        )
+        return RoadLayout(lanes=lanes, route_lane=self.route.lane.id, goal=self.route.goal)

@@ -1,0 +1,42 @@
+"""The built-in corner-case suite (YAML files shipped as package data ``occsim.scenarios``)."""
+
+from __future__ import annotations
+
+import difflib
+from importlib import resources
+from pathlib import Path
+
+from occsim.scenario import Scenario, load_scenario_file
+
+
+def _files() -> dict[str, Path]:
+    root = resources.files(__name__)
+    return {Path(str(f)).stem: Path(str(f)) for f in root.iterdir() if str(f).endswith(".yaml")}
+
+
+def list_builtin() -> list[str]:
+    """Names of the built-in scenarios, sorted."""
+    return sorted(_files())
+
+
+def builtin_path(name: str) -> Path:
+    """Path of a built-in scenario file; ValueError with a did-you-mean for unknown names."""
+    files = _files()
+    if name not in files:
+        close = difflib.get_close_matches(name, list(files), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"no built-in scenario '{name}'{hint}; built-in: {', '.join(sorted(files))}")
+    return files[name]
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A built-in scenario by name, or any scenario file by path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_scenario_file(path)
+    return load_scenario_file(builtin_path(str(name_or_path)))
+
+
+def load_builtin_suite() -> list[Scenario]:
+    """Every built-in scenario."""
+    return [load_scenario_file(p) for _, p in sorted(_files().items())]
