@@ -9,6 +9,10 @@ import numpy as np
 WAYPOINTS = 6  # planner output: waypoints per trajectory
 WAYPOINT_DT = 0.5  # [s] spacing of planner waypoints
 
+EGO_SIZE = (4.08, 1.85, 1.6)  # (length, width, height) [m] of the ego car
+EGO_CENTRE_OFFSET = 1.3  # [m] footprint centre ahead of the rear axle (the ego origin)
+EGO_FRONT = EGO_CENTRE_OFFSET + EGO_SIZE[0] / 2  # [m] front bumper ahead of the rear axle
+
 COMMAND_RIGHT, COMMAND_LEFT, COMMAND_STRAIGHT = 0, 1, 2  # VAD's one-hot order
 COMMANDS: dict[str, int] = {"right": COMMAND_RIGHT, "left": COMMAND_LEFT, "straight": COMMAND_STRAIGHT}
 

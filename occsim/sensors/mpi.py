@@ -20,7 +20,9 @@ def build_mpi(
     depths: np.ndarray | torch.Tensor | list[float] | None = None,
     grid: VoxelGrid = OCC3D_GRID,
 ) -> torch.Tensor:
-    """Semantic MPI: for each camera, plane depth d and pixel centre (u, v), the label of the voxel holding
+    """The semantic MPI of an occupancy window for a camera rig.
+
+    For each camera, plane depth d and pixel centre (u, v): the label of the voxel holding
     ``cam2ego @ K^-1 @ (u d, v d, d)``, or FREE (17) outside the window.
 
     Args:

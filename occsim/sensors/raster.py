@@ -1,5 +1,7 @@
-"""The default renderer: per-pixel ray casting of the static voxels (2D column DDA with empty-space skipping,
-exactly the first voxel a 3D DDA would hit), the ground plane with its texture, and actors as exact oriented boxes.
+"""The default renderer: a CPU ray caster with physically based weather.
+
+Static voxels are walked column by column (2D DDA over per-column layer bit masks, with empty-space skipping):
+exactly the first voxel a 3D DDA would hit. The ground is a textured plane, actors are exact oriented boxes.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def _dashed(
     value: int,
     dash: float | None,
 ) -> None:
-    """Draw a lane marking along ``line``: solid when ``dash`` is None, else dash-on, 2 x dash-off; never in a junction."""
+    """Draw a marking along ``line``: solid if ``dash`` is None, else dash on, 2 dash off; never in a junction."""
     s = road.stations
     on = np.ones(len(s), dtype=bool) if dash is None else (np.mod(s, 3 * dash) < dash)
     if junction is not None:

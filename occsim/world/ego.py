@@ -6,12 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occsim.types import WAYPOINT_DT, EgoState, Pose2D, Trajectory
+from occsim.types import EGO_CENTRE_OFFSET, EGO_SIZE, WAYPOINT_DT, EgoState, Pose2D, Trajectory
 from occsim.world.geometry import box_corners
 
 WHEELBASE = 2.6  # [m]
-EGO_SIZE = (4.08, 1.85, 1.6)  # (length, width, height) [m]
-EGO_CENTRE_OFFSET = 1.3  # [m] footprint centre ahead of the rear axle
 ACCEL_LIMITS = (-8.0, 4.0)  # [m/s^2]
 MAX_STEER = 0.6  # [rad]
 SUBSTEP = 0.1  # [s] 10 Hz dynamics

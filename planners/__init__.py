@@ -1,0 +1,7 @@
+"""Planners: a base class, a registry and one module per planner."""
+
+from occsim.planners.base import PLANNERS, Planner, make_planner, register_planner
+from occsim.planners.constant_velocity import ConstantVelocityPlanner
+from occsim.planners.expert import ExpertPlanner
+
+__all__ = ["PLANNERS", "ConstantVelocityPlanner", "ExpertPlanner", "Planner", "make_planner", "register_planner"]

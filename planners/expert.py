@@ -1,0 +1,294 @@
+"""A privileged rule-based expert in the spirit of PDM-Closed.
+
+Each step it proposes paths (its lane, the neighbouring lanes, the nearest oncoming lane, each with small
+lateral nudges) and speed targets, rolls each out with an IDM against everything in the path's corridor
+(actors predicted at constant velocity, raised static voxels from the occupancy window), rejects proposals that
+would collide or leave the road, and drives the one with the best progress after penalties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from occsim.planners.base import Planner, register_planner
+
+from occsim.classes import FLAT_CLASSES, FREE
+from occsim.types import EGO_CENTRE_OFFSET, EGO_FRONT, EGO_SIZE, WAYPOINT_DT, WAYPOINTS, RoadLayout, Trajectory
+
+HORIZON = 4.0  # [s] rollout length
+ROLL_DT = 0.1  # [s]
+SAMPLE_DT = 0.5  # [s] spacing of obstacle predictions
+LOOKAHEAD_SAMPLES = 4  # IDM treats where obstacles will be in the next 2 s as where they are
+MARGIN = 0.45  # [m] lateral clearance wanted on each side
+NUDGES = (0.0, 0.6, -0.6, 1.2, -1.2)  # [m] lateral offsets tried within a lane
+SPEED_FRACTIONS = (1.0, 0.6)
+LANE_CHANGE_COST = 4.0  # [m of progress]
+ONCOMING_COST = 10.0
+NUDGE_COST = 3.0  # per metre of nudge
+KEEP_BONUS = 2.0  # for keeping the previous choice (no dithering)
+RAISED_LAYERS = slice(3, 7)  # occupancy layers from 0.2 m to 1.8 m above the ground
+VOXEL = 0.4
+BLEND_TIME = 2.5  # [s] of travel over which a path moves from the ego to its lane position
+BLEND_MIN = 12.0  # [m]
+
+
+@dataclass
+class _Path:
+    lane: str
+    nudge: float
+    oncoming: bool
+    points: np.ndarray  # (P, 2) ego frame, starting at the ego, 1 m spacing
+    stations: np.ndarray  # (P,)
+    headings: np.ndarray  # (P,)
+
+
+@register_planner("expert")
+class ExpertPlanner(Planner):
+    """Privileged expert: needs ``privileged=True`` (occupancy, actor table, ego pose) and the reset info's road."""
+
+    privileged = True
+
+    def __init__(self, cruise_speed: float | None = None, horizon: float = HORIZON):
+        self.cruise_speed = cruise_speed
+        self.horizon = horizon
+        self.layout: RoadLayout | None = None
+        self._choice: tuple[str, float] | None = None
+
+    def reset(self, info: dict[str, Any]) -> None:
+        """Take the road layout from the reset info."""
+        if "road" not in info:
+            raise ValueError("the expert planner needs the env's privileged information: make it with privileged=True")
+        self.layout = info["road"]
+        self._choice = None
+
+    def plan(self, observation: dict[str, Any]) -> Trajectory:
+        """Best collision-free proposal, or the hardest stop if none is."""
+        if self.layout is None:
+            raise RuntimeError("call reset(info) before plan()")
+        x, y, yaw = (float(v) for v in observation["ego_pose"])
+        speed = float(observation["ego"][0])
+        cruise = self.cruise_speed or self.layout.speed_limit
+        obstacles = _obstacles(observation)
+        best, best_score, fallback, fallback_time = None, -np.inf, None, -1.0
+        for path in self._paths(x, y, yaw, speed):
+            boxes = _project(obstacles, path)
+            for fraction in SPEED_FRACTIONS:
+                s, v = _rollout(path, boxes, speed, fraction * cruise, self.horizon)
+                crash = _first_collision(path, boxes, s)
+                score = s[-1] - self._cost(path)
+                if crash is None and score > best_score:
+                    best, best_score = (path, s), score
+                elif crash is not None and crash > fallback_time:
+                    fallback, fallback_time = (path, s), crash
+        if best is None:  # nothing is safe: brake as hard as possible on the path that collides latest
+            path = fallback[0] if fallback else next(iter(self._paths(x, y, yaw, speed)))
+            times = WAYPOINT_DT * np.arange(1, WAYPOINTS + 1)
+            s = np.maximum(0.0, speed * times - 0.5 * 8.0 * times**2).clip(max=speed**2 / 16.0)
+            return Trajectory(_pose_at(path, s))
+        path, s = best
+        self._choice = (path.lane, path.nudge)
+        times = np.arange(len(s)) * ROLL_DT
+        at = np.interp(WAYPOINT_DT * np.arange(1, WAYPOINTS + 1), times, s)
+        return Trajectory(_pose_at(path, at))
+
+    def _cost(self, path: _Path) -> float:
+        cost = NUDGE_COST * abs(path.nudge)
+        if path.lane != self._current:
+            cost += ONCOMING_COST if path.oncoming else LANE_CHANGE_COST
+        if self._choice == (path.lane, path.nudge):
+            cost -= KEEP_BONUS
+        return cost
+
+    def _paths(self, x: float, y: float, yaw: float, speed: float):
+        """Candidate paths in the ego frame, the current lane first."""
+        c, s = np.cos(yaw), np.sin(yaw)
+        found = []
+        for lane in self.layout.lanes:
+            d = lane.points - (x, y)
+            local = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], 1)
+            k = int(np.argmin(np.hypot(local[:, 0], local[:, 1])))
+            if np.hypot(*local[k]) > 3.0 * lane.width:
+                continue
+            tangent = local[min(k + 1, len(local) - 1)] - local[max(k - 1, 0)]
+            heading = np.arctan2(tangent[1], tangent[0])
+            if abs(heading) < np.pi / 3:
+                found.append((lane, local, k, False))
+            elif abs(heading) > 2 * np.pi / 3:
+                found.append((lane, local[::-1].copy(), len(local) - 1 - k, True))
+        if not found:
+            raise RuntimeError("the ego is not near any lane of the road layout")
+        # lateral position of each lane's centre at the ego, left positive
+        lateral = {lane.id: float(local[k, 1]) for lane, local, k, _ in found}
+        current = min(found, key=lambda f: abs(lateral[f[0].id]) + (100.0 if f[3] else 0.0))
+        self._current = current[0].id
+        nearest_oncoming = min((f for f in found if f[3]), key=lambda f: abs(lateral[f[0].id]), default=None)
+        for lane, local, k, oncoming in found:
+            if oncoming and lane is not (nearest_oncoming[0] if nearest_oncoming else None):
+                continue
+            if abs(lateral[lane.id] - lateral[self._current]) > 1.6 * lane.width:
+                continue  # only the current lane and its neighbours
+            left, right = _free_sides(lateral, lane.id, lane.width)
+            for nudge in NUDGES:
+                if nudge + EGO_SIZE[1] / 2 > left or -nudge + EGO_SIZE[1] / 2 > right:
+                    continue
+                yield _make_path(lane.id, local, k, nudge, oncoming, max(BLEND_MIN, BLEND_TIME * speed))
+
+    _current: str = ""
+
+
+def _free_sides(lateral: dict[str, float], lane_id: str, width: float) -> tuple[float, float]:
+    """Drivable room [m] left and right of a lane's centre: half a lane, plus a lane where a neighbour exists."""
+    here = lateral[lane_id]
+    others = [v - here for k, v in lateral.items() if k != lane_id]
+    left = width / 2 + (width if any(abs(o - width) < 0.5 for o in others) else 0.0)
+    right = width / 2 + (width if any(abs(o + width) < 0.5 for o in others) else 0.0)
+    return left - 0.05, right - 0.05
+
+
+def _make_path(lane_id: str, local: np.ndarray, k: int, nudge: float, oncoming: bool, blend_length: float) -> _Path:
+    pts = local[max(k - 2, 0) : k + 120]
+    seg = np.diff(pts, axis=0)
+    heading = np.arctan2(seg[:, 1], seg[:, 0])
+    heading = np.append(heading, heading[-1])
+    normal = np.stack([-np.sin(heading), np.cos(heading)], 1)
+    stations = np.concatenate([[0.0], np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))])
+    # where the ego (origin) projects onto the lane, and how far left of the lane centre the ego is
+    s0, d0 = (float(v) for v in _to_path(np.zeros((1, 2)), _Path(lane_id, 0.0, oncoming, pts, stations, heading))[0])
+    blend = np.clip((stations - s0) / blend_length, 0.0, 1.0)
+    blend = 3 * blend**2 - 2 * blend**3
+    offset = d0 + (nudge - d0) * blend
+    shifted = pts + normal * offset[:, None]
+    keep = stations >= s0
+    shifted = np.vstack([[0.0, 0.0], shifted[keep]])
+    seg = np.diff(shifted, axis=0)
+    stations = np.concatenate([[0.0], np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))])
+    heading = np.arctan2(seg[:, 1], seg[:, 0])
+    heading = np.append(heading, heading[-1])
+    return _Path(lane_id, nudge, oncoming, shifted, stations, heading)
+
+
+def _pose_at(path: _Path, s: np.ndarray) -> np.ndarray:
+    """Ego-frame (x, y) of the rear axle at path stations ``s``."""
+    return np.stack([np.interp(s, path.stations, path.points[:, 0]), np.interp(s, path.stations, path.points[:, 1])], 1)
+
+
+@dataclass
+class _Obstacles:
+    """Actors' predicted corners (K, N, 4, 2) at SAMPLE_DT steps and static cell centres (M, 2), ego frame."""
+
+    actors: np.ndarray
+    static: np.ndarray
+
+
+def _obstacles(observation: dict[str, Any]) -> _Obstacles:
+    table = observation["actors"]
+    rows = table[table[:, 0] > 0.5]
+    samples = np.arange(0.0, HORIZON + 1e-9, SAMPLE_DT)
+    unit = np.array([[0.5, 0.5], [0.5, -0.5], [-0.5, -0.5], [-0.5, 0.5]])
+    x, y, yaw, vx, vy = rows[:, 2], rows[:, 3], rows[:, 4], rows[:, 6], rows[:, 7]
+    c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+    lx, ly = unit[None, :, 0] * rows[:, 8, None], unit[None, :, 1] * rows[:, 9, None]
+    base = np.stack([x[:, None] + c * lx - s * ly, y[:, None] + s * lx + c * ly], -1)  # (N, 4, 2)
+    moved = base[None] + samples[:, None, None, None] * np.stack([vx, vy], 1)[None, :, None, :]
+    return _Obstacles(moved, _static_cells(observation, rows))
+
+
+def _static_cells(observation: dict[str, Any], actor_rows: np.ndarray) -> np.ndarray:
+    """Ego-frame centres (M, 2) of raised, non-actor voxel columns ahead of the ego."""
+    occ = observation["occupancy"][:, :, RAISED_LAYERS]
+    raised = (occ != FREE) & ~np.isin(occ, list(FLAT_CLASSES))
+    i, j = np.nonzero(raised.any(axis=2))
+    pts = np.stack([-40.0 + (i + 0.5) * VOXEL, -40.0 + (j + 0.5) * VOXEL], 1)
+    pts = pts[(pts[:, 0] > -2.0) & (np.abs(pts[:, 1]) < 12.0)]
+    for row in actor_rows:  # actors are also in the occupancy: keep only what no actor box explains
+        c, s = np.cos(row[4]), np.sin(row[4])
+        d = pts - row[2:4]
+        u, v = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
+        pts = pts[(np.abs(u) > row[8] / 2 + 0.5) | (np.abs(v) > row[9] / 2 + 0.5)]
+    return pts
+
+
+def _project(obstacles: _Obstacles, path: _Path) -> np.ndarray:
+    """Obstacle boxes in path coordinates (K, N + M, 4) = (s_lo, s_hi, d_lo, d_hi): actors, then static cells."""
+    k, n = obstacles.actors.shape[:2]
+    actors = _to_path(obstacles.actors.reshape(-1, 2), path).reshape(k, n, 4, 2)
+    boxes = np.stack(
+        [actors[..., 0].min(-1), actors[..., 0].max(-1), actors[..., 1].min(-1), actors[..., 1].max(-1)], -1
+    )
+    if len(obstacles.static):
+        sd = _to_path(obstacles.static, path)  # static cells do not move: project once, repeat for every sample
+        half = VOXEL / 2
+        cells = np.stack([sd[:, 0] - half, sd[:, 0] + half, sd[:, 1] - half, sd[:, 1] + half], -1)
+        boxes = np.concatenate([boxes, np.broadcast_to(cells[None], (k, *cells.shape))], axis=1)
+    return boxes
+
+
+def _to_path(pts: np.ndarray, path: _Path) -> np.ndarray:
+    """(along, lateral) path coordinates of ego-frame points (P, 2); lateral is left positive."""
+    if not len(pts):
+        return np.zeros((0, 2))
+    a, b = path.points[:-1], path.points[1:]
+    ab = b - a
+    length2 = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-9)
+    rel = pts[:, None, :] - a[None]
+    t = np.clip(np.einsum("pij,ij->pi", rel, ab) / length2, 0.0, 1.0)
+    closest = a[None] + t[..., None] * ab[None]
+    dist = np.sum((pts[:, None] - closest) ** 2, -1)
+    seg = np.argmin(dist, 1)
+    rows = np.arange(len(pts))
+    along = path.stations[seg] + t[rows, seg] * np.sqrt(length2[seg])
+    d = pts - closest[rows, seg]
+    side = np.where(ab[seg, 0] * d[:, 1] - ab[seg, 1] * d[:, 0] >= 0, 1.0, -1.0)
+    return np.stack([along, side * np.sqrt(dist[rows, seg])], 1)
+
+
+def _in_corridor(boxes: np.ndarray) -> np.ndarray:
+    half = EGO_SIZE[1] / 2 + MARGIN
+    return (boxes[..., 2] < half) & (boxes[..., 3] > -half)
+
+
+def _rollout(path: _Path, boxes: np.ndarray, v0: float, target: float, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """IDM along the path; returns stations (T+1,) and speeds (T+1,) every ROLL_DT."""
+    steps = int(round(horizon / ROLL_DT))
+    corridor = _in_corridor(boxes)
+    s_lo = np.where(corridor, boxes[..., 0], np.inf)  # (K, N)
+    s, v = 0.0, v0
+    out_s, out_v = [s], [v]
+    for step in range(steps):
+        k = min(int(step * ROLL_DT / SAMPLE_DT), len(boxes) - 1)
+        window = s_lo[k : k + LOOKAHEAD_SAMPLES + 1]
+        front = s + EGO_FRONT
+        ahead = np.where(window > front - 0.5, window, np.inf).min() if window.size else np.inf
+        gap = ahead - front
+        if target <= 0.1:
+            accel = -4.0
+        else:
+            free = 1.0 - (v / target) ** 4
+            if np.isfinite(gap):
+                desired = 3.0 + max(0.0, v * 1.2 + v * v / (2 * np.sqrt(2.0 * 3.0)))
+                accel = 2.0 * (free - (desired / max(gap, 0.1)) ** 2)
+            else:
+                accel = 2.0 * free
+        accel = float(np.clip(accel, -8.0, 3.0))
+        v_new = max(0.0, v + accel * ROLL_DT)
+        s += 0.5 * (v + v_new) * ROLL_DT
+        v = v_new
+        out_s.append(min(s, path.stations[-1]))
+        out_v.append(v)
+    return np.array(out_s), np.array(out_v)
+
+
+def _first_collision(path: _Path, boxes: np.ndarray, s: np.ndarray) -> float | None:
+    """Time [s] of the first predicted overlap of the ego footprint with an obstacle, or None."""
+    corridor = _in_corridor(boxes)
+    for k in range(len(boxes)):
+        t = k * SAMPLE_DT
+        idx = min(int(round(t / ROLL_DT)), len(s) - 1)
+        rear = s[idx] + EGO_CENTRE_OFFSET - EGO_SIZE[0] / 2
+        front = s[idx] + EGO_FRONT
+        hit = corridor[k] & (boxes[k, :, 0] < front + 0.3) & (boxes[k, :, 1] > rear)
+        if np.any(hit):
+            return t
+    return None
