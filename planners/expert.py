@@ -20,7 +20,7 @@ from occsim.types import EGO_CENTRE_OFFSET, EGO_FRONT, EGO_SIZE, WAYPOINT_DT, WA
 HORIZON = 4.0  # [s] rollout length
 ROLL_DT = 0.1  # [s]
 SAMPLE_DT = 0.5  # [s] spacing of obstacle predictions
-LOOKAHEAD_SAMPLES = 4  # IDM treats where obstacles will be in the next 2 s as where they are
+LATERAL_TAU = 1.0  # [s] vehicles moving along the road drift sideways by at most this much lateral velocity
 MARGIN = 0.45  # [m] lateral clearance wanted on each side
 NUDGES = (0.0, 0.6, -0.6, 1.2, -1.2)  # [m] lateral offsets tried within a lane
 SPEED_FRACTIONS = (1.0, 0.6)
@@ -28,6 +28,7 @@ LANE_CHANGE_COST = 4.0  # [m of progress]
 ONCOMING_COST = 10.0
 NUDGE_COST = 3.0  # per metre of nudge
 KEEP_BONUS = 2.0  # for keeping the previous choice (no dithering)
+VRU_CLASSES = (2, 6, 7)  # bicycle, motorcycle, pedestrian
 RAISED_LAYERS = slice(3, 7)  # occupancy layers from 0.2 m to 1.8 m above the ground
 VOXEL = 0.4
 BLEND_TIME = 2.5  # [s] of travel over which a path moves from the ego to its lane position
@@ -191,7 +192,14 @@ def _obstacles(observation: dict[str, Any]) -> _Obstacles:
     c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
     lx, ly = unit[None, :, 0] * rows[:, 8, None], unit[None, :, 1] * rows[:, 9, None]
     base = np.stack([x[:, None] + c * lx - s * ly, y[:, None] + s * lx + c * ly], -1)  # (N, 4, 2)
-    moved = base[None] + samples[:, None, None, None] * np.stack([vx, vy], 1)[None, :, None, :]
+    # Vehicles travelling along the road (parallel or head-on to the ego) follow lanes: their sideways motion
+    # saturates instead of carrying them across every lane. Everything else moves at constant velocity.
+    along_road = (np.abs(np.cos(yaw)) > 0.7) & ~np.isin(rows[:, 1], VRU_CLASSES)
+    lateral_time = np.where(
+        along_road[None, :], LATERAL_TAU * (1 - np.exp(-samples[:, None] / LATERAL_TAU)), samples[:, None]
+    )
+    shift = np.stack([samples[:, None] * vx[None], lateral_time * vy[None]], -1)  # (K, N, 2)
+    moved = base[None] + shift[:, :, None, :]
     return _Obstacles(moved, _static_cells(observation, rows))
 
 
@@ -258,7 +266,7 @@ def _rollout(path: _Path, boxes: np.ndarray, v0: float, target: float, horizon: 
     out_s, out_v = [s], [v]
     for step in range(steps):
         k = min(int(step * ROLL_DT / SAMPLE_DT), len(boxes) - 1)
-        window = s_lo[k : k + LOOKAHEAD_SAMPLES + 1]
+        window = s_lo[k:]  # IDM keeps clear of wherever an obstacle will be within the horizon
         front = s + EGO_FRONT
         ahead = np.where(window > front - 0.5, window, np.inf).min() if window.size else np.inf
         gap = ahead - front

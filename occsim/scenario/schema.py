@@ -132,6 +132,8 @@ class CutInBehavior(Strict):
     to_lane: int = Field(description="Target lane index on the same road.")
     when: Trigger = Field(default_factory=lambda: Trigger(time_after=0.0), description="Start condition.")
     duration: float = Field(2.0, gt=0.0, description="Lane-change duration [s].")
+    speed_after: float | None = Field(None, ge=0.0, description="Slow to this speed [m/s] once half-way across.")
+    decel: float = Field(3.0, gt=0.0, le=10.0, description="Deceleration [m/s^2] towards speed_after.")
 
 
 class CrossingBehavior(Strict):

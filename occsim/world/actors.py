@@ -205,6 +205,8 @@ class CutIn(Behavior):
     to_lane: int
     when: Trigger = field(default_factory=Trigger)
     duration: float = 2.0  # [s]
+    speed_after: float | None = None  # [m/s] slow to this once half-way across, if set
+    decel: float = 3.0  # [m/s^2] used to reach speed_after
     started_at: float | None = None
     start_offset: float = 0.0
 
@@ -213,7 +215,11 @@ class CutIn(Behavior):
         if self.started_at is None and self.when.holds(ctx.t, actor, ctx.ego):
             self.started_at = ctx.t
             self.start_offset = actor.offset
-        actor.advance(actor.speed * dt)
+        v0 = actor.speed
+        if self.speed_after is not None and self.started_at is not None:
+            if ctx.t - self.started_at >= self.duration / 2:
+                actor.speed = max(self.speed_after, actor.speed - self.decel * dt)
+        actor.advance(0.5 * (v0 + actor.speed) * dt)
         if self.started_at is not None:
             target = actor.lane.road.lane_lateral(self.to_lane) - actor.lane.lateral
             target *= actor.lane.direction
