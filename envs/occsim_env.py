@@ -59,6 +59,8 @@ class OccSimEnv(gym.Env):
         self.privileged = privileged
         self.render_mode = render_mode
         self.sim = Simulation(renderer=renderer, camera_hw=tuple(camera_hw))
+        self._intrinsics = self.sim.rig.intrinsics.astype(np.float32)
+        self._cam2ego = self.sim.rig.cam2ego.astype(np.float32)
         h, w = self.sim.rig.hw
         n = len(self.sim.rig.names)
         obs: dict[str, spaces.Space] = {
@@ -129,8 +131,8 @@ class OccSimEnv(gym.Env):
             "images": sim.frames.rgb,
             "ego": np.array([ego.speed, ego.acceleration, ego.yaw_rate, ego.steering], dtype=np.float32),
             "command": int(world.route.command),
-            "intrinsics": sim.rig.intrinsics.astype(np.float32),
-            "cam2ego": sim.rig.cam2ego.astype(np.float32),
+            "intrinsics": self._intrinsics.copy(),
+            "cam2ego": self._cam2ego.copy(),
         }
         if self.privileged:
             obs["occupancy"] = sim.occupancy

@@ -15,6 +15,12 @@ from occsim.world.geometry import box_corners
 from occsim.world.grid import GROUND_LAYER
 
 STATIC_SAMPLE = 0.2  # [m] spacing of footprint samples tested against static voxels
+_SAMPLES = np.meshgrid(
+    np.arange(-EGO_SIZE[0] / 2, EGO_SIZE[0] / 2 + 1e-9, STATIC_SAMPLE),
+    np.arange(-EGO_SIZE[1] / 2, EGO_SIZE[1] / 2 + 1e-9, STATIC_SAMPLE),
+    indexing="ij",
+)
+_EGO_RADIUS = 0.5 * float(np.hypot(EGO_SIZE[0], EGO_SIZE[1]))
 
 
 @dataclass(frozen=True)
@@ -34,14 +40,21 @@ def ego_velocity(ego: EgoState) -> np.ndarray:
 
 def check_collision(ego: EgoState, actors: list[ActorState], static: StaticWorld) -> Collision | None:
     """The first collision of the ego footprint at this instant, or None; actors are tested before static voxels."""
-    footprint = shapely.Polygon(footprint_corners(ego.pose))
-    if actors:
+    corners = footprint_corners(ego.pose)
+    centre = corners.mean(axis=0)
+    # Only actors whose circumscribed circles touch the ego's go to the exact polygon test.
+    near = [
+        a
+        for a in actors
+        if np.hypot(a.pose.x - centre[0], a.pose.y - centre[1]) <= _EGO_RADIUS + 0.5 * np.hypot(a.size[0], a.size[1])
+    ]
+    if near:
         boxes = shapely.polygons(
-            np.stack([box_corners(a.pose.x, a.pose.y, a.pose.yaw, a.size[0], a.size[1]) for a in actors])
+            np.stack([box_corners(a.pose.x, a.pose.y, a.pose.yaw, a.size[0], a.size[1]) for a in near])
         )
-        hits = np.flatnonzero(shapely.intersects(boxes, footprint))
+        hits = np.flatnonzero(shapely.intersects(boxes, shapely.Polygon(corners)))
         if len(hits):
-            a = actors[int(hits[0])]
+            a = near[int(hits[0])]
             rel = ego_velocity(ego) - np.asarray(a.velocity)
             moving = float(np.hypot(*a.velocity)) > 0.1
             return Collision(a.id, CLASS_NAMES[a.cls], float(np.hypot(*rel)), static=not moving)
@@ -53,10 +66,8 @@ def check_collision(ego: EgoState, actors: list[ActorState], static: StaticWorld
 
 def static_obstacle_under(ego: EgoState, static: StaticWorld) -> int | None:
     """Class of a raised static voxel inside the ego footprint below the roof, or None."""
-    length, width, height = EGO_SIZE
-    xs = np.arange(-length / 2, length / 2 + 1e-9, STATIC_SAMPLE)
-    ys = np.arange(-width / 2, width / 2 + 1e-9, STATIC_SAMPLE)
-    gx, gy = np.meshgrid(xs, ys, indexing="ij")
+    gx, gy = _SAMPLES
+    height = EGO_SIZE[2]
     c, s = np.cos(ego.pose.yaw), np.sin(ego.pose.yaw)
     cx = ego.pose.x + c * EGO_CENTRE_OFFSET
     cy = ego.pose.y + s * EGO_CENTRE_OFFSET

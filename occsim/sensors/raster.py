@@ -60,6 +60,8 @@ PAINTS = np.array(
 )
 FACADES = np.array([[0.62, 0.58, 0.52], [0.55, 0.36, 0.28], [0.7, 0.7, 0.68], [0.45, 0.45, 0.47], [0.76, 0.7, 0.58]])
 VEHICLES = {CLASS_ID[c] for c in ("car", "bus", "truck", "trailer", "construction_vehicle")}
+_GAMMA_STEPS = 4096
+_GAMMA_LUT = (np.linspace(0.0, 1.0, _GAMMA_STEPS) ** (1 / 2.2) * 255.0 + 0.5).astype(np.uint8)  # display gamma
 
 
 @register_renderer("raster")
@@ -124,8 +126,9 @@ class RasterRenderer(Renderer):
             sem,
         )
         rgb = model.apply(rgb, dist, np.random.default_rng(seed))
-        image = (np.clip(rgb, 0.0, 1.0) ** (1 / 2.2) * 255.0 + 0.5).astype(np.uint8)
-        depth = np.where(np.isfinite(dist), dist * self._z, np.inf).astype(np.float32)
+        image = np.empty(rgb.shape, dtype=np.uint8)
+        depth = np.empty(dist.shape, dtype=np.float32)
+        _finish(rgb, dist, self._z, _GAMMA_LUT, image, depth)
         return CameraFrames(image, depth, sem)
 
 
@@ -174,7 +177,21 @@ def _screen_rects(
     return rects
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(parallel=True, cache=True)
+def _finish(rgb, dist, cos_axis, lut, image, depth):  # pragma: no cover - numba
+    """Linear RGB to gamma-encoded uint8 through a lookup table; ray distance to camera z-depth."""
+    n, h, w, _ = rgb.shape
+    top = lut.shape[0] - 1
+    for job in numba.prange(n * h):
+        cam, r = job // h, job % h
+        for c in range(w):
+            for k in range(3):
+                v = min(max(rgb[cam, r, c, k], 0.0), 1.0)
+                image[cam, r, c, k] = lut[int(v * top + 0.5)]
+            depth[cam, r, c] = dist[cam, r, c] * cos_axis[cam, r, c]
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _hash(i: int, j: int) -> float:  # pragma: no cover - numba
     """Deterministic value noise in [0, 1) from two integers."""
     h = (i * 374761393 + j * 668265263) & 0xFFFFFFFF
@@ -182,7 +199,8 @@ def _hash(i: int, j: int) -> float:  # pragma: no cover - numba
     return ((h ^ (h >> 16)) & 0xFFFF) / 65536.0
 
 
-@numba.njit(parallel=True, cache=True)
+# numpy error model: no per-division zero checks (directions guard their own divisions).
+@numba.njit(parallel=True, cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz", "afn", "reassoc"})
 def _trace(
     rays,
     cam_rot,
@@ -278,6 +296,7 @@ def _trace(
             if d2 > 1e-9:
                 limit = min(limit, (top - o2) / d2)
             cheb = max(abs(d0), abs(d1))
+            jump_scale = voxel / max(cheb, 1e-9)
             inv0 = 1.0 / d0 if d0 != 0.0 else 1e30
             inv1 = 1.0 / d1 if d1 != 0.0 else 1e30
             step_i = 1 if d0 > 0 else -1
@@ -304,7 +323,7 @@ def _trace(
                     break
                 k = clearance[i, j]
                 if k > 1:
-                    t += (k - 1.05) * voxel / cheb  # every cell within k - 1 is empty
+                    t += (k - 1.05) * jump_scale  # every cell within k - 1 is empty
                     entered = -1
                     reinit = True
                     continue
@@ -422,7 +441,9 @@ def _trace(
                     c0, c1, c2 = facades[f, 0], facades[f, 1], facades[f, 2]
                     if nrm2 == 0.0 and hz > 1.0:  # windows on facades: a grid of 1.6 x 1.4 m panes every 3 m
                         along = hy if nrm0 != 0.0 else hx
-                        if (along % 3.0) < 1.6 and ((hz - 1.0) % 3.0) < 1.4:
+                        u_pane = along * (1.0 / 3.0)
+                        v_pane = (hz - 1.0) * (1.0 / 3.0)
+                        if u_pane - np.floor(u_pane) < 1.6 / 3.0 and v_pane - np.floor(v_pane) < 1.4 / 3.0:
                             c0, c1, c2 = 0.12, 0.15, 0.2
                 else:
                     c0, c1, c2 = albedo_tab[cls, 0], albedo_tab[cls, 1], albedo_tab[cls, 2]

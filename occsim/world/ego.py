@@ -53,54 +53,55 @@ class TrajectoryTracker:
         self.kp, self.ki = kp, ki
         self.lookahead_time, self.min_lookahead = lookahead_time, min_lookahead
         self.integral = 0.0
-        self._plan: Trajectory | None = None
-        self._origin: Pose2D | None = None
+        self._path: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the integral term and the trajectory."""
         self.integral = 0.0
-        self._plan, self._origin = None, None
+        self._path = None
 
     def set_trajectory(self, trajectory: Trajectory, ego: EgoState) -> None:
         """Follow ``trajectory`` (ego frame at the time of planning) from now on."""
-        self._plan, self._origin = trajectory, ego.pose
+        pts = np.vstack([[0.0, 0.0], trajectory.points])
+        seg = np.hypot(*np.diff(pts, axis=0).T)
+        # Segment k's mean speed is reached at its midpoint time; interpolate the target between midpoints.
+        self._mids = WAYPOINT_DT * (np.arange(len(seg)) + 0.5)
+        self._speeds = seg / WAYPOINT_DT
+        self._accels = np.diff(seg) / WAYPOINT_DT**2
+        self._moving = bool(np.hypot(*(pts[-1] - pts[0])) > 0.5)
+        self._path = ego.pose.to_parent(pts)  # world frame, so the tracker can follow it as the ego moves
 
     def control(self, ego: EgoState, elapsed: float) -> Control:
         """Command for the current state, ``elapsed`` seconds after the trajectory was set."""
-        assert self._plan is not None and self._origin is not None, "set_trajectory first"
-        pts = np.vstack([[0.0, 0.0], self._plan.points])
-        seg = np.hypot(*np.diff(pts, axis=0).T)
-        # Segment k's mean speed is reached at its midpoint time; interpolate the target between midpoints.
-        mids = WAYPOINT_DT * (np.arange(len(seg)) + 0.5)
-        target = float(np.interp(elapsed + SUBSTEP, mids, seg / WAYPOINT_DT))
+        assert self._path is not None, "set_trajectory first"
+        target = float(np.interp(elapsed + SUBSTEP, self._mids, self._speeds))
         err = target - ego.speed
         self.integral = float(np.clip(self.integral + err * SUBSTEP, -2.0, 2.0))
-        feed_forward = float(np.interp(elapsed, mids[:-1] + WAYPOINT_DT / 2, np.diff(seg) / WAYPOINT_DT**2))
+        feed_forward = float(np.interp(elapsed, self._mids[:-1] + WAYPOINT_DT / 2, self._accels))
         accel = self.kp * err + self.ki * self.integral + feed_forward
         if target < 0.05 and ego.speed < 0.5:
             accel = ACCEL_LIMITS[0]  # hold still rather than creep on the integral term
-
-        path = self._origin.to_parent(pts)
-        local = ego.pose.to_local(path)
-        lookahead = max(self.min_lookahead, self.lookahead_time * ego.speed)
-        steer = 0.0
-        if np.hypot(*(pts[-1] - pts[0])) > 0.5:
-            dist = np.hypot(local[:, 0], local[:, 1])
-            ahead = np.flatnonzero((dist >= lookahead) & (local[:, 0] > 0))
-            if len(ahead):
-                k = ahead[0]
-                # Interpolate on the segment that crosses the lookahead circle.
-                a, b = local[max(k - 1, 0)], local[k]
-                da, db = dist[max(k - 1, 0)], dist[k]
-                u = 0.0 if db == da else np.clip((lookahead - da) / (db - da), 0.0, 1.0)
-                goal = a + u * (b - a)
-            else:
-                goal = local[-1]
-                if goal[0] <= 0:
-                    goal = np.array([lookahead, 0.0])
-            ld2 = max(goal[0] ** 2 + goal[1] ** 2, 1e-6)
-            steer = float(np.arctan(2.0 * WHEELBASE * goal[1] / ld2))
+        steer = self._pure_pursuit(ego) if self._moving else 0.0
         return Control(accel, steer).clipped()
+
+    def _pure_pursuit(self, ego: EgoState) -> float:
+        local = ego.pose.to_local(self._path)
+        lookahead = max(self.min_lookahead, self.lookahead_time * ego.speed)
+        dist = np.hypot(local[:, 0], local[:, 1])
+        ahead = np.flatnonzero((dist >= lookahead) & (local[:, 0] > 0))
+        if len(ahead):
+            k = ahead[0]
+            # Interpolate on the segment that crosses the lookahead circle.
+            a, b = local[max(k - 1, 0)], local[k]
+            da, db = dist[max(k - 1, 0)], dist[k]
+            u = 0.0 if db == da else np.clip((lookahead - da) / (db - da), 0.0, 1.0)
+            goal = a + u * (b - a)
+        else:
+            goal = local[-1]
+            if goal[0] <= 0:
+                goal = np.array([lookahead, 0.0])
+        ld2 = max(goal[0] ** 2 + goal[1] ** 2, 1e-6)
+        return float(np.arctan(2.0 * WHEELBASE * goal[1] / ld2))
 
 
 def control_from_normalised(action: np.ndarray) -> Control:
