@@ -62,8 +62,11 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = mark.line + 1 if mark else None
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ScenarioError([Problem(source, line, "", f"YAML syntax error: {problem}")]) from None
+        message = f"YAML syntax error: {getattr(e, 'problem', None) or str(e).splitlines()[0]}"
+        context, context_mark = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and context_mark is not None and context_mark.line + 1 != line:
+            message += f" ({context} opened at line {context_mark.line + 1})"
+        raise ScenarioError([Problem(source, line, "", message)]) from None
     if node is None or data is None:
         raise ScenarioError([Problem(source, None, "", "empty file; expected a scenario mapping (name, map, ...)")])
     if not isinstance(data, dict):
@@ -120,16 +123,16 @@ def _problem_from_error(err: dict, source: str, lines: dict[Path_, int]) -> Prob
     if kind == "extra_forbidden":
         parent = _allowed_keys(tuple(err["loc"]))
         hint = _did_you_mean(str(path[-1]), parent)
-        msg = f"unknown key '{path[-1]}'{hint}" + (f"; allowed: {', '.join(sorted(parent))}" if parent else "")
+        msg = f"unknown key '{path[-1]}'{hint}" + (f" (allowed: {', '.join(sorted(parent))})" if parent else "")
     elif kind == "literal_error":
         allowed = [a.strip(" '") for a in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         what = "a class" if path[-1] == "type" and "actors" in path else "allowed"
-        msg = f"'{value}' is not {what}{_did_you_mean(str(value), allowed)}; allowed: {', '.join(allowed)}"
+        msg = f"'{value}' is not {what}{_did_you_mean(str(value), allowed)} (allowed: {', '.join(allowed)})"
     elif kind == "union_tag_invalid":
         allowed = [a.strip(" '") for a in str(ctx.get("expected_tags", "")).split(",")]
         noun = "behaviour" if "behavior" in path else path[-1] if path else "type"
         msg = f"'{ctx.get('tag')}' is not a {noun} type{_did_you_mean(str(ctx.get('tag')), allowed)}"
-        msg += f"; allowed: {', '.join(allowed)}"
+        msg += f" (allowed: {', '.join(allowed)})"
         path = (*path, "type")
     elif kind == "union_tag_not_found":
         msg = "missing 'type'"

@@ -160,8 +160,8 @@ def _place_buildings(
 ) -> None:
     """Line one road side with blocks of varied width, depth, set-back and height, leaving random gaps."""
     edge = (road.oncoming_lanes if side > 0 else road.lanes) * road.lane_width + SIDEWALK_WIDTH + 0.5
-    s = -MARGIN / 2
-    while s < road.length + MARGIN / 2:
+    s = float(road.stations[0]) - MARGIN / 2
+    while s < road.stations[-1] + MARGIN / 2:
         width = rng.uniform(8.0, 22.0)
         gap = rng.uniform(1.0, 8.0)
         if rng.random() < 0.8:
@@ -185,14 +185,14 @@ def _place_lamps_and_trees(
     """Lamp posts on the sidewalk, trees and hedges in the verge behind it; returns lamp head positions."""
     lamps = []
     width = (road.oncoming_lanes if side > 0 else road.lanes) * road.lane_width
-    for s in np.arange(LAMP_SPACING / 2, road.length, LAMP_SPACING):
+    for s in np.arange(road.stations[0] + LAMP_SPACING / 2, road.stations[-1], LAMP_SPACING):
         base = road.to_world(s, side * (width + KERB_WIDTH + 0.4))
         _column(labels, grid, base, 0.0, LAMP_HEIGHT, MANMADE, radius=0.0)
         head = road.to_world(s, side * (width - 1.0))
         lamps.append((float(head[0]), float(head[1]), LAMP_HEIGHT))
     verge = side * (width + SIDEWALK_WIDTH + 0.9)
-    s = float(rng.uniform(2.0, 10.0))
-    while s < road.length:
+    s = float(road.stations[0] + rng.uniform(2.0, 10.0))
+    while s < road.stations[-1]:
         pos = road.to_world(s, verge + side * rng.uniform(0.0, 0.8))
         if rng.random() < 0.6:
             trunk = rng.uniform(2.0, 3.0)

@@ -10,6 +10,7 @@ from shapely.geometry import Polygon
 from shapely.ops import unary_union
 
 SAMPLE_SPACING = 0.5  # [m] between reference-line samples
+RUN_OUT = 20.0  # [m] of road before station 0 and after the nominal length, so nothing starts at a cliff edge
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,15 @@ class Road:
     lanes: int  # lanes in the forward direction (right of the reference line)
     oncoming_lanes: int  # lanes in the opposite direction (left of it)
     lane_width: float  # [m]
-    stations: np.ndarray = field(init=False)  # (N,) arc length along the reference [m]
+    start: float = 0.0  # [m] station of the first reference point (negative: road before station 0)
+    stations: np.ndarray = field(init=False)  # (N,) arc length along the reference [m], from ``start``
     headings: np.ndarray = field(init=False)  # (N,) [rad]
     normals: np.ndarray = field(init=False)  # (N, 2) unit left normals
 
     def __post_init__(self) -> None:
         ref = np.asarray(self.reference, dtype=np.float64)
         seg = np.diff(ref, axis=0)
-        stations = np.concatenate([[0.0], np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))])
+        stations = self.start + np.concatenate([[0.0], np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))])
         tangent = np.gradient(ref, axis=0)
         headings = np.arctan2(tangent[:, 1], tangent[:, 0])
         object.__setattr__(self, "reference", ref)
@@ -38,8 +40,8 @@ class Road:
 
     @property
     def length(self) -> float:
-        """Length of the reference line [m]."""
-        return float(self.stations[-1])
+        """Nominal length [m]: stations 0..length are the scenario's road, with run-out on both ends."""
+        return float(self.stations[-1]) - RUN_OUT
 
     def lane_lateral(self, lane: int) -> float:
         """Lateral position [m, left of the reference] of a lane's centre; lane 0 = rightmost forward lane."""
@@ -63,7 +65,7 @@ class Road:
         cy = np.interp(s, self.stations, np.sin(self.headings))
         heading = np.arctan2(cy, cx)
         # Past either end the road continues straight, so extrapolated stations stay meaningful.
-        over = s - np.clip(s, 0.0, self.length)
+        over = s - np.clip(s, self.stations[0], self.stations[-1])
         x = x + over * np.cos(heading)
         y = y + over * np.sin(heading)
         return np.stack([x, y], axis=-1), heading, np.stack([-np.sin(heading), np.cos(heading)], axis=-1)
@@ -150,8 +152,8 @@ class Lane:
 
     def centreline(self, s_from: float | None = None, s_to: float | None = None, spacing: float = 1.0) -> np.ndarray:
         """World polyline (N, 2) of the lane centre in the driving direction."""
-        lo = 0.0 if s_from is None else s_from
-        hi = self.road.length if s_to is None else s_to
+        lo = self.road.stations[0] if s_from is None else s_from
+        hi = self.road.stations[-1] if s_to is None else s_to
         s = np.arange(lo, hi + 1e-9, spacing)
         pts = self.road.to_world(s, np.full_like(s, self.lateral))
         return pts if self.direction > 0 else pts[::-1]
@@ -194,11 +196,12 @@ class RoadMap:
 
 
 def _road(index: int, reference: np.ndarray, lanes: int, oncoming_lanes: int, lane_width: float) -> Road:
-    return Road(index, reference, lanes, oncoming_lanes, lane_width)
+    return Road(index, reference, lanes, oncoming_lanes, lane_width, start=-RUN_OUT)
 
 
 def _line(start: tuple[float, float], heading: float, length: float) -> np.ndarray:
-    s = np.linspace(0.0, length, max(2, int(np.ceil(length / SAMPLE_SPACING)) + 1))
+    """Samples from RUN_OUT before ``start`` to RUN_OUT past ``length``."""
+    s = np.linspace(-RUN_OUT, length + RUN_OUT, max(2, int(np.ceil((length + 2 * RUN_OUT) / SAMPLE_SPACING)) + 1))
     return np.stack([start[0] + s * np.cos(heading), start[1] + s * np.sin(heading)], axis=1)
 
 
@@ -211,10 +214,12 @@ def build_curve(
     radius: float = 80.0, lanes: int = 2, oncoming_lanes: int = 1, lane_width: float = 3.5, length: float = 250.0
 ) -> RoadMap:
     """A road that starts along +x at the origin and bends with a constant ``radius`` (positive turns left)."""
-    s = np.linspace(0.0, length, max(2, int(np.ceil(length / SAMPLE_SPACING)) + 1))
+    s = np.linspace(0.0, length + RUN_OUT, max(2, int(np.ceil((length + RUN_OUT) / SAMPLE_SPACING)) + 1))
     theta = s / radius
-    ref = np.stack([radius * np.sin(theta), radius * (1.0 - np.cos(theta))], axis=1)
-    return RoadMap("curve", [_road(0, ref, lanes, oncoming_lanes, lane_width)])
+    arc = np.stack([radius * np.sin(theta), radius * (1.0 - np.cos(theta))], axis=1)
+    before = np.arange(-RUN_OUT, 0.0, SAMPLE_SPACING)
+    lead_in = np.stack([before, np.zeros_like(before)], axis=1)  # straight run-in before the bend at station 0
+    return RoadMap("curve", [_road(0, np.concatenate([lead_in, arc]), lanes, oncoming_lanes, lane_width)])
 
 
 def build_intersection(
