@@ -16,7 +16,10 @@ def world_with(actors: str):
     return build_world(parse_scenario(BASE + "actors:\n" + actors))
 
 
-def run(world, seconds, control=Control(0.0, 0.0)):
+COAST = Control(0.0, 0.0)
+
+
+def run(world, seconds, control=COAST):
     for _ in range(int(round(seconds / 0.1))):
         world.step(0.1, control)
     return world
