@@ -21,18 +21,22 @@ HORIZON = 4.0  # [s] rollout length
 ROLL_DT = 0.1  # [s]
 SAMPLE_DT = 0.5  # [s] spacing of obstacle predictions
 LATERAL_TAU = 1.0  # [s] vehicles moving along the road drift sideways by at most this much lateral velocity
-MARGIN = 0.45  # [m] lateral clearance wanted on each side
+MARGIN = 0.6  # [m] lateral clearance wanted on each side
+CHECK_EXTRA_LATERAL = 0.1  # [m] more clearance a proposal needs to count as collision-free
+CHECK_EXTRA_LONGITUDINAL = 0.5  # [m]
 NUDGES = (0.0, 0.6, -0.6, 1.2, -1.2)  # [m] lateral offsets tried within a lane
 SPEED_FRACTIONS = (1.0, 0.6)
 LANE_CHANGE_COST = 4.0  # [m of progress]
 ONCOMING_COST = 10.0
 NUDGE_COST = 3.0  # per metre of nudge
-KEEP_BONUS = 2.0  # for keeping the previous choice (no dithering)
+KEEP_BONUS = 1.0  # for keeping the previous choice (no dithering)
 VRU_CLASSES = (2, 6, 7)  # bicycle, motorcycle, pedestrian
 RAISED_LAYERS = slice(3, 7)  # occupancy layers from 0.2 m to 1.8 m above the ground
 VOXEL = 0.4
-BLEND_TIME = 2.5  # [s] of travel over which a path moves from the ego to its lane position
-BLEND_MIN = 12.0  # [m]
+LANE_WIDTH_NOMINAL = 3.5  # [m]
+BLEND_TIMES = (2.5, 1.4)  # [s] of travel for a whole lane width of sideways motion: gentle, and sharp
+BLEND_MIN = 8.0  # [m]
+HARD_BRAKE = 8.0  # [m/s^2]
 
 
 @dataclass
@@ -72,8 +76,10 @@ class ExpertPlanner(Planner):
         speed = float(observation["ego"][0])
         cruise = self.cruise_speed or self.layout.speed_limit
         obstacles = _obstacles(observation)
-        best, best_score, fallback, fallback_time = None, -np.inf, None, -1.0
+        best, best_score, fallback = None, -np.inf, None
         for path in self._paths(x, y, yaw, speed):
+            if fallback is None or (path.lane, path.nudge) == self._choice:
+                fallback = path
             boxes = _project(obstacles, path)
             for fraction in SPEED_FRACTIONS:
                 s, v = _rollout(path, boxes, speed, fraction * cruise, self.horizon)
@@ -81,12 +87,11 @@ class ExpertPlanner(Planner):
                 score = s[-1] - self._cost(path)
                 if crash is None and score > best_score:
                     best, best_score = (path, s), score
-                elif crash is not None and crash > fallback_time:
-                    fallback, fallback_time = (path, s), crash
-        if best is None:  # nothing is safe: brake as hard as possible on the path that collides latest
-            path = fallback[0] if fallback else next(iter(self._paths(x, y, yaw, speed)))
+        if best is None:  # nothing is safe: brake as hard as possible, keeping to the path already chosen
+            path = fallback
             times = WAYPOINT_DT * np.arange(1, WAYPOINTS + 1)
-            s = np.maximum(0.0, speed * times - 0.5 * 8.0 * times**2).clip(max=speed**2 / 16.0)
+            stop_time = speed / HARD_BRAKE
+            s = np.where(times < stop_time, speed * times - 0.5 * HARD_BRAKE * times**2, speed * stop_time / 2)
             return Trajectory(_pose_at(path, s))
         path, s = best
         self._choice = (path.lane, path.nudge)
@@ -125,8 +130,10 @@ class ExpertPlanner(Planner):
         current = min(found, key=lambda f: abs(lateral[f[0].id]) + (100.0 if f[3] else 0.0))
         self._current = current[0].id
         nearest_oncoming = min((f for f in found if f[3]), key=lambda f: abs(lateral[f[0].id]), default=None)
+        if sum(1 for f in found if not f[3]) > 1:
+            nearest_oncoming = None  # borrowing the oncoming lane is for narrow streets: one lane in our direction
         for lane, local, k, oncoming in found:
-            if oncoming and lane is not (nearest_oncoming[0] if nearest_oncoming else None):
+            if oncoming and (nearest_oncoming is None or lane is not nearest_oncoming[0]):
                 continue
             if abs(lateral[lane.id] - lateral[self._current]) > 1.6 * lane.width:
                 continue  # only the current lane and its neighbours
@@ -134,7 +141,8 @@ class ExpertPlanner(Planner):
             for nudge in NUDGES:
                 if nudge + EGO_SIZE[1] / 2 > left or -nudge + EGO_SIZE[1] / 2 > right:
                     continue
-                yield _make_path(lane.id, local, k, nudge, oncoming, max(BLEND_MIN, BLEND_TIME * speed))
+                for blend_time in BLEND_TIMES if nudge == 0.0 else BLEND_TIMES[:1]:
+                    yield _make_path(lane.id, local, k, nudge, oncoming, blend_time * speed)
 
     _current: str = ""
 
@@ -157,7 +165,10 @@ def _make_path(lane_id: str, local: np.ndarray, k: int, nudge: float, oncoming: 
     stations = np.concatenate([[0.0], np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))])
     # where the ego (origin) projects onto the lane, and how far left of the lane centre the ego is
     s0, d0 = (float(v) for v in _to_path(np.zeros((1, 2)), _Path(lane_id, 0.0, oncoming, pts, stations, heading))[0])
-    blend = np.clip((stations - s0) / blend_length, 0.0, 1.0)
+    # Blend length in proportion to the sideways distance left, so that replanning every step does not keep
+    # postponing a lane change that has already begun.
+    length = max(BLEND_MIN, blend_length * min(1.0, abs(nudge - d0) / LANE_WIDTH_NOMINAL))
+    blend = np.clip((stations - s0) / length, 0.0, 1.0)
     blend = 3 * blend**2 - 2 * blend**3
     offset = d0 + (nudge - d0) * blend
     shifted = pts + normal * offset[:, None]
@@ -252,8 +263,8 @@ def _to_path(pts: np.ndarray, path: _Path) -> np.ndarray:
     return np.stack([along, side * np.sqrt(dist[rows, seg])], 1)
 
 
-def _in_corridor(boxes: np.ndarray) -> np.ndarray:
-    half = EGO_SIZE[1] / 2 + MARGIN
+def _in_corridor(boxes: np.ndarray, margin: float = MARGIN) -> np.ndarray:
+    half = EGO_SIZE[1] / 2 + margin
     return (boxes[..., 2] < half) & (boxes[..., 3] > -half)
 
 
@@ -289,14 +300,17 @@ def _rollout(path: _Path, boxes: np.ndarray, v0: float, target: float, horizon: 
 
 
 def _first_collision(path: _Path, boxes: np.ndarray, s: np.ndarray) -> float | None:
-    """Time [s] of the first predicted overlap of the ego footprint with an obstacle, or None."""
-    corridor = _in_corridor(boxes)
+    """Time [s] of the first predicted overlap of the ego footprint with an obstacle, or None.
+
+    Stricter than the IDM's corridor: the tracker cuts corners and the path model ignores heading.
+    """
+    corridor = _in_corridor(boxes, MARGIN + CHECK_EXTRA_LATERAL)
     for k in range(len(boxes)):
         t = k * SAMPLE_DT
         idx = min(int(round(t / ROLL_DT)), len(s) - 1)
         rear = s[idx] + EGO_CENTRE_OFFSET - EGO_SIZE[0] / 2
         front = s[idx] + EGO_FRONT
-        hit = corridor[k] & (boxes[k, :, 0] < front + 0.3) & (boxes[k, :, 1] > rear)
+        hit = corridor[k] & (boxes[k, :, 0] < front + CHECK_EXTRA_LONGITUDINAL) & (boxes[k, :, 1] > rear)
         if np.any(hit):
             return t
     return None

@@ -96,7 +96,7 @@ def make_behavior(spec: ActorSpec) -> Behavior:
     if b is None:
         return BEHAVIORS["constant" if spec.speed > 0 else "static"]()
     params = copy.deepcopy(b.model_dump(exclude={"type"}))
-    if "when" in params:
+    if params.get("when") is not None:
         params["when"] = Trigger(**params["when"])
     if "points" in params:
         params["points"] = [tuple(p) for p in params["points"]]

@@ -123,6 +123,7 @@ class IDMBehavior(Strict):
     target_speed: float | None = Field(None, gt=0.0, description="Desired speed [m/s]; default the initial speed.")
     time_headway: float = Field(1.5, gt=0.0, description="Desired time gap [s].")
     min_gap: float = Field(2.0, ge=0.0, description="Standstill gap [m].")
+    when: Trigger | None = Field(None, description="Stand still until this fires (stop-and-go traffic).")
 
 
 class CutInBehavior(Strict):

@@ -19,6 +19,7 @@ def build_mpi(
     hw: tuple[int, int],
     depths: np.ndarray | torch.Tensor | list[float] | None = None,
     grid: VoxelGrid = OCC3D_GRID,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """The semantic MPI of an occupancy window for a camera rig.
 
@@ -32,6 +33,7 @@ def build_mpi(
         hw: image (height, width) [px] of the MPI.
         depths: D plane depths [m] along the camera z axis; default 0.2, 0.4, ..., 51.2 (D = 256).
         grid: the voxel grid of ``occupancy``.
+        backend: ``numba`` (one-pass CPU kernel), ``torch`` (vectorised, any device) or ``auto`` (numba on CPU).
 
     Returns:
         (N, D, H, W) uint8 tensor on the device of ``occupancy``.
@@ -57,7 +59,11 @@ def build_mpi(
     rays_ego = torch.einsum("nij,nhwj->nhwi", T[:, :3, :3], rays_cam)  # (N, H, W, 3)
     origin = T[:, :3, 3]  # (N, 3)
 
-    if device.type == "cpu":
+    if backend not in ("auto", "numba", "torch"):
+        raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
+    if backend == "numba" and device.type != "cpu":
+        raise ValueError("the numba backend runs on the CPU; move occupancy to the CPU or use backend='torch'")
+    if backend == "numba" or (backend == "auto" and device.type == "cpu"):
         out = np.empty((n, d.numel(), h, w), dtype=np.uint8)
         _mpi_kernel(
             np.ascontiguousarray(occ.numpy().astype(np.uint8, copy=False)),

@@ -149,11 +149,17 @@ class IDM(Behavior):
     max_accel: float = 1.5  # [m/s^2]
     comfort_decel: float = 2.0  # [m/s^2]
     exponent: float = 4.0
+    when: Trigger | None = None  # stand still until this fires (stop-and-go traffic)
 
     def step(self, actor: Actor, ctx: StepContext, dt: float) -> None:
         """One IDM update followed by lane following."""
         if self.target_speed is None:
             self.target_speed = max(actor.speed, 1.0)
+        if self.when is not None:
+            if not self.when.holds(ctx.t, actor, ctx.ego):
+                actor.speed, actor.vx, actor.vy = 0.0, 0.0, 0.0
+                return
+            self.when = None  # fired: latch
         gap, lead_speed = leader_gap(actor, ctx)
         v = actor.speed
         free = 1.0 - (v / self.target_speed) ** self.exponent

@@ -1,0 +1,83 @@
+import json
+
+from typer.testing import CliRunner
+
+from occsim.cli import app
+
+runner = CliRunner()
+
+
+def test_validate_ok_and_bad(tmp_path):
+    from occsim.scenarios import builtin_path
+
+    good = runner.invoke(app, ["validate", str(builtin_path("bus_ahead"))])
+    assert good.exit_code == 0 and "ok" in good.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmap: {type: straight}\nactors:\n  - {id: a, type: buss, s: 10}\n")
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:4: actors[0].type: 'buss' is not a class; did you mean 'bus'?" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_json():
+    result = runner.invoke(
+        app, ["run", "bus_ahead", "--planner", "constant_velocity", "--json", "--camera-hw", "16x28"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for key in (
+        "scenario",
+        "planner",
+        "weather",
+        "seed",
+        "collision",
+        "collided_with",
+        "impact_speed",
+        "offroad",
+        "route_completion",
+        "steps",
+    ):
+        assert key in data
+    assert data["collided_with"] == "bus" and data["weather"] == "clear"
+
+
+def test_run_writes_a_video(tmp_path):
+    video = tmp_path / "run.mp4"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "bus_ahead",
+            "--planner",
+            "constant_velocity",
+            "--weather",
+            "fog",
+            "--video",
+            str(video),
+            "--camera-hw",
+            "16x28",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert video.stat().st_size > 1000
+
+
+def test_run_rejects_unknown_names():
+    result = runner.invoke(app, ["run", "bus_ahead", "--planner", "expret"])
+    assert result.exit_code == 2 and "did you mean 'expert'" in result.output
+    result = runner.invoke(app, ["run", "bus_ahead", "--weather", "hail"])
+    assert result.exit_code == 2 and "unknown weather" in result.output
+    result = runner.invoke(app, ["run", "bus_ahead", "--camera-hw", "big"])
+    assert result.exit_code == 2
+
+
+def test_suite_writes_results_and_pictures(tmp_path):
+    result = runner.invoke(app, ["suite", "bus_ahead", "fog_bus", "--out", str(tmp_path), "--camera-hw", "16x28"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == 4
+    outcomes = {(r["scenario"], r["planner"]): r["outcome"] for r in lines}
+    assert outcomes[("bus_ahead", "constant_velocity")] == "collision"
+    assert outcomes[("bus_ahead", "expert")] == "goal"
+    assert len(list((tmp_path / "frames").glob("*.png"))) == 4
