@@ -18,7 +18,7 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-WEATHERS = ("clear", "fog", "rain", "snow", "night", "sandstorm")
+WEATHER_HELP = "Weather override: clear, fog, rain, snow, night or sandstorm."
 DEFAULT_PLANNERS = ("expert", "constant_velocity")
 
 
@@ -52,20 +52,16 @@ def _load(name_or_path: str):
 
 def _check_choices(planners: list[str], weather: str | None, renderer: str) -> None:
     from occsim.planners import PLANNERS
-    from occsim.sensors import RENDERERS
+    from occsim.sensors import RENDERERS, WEATHERS
 
-    for p in planners:
-        if p not in PLANNERS:
-            from occsim.planners import make_planner
-
-            try:
-                make_planner(p)
-            except ValueError as e:
-                raise _fail(str(e)) from None
-    if weather is not None and weather not in WEATHERS:
-        raise _fail(f"unknown weather {weather!r}; allowed: {', '.join(WEATHERS)}")
-    if renderer not in RENDERERS:
-        raise _fail(f"unknown renderer {renderer!r}; available: {', '.join(sorted(RENDERERS))}")
+    try:
+        for p in planners:
+            PLANNERS[p]
+        RENDERERS[renderer]
+        if weather is not None:
+            WEATHERS[weather]
+    except ValueError as e:
+        raise _fail(str(e)) from None
 
 
 @app.command()
@@ -90,7 +86,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario YAML fil
 def run(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario name or YAML path.")],
     planner: Annotated[str, typer.Option(help="Registered planner.")] = "expert",
-    weather: Annotated[str | None, typer.Option(help=f"Override: {', '.join(WEATHERS)}.")] = None,
+    weather: Annotated[str | None, typer.Option(help=WEATHER_HELP)] = None,
     renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
     seed: Annotated[int, typer.Option(help="Reset seed (jitter, weather effects).")] = 0,
     camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",
@@ -128,7 +124,7 @@ def suite(
     planner: Annotated[
         list[str] | None, typer.Option(help="Planner (repeatable); default expert and constant_velocity.")
     ] = None,
-    weather: Annotated[str | None, typer.Option(help=f"Override: {', '.join(WEATHERS)}.")] = None,
+    weather: Annotated[str | None, typer.Option(help=WEATHER_HELP)] = None,
     renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
     seed: Annotated[int, typer.Option(help="Reset seed for every run.")] = 0,
     camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",

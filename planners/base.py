@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from abc import ABC, abstractmethod
 from typing import Any
 
+from occsim.registry import Registry
 from occsim.types import Trajectory
 
 
@@ -23,24 +23,10 @@ class Planner(ABC):
         """The trajectory to follow for the next env step."""
 
 
-PLANNERS: dict[str, type[Planner]] = {}
-
-
-def register_planner(name: str):
-    """Class decorator that adds a planner under ``name``."""
-
-    def wrap(cls: type[Planner]) -> type[Planner]:
-        cls.name = name
-        PLANNERS[name] = cls
-        return cls
-
-    return wrap
+PLANNERS: Registry[type[Planner]] = Registry("planner")
+register_planner = PLANNERS.register
 
 
 def make_planner(name: str, **kwargs: Any) -> Planner:
     """Instantiate a registered planner; ValueError with a did-you-mean for unknown names."""
-    if name not in PLANNERS:
-        close = difflib.get_close_matches(name, list(PLANNERS), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"unknown planner '{name}'{hint}; available: {', '.join(sorted(PLANNERS))}")
     return PLANNERS[name](**kwargs)

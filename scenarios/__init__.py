@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from importlib import resources
 from pathlib import Path
 
+from occsim.registry import did_you_mean
 from occsim.scenario import Scenario, load_scenario_file
 
 
@@ -23,9 +23,9 @@ def builtin_path(name: str) -> Path:
     """Path of a built-in scenario file; ValueError with a did-you-mean for unknown names."""
     files = _files()
     if name not in files:
-        close = difflib.get_close_matches(name, list(files), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"no built-in scenario '{name}'{hint}; built-in: {', '.join(sorted(files))}")
+        raise ValueError(
+            f"no built-in scenario '{name}'{did_you_mean(name, list(files))}; built-in: {', '.join(sorted(files))}"
+        )
     return files[name]
 
 

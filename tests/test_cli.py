@@ -67,7 +67,7 @@ def test_run_rejects_unknown_names():
     result = runner.invoke(app, ["run", "bus_ahead", "--planner", "expret"])
     assert result.exit_code == 2 and "did you mean 'expert'" in result.output
     result = runner.invoke(app, ["run", "bus_ahead", "--weather", "hail"])
-    assert result.exit_code == 2 and "unknown weather" in result.output
+    assert result.exit_code == 2 and "unknown weather 'hail'" in result.output
     result = runner.invoke(app, ["run", "bus_ahead", "--camera-hw", "big"])
     assert result.exit_code == 2
 

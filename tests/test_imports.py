@@ -47,7 +47,7 @@ def room_of_file(path: Path) -> str:
     if rel[0] == "scenarios":
         return "scenarios"
     name = rel[1]
-    if name in ("types.py", "classes.py"):
+    if name in ("types.py", "classes.py", "registry.py"):
         return "types"
     if name == "sim.py":
         return "simulation"
@@ -67,7 +67,14 @@ def room_of_module(module: str) -> str | None:
     if len(parts) == 1:
         return "root"
     head = parts[1]
-    return {"types": "types", "classes": "types", "sim": "simulation", "cli": "cli", "bench": "bench"}.get(head, head)
+    return {
+        "types": "types",
+        "classes": "types",
+        "registry": "types",
+        "sim": "simulation",
+        "cli": "cli",
+        "bench": "bench",
+    }.get(head, head)
 
 
 def test_every_import_points_up():

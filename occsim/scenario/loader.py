@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from occsim.classes import ACTOR_SIZES
+from occsim.registry import did_you_mean
 from occsim.scenario import schema
 from occsim.scenario.schema import Scenario
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
@@ -122,16 +122,16 @@ def _problem_from_error(err: dict, source: str, lines: dict[Path_, int]) -> Prob
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
     if kind == "extra_forbidden":
         parent = _allowed_keys(tuple(err["loc"]))
-        hint = _did_you_mean(str(path[-1]), parent)
+        hint = did_you_mean(str(path[-1]), parent)
         msg = f"unknown key '{path[-1]}'{hint}" + (f" (allowed: {', '.join(sorted(parent))})" if parent else "")
     elif kind == "literal_error":
         allowed = [a.strip(" '") for a in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         what = "a class" if path[-1] == "type" and "actors" in path else "allowed"
-        msg = f"'{value}' is not {what}{_did_you_mean(str(value), allowed)} (allowed: {', '.join(allowed)})"
+        msg = f"'{value}' is not {what}{did_you_mean(str(value), allowed)} (allowed: {', '.join(allowed)})"
     elif kind == "union_tag_invalid":
         allowed = [a.strip(" '") for a in str(ctx.get("expected_tags", "")).split(",")]
         noun = "behaviour" if "behavior" in path else path[-1] if path else "type"
-        msg = f"'{ctx.get('tag')}' is not a {noun} type{_did_you_mean(str(ctx.get('tag')), allowed)}"
+        msg = f"'{ctx.get('tag')}' is not a {noun} type{did_you_mean(str(ctx.get('tag')), allowed)}"
         msg += f" (allowed: {', '.join(allowed)})"
         path = (*path, "type")
     elif kind == "union_tag_not_found":
@@ -175,11 +175,6 @@ def _allowed_keys(raw_loc: tuple) -> list[str]:
             continue
         model = _UNION_MODELS.get(part) or _FIELD_MODELS.get(part) or model
     return sorted(model.model_fields)
-
-
-def _did_you_mean(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) -> list[Problem]:

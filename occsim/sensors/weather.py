@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from occsim.registry import Registry
 from occsim.types import Weather
 
 KOSCHMIEDER = 3.912  # ln(1 / 0.02): contrast threshold of 2 % at the visibility distance
@@ -64,25 +64,12 @@ def koschmieder(rgb: np.ndarray, distance: np.ndarray, visibility: float, airlig
     return rgb * t + np.asarray(airlight, dtype=np.float32) * (1.0 - t)
 
 
-WEATHERS: dict[str, type[WeatherModel]] = {}
-
-
-def register_weather(name: str):
-    """Class decorator that adds a weather model under ``name``."""
-
-    def wrap(cls: type[WeatherModel]) -> type[WeatherModel]:
-        WEATHERS[name] = cls
-        return cls
-
-    return wrap
+WEATHERS: Registry[type[WeatherModel]] = Registry("weather")
+register_weather = WEATHERS.register
 
 
 def make_weather(spec: Weather) -> WeatherModel:
     """The model for ``spec``; ValueError with a did-you-mean for unknown kinds."""
-    if spec.kind not in WEATHERS:
-        close = difflib.get_close_matches(spec.kind, list(WEATHERS), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"unknown weather '{spec.kind}'{hint}; available: {', '.join(sorted(WEATHERS))}")
     return WEATHERS[spec.kind](spec)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from occsim.classes import CLASS_ID
+from occsim.registry import Registry
 from occsim.types import ActorState, EgoState, Pose2D
 from occsim.world.roadmap import Lane, RoadMap
 
@@ -103,17 +104,8 @@ class Behavior(ABC):
         """Advance ``actor`` by ``dt`` seconds."""
 
 
-BEHAVIORS: dict[str, type[Behavior]] = {}
-
-
-def register_behavior(name: str):
-    """Class decorator that adds a behaviour to the registry under ``name``."""
-
-    def wrap(cls: type[Behavior]) -> type[Behavior]:
-        BEHAVIORS[name] = cls
-        return cls
-
-    return wrap
+BEHAVIORS: Registry[type[Behavior]] = Registry("behaviour")
+register_behavior = BEHAVIORS.register
 
 
 @register_behavior("static")
