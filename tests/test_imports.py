@@ -31,7 +31,7 @@ ALLOWED = {
     },
     "planners": {"types"},
     "suite": {"types", "world", "scenario", "sensors", "metrics", "simulation", "envs", "planners", "root"},
-    "scenarios": {"scenario"},
+    "scenarios": {"types", "scenario"},
     "bench": {"types", "world", "scenario", "sensors", "metrics", "simulation", "envs", "planners", "scenarios"},
     "cli": None,  # everything
     "root": {"envs"},  # occsim/__init__.py registers the env ids
