@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,11 +33,6 @@ class Pose2D:
     x: float  # [m]
     y: float  # [m]
     yaw: float  # [rad], counter-clockwise from world x
-
-    def matrix(self) -> np.ndarray:
-        """Homogeneous 3x3 transform from this pose's local frame to the parent frame."""
-        c, s = np.cos(self.yaw), np.sin(self.yaw)
-        return np.array([[c, -s, self.x], [s, c, self.y], [0.0, 0.0, 1.0]])
 
     def to_local(self, points: np.ndarray) -> np.ndarray:
         """Express parent-frame points (N, 2) in this pose's local frame."""
@@ -160,7 +155,6 @@ class RoadLayout:
     route_lane: str  # id of the lane the ego starts in
     goal: tuple[float, float]  # goal position, world frame [m]
     speed_limit: float = 13.9  # [m/s]
-    extras: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

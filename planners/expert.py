@@ -59,7 +59,8 @@ class ExpertPlanner(Planner):
         self.cruise_speed = cruise_speed
         self.horizon = horizon
         self.layout: RoadLayout | None = None
-        self._choice: tuple[str, float] | None = None
+        self._choice: tuple[str, float] | None = None  # (lane id, nudge) driven last step
+        self._current = ""  # id of the lane the ego is in
 
     def reset(self, info: dict[str, Any]) -> None:
         """Take the road layout from the reset info."""
@@ -143,8 +144,6 @@ class ExpertPlanner(Planner):
                     continue
                 for blend_time in BLEND_TIMES if nudge == 0.0 else BLEND_TIMES[:1]:
                     yield _make_path(lane.id, local, k, nudge, oncoming, blend_time * speed)
-
-    _current: str = ""
 
 
 def _free_sides(lateral: dict[str, float], lane_id: str, width: float) -> tuple[float, float]:

@@ -48,7 +48,7 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
     route = Route(lane, ego_spec.s, ego_spec.goal_s, COMMANDS[ego_spec.command])
 
     actors = _place_actors(scenario, road_map, rng if jitter else None, ego)
-    return World(road_map, static, actors, ego, route, weather_seed=0 if seed is None else int(seed))
+    return World(road_map, static, actors, ego, route)
 
 
 def _place_actors(scenario: Scenario, road_map: RoadMap, rng: np.random.Generator | None, ego: EgoState) -> list[Actor]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from occsim.classes import CLASS_ID, FREE
+from occsim.classes import FREE
 from occsim.sensors.renderer import Renderer, register_renderer
 from occsim.sensors.weather import make_weather
 from occsim.types import CameraFrames, CameraRig, Weather
@@ -59,7 +59,6 @@ PAINTS = np.array(
     ]
 )
 FACADES = np.array([[0.62, 0.58, 0.52], [0.55, 0.36, 0.28], [0.7, 0.7, 0.68], [0.45, 0.45, 0.47], [0.76, 0.7, 0.58]])
-VEHICLES = {CLASS_ID[c] for c in ("car", "bus", "truck", "trailer", "construction_vehicle")}
 _GAMMA_STEPS = 4096
 _GAMMA_LUT = (np.linspace(0.0, 1.0, _GAMMA_STEPS) ** (1 / 2.2) * 255.0 + 0.5).astype(np.uint8)  # display gamma
 

@@ -237,7 +237,6 @@ class Crossing(Behavior):
     speed: float = 1.4  # [m/s]
     when: Trigger = field(default_factory=Trigger)
     direction: float = 0.0  # +1 walks to the lane's left, -1 to its right; chosen at the first step
-    walked: float = 0.0
 
     def step(self, actor: Actor, ctx: StepContext, dt: float) -> None:
         """Walk across while triggered, until past the far kerb."""

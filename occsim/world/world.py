@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,8 +50,6 @@ class World:
     ego: EgoState
     route: Route
     t: float = 0.0  # [s]
-    weather_seed: int = 0
-    extras: dict = field(default_factory=dict)
 
     def step(self, dt: float, control: Control) -> None:
         """Advance actors (on the state at the start of the step) and the ego by ``dt`` seconds."""

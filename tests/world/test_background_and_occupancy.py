@@ -51,3 +51,10 @@ def test_actor_box_is_rasterised_at_its_pose_and_rotates_with_the_ego():
     occ = occupancy_window(st, [bus], Pose2D(60.0, -5.25, np.pi))
     i, _, _ = np.nonzero(occ == BUS)
     assert abs((-40 + (i + 0.5) * 0.4).mean() + 20.0) < 0.3
+
+
+def test_voxel_grid_transforms():
+    assert OCC3D_GRID.upper == (40.0, 40.0, 5.4)
+    idx, inside = OCC3D_GRID.index_of(np.array([[0.1, -0.1, 0.0], [40.0, 0.0, 0.0], [-40.0, -40.0, -1.0]]))
+    assert idx[0].tolist() == [100, 99, 2] and inside.tolist() == [True, False, True]
+    assert OCC3D_GRID.centres(2)[GROUND_LAYER] == 0.0
