@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 app = typer.Typer(
@@ -96,12 +95,15 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
 ) -> None:
     """Drive one planner through one scenario and report what happened."""
-    from occsim.suite import run_episode
+    from occsim.suite.episode import PlannerError, run_episode
 
     hw = _camera_hw(camera_hw)
     sc = _load(scenario)
     _check_choices([planner], weather, renderer)
-    result = run_episode(sc, planner, weather=weather, renderer=renderer, seed=seed, camera_hw=hw, video=video)
+    try:
+        result = run_episode(sc, planner, weather=weather, renderer=renderer, seed=seed, camera_hw=hw, video=video)
+    except PlannerError as e:
+        raise _fail(str(e)) from None
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
         return
@@ -119,82 +121,127 @@ def run(
 @app.command()
 def suite(
     scenarios: Annotated[
-        list[str] | None, typer.Argument(help="Scenario names or YAML paths; default the built-in suite.")
+        list[str] | None,
+        typer.Argument(help="Scenario names, YAML files or folders of them; default the built-in suite."),
     ] = None,
     planner: Annotated[
         list[str] | None, typer.Option(help="Planner (repeatable); default expert and constant_velocity.")
     ] = None,
-    weather: Annotated[str | None, typer.Option(help=WEATHER_HELP)] = None,
-    renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
-    seed: Annotated[int, typer.Option(help="Reset seed for every run.")] = 0,
-    camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",
+    weather: Annotated[
+        str | None, typer.Option(help="Comma-separated weathers, e.g. clear,fog,night; 'own' keeps each scenario's.")
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Jittered copies of each scenario.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Runs in parallel (worker processes, or Ray CPUs).")] = 1,
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Directory for results.jsonl and final-frame pictures.")
+        Path, typer.Option("--out", help="Folder for results.jsonl, summary.csv, report.html, media.")
     ] = Path("runs/suite"),
+    resume: Annotated[bool, typer.Option(help="Continue a suite in --out, skipping runs already recorded.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", metavar="[ADDRESS]", help="Run on Ray: bare --ray starts Ray here; or a cluster ADDRESS."
+        ),
+    ] = None,
+    renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
+    camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",
+    no_video: Annotated[bool, typer.Option("--no-video", help="Skip the per-run videos (faster).")] = False,
+    planner_timeout: Annotated[
+        float | None, typer.Option(min=0.001, help="Seconds one plan() call may take before the run is an error.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Base seed; every run's seed derives from it.")] = 0,
+    imports: Annotated[
+        list[str] | None, typer.Option("--import", help="Module that registers your planners (repeatable).")
+    ] = None,
 ) -> None:
-    """Run scenarios against planners; print an outcome table and keep results.jsonl and a picture per run."""
-    from occsim.scenarios import list_builtin
-    from occsim.suite import run_episode
+    """Run scenarios x planners x weathers x jittered runs; results.jsonl, summary.csv and report.html in --out."""
+    from occsim.planners import PLANNERS
+    from occsim.sensors import RENDERERS, WEATHERS
+    from occsim.suite.jobs import import_plugins
+    from occsim.suite.report import write_report
+    from occsim.suite.runner import SuiteConfig, run_suite
+    from occsim.suite.store import SuiteDirError
+    from occsim.suite.summary import summarise
+    from occsim.suite.tasks import collect_scenarios, expand_tasks
 
-    hw = _camera_hw(camera_hw)
-    planners = list(planner or DEFAULT_PLANNERS)
-    _check_choices(planners, weather, renderer)
-    loaded = [_load(s) for s in (scenarios or list_builtin())]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results_path = out_dir / "results.jsonl"
-    jobs = [(sc, p) for sc in loaded for p in planners]
-    results = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    problems: list[str] = []
     try:
-        with results_path.open("w") as sink, Progress(*columns, console=err) as progress:
-            task = progress.add_task("runs", total=len(jobs))
-            for sc, p in jobs:
-                progress.update(task, description=f"{sc.name} / {p}")
-                picture = out_dir / "frames" / f"{sc.name}__{p}.png"
-                try:
-                    result = run_episode(sc, p, weather, renderer, seed, hw, last_frame=picture).to_dict()
-                except Exception as e:  # one broken run must not lose the others
-                    result = {"scenario": sc.name, "planner": p, "seed": seed, "outcome": "error", "error": repr(e)}
-                sink.write(json.dumps(result) + "\n")
-                sink.flush()
-                results.append(result)
-                progress.advance(task)
-    except KeyboardInterrupt:
-        err.print(f"interrupted: {len(results)} of {len(jobs)} runs kept in {results_path}")
-        raise typer.Exit(130) from None
-    _print_table(results, planners)
-    out.print(f"results: {results_path}   pictures: {out_dir / 'frames'}")
+        import_plugins(list(imports or []))
+    except Exception as e:
+        problems.append(f"--import: {type(e).__name__}: {e}")
+    hw = _camera_hw(camera_hw)
+    loaded, scenario_problems = collect_scenarios(list(scenarios or []))
+    problems += scenario_problems
+    planners = list(planner or DEFAULT_PLANNERS)
+    weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]
+    checks = [(p, PLANNERS) for p in planners] + [(w, WEATHERS) for w in weathers if w] + [(renderer, RENDERERS)]
+    for name, registry in checks:
+        try:
+            registry[name]
+        except ValueError as e:
+            problems.append(str(e))
+    if problems:
+        for line in problems:
+            err.print(line, highlight=False, markup=False)
+        err.print(f"[red]{len(problems)} problem(s); nothing was run[/red]")
+        raise typer.Exit(2)
+    tasks = expand_tasks(loaded, planners, weathers, runs, seed)
+    config = SuiteConfig(
+        out_dir=out_dir,
+        workers=workers,
+        ray_address=ray,
+        renderer=renderer,
+        camera_hw=hw,
+        no_video=no_video,
+        planner_timeout=planner_timeout,
+        resume=resume,
+        imports=list(imports or []),
+    )
+    try:
+        outcome = run_suite(tasks, config, console=err)
+    except (SuiteDirError, RuntimeError) as e:
+        raise _fail(str(e)) from None
+    keys = {t.key for t in tasks}
+    records = [r for r in outcome.records if r.get("key") in keys]
+    _print_summary(summarise(records))
+    page = write_report(out_dir)
+    errors = sum(r.get("outcome") == "error" for r in records)
+    out.print(
+        f"{len(records)}/{len(tasks)} runs recorded ({outcome.ran} now, {outcome.skipped} resumed), {errors} errors. "
+        f"Report: {page}"
+    )
+    if outcome.interrupted:
+        raise typer.Exit(130)
 
 
-def _print_table(results: list[dict], planners: list[str]) -> None:
-    table = Table(title="outcome per scenario (impact speed, route completion)")
-    table.add_column("scenario")
-    for p in planners:
-        table.add_column(p)
-    by_scenario: dict[str, dict[str, dict]] = {}
-    for r in results:
-        by_scenario.setdefault(r["scenario"], {})[r["planner"]] = r
-    for name, row in by_scenario.items():
-        cells = []
-        for p in planners:
-            r = row.get(p)
-            if r is None:
-                cells.append("-")
-            elif r["outcome"] == "error":
-                cells.append(f"[magenta]error[/magenta] {r['error'][:40]}")
-            elif r["outcome"] == "collision":
-                cells.append(
-                    f"[red]hit {r['collided_with']}[/red] {r['impact_speed']:.1f} m/s, {r['route_completion']:.0%}"
-                )
-            else:
-                colour = "green" if r["outcome"] == "goal" else "yellow"
-                cells.append(f"[{colour}]{r['outcome']}[/{colour}] {r['route_completion']:.0%}")
-        table.add_row(name, *cells)
-    for p in planners:
-        mine = [r for r in results if r["planner"] == p and r["outcome"] != "error"]
-        if mine:
-            rate = sum(r["collision"] for r in mine) / len(mine)
-            out.print(f"{p}: collision rate {rate:.0%} over {len(mine)} runs")
+@app.command()
+def report(out_dir: Annotated[Path, typer.Argument(help="A suite's --out folder.")]) -> None:
+    """(Re)write summary.csv, plots and report.html for a suite folder."""
+    from occsim.suite.report import load_results, write_report
+    from occsim.suite.summary import summarise
+
+    try:
+        records = load_results(out_dir)
+    except FileNotFoundError as e:
+        raise _fail(str(e)) from None
+    _print_summary(summarise(records))
+    out.print(f"Report: {write_report(out_dir)}")
+
+
+def _print_summary(rows: list[dict]) -> None:
+    from occsim.suite.summary import COLUMNS
+
+    short = {
+        "collision_rate": "coll.",
+        "route_completion": "route",
+        "driving_score": "DS",
+        "ncap": "NCAP",
+        "pdms": "PDMS",
+    }
+    table = Table(title="per planner and weather (means; coll. = collision rate, DS = driving score)")
+    for c in COLUMNS:
+        table.add_column(short.get(c, c), no_wrap=True)
+    for row in rows:
+        table.add_row(*(f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in COLUMNS))
     out.print(table)
 
 
@@ -221,5 +268,20 @@ def bench(as_json: Annotated[bool, typer.Option("--json", help="Print the figure
     out.print(table)
 
 
+def main() -> None:
+    """Entry point of the ``occsim`` command."""
+    app(args=expand_bare_ray(sys.argv[1:]))
+
+
+def expand_bare_ray(args: list[str]) -> list[str]:
+    """``--ray`` with no address (last, or before another option) means ``--ray local``."""
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append("local")
+    return out
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -56,9 +56,10 @@ class Simulation:
         self.weather = weather or weather_of(scenario)
         self.tracker.reset()
         self.steps = 0
-        self.history = []
         self.collision = None
-        return self._observe(collision=None, offroad=self._offroad())
+        outcome = self._observe(collision=None, offroad=self._offroad())
+        self.history = [self._record(None, (self.world.ego,), None, outcome.offroad)]
+        return outcome
 
     @property
     def max_steps(self) -> int:
@@ -75,10 +76,11 @@ class Simulation:
             self.tracker.set_trajectory(action, world.ego)
         substeps = max(1, int(round(scenario.dt / SUBSTEP)))
         dt = scenario.dt / substeps
-        collision, offroad = None, False
+        collision, offroad, trace = None, False, []
         for k in range(substeps):
             control = self.tracker.control(world.ego, k * dt) if isinstance(action, Trajectory) else action
             world.step(dt, control)
+            trace.append(world.ego)
             offroad = offroad or self._offroad()
             collision = check_collision(world.ego, world.actor_states(), world.static)
             if collision is not None:
@@ -86,18 +88,26 @@ class Simulation:
         self.steps += 1
         self.collision = collision
         self.history.append(
-            HistoryStep(
-                t=world.t,
-                ego=world.ego,
-                actors=tuple(world.actor_states()),
-                plan=action if isinstance(action, Trajectory) else None,
-                collided_with=collision.with_id if collision else None,
-                impact_speed=collision.impact_speed if collision else 0.0,
-                offroad=offroad,
-                progress=world.route.progress(world.ego),
-            )
+            self._record(action if isinstance(action, Trajectory) else None, tuple(trace), collision, offroad)
         )
         return self._observe(collision, offroad)
+
+    def _record(self, plan: Trajectory | None, trace: tuple, collision: Collision | None, offroad: bool) -> HistoryStep:
+        world = self.world
+        assert world is not None
+        return HistoryStep(
+            t=world.t,
+            ego=world.ego,
+            actors=tuple(world.actor_states()),
+            plan=plan,
+            ego_trace=trace,
+            collided_with=collision.with_id if collision else None,
+            collided_class=collision.with_class if collision else None,
+            impact_speed=collision.impact_speed if collision else 0.0,
+            offroad=offroad,
+            progress=world.route.progress(world.ego),
+            route_length=world.route.length,
+        )
 
     def _offroad(self) -> bool:
         assert self.world is not None

@@ -177,13 +177,24 @@ class CameraFrames:
 
 @dataclass(frozen=True)
 class HistoryStep:
-    """One env step of a run, as metrics read it."""
+    """One env step of a run, as metrics read it; a run's history starts with the state at reset (step 0)."""
 
     t: float  # [s] at the end of the step
-    ego: EgoState
-    actors: tuple[ActorState, ...]
-    plan: Trajectory | None  # what the planner asked for at the start of the step (None for direct control)
+    ego: EgoState  # at the end of the step
+    actors: tuple[ActorState, ...]  # at the end of the step (at the moment of contact if there was one)
+    plan: Trajectory | None  # asked for at the start of the step, in the ego frame of history[k - 1].ego
+    ego_trace: tuple[EgoState, ...]  # every 10 Hz substep state of this step, the last equal to ``ego``
     collided_with: str | None  # actor id or "static:<class>"
-    impact_speed: float  # [m/s], 0 without collision
-    offroad: bool
-    progress: float  # [m] along the route
+    collided_class: str | None  # Occ3D class name of what was hit
+    impact_speed: float  # [m/s] relative speed at contact, 0 without collision
+    offroad: bool  # the footprint left the drivable area during the step
+    progress: float  # [m] along the route at the end of the step
+    route_length: float  # [m]
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """What reference policies did on the same scenario and seed, for scores that compare against them."""
+
+    impact_speed: float  # [m/s] of the constant-velocity rollout; 0 if it did not collide
+    expert_progress: tuple[float, ...]  # [m] route progress of the expert after each step (index 0: at reset)

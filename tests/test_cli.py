@@ -72,7 +72,7 @@ def test_run_rejects_unknown_names():
     assert result.exit_code == 2
 
 
-def test_suite_writes_results_and_pictures(tmp_path):
+def test_suite_writes_results_videos_stills_and_report(tmp_path):
     result = runner.invoke(app, ["suite", "bus_ahead", "fog_bus", "--out", str(tmp_path), "--camera-hw", "16x28"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
@@ -80,4 +80,16 @@ def test_suite_writes_results_and_pictures(tmp_path):
     outcomes = {(r["scenario"], r["planner"]): r["outcome"] for r in lines}
     assert outcomes[("bus_ahead", "constant_velocity")] == "collision"
     assert outcomes[("bus_ahead", "expert")] == "goal"
-    assert len(list((tmp_path / "frames").glob("*.png"))) == 4
+    assert len(list((tmp_path / "videos").glob("*.mp4"))) == 4
+    assert len(list((tmp_path / "stills").glob("*.png"))) == 2  # the two constant-velocity collisions
+    assert (tmp_path / "report.html").exists() and (tmp_path / "plots" / "score_by_weather.png").exists()
+    again = runner.invoke(app, ["report", str(tmp_path)])
+    assert again.exit_code == 0 and "report.html" in again.output
+
+
+def test_bare_ray_flag_means_local():
+    from occsim.cli import expand_bare_ray
+
+    assert expand_bare_ray(["suite", "--ray"]) == ["suite", "--ray", "local"]
+    assert expand_bare_ray(["suite", "--ray", "--runs", "2"]) == ["suite", "--ray", "local", "--runs", "2"]
+    assert expand_bare_ray(["suite", "--ray", "10.0.0.1:6379"]) == ["suite", "--ray", "10.0.0.1:6379"]

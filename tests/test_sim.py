@@ -33,7 +33,8 @@ def test_stopping_trajectory_stops_and_times_out(sim):
         out = sim.step(Trajectory(np.zeros((6, 2))))
     assert out.collision is None and out.timed_out
     assert sim.world.ego.speed == 0.0
-    assert len(sim.history) == 10 and sim.history[-1].t == pytest.approx(5.0)
+    assert len(sim.history) == 11 and sim.history[0].t == 0.0 and sim.history[-1].t == pytest.approx(5.0)
+    assert len(sim.history[-1].ego_trace) == 5
 
 
 def test_direct_control_and_offroad(sim):

@@ -1,5 +1,6 @@
 """The sensors room: camera rig, semantic MPI, weather image formation and renderers."""
 
+from occsim.sensors.blank import BlankRenderer
 from occsim.sensors.mpi import build_mpi
 from occsim.sensors.raster import RasterRenderer
 from occsim.sensors.renderer import RENDERERS, Renderer, make_renderer, register_renderer
@@ -9,6 +10,7 @@ from occsim.types import CameraRig
 __all__ = [
     "RENDERERS",
     "WEATHERS",
+    "BlankRenderer",
     "CameraRig",
     "Illumination",
     "RasterRenderer",

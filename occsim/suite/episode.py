@@ -1,11 +1,15 @@
-"""One closed-loop episode of a planner in a scenario, with an optional video of what the cameras saw."""
+"""One closed-loop episode of a planner in a scenario, with its history, a video and a still of any collision."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import imageio.v2 as imageio
 import numpy as np
 
@@ -13,11 +17,18 @@ import occsim
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
 from occsim.scenario import Scenario
+from occsim.types import HistoryStep, Trajectory
+
+VIDEO_SCALE = 0.5  # videos at half the frame size keep a suite's folder small
+
+
+class PlannerError(RuntimeError):
+    """The planner raised, timed out, or returned something that is not a trajectory."""
 
 
 @dataclass(frozen=True)
 class EpisodeResult:
-    """The outcome of one run, JSON-ready."""
+    """The outcome of one run, JSON-ready (``history`` is kept out of ``to_dict``)."""
 
     scenario: str
     planner: str
@@ -33,10 +44,13 @@ class EpisodeResult:
     wall_time: float  # [s]
     renderer: str
     version: str = occsim.__version__
+    history: list[HistoryStep] = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""
-        return asdict(self)
+        out = asdict(self)
+        out.pop("history")
+        return out
 
 
 def run_episode(
@@ -47,7 +61,8 @@ def run_episode(
     seed: int = 0,
     camera_hw: tuple[int, int] = (256, 448),
     video: str | Path | None = None,
-    last_frame: str | Path | None = None,
+    still: str | Path | None = None,
+    planner_timeout: float | None = None,
 ) -> EpisodeResult:
     """Drive ``planner`` through ``scenario`` until collision, goal or time-out.
 
@@ -58,37 +73,41 @@ def run_episode(
         renderer: registered renderer name.
         seed: reset seed (jitter and weather effects).
         camera_hw: camera image size.
-        video: write the mosaic + bird's-eye video here (mp4).
-        last_frame: write the final mosaic + bird's-eye frame here (png), the moment of impact if any.
+        video: write the six views beside the bird's-eye view here (mp4, half size).
+        still: write the frame of the collision here (png), if there is one.
+        planner_timeout: seconds one ``plan`` call may take (enforced in a process's main thread).
+
+    Raises:
+        PlannerError: the planner raised, timed out, or returned an invalid trajectory.
     """
     agent = make_planner(planner)
-    want_pictures = video is not None or last_frame is not None
+    pictures = video is not None or still is not None
     env = OccSimEnv(
         scenario=scenario,
         weather=weather,
         camera_hw=camera_hw,
         renderer=renderer,
         privileged=agent.privileged,
-        render_mode="rgb_array" if want_pictures else None,
+        render_mode="rgb_array" if pictures else None,
     )
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
     agent.reset(info)
-    frames = [env.render()] if want_pictures else []
+    frames = [env.render()] if pictures else []
     offroad, steps, terminated, truncated = bool(info["offroad"]), 0, False, False
     while not (terminated or truncated):
-        obs, _, terminated, truncated, info = env.step(agent.plan(obs))
+        plan = _plan(agent, obs, planner_timeout, steps)
+        obs, _, terminated, truncated, info = env.step(plan)
         steps += 1
         offroad = offroad or bool(info["offroad"])
-        if want_pictures:
+        if pictures:
             frames.append(env.render())
     wall = time.perf_counter() - start
     if video is not None:
-        Path(video).parent.mkdir(parents=True, exist_ok=True)
-        imageio.mimwrite(str(video), [_even(f) for f in frames], fps=int(round(1 / scenario.dt)), macro_block_size=1)
-    if last_frame is not None:
-        Path(last_frame).parent.mkdir(parents=True, exist_ok=True)
-        imageio.imwrite(str(last_frame), frames[-1])
+        _write_video(Path(video), frames, fps=1.0 / scenario.dt)
+    if still is not None and info["collision"]:
+        Path(still).parent.mkdir(parents=True, exist_ok=True)
+        imageio.imwrite(str(still), frames[-1])
     outcome = "collision" if info["collision"] else "goal" if info["route_completion"] >= 1.0 else "timeout"
     return EpisodeResult(
         scenario=scenario.name,
@@ -104,10 +123,51 @@ def run_episode(
         steps=steps,
         wall_time=round(wall, 3),
         renderer=renderer,
+        history=list(env.sim.history),
     )
 
 
-def _even(frame: np.ndarray) -> np.ndarray:
-    """Crop to even height and width, as H.264 wants."""
-    h, w = frame.shape[:2]
-    return frame[: h - h % 2, : w - w % 2]
+def _plan(agent, obs: dict, timeout: float | None, step: int) -> Trajectory:
+    """Call the planner under a time limit and check what it returns."""
+    try:
+        with _time_limit(timeout):
+            plan = agent.plan(obs)
+    except _Timeout:
+        raise PlannerError(f"planner '{agent.name}' took longer than {timeout:g} s at step {step}") from None
+    except Exception as e:
+        raise PlannerError(f"planner '{agent.name}' raised at step {step}: {e!r}") from e
+    try:
+        return plan if isinstance(plan, Trajectory) else Trajectory(np.asarray(plan, dtype=np.float64))
+    except (ValueError, TypeError) as e:
+        raise PlannerError(f"planner '{agent.name}' returned an invalid trajectory at step {step}: {e}") from None
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None):
+    """SIGALRM-based limit; a no-op without a limit or off the main thread (where signals cannot be used)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def fire(signum, frame):
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    small = [cv2.resize(f, None, fx=VIDEO_SCALE, fy=VIDEO_SCALE, interpolation=cv2.INTER_AREA) for f in frames]
+    # H.264 wants even sizes
+    small = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in small]
+    imageio.mimwrite(str(path), small, fps=fps, macro_block_size=1, codec="libx264", pixelformat="yuv420p")

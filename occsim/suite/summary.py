@@ -1,0 +1,56 @@
+"""Per planner x weather aggregates of a suite's results: terminal table and summary.csv."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = (
+    "planner",
+    "weather",
+    "runs",
+    "errors",
+    "ncap",
+    "collision_rate",
+    "pdms",
+    "route_completion",
+    "driving_score",
+)
+
+
+def summarise(records: list[dict]) -> list[dict]:
+    """One row per (planner, weather): mean NCAP, collision rate, mean PDMS, route completion, driving score."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["planner"], r["weather"]), []).append(r)
+    rows = []
+    for (planner, weather), group in sorted(groups.items()):
+        ok = [r for r in group if r.get("outcome") != "error"]
+
+        def mean(field: str, runs: list[dict] = ok) -> float:
+            return round(float(np.mean([float(r[field]) for r in runs])), 3) if runs else float("nan")
+
+        rows.append(
+            {
+                "planner": planner,
+                "weather": weather,
+                "runs": len(group),
+                "errors": len(group) - len(ok),
+                "ncap": mean("ncap"),
+                "collision_rate": mean("collision"),
+                "pdms": mean("pdms"),
+                "route_completion": mean("route_completion"),
+                "driving_score": mean("driving_score"),
+            }
+        )
+    return rows
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    """summary.csv with COLUMNS."""
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,0 +1,87 @@
+"""What a suite runs: scenarios x planners x weathers x jittered runs, with seeds derived from a base seed."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from occsim.scenario import Scenario, ScenarioError, load_scenario_file
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of the suite."""
+
+    scenario: Scenario
+    planner: str
+    weather: str | None  # None: the scenario's own
+    run: int  # jittered copy index
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """Unique, file-name-safe id of the run."""
+        return run_key(self.scenario.name, self.planner, self.weather, self.run)
+
+
+def run_key(scenario: str, planner: str, weather: str | None, run: int) -> str:
+    """``scenario__planner__weather__rN``."""
+    return f"{scenario}__{planner}__{weather or 'own'}__r{run}"
+
+
+def derive_seed(base_seed: int, scenario: str, run: int) -> int:
+    """The reset seed of a run: the same for every planner and weather, so they face the same jitter."""
+    entropy = [base_seed, zlib.crc32(scenario.encode()), run]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def expand_tasks(
+    scenarios: list[Scenario], planners: list[str], weathers: list[str | None], runs: int, base_seed: int
+) -> list[Task]:
+    """The cross product, scenario-major so the first results cover every planner and weather early."""
+    return [
+        Task(s, p, w, r, derive_seed(base_seed, s.name, r))
+        for r in range(runs)
+        for s in scenarios
+        for w in weathers
+        for p in planners
+    ]
+
+
+def collect_scenarios(items: list[str]) -> tuple[list[Scenario], list[str]]:
+    """Scenarios from built-in names, YAML files and directories of them; returns (scenarios, every problem)."""
+    from occsim.scenarios import builtin_path, list_builtin
+
+    paths: list[Path] = []
+    problems: list[str] = []
+    for item in items or list_builtin():
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+            if not found:
+                problems.append(f"{path}: directory holds no .yaml scenario files")
+            paths.extend(found)
+        elif path.suffix in (".yaml", ".yml") or path.exists():
+            paths.append(path)
+        else:
+            try:
+                paths.append(builtin_path(item))
+            except ValueError as e:
+                problems.append(str(e))
+    scenarios: list[Scenario] = []
+    names: dict[str, Path] = {}
+    for path in paths:
+        try:
+            scenario = load_scenario_file(path)
+        except ScenarioError as e:
+            problems.extend(str(p) for p in e.problems)
+            continue
+        if scenario.name in names:
+            problems.append(f"{path}: scenario name '{scenario.name}' is also used by {names[scenario.name]}")
+            continue
+        names[scenario.name] = path
+        scenarios.append(scenario)
+    return scenarios, problems

@@ -1,0 +1,63 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from occsim.scenarios import load_scenario
+
+from occsim.suite.store import JsonlStore, SuiteDirError, SuiteLock
+from occsim.suite.tasks import collect_scenarios, derive_seed, expand_tasks
+
+
+def test_seeds_are_derived_deterministically_and_shared_across_planners_and_weathers():
+    assert derive_seed(0, "bus_ahead", 1) == derive_seed(0, "bus_ahead", 1)
+    assert len({derive_seed(0, "bus_ahead", r) for r in range(20)}) == 20
+    assert derive_seed(0, "bus_ahead", 0) != derive_seed(1, "bus_ahead", 0)
+    s = load_scenario("bus_ahead")
+    tasks = expand_tasks([s], ["expert", "constant_velocity"], ["clear", "fog"], 3, base_seed=7)
+    assert len(tasks) == 12 and len({t.key for t in tasks}) == 12
+    by_run = {}
+    for t in tasks:
+        by_run.setdefault(t.run, set()).add(t.seed)
+    assert all(len(seeds) == 1 for seeds in by_run.values())
+
+
+def test_collect_scenarios_lists_every_problem(tmp_path):
+    (tmp_path / "bad1.yaml").write_text("name: x\nmap: {type: straigth}\n")
+    (tmp_path / "bad2.yaml").write_text("name: y\nmap: {type: straight}\nduration: 0\n")
+    (tmp_path / "dup.yaml").write_text("name: bus_ahead\nmap: {type: straight}\n")
+    empty = tmp_path / "empty_dir"
+    empty.mkdir()
+    scenarios, problems = collect_scenarios([str(tmp_path), "bus_ahead", "no_such_scenario", str(empty)])
+    text = "\n".join(problems)
+    assert "bad1.yaml:2" in text and "bad2.yaml:3" in text and "no built-in scenario 'no_such_scenario'" in text
+    assert "holds no .yaml" in text and "also used by" in text
+    assert [s.name for s in scenarios] == ["bus_ahead"]
+
+
+def test_store_drops_a_torn_last_line_and_never_duplicates(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps({"key": "a", "v": 1}) + "\n" + '{"key": "b", "v"')
+    store = JsonlStore(path, "key")
+    assert "a" in store and "b" not in store
+    assert store.append({"key": "b", "v": 2}) and not store.append({"key": "a", "v": 3})
+    store.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["key"] for r in lines] == ["a", "b"]
+
+
+def test_lock_refuses_a_live_owner_and_a_stale_one_without_resume(tmp_path):
+    lock = SuiteLock(tmp_path, resume=False)
+    with pytest.raises(SuiteDirError, match="in use by a running suite"):
+        SuiteLock(tmp_path, resume=True)
+    lock.release()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / ".occsim-suite.lock").write_text(json.dumps({"pid": int(dead.stdout), "host": "x"}))
+    with pytest.raises(SuiteDirError, match="add --resume"):
+        SuiteLock(tmp_path, resume=False)
+    SuiteLock(tmp_path, resume=True).release()
+    (tmp_path / "results.jsonl").write_text('{"key": "a"}\n')
+    with pytest.raises(SuiteDirError, match="already holds results"):
+        SuiteLock(tmp_path, resume=False)
+    assert os.path.exists(tmp_path / "results.jsonl")
