@@ -152,6 +152,9 @@ def suite(
     imports: Annotated[
         list[str] | None, typer.Option("--import", help="Module that registers your planners (repeatable).")
     ] = None,
+    threads_per_run: Annotated[
+        int | None, typer.Option(min=1, help="numba / torch threads per run; default cores / workers.")
+    ] = None,
 ) -> None:
     """Run scenarios x planners x weathers x jittered runs; results.jsonl, summary.csv and report.html in --out."""
     from occsim.planners import PLANNERS
@@ -195,6 +198,7 @@ def suite(
         planner_timeout=planner_timeout,
         resume=resume,
         imports=list(imports or []),
+        threads_per_run=threads_per_run,
     )
     try:
         outcome = run_suite(tasks, config, console=err)

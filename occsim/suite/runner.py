@@ -36,6 +36,7 @@ class SuiteConfig:
     planner_timeout: float | None = None
     resume: bool = False
     imports: list[str] = field(default_factory=list)  # modules that register user planners, imported by workers
+    threads_per_run: int | None = None  # numba / torch threads per run; default cores // workers
 
 
 @dataclass
@@ -49,58 +50,68 @@ class SuiteOutcome:
 
 
 def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = None) -> SuiteOutcome:
-    """Run ``tasks`` into ``config.out_dir``; see the module docstring for what is kept when things go wrong."""
+    """Run ``tasks`` into ``config.out_dir``; see the module docstring for what is kept when things go wrong.
+
+    Reference rollouts and runs share one queue: a run starts as soon as its references are recorded, so no core
+    idles at a phase boundary. Longer scenarios go first, so the last runs to finish are short ones.
+    """
     console = console or Console(stderr=True)
     out = config.out_dir
     lock = SuiteLock(out, config.resume)
     references = JsonlStore(out / "references.jsonl", ("scenario", "seed"))
     results = JsonlStore(out / "results.jsonl", "key")
     backend = _make_backend(config)
-    interrupted = False
-    skipped = sum(t.key in results for t in tasks)
-    ran = 0
+    threads = config.threads_per_run or backend.threads_per_job
+    options = {
+        "out_dir": str(out),
+        "renderer": config.renderer,
+        "camera_hw": list(config.camera_hw),
+        "no_video": config.no_video,
+        "planner_timeout": config.planner_timeout,
+        "imports": list(config.imports),
+    }
+    todo = sorted((t for t in tasks if t.key not in results), key=lambda t: -t.scenario.duration / t.scenario.dt)
+    skipped = len(tasks) - len(todo)
+    ref_key = {t.key: f"{t.scenario.name}|{t.seed}" for t in todo}
+    ref_jobs = {ref_key[t.key]: (t.scenario, t.seed) for t in todo if ref_key[t.key] not in references}
+    interrupted, ran = False, 0
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     try:
-        ref_jobs = {}
-        for t in tasks:
-            key = f"{t.scenario.name}|{t.seed}"
-            if key not in references and t.key not in results:
-                ref_jobs[key] = (t.scenario, t.seed)
-        todo = [t for t in tasks if t.key not in results]
-        options = {
-            "out_dir": str(out),
-            "renderer": config.renderer,
-            "camera_hw": list(config.camera_hw),
-            "no_video": config.no_video,
-            "planner_timeout": config.planner_timeout,
-            "imports": list(config.imports),
-        }
-        threads = backend.threads_per_job
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("failed {task.fields[failed]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
         with Progress(*columns, console=console) as progress:
-            bar = progress.add_task("reference rollouts", total=len(ref_jobs), failed=0)
-            failed = 0
-            for record in backend.map(reference_job, [(s, seed, threads) for s, seed in ref_jobs.values()]):
-                references.append(record)
-                failed += "error" in record
-                progress.update(bar, advance=1, failed=failed)
-            bar = progress.add_task("runs", total=len(todo), failed=0)
-            failed = 0
+            ref_bar = progress.add_task("reference rollouts", total=len(ref_jobs), failed=0)
+            run_bar = progress.add_task("runs", total=len(todo), failed=0)
+            queue: list[tuple[str, Callable, tuple, object]] = [
+                ("ref", reference_job, (scenario, seed, threads), key) for key, (scenario, seed) in ref_jobs.items()
+            ]
+            waiting = list(todo)
+            failed = {"ref": 0, "run": 0}
 
-            def args(t: Task) -> tuple:
-                return (t, references.records.get(f"{t.scenario.name}|{t.seed}"), options, threads)
+            def release_ready() -> None:
+                # runs whose references are recorded join the queue, in their (longest-first) order
+                nonlocal waiting
+                ready = [t for t in waiting if ref_key[t.key] in references]
+                waiting = [t for t in waiting if ref_key[t.key] not in references]
+                queue.extend(
+                    ("run", run_job, (t, references.records[ref_key[t.key]], options, threads), t) for t in ready
+                )
 
-            for record in backend.map(run_job, [args(t) for t in todo], on_crash=_crash_record(todo)):
-                if results.append(record):
+            release_ready()
+            for kind, record in backend.run(queue, refill=release_ready, on_crash=_crash_record):
+                if kind == "ref":
+                    references.append(record)
+                    failed["ref"] += "error" in record
+                    progress.update(ref_bar, advance=1, failed=failed["ref"])
+                elif results.append(record):
                     ran += 1
-                    failed += record.get("outcome") == "error"
-                progress.update(bar, advance=1, failed=failed)
+                    failed["run"] += record.get("outcome") == "error"
+                    progress.update(run_bar, advance=1, failed=failed["run"])
     except KeyboardInterrupt:
         interrupted = True
         console.print(f"interrupted: {ran} runs finished in this invocation are kept in {out / 'results.jsonl'}")
@@ -113,21 +124,23 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
     return SuiteOutcome(records=records, ran=ran, skipped=skipped, interrupted=interrupted)
 
 
-def _crash_record(tasks: list[Task]) -> Callable[[int, BaseException], dict]:
-    def make(index: int, error: BaseException) -> dict:
-        t = tasks[index]
-        return {
-            "key": t.key,
-            "scenario": t.scenario.name,
-            "planner": t.planner,
-            "weather": t.weather or t.scenario.weather.type,
-            "run": t.run,
-            "seed": t.seed,
-            "outcome": "error",
-            "error": f"worker died: {type(error).__name__}: {error}",
-        }
-
-    return make
+def _crash_record(kind: str, item, error: BaseException) -> dict:
+    """The record of a job whose worker process died."""
+    message = f"worker died: {type(error).__name__}: {error}"
+    if kind == "ref":
+        scenario, seed = item.split("|")
+        return {"scenario": scenario, "seed": int(seed), "error": message}
+    t: Task = item
+    return {
+        "key": t.key,
+        "scenario": t.scenario.name,
+        "planner": t.planner,
+        "weather": t.weather or t.scenario.weather.type,
+        "run": t.run,
+        "seed": t.seed,
+        "outcome": "error",
+        "error": message,
+    }
 
 
 def _make_backend(config: SuiteConfig):
@@ -153,27 +166,31 @@ class ProcessBackend:
         context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_ignore_sigint)
 
-    def map(self, fn: Callable, arg_list: list[tuple], on_crash: Callable | None = None) -> Iterable[dict]:
-        """Yield results as they finish (not in order); a crashed worker's job yields ``on_crash(index, error)``."""
-        queue = list(enumerate(arg_list))[::-1]
-        running: dict[Future, int] = {}
+    def run(self, queue: list, refill: Callable[[], None], on_crash: Callable) -> Iterable[tuple]:
+        """Run (kind, fn, args, item) jobs from ``queue`` (which ``refill`` may grow), at most ``workers`` at once.
+
+        Yields (kind, result) as jobs finish; a job whose worker died yields ``on_crash(kind, item, error)``
+        and the pool is rebuilt, with the jobs that were running beside it queued again.
+        """
+        running: dict[Future, tuple] = {}
         while queue or running:
             while queue and len(running) < self.workers:
-                index, args = queue.pop()
-                running[self._pool.submit(fn, *args)] = index
+                job = queue.pop(0)
+                running[self._pool.submit(job[1], *job[2])] = job
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                index = running.pop(future)
+                job = running.pop(future)
                 try:
-                    yield future.result()
+                    result = future.result()
                 except BrokenProcessPool as e:
-                    if on_crash is None:
-                        raise
-                    yield on_crash(index, e)
+                    yield job[0], on_crash(job[0], job[3], e)
                     self._pool.shutdown(wait=False, cancel_futures=True)
                     self._pool = self._new_pool()
-                    queue.extend((i, arg_list[i]) for i in running.values())  # innocent bystanders run again
+                    queue[:0] = list(running.values())  # innocent bystanders run again
                     running.clear()
+                    break
+                yield job[0], result
+            refill()
 
     def close(self, kill: bool) -> None:
         """Stop the pool; with ``kill`` do not wait for runs in flight."""
@@ -202,24 +219,23 @@ class RayBackend:
         self.threads_per_job = 1
         self._remote: dict[Callable, object] = {}
 
-    def map(self, fn: Callable, arg_list: list[tuple], on_crash: Callable | None = None) -> Iterable[dict]:
-        """Yield results as Ray tasks finish, at most one per CPU in flight."""
-        remote = self._remote.setdefault(fn, self.ray.remote(num_cpus=1, max_retries=0)(fn))
-        queue = list(enumerate(arg_list))[::-1]
+    def run(self, queue: list, refill: Callable[[], None], on_crash: Callable) -> Iterable[tuple]:
+        """As ``ProcessBackend.run``, with Ray tasks of one CPU each."""
         running: dict = {}
         while queue or running:
             while queue and len(running) < self.workers:
-                index, args = queue.pop()
-                running[remote.remote(*args)] = index
+                job = queue.pop(0)
+                remote = self._remote.setdefault(job[1], self.ray.remote(num_cpus=1, max_retries=0)(job[1]))
+                running[remote.remote(*job[2])] = job
             done, _ = self.ray.wait(list(running), num_returns=1)
             for ref in done:
-                index = running.pop(ref)
+                job = running.pop(ref)
                 try:
-                    yield self.ray.get(ref)
+                    result = self.ray.get(ref)
                 except Exception as e:  # the worker process died (Ray wraps it)
-                    if on_crash is None:
-                        raise
-                    yield on_crash(index, e)
+                    result = on_crash(job[0], job[3], e)
+                yield job[0], result
+            refill()
 
     def close(self, kill: bool) -> None:
         """Stop Ray if this backend started it; a session the caller opened is left running."""
