@@ -14,7 +14,8 @@ from rich.table import Table
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="OccSim: closed-loop corner-case driving simulation."
 )
-out = Console(soft_wrap=True)
+# Piped or logged output gets room for the summary table instead of a terminal's 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 WEATHER_HELP = "Weather override: clear, fog, rain, snow, night or sandstorm."

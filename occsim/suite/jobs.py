@@ -98,6 +98,7 @@ def run_job(task: Task, reference: dict | None, options: dict, threads: int) -> 
         ref = ReferenceRun(reference["impact_speed"], tuple(reference["expert_progress"]))
         scores = run_scores(result.history, ref)
         record.update(result.to_dict())
+        record.pop("version")  # the "versions" entry has it, beside torch's and numpy's
         record.update(scores.to_dict())
         record["weather"] = result.weather
         record["video"] = str(video.relative_to(out)) if video else None
