@@ -1,4 +1,4 @@
-"""Running a suite: reference rollouts, then every task, on worker processes or Ray, streamed into results.jsonl.
+"""Running a suite: reference rollouts and runs on worker processes or Ray, streamed into results.jsonl.
 
 At most ``workers`` runs are in flight at once, so killing the suite loses at most those; the main process is the
 only writer of the JSONL files, and ``--resume`` skips every key already written.
@@ -120,8 +120,7 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
         results.close()
         references.close()
         lock.release()
-    records = list(JsonlStore(out / "results.jsonl", "key").records.values())
-    return SuiteOutcome(records=records, ran=ran, skipped=skipped, interrupted=interrupted)
+    return SuiteOutcome(records=list(results.records.values()), ran=ran, skipped=skipped, interrupted=interrupted)
 
 
 def _crash_record(kind: str, item, error: BaseException) -> dict:
