@@ -69,11 +69,11 @@ class OccSimEnv(gym.Env):
             "command": spaces.Discrete(3),
             "intrinsics": spaces.Box(-np.inf, np.inf, (n, 3, 3), np.float32),
             "cam2ego": spaces.Box(-np.inf, np.inf, (n, 4, 4), np.float32),
+            "ego_pose": spaces.Box(-np.inf, np.inf, (3,), np.float32),
         }
         if privileged:
             obs["occupancy"] = spaces.Box(0, 17, OCC3D_GRID.shape, np.uint8)
             obs["actors"] = spaces.Box(-np.inf, np.inf, (MAX_ACTORS, len(ACTOR_COLUMNS)), np.float32)
-            obs["ego_pose"] = spaces.Box(-np.inf, np.inf, (3,), np.float32)
             obs["goal"] = spaces.Box(-np.inf, np.inf, (2,), np.float32)
         self.observation_space = spaces.Dict(obs)
         if action_type == "waypoints":
@@ -133,11 +133,11 @@ class OccSimEnv(gym.Env):
             "command": int(world.route.command),
             "intrinsics": self._intrinsics.copy(),
             "cam2ego": self._cam2ego.copy(),
+            "ego_pose": np.array([ego.pose.x, ego.pose.y, ego.pose.yaw], dtype=np.float32),
         }
         if self.privileged:
             obs["occupancy"] = sim.occupancy
             obs["actors"] = self._actor_table()
-            obs["ego_pose"] = np.array([ego.pose.x, ego.pose.y, ego.pose.yaw], dtype=np.float32)
             obs["goal"] = ego.pose.to_local(np.asarray(world.route.goal)).astype(np.float32)
         return obs
 

@@ -56,7 +56,7 @@ def _check_choices(planners: list[str], weather: str | None, renderer: str) -> N
 
     try:
         for p in planners:
-            PLANNERS[p]
+            PLANNERS[p.partition(":")[0]]  # "remote:http://host:port" names the remote planner
         RENDERERS[renderer]
         if weather is not None:
             WEATHERS[weather]
@@ -177,7 +177,11 @@ def suite(
     problems += scenario_problems
     planners = list(planner or DEFAULT_PLANNERS)
     weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]
-    checks = [(p, PLANNERS) for p in planners] + [(w, WEATHERS) for w in weathers if w] + [(renderer, RENDERERS)]
+    checks = (
+        [(p.partition(":")[0], PLANNERS) for p in planners]
+        + [(w, WEATHERS) for w in weathers if w]
+        + [(renderer, RENDERERS)]
+    )
     for name, registry in checks:
         try:
             registry[name]
@@ -248,6 +252,30 @@ def _print_summary(rows: list[dict]) -> None:
     for row in rows:
         table.add_row(*(f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in COLUMNS))
     out.print(table)
+
+
+@app.command("serve-planner")
+def serve_planner(
+    name: Annotated[str, typer.Argument(help="Registered planner to serve.")],
+    host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean otherwise.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8765,
+) -> None:
+    """Serve a planner over HTTP for `--planner remote:http://HOST:PORT` (contract: planners/remote_server.py)."""
+    from occsim.planners.remote import serve_planner as make
+
+    try:
+        server = make(name, host, port)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    except OSError as e:
+        raise _fail(f"cannot listen on {host}:{port}: {e}") from None
+    err.print(f"serving planner '{name}' on http://{host}:{server.server_port} (Ctrl-C stops)", highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @app.command()

@@ -3,5 +3,14 @@
 from occsim.planners.base import PLANNERS, Planner, make_planner, register_planner
 from occsim.planners.constant_velocity import ConstantVelocityPlanner
 from occsim.planners.expert import ExpertPlanner
+from occsim.planners.remote import RemotePlanner
 
-__all__ = ["PLANNERS", "ConstantVelocityPlanner", "ExpertPlanner", "Planner", "make_planner", "register_planner"]
+__all__ = [
+    "PLANNERS",
+    "ConstantVelocityPlanner",
+    "ExpertPlanner",
+    "Planner",
+    "RemotePlanner",
+    "make_planner",
+    "register_planner",
+]

@@ -28,5 +28,11 @@ register_planner = PLANNERS.register
 
 
 def make_planner(name: str, **kwargs: Any) -> Planner:
-    """Instantiate a registered planner; ValueError with a did-you-mean for unknown names."""
-    return PLANNERS[name](**kwargs)
+    """Instantiate a registered planner; ``name:argument`` passes the argument first (``remote:http://host:port``).
+
+    Raises:
+        ValueError: unknown planner name (with a did-you-mean).
+    """
+    base, _, argument = name.partition(":")
+    cls = PLANNERS[base]
+    return cls(argument, **kwargs) if argument else cls(**kwargs)
