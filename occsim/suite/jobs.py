@@ -69,12 +69,7 @@ def run_job(task: Task, reference: dict | None, options: dict, threads: int) -> 
     import_plugins(options.get("imports", []))
     out = Path(options["out_dir"])
     record = {
-        "key": task.key,
-        "scenario": task.scenario.name,
-        "planner": task.planner,
-        "weather": task.weather or task.scenario.weather.type,
-        "run": task.run,
-        "seed": task.seed,
+        **task.identity(),
         "renderer": options["renderer"],
         "versions": versions(),
         "pid": os.getpid(),

@@ -72,7 +72,7 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
     }
     todo = sorted((t for t in tasks if t.key not in results), key=lambda t: -t.scenario.duration / t.scenario.dt)
     skipped = len(tasks) - len(todo)
-    ref_key = {t.key: f"{t.scenario.name}|{t.seed}" for t in todo}
+    ref_key = {t.key: references.key_of({"scenario": t.scenario.name, "seed": t.seed}) for t in todo}
     ref_jobs = {ref_key[t.key]: (t.scenario, t.seed) for t in todo if ref_key[t.key] not in references}
     interrupted, ran = False, 0
     columns = (
@@ -130,16 +130,7 @@ def _crash_record(kind: str, item, error: BaseException) -> dict:
         scenario, seed = item.split("|")
         return {"scenario": scenario, "seed": int(seed), "error": message}
     t: Task = item
-    return {
-        "key": t.key,
-        "scenario": t.scenario.name,
-        "planner": t.planner,
-        "weather": t.weather or t.scenario.weather.type,
-        "run": t.run,
-        "seed": t.seed,
-        "outcome": "error",
-        "error": message,
-    }
+    return {**t.identity(), "outcome": "error", "error": message}
 
 
 def _make_backend(config: SuiteConfig):

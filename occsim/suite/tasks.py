@@ -26,6 +26,17 @@ class Task:
         """Unique, file-name-safe id of the run."""
         return run_key(self.scenario.name, self.planner, self.weather, self.run)
 
+    def identity(self) -> dict:
+        """The fields that say which run a result record is about."""
+        return {
+            "key": self.key,
+            "scenario": self.scenario.name,
+            "planner": self.planner,
+            "weather": self.weather or self.scenario.weather.type,
+            "run": self.run,
+            "seed": self.seed,
+        }
+
 
 def run_key(scenario: str, planner: str, weather: str | None, run: int) -> str:
     """``scenario__planner__weather__rN``."""
