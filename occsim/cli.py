@@ -254,6 +254,93 @@ def _print_summary(rows: list[dict]) -> None:
     out.print(table)
 
 
+@app.command()
+def collect(
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Option("--scenarios", help="Scenario names, YAML files or folders (repeatable); default the built-ins."),
+    ] = None,
+    planner: Annotated[str, typer.Option(help="The labelling planner (privileged).")] = "expert",
+    weather: Annotated[str, typer.Option(help=WEATHER_HELP + " 'own' keeps each scenario's.")] = "clear",
+    episodes: Annotated[int, typer.Option(min=1, help="Jittered episodes per scenario.")] = 20,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the episode .npz files and meta.json.")] = Path(
+        "data"
+    ),
+    workers: Annotated[int, typer.Option(min=1, help="Episodes in parallel (processes).")] = 1,
+    camera_hw: Annotated[str, typer.Option("--camera-hw", help="Rendered HEIGHTxWIDTH.")] = "128x224",
+    image_hw: Annotated[str, typer.Option("--image-hw", help="Stored HEIGHTxWIDTH (the network's input).")] = "64x112",
+    perturb: Annotated[float, typer.Option(min=0.0, max=1.0, help="Chance per step of a perturbation.")] = 0.1,
+) -> None:
+    """Imitation data for `occsim train-planner`: expert rollouts with DAgger-style perturbations."""
+    from occsim.suite.collect import CollectConfig, Perturbation
+    from occsim.suite.collect import collect as run_collect
+    from occsim.suite.tasks import collect_scenarios
+
+    if planner != "expert":
+        raise _fail(f"--planner: only the privileged 'expert' labels data, got {planner!r}")
+    _check_choices([planner], None if weather == "own" else weather, "raster")
+    names = [name for item in scenarios or [] for name in item.split(",") if name]
+    loaded, problems = collect_scenarios(names)
+    if problems:
+        for line in problems:
+            err.print(line, highlight=False, markup=False)
+        raise typer.Exit(2)
+    config = CollectConfig(
+        out_dir=out_dir,
+        weather=None if weather == "own" else weather,
+        episodes_per_scenario=episodes,
+        camera_hw=_camera_hw(camera_hw),
+        image_hw=_camera_hw(image_hw),
+        workers=workers,
+        perturbation=Perturbation(probability=perturb),
+    )
+    meta = run_collect(loaded, config, console=err)
+    out.print(
+        f"{meta['episodes']} episodes, {meta['samples']} samples in {out_dir} ({len(meta['errors'])} failed episodes)"
+    )
+
+
+@app.command("train-planner")
+def train_planner(
+    data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the weights, metrics and model card.")] = Path(
+        "weights/vision"
+    ),
+    epochs: Annotated[int, typer.Option(min=1)] = 6,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 2e-3,
+    val_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Fraction of episodes held out.")] = 0.15,
+    seed: Annotated[int, typer.Option()] = 0,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch threads; default all cores.")] = None,
+) -> None:
+    """Train the vision planner on collected data; report VAD's L2 and collision rate at 1/2/3 s."""
+    from occsim.suite.train_planner import TrainConfig, train, write_model_card
+
+    config = TrainConfig(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        val_fraction=val_fraction,
+        seed=seed,
+        threads=threads,
+    )
+    try:
+        summary = train(config)
+    except (FileNotFoundError, ValueError) as e:
+        raise _fail(str(e)) from None
+    card = write_model_card(out_dir, summary)
+    best = summary["best"]
+    table = Table(title=f"validation, best epoch {summary['best_epoch']} ({summary['val_samples']} samples)")
+    for column in ("", "1 s", "2 s", "3 s"):
+        table.add_column(column)
+    table.add_row("L2 [m]", *(f"{best.get(f'val_L2_{h}s', float('nan')):.3f}" for h in (1, 2, 3)))
+    table.add_row("collision [%]", *(f"{100 * best.get(f'val_collision_{h}s', float('nan')):.2f}" for h in (1, 2, 3)))
+    out.print(table)
+    out.print(f"{summary['samples']} samples, {summary['seconds']:.0f} s; weights and {card.name} in {out_dir}")
+
+
 @app.command("serve-planner")
 def serve_planner(
     name: Annotated[str, typer.Argument(help="Registered planner to serve.")],

@@ -4,6 +4,8 @@ from occsim.planners.base import PLANNERS, Planner, make_planner, register_plann
 from occsim.planners.constant_velocity import ConstantVelocityPlanner
 from occsim.planners.expert import ExpertPlanner
 from occsim.planners.remote import RemotePlanner
+from occsim.planners.vad import VADPlanner
+from occsim.planners.vision import VisionPlanner
 
 __all__ = [
     "PLANNERS",
@@ -11,6 +13,8 @@ __all__ = [
     "ExpertPlanner",
     "Planner",
     "RemotePlanner",
+    "VADPlanner",
+    "VisionPlanner",
     "make_planner",
     "register_planner",
 ]

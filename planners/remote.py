@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 from occsim.planners.base import Planner, make_planner, register_planner
-from occsim.planners.canbus import can_bus
 from occsim.planners.remote_server import encode, make_server
+from occsim.planners.vad_contract import can_bus
 
 from occsim.types import LaneGeometry, RoadLayout, Trajectory
 

@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 from occsim.planners import make_planner
-from occsim.planners.canbus import can_bus
 from occsim.planners.remote import RemotePlannerError
 from occsim.planners.remote_server import decode, encode, make_server
+from occsim.planners.vad_contract import can_bus
 from occsim.scenarios import load_scenario
 
 from occsim.suite.episode import PlannerError, run_episode

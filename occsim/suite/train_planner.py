@@ -1,0 +1,302 @@
+"""Training the vision planner on data from ``occsim collect``: imitation of the expert's plan plus BEV occupancy.
+
+The split is by episode (no frame of a validation episode is seen in training). Each epoch ends with VAD's
+open-loop planning metrics on the validation episodes; the weights with the lowest mean L2 are kept, and a model
+card, ``metrics.json`` and a plot of the curves are written beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from occsim.metrics.open_loop import HORIZONS, VAD_COLLISION_CLASSES, planner_metrics
+from occsim.planners.vision import BEV_CHANNELS, VisionConfig, VisionPlannerNet, save_vision, waypoints_from_preds
+from occsim.types import WAYPOINTS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run."""
+
+    data_dir: Path
+    out_dir: Path
+    epochs: int = 6
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    bev_weight: float = 0.5  # weight of the auxiliary BEV-occupancy loss against the L1 planning loss
+    val_fraction: float = 0.15  # of the episodes
+    seed: int = 0
+    threads: int | None = None
+
+
+@dataclass
+class PlannerDataset:
+    """Every sample of a collection, in memory."""
+
+    images: np.ndarray  # (N, 6, h, w, 3) uint8
+    intrinsics: np.ndarray  # (N, 6, 3, 3) float32, for images of size (h, w)
+    cam2ego: np.ndarray  # (N, 6, 4, 4) float32
+    ego: np.ndarray  # (N, 4) float32
+    command: np.ndarray  # (N,) int64
+    plan: np.ndarray  # (N, 6, 2) float32, the expert's waypoints, ego frame [m]
+    bev: np.ndarray  # (N, 3, cells, cells) bool
+    future_boxes: np.ndarray  # (N, 6, A, 5) agent boxes at the waypoint times, current ego frame
+    future_valid: np.ndarray  # (N, 6, A) bool, boxes of the classes VAD's metric counts
+    episode: np.ndarray  # (N,) int, index into ``episodes``
+    episodes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def subset(self, index: np.ndarray) -> PlannerDataset:
+        """The samples at ``index``."""
+        fields = {k: v[index] for k, v in asdict(self).items() if isinstance(v, np.ndarray)}
+        return PlannerDataset(**fields, episodes=self.episodes)
+
+
+def load_dataset(data_dir: str | Path) -> PlannerDataset:
+    """Read every ``*.npz`` episode of a collection folder.
+
+    Raises:
+        FileNotFoundError: the folder holds no episodes.
+    """
+    files = sorted(Path(data_dir).glob("*__*.npz"))
+    if not files:
+        raise FileNotFoundError(f"{data_dir}: no episode files (*.npz); run `occsim collect --out {data_dir}` first")
+    parts: dict[str, list[np.ndarray]] = {}
+    for index, path in enumerate(tqdm(files, desc="load", unit="episode", leave=False)):
+        with np.load(path) as data:
+            n = len(data["plan"])
+            boxes, valid = _future_boxes(data["agents"], data["ego_pose"])
+            episode = {
+                "images": data["images"],
+                "intrinsics": np.broadcast_to(data["intrinsics"], (n, *data["intrinsics"].shape)),
+                "cam2ego": np.broadcast_to(data["cam2ego"], (n, *data["cam2ego"].shape)),
+                "ego": data["ego"],
+                "command": data["command"].astype(np.int64),
+                "plan": data["plan"],
+                "bev": data["bev"],
+                "future_boxes": boxes,
+                "future_valid": valid,
+                "episode": np.full(n, index),
+            }
+        for key, value in episode.items():
+            parts.setdefault(key, []).append(value)
+    return PlannerDataset(**{k: np.concatenate(v) for k, v in parts.items()}, episodes=[f.stem for f in files])
+
+
+def _future_boxes(agents: np.ndarray, ego_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Agent boxes 0.5 s, 1 s, ... 3 s after each step (one env step each), in that step's ego frame.
+
+    Args:
+        agents: (T + 1, A, 6) world x, y, yaw, length, width, class per step (class -1 pads).
+        ego_pose: (T, 3) world x, y, yaw of the ego per step.
+    """
+    steps = len(ego_pose)
+    count = agents.shape[1]
+    boxes = np.zeros((steps, WAYPOINTS, count, 5), dtype=np.float32)
+    valid = np.zeros((steps, WAYPOINTS, count), dtype=bool)
+    counted = np.array(sorted(VAD_COLLISION_CLASSES))
+    for k in range(steps):
+        x, y, yaw = (float(v) for v in ego_pose[k])
+        c, s = np.cos(yaw), np.sin(yaw)
+        for i in range(WAYPOINTS):
+            future = k + 1 + i
+            if future >= len(agents):
+                break
+            a = agents[future]
+            dx, dy = a[:, 0] - x, a[:, 1] - y
+            boxes[k, i] = np.stack([c * dx + s * dy, -s * dx + c * dy, a[:, 2] - yaw, a[:, 3], a[:, 4]], axis=1)
+            valid[k, i] = np.isin(a[:, 5], counted)
+    return boxes, valid
+
+
+def split_by_episode(dataset: PlannerDataset, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample indices of the training and validation episodes."""
+    episodes = np.random.default_rng(seed).permutation(len(dataset.episodes))
+    n_val = max(1, round(fraction * len(episodes))) if len(episodes) > 1 else 0
+    val = np.isin(dataset.episode, episodes[:n_val])
+    return np.flatnonzero(~val), np.flatnonzero(val)
+
+
+def _batch(dataset: PlannerDataset, index: np.ndarray) -> tuple[torch.Tensor, ...]:
+    images = torch.from_numpy(dataset.images[index]).permute(0, 1, 4, 2, 3).float() / 255.0
+    return (
+        images,
+        torch.from_numpy(np.ascontiguousarray(dataset.intrinsics[index])),
+        torch.from_numpy(np.ascontiguousarray(dataset.cam2ego[index])),
+        torch.from_numpy(dataset.ego[index]),
+        torch.from_numpy(dataset.command[index]),
+    )
+
+
+def losses(net: VisionPlannerNet, dataset: PlannerDataset, index: np.ndarray, bev_weight: float) -> dict:
+    """L1 on the command's waypoints (VAD's planning loss) and BCE on the BEV targets."""
+    inputs = _batch(dataset, index)
+    out = net(*inputs)
+    waypoints = waypoints_from_preds(out["ego_fut_preds"], inputs[-1])
+    plan = F.l1_loss(waypoints, torch.from_numpy(dataset.plan[index]))
+    bev = F.binary_cross_entropy_with_logits(out["bev_logits"], torch.from_numpy(dataset.bev[index]).float())
+    return {"plan": plan, "bev": bev, "total": plan + bev_weight * bev}
+
+
+@torch.inference_mode()
+def predict(net: VisionPlannerNet, dataset: PlannerDataset, batch_size: int = 32) -> np.ndarray:
+    """(N, 6, 2) planned waypoints for every sample."""
+    net.eval()
+    out = []
+    for start in range(0, len(dataset), batch_size):
+        index = np.arange(start, min(start + batch_size, len(dataset)))
+        inputs = _batch(dataset, index)
+        out.append(waypoints_from_preds(net(*inputs)["ego_fut_preds"], inputs[-1]).numpy())
+    return np.concatenate(out) if out else np.zeros((0, WAYPOINTS, 2))
+
+
+def evaluate(net: VisionPlannerNet, dataset: PlannerDataset) -> dict[str, float]:
+    """VAD's open-loop metrics of the network's plans against the expert's on ``dataset``."""
+    predicted = predict(net, dataset)
+    return planner_metrics(predicted, dataset.plan, dataset.future_boxes, dataset.future_valid)
+
+
+def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
+    """Train, validate each epoch, keep the best weights; returns the summary written to ``metrics.json``."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    start = time.perf_counter()
+    dataset = load_dataset(config.data_dir)
+    vision = vision or VisionConfig(input_hw=tuple(dataset.images.shape[2:4]))
+    if tuple(dataset.images.shape[2:4]) != tuple(vision.input_hw):
+        raise ValueError(f"data images are {dataset.images.shape[2:4]} but the network expects {vision.input_hw}")
+    if dataset.bev.shape[-1] != vision.bev_cells:
+        raise ValueError(f"data BEV targets are {dataset.bev.shape[-1]} cells wide, the network {vision.bev_cells}")
+    train_index, val_index = split_by_episode(dataset, config.val_fraction, config.seed)
+    train_set, val_set = dataset.subset(train_index), dataset.subset(val_index)
+    net = VisionPlannerNet(vision)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, config.learning_rate, total_steps=config.epochs * steps_per_epoch, pct_start=0.1
+    )
+    rng = np.random.default_rng(config.seed)
+    history, best = [], None
+    for epoch in range(config.epochs):
+        net.train()
+        order = rng.permutation(len(train_set))[: steps_per_epoch * config.batch_size]
+        sums = {"plan": 0.0, "bev": 0.0}
+        bar = tqdm(order.reshape(steps_per_epoch, -1), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch")
+        for i, index in enumerate(bar):
+            loss = losses(net, train_set, np.sort(index), config.bev_weight)
+            optimiser.zero_grad(set_to_none=True)
+            loss["total"].backward()
+            optimiser.step()
+            schedule.step()
+            for key in sums:
+                sums[key] += loss[key].item()
+            bar.set_postfix(plan=f"{sums['plan'] / (i + 1):.3f}", bev=f"{sums['bev'] / (i + 1):.3f}")
+        metrics = evaluate(net, val_set) if len(val_set) else {}
+        record = {
+            "epoch": epoch + 1,
+            "train_plan_l1": sums["plan"] / steps_per_epoch,
+            "train_bev_bce": sums["bev"] / steps_per_epoch,
+            **{f"val_{k}": v for k, v in metrics.items()},
+        }
+        history.append(record)
+        tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        score = np.mean([metrics[f"L2_{h}s"] for h in HORIZONS]) if metrics else -epoch
+        if best is None or score < best[0]:
+            best = (score, record)
+            save_vision(net, config.out_dir)
+    seconds = time.perf_counter() - start
+    summary = {
+        "command": " ".join(["occsim", *sys.argv[1:]]) if sys.argv and "occsim" in sys.argv[0] else None,
+        "data_dir": str(config.data_dir),
+        "episodes": len(dataset.episodes),
+        "samples": len(dataset),
+        "train_samples": len(train_set),
+        "val_samples": len(val_set),
+        "seconds": round(seconds, 1),
+        "best_epoch": best[1]["epoch"],
+        "best": best[1],
+        "history": history,
+        "config": {**asdict(config), "data_dir": str(config.data_dir), "out_dir": str(config.out_dir)},
+        "vision": asdict(vision),
+        "bev_channels": list(BEV_CHANNELS),
+    }
+    out = Path(config.out_dir)
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+    _plot(history, out / "training.png")
+    return summary
+
+
+def _plot(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    axes[0].plot(epochs, [h["train_plan_l1"] for h in history], label="train plan L1 [m]")
+    axes[0].plot(epochs, [h["train_bev_bce"] for h in history], label="train BEV BCE")
+    for seconds in HORIZONS:
+        key = f"val_L2_{seconds}s"
+        if key in history[0]:
+            axes[1].plot(epochs, [h[key] for h in history], label=f"val L2 @ {seconds} s")
+            axes[2].plot(epochs, [100 * h[f"val_collision_{seconds}s"] for h in history], label=f"@ {seconds} s")
+    axes[1].set_ylabel("L2 [m]")
+    axes[2].set_ylabel("collision [%]")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_model_card(out_dir: str | Path, summary: dict) -> Path:
+    """``MODEL_CARD.md`` beside the weights: how they were made and what they score."""
+    best = summary["best"]
+    rows = "\n".join(
+        f"| {h} s | {best.get(f'val_L2_{h}s', float('nan')):.3f} | {100 * best.get(f'val_collision_{h}s', 0.0):.2f} |"
+        for h in HORIZONS
+    )
+    config = summary["config"]
+    text = f"""# OccSim vision planner (VAD-style, camera only)
+
+A small VAD-style network (`occsim/planners/vision.py`): a shared CNN over the six views, a Simple-BEV-style lift
+to a {summary["vision"]["bev_cells"]} x {summary["vision"]["bev_cells"]} BEV grid with the observation's camera
+geometry, an auxiliary BEV-occupancy head ({", ".join(summary["bev_channels"])}), and an ego query that outputs
+`ego_fut_preds` (3 commands x 6 steps x 2), decoded as VAD does (command row, cumulative sum).
+
+## How it was made
+- Command: `{summary["command"] or "occsim train-planner " + config["data_dir"]}`
+- Data: `{config["data_dir"]}`: {summary["episodes"]} expert episodes, {summary["samples"]} samples
+  ({summary["train_samples"]} train / {summary["val_samples"]} validation, split by episode), images
+  {summary["vision"]["input_hw"][0]} x {summary["vision"]["input_hw"][1]}; see the collection's `meta.json`.
+- Training: {config["epochs"]} epochs, batch {config["batch_size"]}, AdamW lr {config["learning_rate"]}, one-cycle
+  schedule, seed {config["seed"]}; {summary["seconds"]:.0f} s on this machine's CPU. Best epoch:
+  {summary["best_epoch"]}.
+
+## Validation (VAD's `compute_planner_metric_stp3` definitions, against the expert's plans)
+| horizon | L2 [m] | collision [%] |
+|---|---|---|
+{rows}
+
+## Limits
+Trained on OccSim raster renders only; it has never seen a real camera image. See the repository README for how it
+does in closed loop.
+"""
+    path = Path(out_dir) / "MODEL_CARD.md"
+    path.write_text(text)
+    return path

@@ -1,0 +1,257 @@
+"""A small VAD-style camera-only planner: six views -> BEV features -> ego query -> ``ego_fut_preds``.
+
+The network follows VAD's planning path at a scale a CPU can train: a shared CNN over the six views, a
+parameter-free lift to a bird's-eye-view grid (each BEV pillar is projected into every camera with the
+observation's intrinsics and cam2ego, image features are sampled there and averaged over the cameras that see it,
+as in Simple-BEV), a BEV encoder with an auxiliary BEV-occupancy head, and an ego query that attends to the BEV
+tokens and outputs per-command offsets ``ego_fut_preds`` (3 commands, 6 steps, 2). The command's row is picked and
+cumulatively summed into waypoints, as VAD does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from occsim.planners.base import Planner, register_planner
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+
+from occsim.classes import BARRIER, DRIVEABLE_SURFACE, MANMADE, OTHERS, TRUCK, VEGETATION
+from occsim.types import WAYPOINTS, Trajectory
+
+N_COMMANDS = 3
+BEV_CHANNELS = ("objects", "static", "driveable")  # auxiliary BEV targets, see ``bev_targets``
+WEIGHTS_DIR = Path(__file__).parent / "weights" / "vision"
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+EGO_SCALE = (10.0, 3.0, 0.3, 0.3)  # typical magnitude of speed, acceleration, yaw rate, steering
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    """Shape of the network; saved beside the weights."""
+
+    input_hw: tuple[int, int] = (64, 112)  # image (height, width) the backbone sees [px]
+    image_channels: int = 48  # backbone output channels (stride 8)
+    bev_channels: int = 64  # BEV feature channels
+    bev_range: float = 40.0  # BEV grid covers x, y in [-range, range] in the ego frame [m]
+    bev_cells: int = 40  # cells per side of the BEV grid
+    pillar_heights: tuple[float, ...] = (0.3, 0.9, 1.5, 2.4)  # heights sampled in each BEV pillar [m]
+    query_channels: int = 128  # ego query width
+    attention_layers: int = 2  # ego-query cross-attention layers
+    heads: int = 4
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VisionConfig:
+        """From a saved config; unknown keys are an error."""
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown vision-planner config keys: {sorted(unknown)}")
+        data = dict(data)
+        for key in ("input_hw", "pillar_heights"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+
+def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class VisionPlannerNet(nn.Module):
+    """The network; ``forward`` takes batched observations already resized to ``config.input_hw``."""
+
+    def __init__(self, config: VisionConfig | None = None):
+        super().__init__()
+        self.config = config = config or VisionConfig()
+        c = config.image_channels
+        self.backbone = nn.Sequential(_conv(3, 24, 2), _conv(24, 32, 2), _conv(32, 48, 1), _conv(48, c, 2), _conv(c, c))
+        b = config.bev_channels
+        self.lift = nn.Sequential(nn.Conv2d(c * len(config.pillar_heights), b, 1), nn.BatchNorm2d(b), nn.ReLU())
+        self.bev_encoder = nn.Sequential(_conv(b, b), _conv(b, b))
+        self.bev_head = nn.Conv2d(b, len(BEV_CHANNELS), 1)
+        q = config.query_channels
+        self.bev_down = nn.Sequential(_conv(b, 96, 2), _conv(96, q, 2))
+        tokens = (config.bev_cells // 4) ** 2
+        self.token_position = nn.Parameter(torch.randn(1, tokens, q) * 0.02)
+        self.ego_embed = nn.Sequential(nn.Linear(len(EGO_SCALE) + N_COMMANDS, q), nn.ReLU(), nn.Linear(q, q))
+        self.ego_query = nn.Parameter(torch.randn(1, 1, q) * 0.02)
+        self.attention = nn.ModuleList(
+            nn.MultiheadAttention(q, config.heads, batch_first=True) for _ in range(config.attention_layers)
+        )
+        self.feedforward = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(q), nn.Linear(q, 2 * q), nn.ReLU(), nn.Linear(2 * q, q))
+            for _ in range(config.attention_layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(q) for _ in range(config.attention_layers))
+        self.plan_head = nn.Sequential(nn.Linear(q, q), nn.ReLU(), nn.Linear(q, N_COMMANDS * WAYPOINTS * 2))
+        self.register_buffer("pillars", _pillar_points(config), persistent=False)
+        self.register_buffer("ego_scale", torch.tensor(EGO_SCALE), persistent=False)
+
+    def forward(
+        self,
+        images: torch.Tensor,  # (B, 6, 3, H, W) float in [0, 1]
+        intrinsics: torch.Tensor,  # (B, 6, 3, 3) for images of input_hw [px]
+        cam2ego: torch.Tensor,  # (B, 6, 4, 4)
+        ego: torch.Tensor,  # (B, 4) speed, acceleration, yaw rate, steering
+        command: torch.Tensor,  # (B,) long, 0 right, 1 left, 2 straight
+    ) -> dict[str, torch.Tensor]:
+        """``ego_fut_preds`` (B, 3, 6, 2) per-step offsets [m] and ``bev_logits`` (B, 3, cells, cells)."""
+        batch, views = images.shape[:2]
+        features = self.backbone(images.flatten(0, 1) - 0.5)
+        features = features.unflatten(0, (batch, views))
+        bev = self.bev_encoder(self.lift(self._lift(features, intrinsics, cam2ego)))
+        tokens = self.bev_down(bev).flatten(2).transpose(1, 2) + self.token_position
+        state = torch.cat([ego / self.ego_scale, F.one_hot(command, N_COMMANDS).float()], dim=1)
+        query = self.ego_query + self.ego_embed(state)[:, None]
+        for attend, feedforward, norm in zip(self.attention, self.feedforward, self.norms):
+            query = query + attend(norm(query), tokens, tokens, need_weights=False)[0]
+            query = query + feedforward(query)
+        preds = self.plan_head(query[:, 0]).view(batch, N_COMMANDS, WAYPOINTS, 2)
+        return {"ego_fut_preds": preds, "bev_logits": self.bev_head(bev)}
+
+    def _lift(self, features: torch.Tensor, intrinsics: torch.Tensor, cam2ego: torch.Tensor) -> torch.Tensor:
+        """Average, over the cameras that see it, the image feature at each pillar point: (B, C * Z, cells, cells)."""
+        batch, views, channels = features.shape[:3]
+        h, w = self.config.input_hw
+        ego2cam = torch.linalg.inv(cam2ego)
+        points = self.pillars.reshape(1, 1, -1, 3)  # (1, 1, P, 3) ego frame
+        cam = points @ ego2cam[..., :3, :3].transpose(-1, -2) + ego2cam[..., None, :3, 3]
+        depth = cam[..., 2:3]
+        pixels = cam @ intrinsics.transpose(-1, -2)
+        uv = pixels[..., :2] / depth.clamp(min=1e-3)
+        # grid_sample with align_corners=False: -1 and 1 are the outer edges of the first and last pixel.
+        grid = torch.stack([(2 * uv[..., 0] + 1) / w - 1, (2 * uv[..., 1] + 1) / h - 1], dim=-1)
+        valid = (depth[..., 0] > 0.1) & (grid.abs() <= 1).all(dim=-1)
+        # Points behind a camera are moved off its image, where zero padding samples nothing.
+        grid = torch.where(valid[..., None], grid, torch.full_like(grid, -2.0))
+        sampled = F.grid_sample(
+            features.flatten(0, 1), grid.flatten(0, 1)[:, None], mode="bilinear", align_corners=False
+        )  # (B * 6, C, 1, P)
+        summed = sampled[:, :, 0].unflatten(0, (batch, views)).sum(dim=1)
+        summed = summed / valid.float().sum(dim=1)[:, None].clamp(min=1.0)  # (B, C, P)
+        cells, heights = self.config.bev_cells, len(self.config.pillar_heights)
+        return summed.view(batch, channels, cells, cells, heights).permute(0, 1, 4, 2, 3).flatten(1, 2)
+
+
+def _pillar_points(config: VisionConfig) -> torch.Tensor:
+    """(cells, cells, Z, 3) ego-frame points: cell [i, j] is x_i forward, y_j left, like the Occ3D window."""
+    centres = bev_cell_centres(config)
+    axes = (torch.tensor(centres, dtype=torch.float32), torch.tensor(config.pillar_heights, dtype=torch.float32))
+    x, y, z = torch.meshgrid(axes[0], axes[0], axes[1], indexing="ij")
+    return torch.stack([x, y, z], dim=-1)
+
+
+def bev_cell_centres(config: VisionConfig) -> np.ndarray:
+    """Centre coordinates [m] of the BEV cells along x (rows) and y (columns)."""
+    size = 2 * config.bev_range / config.bev_cells
+    return -config.bev_range + (np.arange(config.bev_cells) + 0.5) * size
+
+
+def waypoints_from_preds(ego_fut_preds: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
+    """VAD's decoding: the command's row of per-step offsets, cumulatively summed: (B, 6, 2) ego frame [m]."""
+    rows = ego_fut_preds[torch.arange(len(command)), command]
+    return rows.cumsum(dim=-2)
+
+
+def resize_views(images: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Area-resize (6, h, w, 3) uint8 views to ``hw``."""
+    h, w = hw
+    if images.shape[1:3] == (h, w):
+        return images
+    return np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_AREA) for view in images])
+
+
+def scale_intrinsics(intrinsics: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
+    """Intrinsics for images resized from ``from_hw`` to ``to_hw`` (the rig's scaling convention)."""
+    scale = np.diag([to_hw[1] / from_hw[1], to_hw[0] / from_hw[0], 1.0])
+    return scale @ np.asarray(intrinsics, dtype=np.float64)
+
+
+def bev_targets(occupancy: np.ndarray, config: VisionConfig) -> np.ndarray:
+    """(3, cells, cells) bool BEV targets from an Occ3D window: objects, raised static structure, driveable road.
+
+    Args:
+        occupancy: (200, 200, 16) uint8 Occ3D labels, ego frame.
+        config: the network config (the BEV grid must tile the window).
+    """
+    nx = occupancy.shape[0]
+    block = nx // config.bev_cells
+    if block * config.bev_cells != nx or config.bev_range != 40.0:
+        raise ValueError("the BEV grid must tile the 80 m Occ3D window exactly")
+    raised = occupancy[:, :, 3:]  # 0.2 m above the ground and up
+    objects = ((raised >= BARRIER) & (raised <= TRUCK)).any(axis=2)
+    static = np.isin(raised, (OTHERS, MANMADE, VEGETATION)).any(axis=2)
+    driveable = (occupancy == DRIVEABLE_SURFACE).any(axis=2)
+    stacked = np.stack([objects, static, driveable])
+    c = config.bev_cells
+    return stacked.reshape(3, c, block, c, block).any(axis=(2, 4))
+
+
+def observation_tensors(
+    observations: list[dict[str, Any]], config: VisionConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batch OccSim observations into the network's inputs (images resized to ``config.input_hw``)."""
+    images, intrinsics = [], []
+    for obs in observations:
+        views = np.asarray(obs["images"])
+        images.append(resize_views(views, config.input_hw))
+        intrinsics.append(scale_intrinsics(obs["intrinsics"], views.shape[1:3], config.input_hw))
+    return (
+        torch.from_numpy(np.stack(images)).permute(0, 1, 4, 2, 3).float() / 255.0,
+        torch.from_numpy(np.stack(intrinsics)).float(),
+        torch.from_numpy(np.stack([np.asarray(o["cam2ego"]) for o in observations])).float(),
+        torch.from_numpy(np.stack([np.asarray(o["ego"]) for o in observations])).float(),
+        torch.tensor([int(o["command"]) for o in observations], dtype=torch.long),
+    )
+
+
+def save_vision(net: VisionPlannerNet, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` (plus ``extra`` into the config's ``training`` key)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    payload: dict[str, Any] = {"vision": asdict(net.config)}
+    if extra:
+        payload["training"] = extra
+    (directory / CONFIG_NAME).write_text(json.dumps(payload, indent=2))
+    state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS_NAME))
+    return directory
+
+
+def load_vision(directory: str | Path) -> VisionPlannerNet:
+    """Load a network written by ``save_vision`` (safetensors only).
+
+    Raises:
+        FileNotFoundError: the directory lacks ``config.json`` or ``model.safetensors``.
+    """
+    directory = Path(directory)
+    missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (directory / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"vision planner weights: {directory} has no {' or '.join(missing)}")
+    config = VisionConfig.from_dict(json.loads((directory / CONFIG_NAME).read_text())["vision"])
+    net = VisionPlannerNet(config)
+    net.load_state_dict(load_file(str(directory / WEIGHTS_NAME)))
+    return net.eval()
+
+
+@register_planner("vision")
+class VisionPlanner(Planner):
+    """The trained VAD-style network; ``vision:/path/to/weights`` loads another weights folder."""
+
+    def __init__(self, weights: str | Path = WEIGHTS_DIR):
+        self.net = load_vision(weights)
+
+    @torch.inference_mode()
+    def plan(self, observation: dict[str, Any]) -> Trajectory:
+        """Waypoints for the observation's command."""
+        inputs = observation_tensors([observation], self.net.config)
+        preds = self.net(*inputs)["ego_fut_preds"]
+        return Trajectory(waypoints_from_preds(preds, inputs[-1])[0].double().numpy())
