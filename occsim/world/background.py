@@ -66,6 +66,12 @@ def build_static_world(road_map: RoadMap, rng: np.random.Generator) -> StaticWor
         for side in (+1, -1):
             _place_buildings(labels, blocked, grid, road, side, rng)
             lamps.extend(_place_lamps_and_trees(labels, blocked, grid, road, side, rng))
+    return assemble_static_world(grid, labels, texture, np.array(lamps, dtype=np.float64).reshape(-1, 3))
+
+
+def assemble_static_world(grid: VoxelGrid, labels: np.ndarray, texture: np.ndarray, lamps: np.ndarray) -> StaticWorld:
+    """A StaticWorld from its labels, ground texture and lamps: derives the renderer's acceleration structures."""
+    nx, ny, _ = labels.shape
     columns = _column_masks(labels)
     empty = (columns == 0).astype(np.uint8)
     clearance = np.minimum(cv2.distanceTransform(empty, cv2.DIST_C, 3), 255).astype(np.uint8)
@@ -75,8 +81,8 @@ def build_static_world(road_map: RoadMap, rng: np.random.Generator) -> StaticWor
     padded = np.full((bx * BLOCK, by * BLOCK), -np.inf)
     padded[:nx, :ny] = column_top
     block_top = padded.reshape(bx, BLOCK, by, BLOCK).max(axis=(1, 3))
-    lamp_array = np.array(lamps, dtype=np.float64).reshape(-1, 3)
-    return StaticWorld(grid, labels, columns, texture, lamp_array, clearance, float(column_top.max()), block_top)
+    top = float(column_top.max()) if np.isfinite(column_top.max()) else grid.lower[2]
+    return StaticWorld(grid, labels, columns, texture, lamps, clearance, top, block_top)
 
 
 def _to_pixels(points: np.ndarray, grid: VoxelGrid, cell: float) -> np.ndarray:
