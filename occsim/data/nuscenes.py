@@ -243,9 +243,9 @@ def _map(nusc, dataroot, log: dict, ego_poses: np.ndarray, origin, notes: list[s
                 if polygon.intersects(area):
                     polygons.append(polygon.intersection(area))
         lanes = []
-        for token, points in nusc_map.discretize_lanes(
+        for points in nusc_map.discretize_lanes(
             [lane["token"] for lane in nusc_map.lane + nusc_map.lane_connector], LANE_RESOLUTION
-        ).items():
+        ).values():
             line = np.asarray(points)[:, :2] - shift
             if len(line) > 1 and shapely.LineString(line).intersects(area):
                 lanes.append(line)
