@@ -92,6 +92,8 @@ class OccSimEnv(gym.Env):
         self._scenario = self.scenarios[int(self.np_random.integers(len(self.scenarios)))]
         run_seed = int(self.np_random.integers(2**31 - 1))
         outcome = self.sim.reset(self._scenario, seed=run_seed, weather=self.weather)
+        self._intrinsics = self.sim.rig.intrinsics.astype(np.float32)
+        self._cam2ego = self.sim.rig.cam2ego.astype(np.float32)
         self._last_plan = None
         self._progress = outcome.progress
         info = self._info(outcome)
@@ -130,7 +132,7 @@ class OccSimEnv(gym.Env):
         obs: dict[str, Any] = {
             "images": sim.frames.rgb,
             "ego": np.array([ego.speed, ego.acceleration, ego.yaw_rate, ego.steering], dtype=np.float32),
-            "command": int(world.route.command),
+            "command": world.route.command_at(ego),
             "intrinsics": self._intrinsics.copy(),
             "cam2ego": self._cam2ego.copy(),
             "ego_pose": np.array([ego.pose.x, ego.pose.y, ego.pose.yaw], dtype=np.float32),

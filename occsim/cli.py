@@ -341,6 +341,46 @@ def train_planner(
     out.print(f"{summary['samples']} samples, {summary['seconds']:.0f} s; weights and {card.name} in {out_dir}")
 
 
+@app.command("make-nuscenes-mini")
+def make_nuscenes_mini(
+    out_dir: Annotated[Path, typer.Argument(help="Dataroot to create.")],
+    image_hw: Annotated[str, typer.Option("--image-hw", help="Camera image HEIGHTxWIDTH.")] = "225x400",
+    seconds: Annotated[float, typer.Option(min=1.0, help="Logged seconds per scene (keyframes at 2 Hz).")] = 15.0,
+) -> None:
+    """Write a small synthetic dataset in the real nuScenes layout (v1.0-mini), logged from OccSim worlds."""
+    from occsim.data.nuscenes_mini import MINI_SCENES, write_nuscenes_mini
+    from occsim.envs.occsim_env import OccSimEnv
+    from occsim.planners import make_planner
+    from occsim.scenarios import load_scenario
+    from occsim.types import CameraRig
+
+    hw = _camera_hw(image_hw)
+    scenes = {}
+    for name, source in MINI_SCENES.items():
+        env = OccSimEnv(load_scenario(source), weather="clear", camera_hw=hw, privileged=True)
+        scenes[name] = (env, _log_expert(env, make_planner("expert"), seconds))
+    rig = CameraRig.nuscenes(hw)
+    scenes = {name: (env.sim.world, frames) for name, (env, frames) in scenes.items()}
+    root = write_nuscenes_mini(out_dir, scenes, rig)
+    out.print(f"wrote {len(scenes)} synthetic scenes ({', '.join(scenes)}) in the nuScenes layout to {root}")
+
+
+def _log_expert(env, expert, seconds: float) -> list:
+    """Keyframes every env step (0.5 s) of the expert driving ``env``'s scenario."""
+    from occsim.data.nuscenes_mini import Keyframe
+
+    obs, info = env.reset(seed=0)
+    expert.reset(info)
+    frames = []
+    for _ in range(int(round(seconds / env.sim.scenario.dt)) + 1):
+        world = env.sim.world
+        frames.append(Keyframe(world.t, world.ego, world.actor_states(), obs["occupancy"], obs["images"]))
+        obs, _, terminated, truncated, _ = env.step(expert.plan(obs))
+        if terminated or truncated:
+            break
+    return frames
+
+
 @app.command("serve-planner")
 def serve_planner(
     name: Annotated[str, typer.Argument(help="Registered planner to serve.")],

@@ -41,6 +41,9 @@ class Registry(Mapping[str, T], Generic[T]):
             )
         return self._items[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
 

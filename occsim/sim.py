@@ -34,6 +34,8 @@ class Simulation:
     def __init__(
         self, renderer: str | Renderer = "raster", camera_hw: tuple[int, int] = (256, 448), render: bool = True
     ):
+        self.camera_hw = tuple(camera_hw)
+        self.renderer_name = renderer if isinstance(renderer, str) else None
         self.rig = CameraRig.nuscenes(camera_hw) if isinstance(renderer, str) else renderer.rig
         self.renderer = make_renderer(renderer, self.rig) if isinstance(renderer, str) else renderer
         self.render_enabled = render
@@ -53,6 +55,7 @@ class Simulation:
         self.scenario = scenario
         self.seed = 0 if seed is None else int(seed)
         self.world = build_world(scenario, seed)
+        self._use_rig(self.world.rig.resized(self.camera_hw) if self.world.rig else CameraRig.nuscenes(self.camera_hw))
         self.weather = weather or weather_of(scenario)
         self.tracker.reset()
         self.steps = 0
@@ -60,6 +63,15 @@ class Simulation:
         outcome = self._observe(collision=None, offroad=self._offroad())
         self.history = [self._record(None, (self.world.ego,), None, outcome.offroad)]
         return outcome
+
+    def _use_rig(self, rig: CameraRig) -> None:
+        """Render with ``rig`` (a logged scene's real cameras, or the default); a named renderer is rebuilt."""
+        if self.renderer_name is None or (
+            np.array_equal(rig.intrinsics, self.rig.intrinsics) and np.array_equal(rig.cam2ego, self.rig.cam2ego)
+        ):
+            return
+        self.rig = rig
+        self.renderer = make_renderer(self.renderer_name, rig)
 
     @property
     def max_steps(self) -> int:

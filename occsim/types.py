@@ -124,6 +124,12 @@ class CameraRig:
             cam2ego.append(m)
         return cls(CAMERA_NAMES, np.stack(intrinsics), np.stack(cam2ego), (h, w))
 
+    def resized(self, hw: tuple[int, int]) -> CameraRig:
+        """The same cameras with intrinsics scaled to images of ``hw``."""
+        h, w = int(hw[0]), int(hw[1])
+        scale = np.diag([w / self.hw[1], h / self.hw[0], 1.0])
+        return CameraRig(self.names, scale @ self.intrinsics, self.cam2ego.copy(), (h, w))
+
 
 # name: ((x, y, z) mount on the ego [m], yaw [deg], focal length at 1600 x 900 [px])
 _NUSCENES_MOUNTS: dict[str, tuple[tuple[float, float, float], float, float]] = {

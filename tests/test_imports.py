@@ -45,7 +45,7 @@ ALLOWED = {
     "scenarios": {"types", "scenario"},
     "bench": {"types", "world", "scenario", "sensors", "metrics", "simulation", "envs", "planners", "scenarios"},
     "cli": None,  # everything
-    "root": {"envs"},  # occsim/__init__.py registers the env ids
+    "root": {"envs", "data"},  # occsim/__init__.py registers the env ids and the nuscenes map type
 }
 
 

@@ -74,19 +74,12 @@ class LoggedScene:
     times: np.ndarray  # (T,) [s] since the first sample
     ego_poses: np.ndarray  # (T, 3) local x, y [m], yaw [rad] of the ego (rear axle)
     ego_speeds: np.ndarray  # (T,) [m/s]
-    intrinsics: np.ndarray  # (6, 3, 3) for images of image_hw, OccSim camera order
-    cam2ego: np.ndarray  # (6, 4, 4)
-    image_hw: tuple[int, int]
+    rig: CameraRig  # the logged cameras at their image size, OccSim camera order
     agents: list[LoggedAgent]
     drivable: Polygon | None  # local frame
     lanes: list[np.ndarray] = field(default_factory=list)  # (N, 2) local centrelines in their driving direction
     occ3d: dict[int, np.ndarray] = field(default_factory=dict)  # sample index -> (200, 200, 16) uint8 labels
     notes: list[str] = field(default_factory=list)  # what was missing and what was used instead
-
-    def rig(self, hw: tuple[int, int]) -> CameraRig:
-        """The logged cameras with intrinsics scaled to images of ``hw``."""
-        scale = np.diag([hw[1] / self.image_hw[1], hw[0] / self.image_hw[0], 1.0])
-        return CameraRig(CAMERA_NAMES, scale @ self.intrinsics, self.cam2ego.copy(), (int(hw[0]), int(hw[1])))
 
 
 def _yaw(quaternion: list[float]) -> float:
@@ -154,7 +147,7 @@ def load_scene(dataroot: str | Path, version: str, scene: str) -> LoggedScene:
     ego_poses = poses_global - (*origin, 0.0)
     ego_speeds = _speeds(ego_poses, times)
 
-    intrinsics, cam2ego, image_hw = _calibration(nusc, samples[0])
+    rig = _calibration(nusc, samples[0])
     agents = _agents(nusc, samples, times, origin)
     notes: list[str] = []
     drivable, lanes = _map(nusc, dataroot, log, ego_poses, origin, notes)
@@ -167,9 +160,7 @@ def load_scene(dataroot: str | Path, version: str, scene: str) -> LoggedScene:
         times,
         ego_poses,
         ego_speeds,
-        intrinsics,
-        cam2ego,
-        image_hw,
+        rig,
         agents,
         drivable,
         lanes,
@@ -185,7 +176,7 @@ def _speeds(poses: np.ndarray, times: np.ndarray) -> np.ndarray:
     return np.hypot(np.gradient(poses[:, 0], times), np.gradient(poses[:, 1], times))
 
 
-def _calibration(nusc, sample: dict) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+def _calibration(nusc, sample: dict) -> CameraRig:
     missing = [c for c in CAMERA_NAMES if c not in sample["data"]]
     if missing:
         raise NuScenesError(f"sample {sample['token']} has no {missing} data: OccSim needs the six cameras")
@@ -196,7 +187,7 @@ def _calibration(nusc, sample: dict) -> tuple[np.ndarray, np.ndarray, tuple[int,
         intrinsics.append(np.array(calibrated["camera_intrinsic"], dtype=np.float64))
         cam2ego.append(_matrix(calibrated["rotation"], calibrated["translation"]))
         hw = hw or (int(data["height"]), int(data["width"]))
-    return np.stack(intrinsics), np.stack(cam2ego), hw
+    return CameraRig(CAMERA_NAMES, np.stack(intrinsics), np.stack(cam2ego), hw)
 
 
 def _agents(nusc, samples: list[dict], times: np.ndarray, origin: tuple[float, float]) -> list[LoggedAgent]:

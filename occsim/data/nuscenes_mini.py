@@ -5,16 +5,14 @@ devkit and the usual converters read, a map table whose ``log_tokens`` cover eve
 PNG (drivable area, 0.1 m per pixel), one JPEG per camera and keyframe, an empty LiDAR sweep per keyframe, and
 Occ3D-style ``gts/<scene>/<sample_token>/labels.npz`` (``semantics``, ``mask_lidar``, ``mask_camera``).
 
-Each scene is an OccSim world driven for a few seconds: the ego follows its route lane at constant speed, the actors
-their behaviours, and every 0.5 s a keyframe is logged. Global coordinates are the world's shifted so the map mask
-starts at (0, 0).
+Each scene is a list of keyframes logged every 0.5 s from an OccSim episode (``occsim make-nuscenes-mini`` drives
+the expert). Global coordinates are the world's shifted so the map mask starts at (0, 0).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import cv2
 import numpy as np
 
 from occsim.classes import CLASS_NAMES, FREE
-from occsim.types import ActorState, CameraRig, EgoState, Pose2D
+from occsim.types import ActorState, CameraRig, EgoState
 from occsim.world.world import World
 
 KEYFRAME_DT = 0.5  # [s] nuScenes keyframes at 2 Hz
@@ -67,6 +65,9 @@ NUSCENES_CATEGORIES = (
     "vehicle.trailer",
     "vehicle.truck",
 )
+# The synthetic scenes: nuScenes-style names -> the built-in scenario each is logged from. The names match
+# scenes of the real v1.0-mini so example scenarios run unchanged against either; the data is not real.
+MINI_SCENES = {"scene-0061": "intersection_crossing", "scene-0103": "pedestrian_crossing"}
 LIDAR_CHANNEL = "LIDAR_TOP"
 LIDAR_TRANSLATION = (0.943713, 0.0, 1.84023)  # [m] in the ego frame, as on the nuScenes car
 LIDAR_ROTATION = (np.cos(-np.pi / 4), 0.0, 0.0, np.sin(-np.pi / 4))  # yaw -90 degrees: x right, y forward
@@ -81,27 +82,6 @@ class Keyframe:
     actors: list[ActorState]
     occupancy: np.ndarray  # (200, 200, 16) uint8 Occ3D window, ego frame
     images: np.ndarray | None  # (6, H, W, 3) uint8 RGB, or None for grey placeholders
-
-
-def log_world(world: World, seconds: float, render: Callable[[World], np.ndarray] | None = None) -> list[Keyframe]:
-    """Drive ``world`` for ``seconds`` (ego along its route lane at constant speed) and log keyframes at 2 Hz."""
-    from occsim.world.ego import Control
-
-    lane, speed = world.route.lane, world.ego.speed
-    s, _ = lane.road.project(np.array([[world.ego.pose.x, world.ego.pose.y]]))
-    station = float(s[0])
-    frames = []
-    for k in range(int(round(seconds / KEYFRAME_DT)) + 1):
-        frames.append(
-            Keyframe(
-                k * KEYFRAME_DT, world.ego, world.actor_states(), world.occupancy(), render(world) if render else None
-            )
-        )
-        world.step(KEYFRAME_DT, Control(0.0, 0.0))
-        station += lane.direction * speed * KEYFRAME_DT
-        x, y, yaw = lane.pose_at(station)
-        world.ego = EgoState(Pose2D(x, y, yaw), speed)
-    return frames
 
 
 def token(*parts: object) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 import shapely
 
 from occsim.classes import ACTOR_SIZES
+from occsim.registry import Registry
 from occsim.scenario.loader import build_road_map, expanded_ids
 from occsim.scenario.schema import ActorSpec, Scenario, StraightMap
 from occsim.types import COMMANDS, EgoState, Pose2D, Weather
@@ -35,8 +37,21 @@ def static_world(map_spec: StraightMap, seed: int) -> tuple[RoadMap, StaticWorld
     return road_map, build_static_world(road_map, np.random.default_rng(seed))
 
 
+WorldBuilder = Callable[[Scenario, "int | None"], World]
+WORLD_BUILDERS: Registry[WorldBuilder] = Registry("map type with a world builder")
+register_world_builder = WORLD_BUILDERS.register
+
+
 def build_world(scenario: Scenario, seed: int | None = None) -> World:
-    """The world at t = 0; ``seed`` draws the jitter (None: no jitter)."""
+    """The world at t = 0; ``seed`` draws the jitter (None: no jitter).
+
+    Map types other than the procedural ones are built by a registered builder (``occsim.data`` registers
+    ``nuscenes``).
+    """
+    if scenario.map.type in WORLD_BUILDERS:
+        return WORLD_BUILDERS[scenario.map.type](scenario, seed)
+    if scenario.map.type == "nuscenes":
+        raise ValueError("map type 'nuscenes' is built by occsim.data: import occsim (or occsim.data.scene_builder)")
     road_map, static = static_world(scenario.map, scenario.seed)
     rng = np.random.default_rng(seed)
     jitter = scenario.jitter if seed is not None else None
@@ -49,6 +64,11 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
 
     actors = _place_actors(scenario, road_map, rng if jitter else None, ego)
     return World(road_map, static, actors, ego, route)
+
+
+def place_actors(scenario: Scenario, road_map: RoadMap, rng: np.random.Generator | None, ego: EgoState) -> list[Actor]:
+    """The scenario's actors on ``road_map``, jittered by ``rng`` (None: as written), never overlapping at t = 0."""
+    return _place_actors(scenario, road_map, rng, ego)
 
 
 def _place_actors(scenario: Scenario, road_map: RoadMap, rng: np.random.Generator | None, ego: EgoState) -> list[Actor]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +151,7 @@ _UNION_MODELS: dict[str, type[BaseModel]] = {
     "straight": schema.StraightMap,
     "curve": schema.CurveMap,
     "intersection": schema.IntersectionMap,
+    "nuscenes": schema.NuScenesMap,
     "static": schema.StaticBehavior,
     "constant": schema.ConstantBehavior,
     "idm": schema.IDMBehavior,
@@ -164,6 +167,7 @@ _FIELD_MODELS: dict[str, type[BaseModel]] = {
     "when": schema.Trigger,
     "repeat": schema.Repeat,
     "jitter": schema.Jitter,
+    "remove": schema.Remove,
 }
 
 
@@ -184,6 +188,8 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
     def add(path: Path_, message: str) -> None:
         problems.append(Problem(source, _line_of(lines, path), _field_name(path), message))
 
+    if scenario.map.type == "nuscenes":
+        return _check_logged(scenario, add, problems)
     road_map = build_road_map(scenario.map)
     ego = scenario.ego
 
@@ -245,6 +251,35 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
             (pa, na, ba), (pb, nb, bb) = boxes[a], boxes[b]
             if pa != pb and ba.intersection(bb).area > 1e-6:
                 add(pb, f"{nb} overlaps {na} at t = 0")
+    return problems
+
+
+def _check_logged(scenario: Scenario, add, problems: list[Problem]) -> list[Problem]:
+    """What can be checked of a nuScenes scenario without loading the log: the files, lanes, ids, ``remove``."""
+    spec = scenario.map
+    root = Path(spec.dataroot).expanduser()
+    tables = root / spec.version
+    if not root.is_dir():
+        add(("map", "dataroot"), f"nuScenes dataroot not found: {root}")
+    elif not tables.is_dir():
+        add(("map", "version"), f"no folder {tables} for version '{spec.version}'")
+    elif not (tables / "scene.json").is_file():
+        add(("map", "version"), f"{tables} has no scene.json: not a nuScenes table folder")
+    else:
+        names = [record["name"] for record in json.loads((tables / "scene.json").read_text())]
+        if spec.scene not in names:
+            close = difflib.get_close_matches(spec.scene, names, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            add(("map", "scene"), f"scene '{spec.scene}' is not in {tables / 'scene.json'}{hint}")
+    seen: dict[str, int] = {}
+    for i, actor in enumerate(scenario.actors):
+        if actor.road != 0 or actor.lane not in (0, -1):
+            add(("actors", i, "lane"), "on a nuscenes map, actors go on road 0, lane 0 (the ego's) or -1 (oncoming)")
+        if actor.id in seen:
+            add(("actors", i, "id"), f"duplicate id '{actor.id}' (also actors[{seen[actor.id]}])")
+        seen.setdefault(actor.id, i)
+    if scenario.remove is not None and scenario.remove.of not in seen:
+        add(("remove", "of"), f"'{scenario.remove.of}' is not an actor id; ids: {sorted(seen)}")
     return problems
 
 

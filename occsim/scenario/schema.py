@@ -60,7 +60,18 @@ class IntersectionMap(StraightMap):
     length: float = Field(200.0, gt=20.0, le=2000.0, description="Length of each road [m].")
 
 
-MapSpec = Annotated[StraightMap | CurveMap | IntersectionMap, Field(discriminator="type")]
+class NuScenesMap(Strict):
+    """A logged nuScenes scene: its map, its agents and its ego path (needs ``ego: {from_log: true}``)."""
+
+    type: Literal["nuscenes"]
+    dataroot: str = Field(description="nuScenes dataroot (the folder holding the version folder, maps/, samples/).")
+    version: str = Field("v1.0-mini", description="Table folder, e.g. v1.0-mini or v1.0-trainval.")
+    scene: str = Field(description="Scene name, e.g. scene-0061.")
+    start_sample: int = Field(0, ge=0, description="Keyframe (2 Hz) the episode starts at.")
+    agents: Literal["log", "reactive"] = Field("log", description="Logged agents replay, or drive with IDM.")
+
+
+MapSpec = Annotated[StraightMap | CurveMap | IntersectionMap | NuScenesMap, Field(discriminator="type")]
 
 
 class WeatherSpec(Strict):
@@ -87,8 +98,11 @@ class EgoSpec(Strict):
     s: float = Field(0.0, description="Station along the road [m].")
     offset: float = Field(0.0, description="Lateral offset from the lane centre, left positive [m].")
     speed: float = Field(10.0, ge=0.0, le=40.0, description="Initial speed [m/s].")
-    command: Literal["straight", "left", "right"] = Field("straight", description="High-level command.")
+    command: Literal["straight", "left", "right", "follow"] = Field(
+        "straight", description="High-level command; 'follow' takes it from the logged route (VAD's rule)."
+    )
     goal_s: float = Field(150.0, description="Station of the goal along the ego's road [m].")
+    from_log: bool = Field(False, description="Start at the logged pose and speed of a nuScenes map (required there).")
 
 
 class Trigger(Strict):
@@ -191,6 +205,13 @@ class ActorSpec(Strict):
     repeat: Repeat | None = Field(None, description="Place a row of copies.")
 
 
+class Remove(Strict):
+    """Drop logged agents that would overlap inserted actors."""
+
+    within: float = Field(gt=0.0, description="Box-to-box distance [m] under which a logged agent is dropped.")
+    of: str = Field(description="Id of an inserted actor entry (all its repeat copies).")
+
+
 class Jitter(Strict):
     """Per-run perturbation ranges (uniform, ±), drawn from the reset seed."""
 
@@ -214,3 +235,17 @@ class Scenario(Strict):
     dt: float = Field(0.5, gt=0.0, le=5.0, description="Seconds per env step.")
     actors: list[ActorSpec] = Field(default_factory=list, description="Other road users and obstacles.")
     jitter: Jitter = Field(default_factory=Jitter, description="Per-run perturbations.")
+    remove: Remove | None = Field(None, description="Logged agents to drop (nuScenes maps).")
+
+    @model_validator(mode="after")
+    def _log_fields_fit_map(self) -> Scenario:
+        logged = self.map.type == "nuscenes"
+        if logged and not self.ego.from_log:
+            raise ValueError("a nuscenes map starts the ego from the log: set ego.from_log: true")
+        if not logged and self.ego.from_log:
+            raise ValueError("ego.from_log needs a nuscenes map")
+        if not logged and self.ego.command == "follow":
+            raise ValueError("command 'follow' takes the command from a log: it needs a nuscenes map")
+        if not logged and self.remove is not None:
+            raise ValueError("remove drops logged agents: it needs a nuscenes map")
+        return self

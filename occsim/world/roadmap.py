@@ -165,10 +165,12 @@ class RoadMap:
 
     kind: str
     roads: list[Road]
+    extra_drivable: Polygon | None = None  # drivable area beyond the roads' carriageways (a real map's)
     drivable: Polygon = field(init=False)
 
     def __post_init__(self) -> None:
-        self.drivable = unary_union([r.polygon() for r in self.roads])
+        parts = [r.polygon() for r in self.roads] + ([self.extra_drivable] if self.extra_drivable is not None else [])
+        self.drivable = unary_union(parts)
         shapely.prepare(self.drivable)
 
     def lane(self, index: int, road: int = 0) -> Lane:
@@ -232,3 +234,42 @@ def build_intersection(
 
 
 MAP_BUILDERS = {"straight": build_straight, "curve": build_curve, "intersection": build_intersection}
+
+
+def road_following(
+    index: int, path: np.ndarray, lane_width: float = 3.5, oncoming_lanes: int = 1, min_length: float = 1.0
+) -> Road:
+    """A one-lane road whose lane 0 centreline is ``path`` (N, 2), run out straight by RUN_OUT at both ends.
+
+    Station 0 is the path's first point. A path shorter than ``min_length`` (a parked car's) is extended along
+    ``path``'s direction, or +x when it has none.
+    """
+    pts = np.asarray(path, dtype=np.float64).reshape(-1, 2)
+    keep = np.concatenate([[True], np.hypot(*np.diff(pts, axis=0).T) > 1e-3])
+    pts = pts[keep]
+    if len(pts) < 2:
+        pts = np.vstack([pts[:1], pts[:1] + (min_length, 0.0)])
+    total = float(np.hypot(*np.diff(pts, axis=0).T).sum())
+    if total < min_length:
+        direction = (pts[-1] - pts[0]) / max(total, 1e-9)
+        pts = np.vstack([pts[:1], pts[:1] + direction * min_length])
+    stations = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
+    samples = np.arange(0.0, stations[-1] + 1e-9, SAMPLE_SPACING)
+    centre = np.stack([np.interp(samples, stations, pts[:, 0]), np.interp(samples, stations, pts[:, 1])], axis=1)
+    start_dir = _unit(centre[1] - centre[0])
+    end_dir = _unit(centre[-1] - centre[-2])
+    before = centre[0] - start_dir * np.arange(RUN_OUT, 0.0, -SAMPLE_SPACING)[:, None]
+    after = centre[-1] + end_dir * np.arange(SAMPLE_SPACING, RUN_OUT + 1e-9, SAMPLE_SPACING)[:, None]
+    lane_centre = np.concatenate([before, centre, after])
+    tangent = np.gradient(lane_centre, axis=0)
+    normal = (
+        np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+        / np.maximum(np.hypot(tangent[:, 0], tangent[:, 1]), 1e-9)[:, None]
+    )
+    # lane 0's centre lies half a lane right of the reference line
+    return Road(index, lane_centre + normal * (lane_width / 2), 1, oncoming_lanes, lane_width, start=-RUN_OUT)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.hypot(*v))
+    return v / n if n > 1e-9 else np.array([1.0, 0.0])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occsim.types import ActorState, EgoState, LaneGeometry, RoadLayout
+from occsim.types import ActorState, CameraRig, EgoState, LaneGeometry, RoadLayout
 from occsim.world.actors import Actor, StepContext
 from occsim.world.background import StaticWorld
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE, Control, bicycle_step
@@ -22,6 +22,16 @@ class Route:
     start_s: float  # [m]
     goal_s: float  # [m]
     command: int  # planner command (0 right, 1 left, 2 straight)
+    command_profile: tuple[np.ndarray, np.ndarray] | None = None  # (stations [m], commands): command by progress
+
+    def command_at(self, ego: EgoState) -> int:
+        """The command where the ego is: the profile's entry at or before its station, else ``command``."""
+        if self.command_profile is None:
+            return self.command
+        stations, commands = self.command_profile
+        station, _ = self.lane.road.project(np.array([[ego.pose.x, ego.pose.y]]))
+        k = int(np.searchsorted(stations, station[0] * self.lane.direction, side="right")) - 1
+        return int(commands[max(0, min(k, len(commands) - 1))])
 
     @property
     def length(self) -> float:
@@ -50,6 +60,7 @@ class World:
     ego: EgoState
     route: Route
     t: float = 0.0  # [s]
+    rig: CameraRig | None = None  # a logged scene's real cameras (None: the nuScenes-like default rig)
 
     def step(self, dt: float, control: Control) -> None:
         """Advance actors (on the state at the start of the step) and the ego by ``dt`` seconds."""
