@@ -104,7 +104,8 @@ def write_nuscenes_mini(
     scenes: dict[str, tuple[World, list[Keyframe]]],
     rig: CameraRig,
     version: str = "v1.0-mini",
-    location: str = "occsim-town",
+    location: str = "boston-seaport",
+    expansion: bool = True,
 ) -> Path:
     """Write ``scenes`` (name -> (world, keyframes)) as a nuScenes dataset under ``out``; returns ``out``.
 
@@ -113,7 +114,9 @@ def write_nuscenes_mini(
         scenes: scene name -> the world it was logged from (for its map) and its keyframes.
         rig: the cameras; images must match ``rig.hw`` (grey images are written when a keyframe has none).
         version: the table folder's name.
-        location: the log location and map name.
+        location: the log location and map name; the devkit's map API only accepts the four real location names,
+            so the synthetic map borrows one (its geometry is OccSim's, not that city's).
+        expansion: also write ``maps/expansion/<location>.json`` (drivable area and lanes) for the map API.
     """
     root = Path(out)
     tables: dict[str, list[dict]] = {name: [] for name in _TABLES}
@@ -132,6 +135,8 @@ def write_nuscenes_mini(
     ]
     offset = _global_offset([world for world, _ in scenes.values()])
     _write_map_mask(root, [world for world, _ in scenes.values()], offset, tables, location)
+    if expansion:
+        _write_map_expansion(root, [world for world, _ in scenes.values()], offset, location)
     for scene_index, (name, (_, frames)) in enumerate(scenes.items()):
         _write_scene(root, version, name, scene_index, frames, rig, sensors, offset, tables, location)
     tables["map"][0]["log_tokens"] = [log["token"] for log in tables["log"]]
@@ -180,6 +185,89 @@ def _write_map_mask(root: Path, worlds: list[World], offset: np.ndarray, tables:
     tables["map"].append(
         {"token": token("map", location), "log_tokens": [], "category": "semantic_prior", "filename": filename}
     )
+
+
+def _write_map_expansion(root: Path, worlds: list[World], offset: np.ndarray, location: str) -> None:
+    """A map-expansion JSON (version 1.3) with the drivable area and every lane as straight arcline pieces."""
+    import shapely
+
+    layers: dict = {name: [] for name in _EXPANSION_LAYERS}
+    layers["arcline_path_3"], layers["connectivity"] = {}, {}
+
+    def polygon_token(polygon) -> str:
+        rings = []
+        for ring in (polygon.exterior, *polygon.interiors):
+            nodes = []
+            for x, y in list(ring.coords)[:-1]:
+                nodes.append(token("node", len(layers["node"])))
+                layers["node"].append({"token": nodes[-1], "x": float(x), "y": float(y)})
+            rings.append(nodes)
+        record = {"token": token("polygon", len(layers["polygon"])), "exterior_node_tokens": rings[0]}
+        record["holes"] = [{"node_tokens": nodes} for nodes in rings[1:]]
+        layers["polygon"].append(record)
+        return record["token"]
+
+    drivable = shapely.affinity.translate(shapely.union_all([w.road_map.drivable for w in worlds]), *offset)
+    parts = getattr(drivable, "geoms", [drivable])
+    layers["drivable_area"].append(
+        {"token": token("drivable_area", 0), "polygon_tokens": [polygon_token(g) for g in parts]}
+    )
+    for w_index, world in enumerate(worlds):
+        for lane in world.road_map.lanes():
+            centre = lane.centreline(spacing=LANE_PIECE) + offset
+            lane_token = token("lane", w_index, lane.id)
+            outline = shapely.LineString(centre).buffer(lane.width / 2, cap_style="flat")
+            layers["lane"].append(
+                {
+                    "token": lane_token,
+                    "polygon_token": polygon_token(outline),
+                    "lane_type": "CAR",
+                    "from_edge_line_token": None,
+                    "to_edge_line_token": None,
+                    "left_lane_divider_segments": [],
+                    "right_lane_divider_segments": [],
+                }
+            )
+            pieces = []
+            for a, b in zip(centre[:-1], centre[1:]):
+                heading = float(np.arctan2(b[1] - a[1], b[0] - a[0]))
+                length = float(np.hypot(*(b - a)))
+                pieces.append(
+                    {
+                        "start_pose": [float(a[0]), float(a[1]), heading],
+                        "end_pose": [float(b[0]), float(b[1]), heading],
+                        "shape": "LSL",
+                        "radius": 1e6,
+                        "segment_length": [0.0, length, 0.0],
+                    }
+                )
+            layers["arcline_path_3"][lane_token] = pieces
+    high = np.array([w.road_map.bounds[2:] for w in worlds]).max(axis=0) + offset + MAP_MARGIN
+    folder = root / "maps" / "expansion"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{location}.json").write_text(
+        json.dumps({"version": "1.3", "canvas_edge": [float(high[0]), float(high[1])], **layers})
+    )
+
+
+LANE_PIECE = 5.0  # [m] length of the straight arcline pieces that approximate a lane
+_EXPANSION_LAYERS = (
+    "polygon",
+    "line",
+    "node",
+    "drivable_area",
+    "road_segment",
+    "road_block",
+    "lane",
+    "ped_crossing",
+    "walkway",
+    "stop_line",
+    "carpark_area",
+    "road_divider",
+    "lane_divider",
+    "traffic_light",
+    "lane_connector",
+)
 
 
 def _write_scene(

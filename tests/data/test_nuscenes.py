@@ -18,9 +18,7 @@ runner = CliRunner()
 
 
 def _scene(root, name="scene-0061"):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # no map expansion in the synthetic set
-        return load_scene(root, "v1.0-mini", name)
+    return load_scene(root, "v1.0-mini", name)
 
 
 def test_the_real_devkit_loads_the_synthetic_set(mini_root):
@@ -78,7 +76,24 @@ def test_scene_in_occsim_terms(mini_root):
     assert {a.cls_name for a in scene.agents} <= {"car", "pedestrian"}
     assert scene.drivable is not None and scene.drivable.contains(__import__("shapely").Point(*scene.ego_poses[2, :2]))
     assert len(scene.occ3d) == len(scene.times)
-    assert any("map expansion not found" in n for n in scene.notes)
+    assert not scene.notes  # the synthetic set has a map expansion and Occ3D labels
+    assert scene.lanes  # lane centrelines through the devkit's map API
+    # the ego drives along one of the map's lanes
+    start = scene.ego_poses[0, :2]
+    assert min(np.hypot(*(lane - start).T).min() for lane in scene.lanes) < 0.5
+
+
+def test_without_the_map_expansion_the_mask_gives_the_drivable_area(mini_root, tmp_path):
+    import shutil
+
+    copy = tmp_path / "mini"
+    shutil.copytree(mini_root, copy, ignore=shutil.ignore_patterns("expansion"))
+    with pytest.warns(UserWarning, match="map expansion not found"):
+        scene = load_scene(copy, "v1.0-mini", "scene-0061")
+    with_map = _scene(mini_root)
+    assert scene.lanes == [] and any("semantic-prior" in n for n in scene.notes)
+    # the 0.1 m mask traces the same drivable area as the expansion's polygons, to within its pixels
+    assert scene.drivable.symmetric_difference(with_map.drivable).area < 0.02 * with_map.drivable.area
 
 
 def test_logged_world_replays_agents_and_removes_them_from_the_static_voxels(mini_root):
