@@ -177,3 +177,33 @@ def test_a_nuscenes_map_needs_the_ego_from_the_log(mini_root):
     with pytest.raises(Exception, match="from_log"):
         parse_scenario(text)
     assert json.loads((mini_root / "v1.0-mini" / "scene.json").read_text())[0]["nbr_samples"] > 6
+
+
+def test_reactive_agents_drive_their_logged_tracks_with_idm(mini_root):
+    from occsim.world.actors import IDM
+    from occsim.world.ego import Control
+
+    scene = _scene(mini_root)
+    world = logged_world(scene, start_sample=0, agents="reactive")
+    movers = [a for a in world.actors if isinstance(a.behavior, IDM)]
+    assert movers
+    start = {a.id: (a.x, a.y) for a in movers}
+    for _ in range(4):
+        world.step(0.5, Control(-8.0, 0.0))
+    for actor in movers:
+        track = next(t for t in scene.agents if t.id == actor.id).poses[:, :2]
+        station, lateral = actor.lane.road.project(np.array([[actor.x, actor.y]]))
+        assert abs(lateral[0] - actor.lane.lateral) < 0.05  # still on its own logged path
+        assert np.hypot(actor.x - start[actor.id][0], actor.y - start[actor.id][1]) > 0.5 or len(track) < 2
+
+
+def test_the_env_renders_with_the_logged_cameras(mini_root):
+    from occsim.envs.occsim_env import OccSimEnv
+
+    scenario = parse_scenario(_cones_yaml(mini_root))
+    env = OccSimEnv(scenario, camera_hw=(45, 80))
+    obs, _ = env.reset(seed=0)
+    logged = _scene(mini_root).rig.resized((45, 80))
+    assert obs["intrinsics"] == pytest.approx(logged.intrinsics.astype(np.float32))
+    assert obs["cam2ego"] == pytest.approx(logged.cam2ego.astype(np.float32))
+    assert obs["images"].shape == (6, 45, 80, 3) and obs["images"].std() > 5
