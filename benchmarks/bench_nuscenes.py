@@ -79,6 +79,7 @@ def main() -> None:
         "samples": len(scene.times),
         "agents": len(scene.agents),
         "occ3d_samples": len(scene.occ3d),
+        "load_scene_s_first": round(loads[0], 3),  # includes importing the devkit and pyquaternion
         "load_scene_s_median": round(float(np.median(loads)), 3),
         "build_world_s": round(build, 3),
         "steps_per_s_logged_256x448": round(logged_rate, 1),

@@ -274,10 +274,11 @@ def write_model_card(out_dir: str | Path, summary: dict) -> Path:
     config = summary["config"]
     text = f"""# OccSim vision planner (VAD-style, camera only)
 
-A small VAD-style network (`occsim/planners/vision.py`): a shared CNN over the six views, a Simple-BEV-style lift
-to a {summary["vision"]["bev_cells"]} x {summary["vision"]["bev_cells"]} BEV grid with the observation's camera
-geometry, an auxiliary BEV-occupancy head ({", ".join(summary["bev_channels"])}), and an ego query that outputs
-`ego_fut_preds` (3 commands x 6 steps x 2), decoded as VAD does (command row, cumulative sum).
+A small VAD-style network (`planners/vision.py`, imported as `occsim.planners.vision`): a shared CNN over the
+six views, a Simple-BEV-style lift to a {summary["vision"]["bev_cells"]} x {summary["vision"]["bev_cells"]} BEV grid
+with the observation's camera geometry, an auxiliary BEV-occupancy head
+({", ".join(summary["bev_channels"])}), and an ego query that outputs `ego_fut_preds` (3 commands x 6 steps x 2),
+decoded as VAD does (command row, cumulative sum).
 
 ## How it was made
 - Command: `{summary["command"] or "occsim train-planner " + config["data_dir"]}`

@@ -131,3 +131,15 @@ def test_observation_tensors_resize_any_camera_size():
 def test_unknown_config_keys_are_refused():
     with pytest.raises(ValueError, match="unknown"):
         VisionConfig.from_dict({"input_hw": [64, 112], "depth": 3})
+
+
+def test_the_shipped_weights_brake_or_steer_for_the_bus_in_clear_weather_and_not_in_fog():
+    """The shipped planner sees the stopped bus in clear weather; in fog (never in its training data) it does not."""
+    from occsim.scenarios import load_scenario
+
+    from occsim.suite.episode import run_episode
+
+    clear = run_episode(load_scenario("bus_ahead"), "vision", weather="clear", seed=0, camera_hw=(128, 224))
+    assert not clear.collision and clear.route_completion > 0.9, clear
+    fog = run_episode(load_scenario("bus_ahead"), "vision", weather="fog", seed=0, camera_hw=(128, 224))
+    assert fog.collision, fog
