@@ -1,0 +1,1 @@
+"""Learned models: the SyntheOcc MPI encoder, cross-view attention and loss reweighing (diffusers-based)."""
