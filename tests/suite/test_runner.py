@@ -97,7 +97,15 @@ def test_faulty_planners_become_error_records(tmp_path):
 
 def _start_suite(out: Path, extra: list[str] = ()) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "occsim.cli", "suite", "--out", str(out), "--camera-hw", "16x28", "--no-video", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # Background jobs of a non-interactive shell start with SIGINT ignored; a terminal's Ctrl-C finds it at default.
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _wait_for_lines(out: Path, n: int, proc: subprocess.Popen, timeout: float = 300.0) -> None:
