@@ -2,26 +2,10 @@ import math
 
 import pytest
 import torch
-from diffusers import UNet2DConditionModel
 
 from occsim.generative.cross_view import NeighbourAttnProcessor, install_cross_view
 from occsim.generative.reweighing import cosine_weight, loss_weights, weighted_noise_loss
-
-
-def tiny_unet():
-    torch.manual_seed(0)
-    return UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(16, 32),
-        layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=16,
-        attention_head_dim=4,
-        norm_num_groups=8,
-    ).eval()
+from tests.generative.tiny import tiny_unet
 
 
 def test_zero_initialised_cross_view_leaves_the_unet_output_unchanged():
