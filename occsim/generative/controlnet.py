@@ -41,7 +41,10 @@ class MPIControlNet(ModelMixin, ConfigMixin):
 
     @classmethod
     def from_unet(cls, unet: UNet2DConditionModel, planes: int = 32, embed_dim: int = 4, hidden: int = 128):
-        """A ControlNet whose encoder starts as a copy of ``unet``'s (diffusers' ``ControlNetModel.from_unet``)."""
+        """A ControlNet whose encoder starts as a copy of ``unet``'s (diffusers' ``ControlNetModel.from_unet``).
+
+        Call it before ``install_cross_view``: the ControlNet branch keeps diffusers' plain attention.
+        """
         source = ControlNetModel.from_unet(unet)
         model = cls(dict(source.config), planes, embed_dim, hidden)
         state = {k: v for k, v in source.state_dict().items() if not k.startswith("controlnet_cond_embedding.")}
