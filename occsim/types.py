@@ -170,6 +170,7 @@ class Weather:
     kind: str = "clear"  # clear | fog | rain | snow | night | sandstorm
     visibility: float | None = None  # [m] meteorological visibility (fog, sandstorm)
     intensity: float | None = None  # [0, 1] (rain, snow)
+    prompt: str | None = None  # text for the diffusion renderers; None: built from ``kind``
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ JITTER_TRIES = 20  # redraws before a run falls back to the unjittered layout
 def weather_of(scenario: Scenario) -> Weather:
     """The scenario's default weather."""
     w = scenario.weather
-    return Weather(w.type, w.visibility, w.intensity)
+    return Weather(w.type, w.visibility, w.intensity, w.prompt)
 
 
 @lru_cache(maxsize=16)

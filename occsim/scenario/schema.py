@@ -80,6 +80,9 @@ class WeatherSpec(Strict):
     type: Literal["clear", "fog", "rain", "snow", "night", "sandstorm"] = "clear"
     visibility: float | None = Field(None, gt=0.0, description="Meteorological visibility [m], fog and sandstorm.")
     intensity: float | None = Field(None, ge=0.0, le=1.0, description="Precipitation strength, rain and snow.")
+    prompt: str | None = Field(
+        None, min_length=1, max_length=300, description="Text for the diffusion renderers (default: from the type)."
+    )
 
     @model_validator(mode="after")
     def _fields_fit_type(self) -> WeatherSpec:

@@ -72,3 +72,14 @@ def test_prompts_follow_the_weather_and_can_be_overridden():
     assert weather_prompt("fog", "8-bit pixel art") == "8-bit pixel art"
     with pytest.raises(ValueError, match="known"):
         weather_prompt("hail")
+
+
+def test_a_scenario_can_set_the_prompt():
+    from occsim.scenario import parse_scenario, weather_of
+
+    scenario = parse_scenario(
+        "name: styled\nmap: {type: straight}\nweather: {type: fog, visibility: 40, prompt: 'Ghibli style, fog'}\n"
+    )
+    weather = weather_of(scenario)
+    assert weather_prompt(weather.kind, weather.prompt) == "Ghibli style, fog"
+    assert weather_of(parse_scenario("name: plain\nmap: {type: straight}\n")).prompt is None
