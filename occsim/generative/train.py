@@ -1,0 +1,60 @@
+"""One SyntheOcc training step (paper 001, eq. 7): reweighed noise prediction with the base model frozen.
+
+Trainable: the MPI ControlNet (its encoder copy, MPI encoder and zero convolutions) and the UNet's cross-view
+attention layers; the base UNet, the VAE and the text encoder stay frozen. The batch is whole groups of six views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers import DDPMScheduler
+
+from occsim.generative.controlnet import MPIControlNet
+from occsim.generative.reweighing import loss_weights, weighted_noise_loss
+
+
+@dataclass
+class SyntheOccBatch:
+    """Six views per sample, flattened: (B * 6, ...) everywhere."""
+
+    latents: torch.Tensor  # (N, 4, h, w) VAE latents of the target views (already scaled)
+    text: torch.Tensor  # (N, L, C) text-encoder states of the prompts
+    mpi: torch.Tensor  # (N, D, h, w) labels per plane at latent resolution
+    nearest: torch.Tensor  # (N, h, w) nearest-surface labels
+    depth: torch.Tensor  # (N, h, w) nearest-surface depth [m] for the depth-aware weight
+
+
+def trainable_parameters(unet: torch.nn.Module, controlnet: MPIControlNet) -> list[torch.nn.Parameter]:
+    """Freeze the base UNet except its cross-view layers; return those and the ControlNet's parameters."""
+    for name, parameter in unet.named_parameters():
+        parameter.requires_grad_(".processor." in name)
+    controlnet.requires_grad_(True)
+    return [p for p in unet.parameters() if p.requires_grad] + list(controlnet.parameters())
+
+
+def training_loss(
+    unet: torch.nn.Module,
+    controlnet: MPIControlNet,
+    noise_scheduler: DDPMScheduler,
+    batch: SyntheOccBatch,
+    step: int,
+    total_steps: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Eq. 7 on ``batch``: noise at a random timestep per six-view sample, reweighed by eq. 6 (progressive x depth)."""
+    latents = batch.latents
+    samples = latents.shape[0] // 6
+    noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
+    steps = torch.randint(
+        0, noise_scheduler.config.num_train_timesteps, (samples,), generator=generator, dtype=torch.long
+    ).repeat_interleave(6)  # the six views of a sample share a timestep
+    steps = steps.to(latents.device)
+    noisy = noise_scheduler.add_noise(latents, noise, steps)
+    down, mid = controlnet(noisy, steps, batch.text, batch.mpi, batch.nearest)
+    prediction = unet(
+        noisy, steps, batch.text, down_block_additional_residuals=down, mid_block_additional_residual=mid
+    ).sample
+    weights = loss_weights(batch.nearest, batch.depth, step, total_steps).to(latents.device)
+    return weighted_noise_loss(prediction, noise, weights)
