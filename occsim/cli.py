@@ -381,6 +381,35 @@ def _log_expert(env, expert, seconds: float) -> list:
     return frames
 
 
+@app.command("collect-render")
+def collect_render(
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Option("--scenarios", help="Scenario names, YAML files or folders (repeatable); default the built-ins."),
+    ] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes per scenario, each under a random weather.")] = 4,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the episode .npz files.")] = Path("data/render"),
+    image_hw: Annotated[str, typer.Option("--image-hw", help="Target views HEIGHTxWIDTH (multiples of 8).")] = "64x112",
+    planes: Annotated[int, typer.Option(min=1, help="MPI depth planes.")] = 32,
+) -> None:
+    """Training pairs for the diffusion renderers: raster views, latent-resolution MPIs, prompts."""
+    from occsim.suite.collect_render import RenderCollectConfig
+    from occsim.suite.collect_render import collect_render as run
+    from occsim.suite.tasks import collect_scenarios
+
+    hw = _camera_hw(image_hw)
+    if hw[0] % 8 or hw[1] % 8:
+        raise _fail(f"--image-hw must be multiples of 8 (the latent is 8x smaller), got {image_hw!r}")
+    names = [name for item in scenarios or [] for name in item.split(",") if name]
+    loaded, problems = collect_scenarios(names)
+    if problems:
+        for line in problems:
+            err.print(line, highlight=False, markup=False)
+        raise typer.Exit(2)
+    meta = run(loaded, RenderCollectConfig(out_dir, episodes, hw, planes))
+    out.print(f"{meta['episodes']} episodes, {meta['samples']} samples in {out_dir}")
+
+
 @app.command("serve-planner")
 def serve_planner(
     name: Annotated[str, typer.Argument(help="Registered planner to serve.")],
