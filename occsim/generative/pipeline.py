@@ -7,16 +7,22 @@ which keeps each group of six contiguous for the cross-view attention.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import torch
 from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel, UniPCMultistepScheduler
+from safetensors.torch import load_file
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from occsim.generative.controlnet import MPIControlNet
+from occsim.generative.cross_view import NeighbourAttnProcessor, install_cross_view
 from occsim.generative.prompts import NEGATIVE_PROMPT
 
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 7.5
+LAYOUT_FILE = "occsim_syntheocc.json"  # what diffusers' model_index.json cannot say: the cross-view attention
 
 
 class OccSimSyntheOccPipeline(DiffusionPipeline):
@@ -40,6 +46,41 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             controlnet=controlnet,
             scheduler=scheduler,
         )
+
+    def save(self, directory: str | Path) -> Path:
+        """``save_pretrained`` plus a note of the UNet's cross-view attention, for ``load``."""
+        directory = Path(directory)
+        self.save_pretrained(directory, safe_serialization=True)
+        groups = {p.group for p in self.unet.attn_processors.values() if isinstance(p, NeighbourAttnProcessor)}
+        cyclic = {p.cyclic for p in self.unet.attn_processors.values() if isinstance(p, NeighbourAttnProcessor)}
+        layout = {"cross_view_group": groups.pop() if groups else None, "cyclic": cyclic.pop() if cyclic else True}
+        (directory / LAYOUT_FILE).write_text(json.dumps(layout))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, torch_dtype: torch.dtype | None = None) -> OccSimSyntheOccPipeline:
+        """Load what ``save`` wrote (safetensors only; nothing is fetched from a hub).
+
+        Raises:
+            FileNotFoundError: ``directory`` was not written by ``save``.
+        """
+        directory = Path(directory)
+        if not (directory / LAYOUT_FILE).is_file():
+            raise FileNotFoundError(f"{directory} holds no SyntheOcc pipeline ({LAYOUT_FILE} missing)")
+        layout = json.loads((directory / LAYOUT_FILE).read_text())
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(directory / "unet"))
+        if layout["cross_view_group"]:
+            install_cross_view(unet, layout["cross_view_group"], layout["cyclic"])
+        unet.load_state_dict(load_file(str(directory / "unet" / "diffusion_pytorch_model.safetensors")))
+        pipe = cls(
+            vae=AutoencoderKL.from_pretrained(directory / "vae", local_files_only=True),
+            text_encoder=CLIPTextModel.from_pretrained(directory / "text_encoder", local_files_only=True),
+            tokenizer=CLIPTokenizer.from_pretrained(directory / "tokenizer", local_files_only=True),
+            unet=unet.eval(),
+            controlnet=MPIControlNet.from_pretrained(directory / "controlnet", local_files_only=True),
+            scheduler=UniPCMultistepScheduler.from_pretrained(directory / "scheduler", local_files_only=True),
+        )
+        return pipe.to(torch_dtype=torch_dtype) if torch_dtype else pipe
 
     @torch.no_grad()
     def encode_prompt(self, prompt: str, negative_prompt: str = NEGATIVE_PROMPT) -> torch.Tensor:

@@ -83,3 +83,15 @@ def test_a_scenario_can_set_the_prompt():
     weather = weather_of(scenario)
     assert weather_prompt(weather.kind, weather.prompt) == "Ghibli style, fog"
     assert weather_of(parse_scenario("name: plain\nmap: {type: straight}\n")).prompt is None
+
+
+def test_save_and_load_give_the_same_images(pipe, tmp_path):
+    mpi, nearest = _mpi()
+    before = pipe(mpi, nearest, "night", num_inference_steps=2, generator=torch.Generator().manual_seed(1))
+    pipe.save(tmp_path / "p")
+    loaded = OccSimSyntheOccPipeline.load(tmp_path / "p")
+    after = loaded(mpi, nearest, "night", num_inference_steps=2, generator=torch.Generator().manual_seed(1))
+    assert np.array_equal(before, after)
+    assert not list((tmp_path / "p").rglob("*.bin"))  # safetensors only
+    with pytest.raises(FileNotFoundError, match="no SyntheOcc pipeline"):
+        OccSimSyntheOccPipeline.load(tmp_path)
