@@ -64,6 +64,19 @@ def _check_choices(planners: list[str], weather: str | None, renderer: str) -> N
         raise _fail(str(e)) from None
 
 
+def _scenario_option(items: list[str] | None) -> list:
+    """Scenarios from a repeatable, comma-separated ``--scenarios`` option (default: the built-ins); exit 2 if bad."""
+    from occsim.suite.tasks import collect_scenarios
+
+    names = [name for item in items or [] for name in item.split(",") if name]
+    loaded, problems = collect_scenarios(names)
+    if problems:
+        for line in problems:
+            err.print(line, highlight=False, markup=False)
+        raise typer.Exit(2)
+    return loaded
+
+
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")]) -> None:
     """Check scenario files: one line per problem (file:line: field: message); exit code 2 if any."""
@@ -274,17 +287,11 @@ def collect(
     """Imitation data for `occsim train-planner`: expert rollouts with DAgger-style perturbations."""
     from occsim.suite.collect import CollectConfig, Perturbation
     from occsim.suite.collect import collect as run_collect
-    from occsim.suite.tasks import collect_scenarios
 
     if planner != "expert":
         raise _fail(f"--planner: only the privileged 'expert' labels data, got {planner!r}")
     _check_choices([planner], None if weather == "own" else weather, "raster")
-    names = [name for item in scenarios or [] for name in item.split(",") if name]
-    loaded, problems = collect_scenarios(names)
-    if problems:
-        for line in problems:
-            err.print(line, highlight=False, markup=False)
-        raise typer.Exit(2)
+    loaded = _scenario_option(scenarios)
     config = CollectConfig(
         out_dir=out_dir,
         weather=None if weather == "own" else weather,
@@ -395,17 +402,11 @@ def collect_render(
     """Training pairs for the diffusion renderers: raster views, latent-resolution MPIs, prompts."""
     from occsim.suite.collect_render import RenderCollectConfig
     from occsim.suite.collect_render import collect_render as run
-    from occsim.suite.tasks import collect_scenarios
 
     hw = _camera_hw(image_hw)
     if hw[0] % 8 or hw[1] % 8:
         raise _fail(f"--image-hw must be multiples of 8 (the latent is 8x smaller), got {image_hw!r}")
-    names = [name for item in scenarios or [] for name in item.split(",") if name]
-    loaded, problems = collect_scenarios(names)
-    if problems:
-        for line in problems:
-            err.print(line, highlight=False, markup=False)
-        raise typer.Exit(2)
+    loaded = _scenario_option(scenarios)
     meta = run(loaded, RenderCollectConfig(out_dir, episodes, hw, planes))
     out.print(f"{meta['episodes']} episodes, {meta['samples']} samples in {out_dir}")
 

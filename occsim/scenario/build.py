@@ -62,16 +62,12 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
     ego = EgoState(Pose2D(x, y, yaw), float(ego_spec.speed))
     route = Route(lane, ego_spec.s, ego_spec.goal_s, COMMANDS[ego_spec.command])
 
-    actors = _place_actors(scenario, road_map, rng if jitter else None, ego)
+    actors = place_actors(scenario, road_map, rng if jitter else None, ego)
     return World(road_map, static, actors, ego, route)
 
 
 def place_actors(scenario: Scenario, road_map: RoadMap, rng: np.random.Generator | None, ego: EgoState) -> list[Actor]:
     """The scenario's actors on ``road_map``, jittered by ``rng`` (None: as written), never overlapping at t = 0."""
-    return _place_actors(scenario, road_map, rng, ego)
-
-
-def _place_actors(scenario: Scenario, road_map: RoadMap, rng: np.random.Generator | None, ego: EgoState) -> list[Actor]:
     base = [_make(spec, road_map, k, ds=0.0, doff=0.0, dv=0.0) for spec in scenario.actors for k in _copies(spec)]
     for i, a in enumerate(base):
         a.instance = i + 1
