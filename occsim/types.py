@@ -127,8 +127,13 @@ class CameraRig:
     def resized(self, hw: tuple[int, int]) -> CameraRig:
         """The same cameras with intrinsics scaled to images of ``hw``."""
         h, w = int(hw[0]), int(hw[1])
-        scale = np.diag([w / self.hw[1], h / self.hw[0], 1.0])
-        return CameraRig(self.names, scale @ self.intrinsics, self.cam2ego.copy(), (h, w))
+        return CameraRig(self.names, scale_intrinsics(self.intrinsics, self.hw, (h, w)), self.cam2ego.copy(), (h, w))
+
+
+def scale_intrinsics(intrinsics: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
+    """Intrinsics (..., 3, 3) for images resized from ``from_hw`` to ``to_hw`` (the rig's scaling convention)."""
+    scale = np.diag([to_hw[1] / from_hw[1], to_hw[0] / from_hw[0], 1.0])
+    return scale @ np.asarray(intrinsics, dtype=np.float64)
 
 
 # name: ((x, y, z) mount on the ego [m], yaw [deg], focal length at 1600 x 900 [px])

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from occsim.classes import BARRIER, DRIVEABLE_SURFACE, MANMADE, OTHERS, TRUCK, VEGETATION
-from occsim.types import WAYPOINTS, Trajectory
+from occsim.types import WAYPOINTS, Trajectory, scale_intrinsics
 
 N_COMMANDS = 3
 BEV_CHANNELS = ("objects", "static", "driveable")  # auxiliary BEV targets, see ``bev_targets``
@@ -167,12 +167,6 @@ def resize_views(images: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     if images.shape[1:3] == (h, w):
         return images
     return np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_AREA) for view in images])
-
-
-def scale_intrinsics(intrinsics: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
-    """Intrinsics for images resized from ``from_hw`` to ``to_hw`` (the rig's scaling convention)."""
-    scale = np.diag([to_hw[1] / from_hw[1], to_hw[0] / from_hw[0], 1.0])
-    return scale @ np.asarray(intrinsics, dtype=np.float64)
 
 
 def bev_targets(occupancy: np.ndarray, config: VisionConfig) -> np.ndarray:

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
-from occsim.planners.vision import VisionConfig, bev_targets, resize_views, scale_intrinsics
+from occsim.planners.vision import VisionConfig, bev_targets, resize_views
 from occsim.scenario import Scenario
 from occsim.suite.jobs import set_threads
 from occsim.suite.tasks import derive_seed
@@ -117,11 +117,10 @@ def _rollout(scenario: Scenario, seed: int, config: CollectConfig) -> dict[str, 
         obs, _, terminated, truncated, info = env.step(Trajectory(executed))
         done = terminated or truncated
     agents.append(_agent_boxes(env))  # the state after the last step, for the last sample's first future step
-    rig_hw = env.sim.rig.hw
     return {
         **{k: np.stack(v) for k, v in rows.items()},
         "agents": np.stack(agents),  # (T + 1, MAX_AGENTS, 6) world x, y, yaw, length, width, class (-1: none)
-        "intrinsics": scale_intrinsics(env.sim.rig.intrinsics, rig_hw, vision.input_hw).astype(np.float32),
+        "intrinsics": env.sim.rig.resized(vision.input_hw).intrinsics.astype(np.float32),
         "cam2ego": env.sim.rig.cam2ego.astype(np.float32),
         "collided": np.array(bool(info["collision"])),
         "weather": np.array(config.weather or "scenario"),

@@ -10,12 +10,11 @@ from occsim.planners.vision import (
     load_vision,
     observation_tensors,
     save_vision,
-    scale_intrinsics,
     waypoints_from_preds,
 )
 
 from occsim.classes import CAR, DRIVEABLE_SURFACE, FREE, MANMADE
-from occsim.types import CameraRig
+from occsim.types import CameraRig, scale_intrinsics
 
 SMALL = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
 
