@@ -359,15 +359,13 @@ def make_nuscenes_mini(
     from occsim.envs.occsim_env import OccSimEnv
     from occsim.planners import make_planner
     from occsim.scenarios import load_scenario
-    from occsim.types import CameraRig
 
     hw = _camera_hw(image_hw)
-    scenes = {}
+    scenes, rig = {}, None
     for name, source in MINI_SCENES.items():
         env = OccSimEnv(load_scenario(source), weather="clear", camera_hw=hw, privileged=True)
-        scenes[name] = (env, _log_expert(env, make_planner("expert"), seconds))
-    rig = CameraRig.nuscenes(hw)
-    scenes = {name: (env.sim.world, frames) for name, (env, frames) in scenes.items()}
+        frames = _log_expert(env, make_planner("expert"), seconds)
+        scenes[name], rig = (env.sim.world, frames), env.sim.rig
     root = write_nuscenes_mini(out_dir, scenes, rig)
     out.print(f"wrote {len(scenes)} synthetic scenes ({', '.join(scenes)}) in the nuScenes layout to {root}")
 

@@ -51,9 +51,9 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         """``save_pretrained`` plus a note of the UNet's cross-view attention, for ``load``."""
         directory = Path(directory)
         self.save_pretrained(directory, safe_serialization=True)
-        groups = {p.group for p in self.unet.attn_processors.values() if isinstance(p, NeighbourAttnProcessor)}
-        cyclic = {p.cyclic for p in self.unet.attn_processors.values() if isinstance(p, NeighbourAttnProcessor)}
-        layout = {"cross_view_group": groups.pop() if groups else None, "cyclic": cyclic.pop() if cyclic else True}
+        added = [p for p in self.unet.attn_processors.values() if isinstance(p, NeighbourAttnProcessor)]
+        # install_cross_view gives every block the same group and wrap-around, so the first one speaks for all
+        layout = {"cross_view_group": added[0].group if added else None, "cyclic": added[0].cyclic if added else True}
         (directory / LAYOUT_FILE).write_text(json.dumps(layout))
         return directory
 
