@@ -266,7 +266,7 @@ def _mask_polygon(map_mask, area: Polygon, origin) -> Polygon | None:
     c0, c1 = (int(np.clip(v, 0, mask.shape[1])) for v in (min(cols), max(cols)))
     r0, r1 = (int(np.clip(v, 0, mask.shape[0])) for v in (min(rows), max(rows)))
     crop = np.ascontiguousarray((mask[r0:r1, c0:c1] > 0).astype(np.uint8))
-    contours, hierarchy = cv2.findContours(crop, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(crop, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     inverse = np.linalg.inv(transform)
     polygons = []
     for contour in contours:

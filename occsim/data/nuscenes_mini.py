@@ -23,7 +23,6 @@ from occsim.classes import CLASS_NAMES, FREE
 from occsim.types import ActorState, CameraRig, EgoState
 from occsim.world.world import World
 
-KEYFRAME_DT = 0.5  # [s] nuScenes keyframes at 2 Hz
 MAP_RESOLUTION = 0.1  # [m / px] of nuScenes map masks
 MAP_MARGIN = 30.0  # [m] around the drivable area in the map mask
 START_TIMESTAMP = 1_533_151_603_547_590  # [us]
