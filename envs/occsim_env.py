@@ -32,6 +32,7 @@ class OccSimEnv(gym.Env):
         weather: overrides every scenario's weather (the weather ids set it); None keeps each scenario's own.
         camera_hw: image (height, width) [px].
         renderer: registered renderer name.
+        renderer_kwargs: the renderer's options, e.g. ``{"steps": 10, "device": "cuda"}`` for ``syntheocc``.
         action_type: ``waypoints`` (6 x 2 ego-frame metres) or ``control`` (normalised acceleration, steering).
         privileged: add the occupancy window, the actor table, the ego pose and the goal to observations.
         render_mode: None or ``rgb_array``.
@@ -45,6 +46,7 @@ class OccSimEnv(gym.Env):
         weather: str | None = None,
         camera_hw: tuple[int, int] = (256, 448),
         renderer: str = "raster",
+        renderer_kwargs: dict | None = None,
         action_type: str = "waypoints",
         privileged: bool = False,
         render_mode: str | None = None,
@@ -58,7 +60,7 @@ class OccSimEnv(gym.Env):
         self.action_type = action_type
         self.privileged = privileged
         self.render_mode = render_mode
-        self.sim = Simulation(renderer=renderer, camera_hw=tuple(camera_hw))
+        self.sim = Simulation(renderer=renderer, camera_hw=tuple(camera_hw), renderer_kwargs=renderer_kwargs)
         self._intrinsics = self.sim.rig.intrinsics.astype(np.float32)
         self._cam2ego = self.sim.rig.cam2ego.astype(np.float32)
         h, w = self.sim.rig.hw

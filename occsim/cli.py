@@ -50,18 +50,51 @@ def _load(name_or_path: str):
         raise _fail(str(e)) from None
 
 
-def _check_choices(planners: list[str], weather: str | None, renderer: str) -> None:
+def _check_choices(planners: list[str], weather: str | None, renderer: str, renderer_kwargs: dict) -> None:
     from occsim.planners import PLANNERS
-    from occsim.sensors import RENDERERS, WEATHERS
+    from occsim.sensors import WEATHERS
 
     try:
         for p in planners:
             PLANNERS[p.partition(":")[0]]  # "remote:http://host:port" names the remote planner
-        RENDERERS[renderer]
+        _check_renderer(renderer, renderer_kwargs)
         if weather is not None:
             WEATHERS[weather]
     except ValueError as e:
         raise _fail(str(e)) from None
+
+
+RENDERER_OPTION_HELP = "A renderer option KEY=VALUE (repeatable), e.g. steps=10, device=cuda, weights=DIR."
+
+
+def _renderer_options(items: list[str] | None) -> dict:
+    """``--renderer-option KEY=VALUE`` items as a dict; values are JSON where they parse (10, 7.5), else strings."""
+    options = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"--renderer-option must be KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def _check_renderer(name: str, options: dict) -> None:
+    """ValueError for an unknown renderer or an option its constructor does not take."""
+    import inspect
+
+    from occsim.registry import did_you_mean
+    from occsim.sim import RENDERERS  # the simulation declares the learned renderers
+
+    accepted = [p for p in inspect.signature(RENDERERS[name].__init__).parameters if p not in ("self", "rig")]
+    for key in options:
+        if key not in accepted:
+            raise ValueError(
+                f"renderer '{name}' has no option '{key}'{did_you_mean(key, accepted)}; "
+                f"its options: {', '.join(accepted) or 'none'}"
+            )
 
 
 def _scenario_option(items: list[str] | None) -> list:
@@ -101,6 +134,7 @@ def run(
     planner: Annotated[str, typer.Option(help="Registered planner.")] = "expert",
     weather: Annotated[str | None, typer.Option(help=WEATHER_HELP)] = None,
     renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
+    renderer_option: Annotated[list[str] | None, typer.Option(help=RENDERER_OPTION_HELP)] = None,
     seed: Annotated[int, typer.Option(help="Reset seed (jitter, weather effects).")] = 0,
     camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",
     video: Annotated[
@@ -113,9 +147,19 @@ def run(
 
     hw = _camera_hw(camera_hw)
     sc = _load(scenario)
-    _check_choices([planner], weather, renderer)
+    options = _renderer_options(renderer_option)
+    _check_choices([planner], weather, renderer, options)
     try:
-        result = run_episode(sc, planner, weather=weather, renderer=renderer, seed=seed, camera_hw=hw, video=video)
+        result = run_episode(
+            sc,
+            planner,
+            weather=weather,
+            renderer=renderer,
+            renderer_kwargs=options,
+            seed=seed,
+            camera_hw=hw,
+            video=video,
+        )
     except PlannerError as e:
         raise _fail(str(e)) from None
     if as_json:
@@ -157,6 +201,7 @@ def suite(
         ),
     ] = None,
     renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
+    renderer_option: Annotated[list[str] | None, typer.Option(help=RENDERER_OPTION_HELP)] = None,
     camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",
     no_video: Annotated[bool, typer.Option("--no-video", help="Skip the per-run videos (faster).")] = False,
     planner_timeout: Annotated[
@@ -172,7 +217,7 @@ def suite(
 ) -> None:
     """Run scenarios x planners x weathers x jittered runs; results.jsonl, summary.csv and report.html in --out."""
     from occsim.planners import PLANNERS
-    from occsim.sensors import RENDERERS, WEATHERS
+    from occsim.sensors import WEATHERS
     from occsim.suite.jobs import import_plugins
     from occsim.suite.report import write_report
     from occsim.suite.runner import SuiteConfig, run_suite
@@ -190,16 +235,17 @@ def suite(
     problems += scenario_problems
     planners = list(planner or DEFAULT_PLANNERS)
     weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]
-    checks = (
-        [(p.partition(":")[0], PLANNERS) for p in planners]
-        + [(w, WEATHERS) for w in weathers if w]
-        + [(renderer, RENDERERS)]
-    )
+    renderer_kwargs = _renderer_options(renderer_option)
+    checks = [(p.partition(":")[0], PLANNERS) for p in planners] + [(w, WEATHERS) for w in weathers if w]
     for name, registry in checks:
         try:
             registry[name]
         except ValueError as e:
             problems.append(str(e))
+    try:
+        _check_renderer(renderer, renderer_kwargs)
+    except ValueError as e:
+        problems.append(str(e))
     if problems:
         for line in problems:
             err.print(line, highlight=False, markup=False)
@@ -211,6 +257,7 @@ def suite(
         workers=workers,
         ray_address=ray,
         renderer=renderer,
+        renderer_kwargs=renderer_kwargs,
         camera_hw=hw,
         no_video=no_video,
         planner_timeout=planner_timeout,
@@ -290,7 +337,7 @@ def collect(
 
     if planner != "expert":
         raise _fail(f"--planner: only the privileged 'expert' labels data, got {planner!r}")
-    _check_choices([planner], None if weather == "own" else weather, "raster")
+    _check_choices([planner], None if weather == "own" else weather, "raster", {})
     loaded = _scenario_option(scenarios)
     config = CollectConfig(
         out_dir=out_dir,
@@ -394,7 +441,12 @@ def collect_render(
     ] = None,
     episodes: Annotated[int, typer.Option(min=1, help="Episodes per scenario, each under a random weather.")] = 4,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the episode .npz files.")] = Path("data/render"),
-    image_hw: Annotated[str, typer.Option("--image-hw", help="Target views HEIGHTxWIDTH (multiples of 8).")] = "64x112",
+    image_hw: Annotated[
+        str, typer.Option("--image-hw", help="Target views HEIGHTxWIDTH (multiples of the latent factor).")
+    ] = "64x112",
+    latent_factor: Annotated[
+        int, typer.Option(min=1, help="Image pixels per latent pixel: 4 for the small default, 8 for Stable Diffusion.")
+    ] = 4,
     planes: Annotated[int, typer.Option(min=1, help="MPI depth planes.")] = 32,
 ) -> None:
     """Training pairs for the diffusion renderers: raster views, latent-resolution MPIs, prompts."""
@@ -402,11 +454,69 @@ def collect_render(
     from occsim.suite.collect_render import collect_render as run
 
     hw = _camera_hw(image_hw)
-    if hw[0] % 8 or hw[1] % 8:
-        raise _fail(f"--image-hw must be multiples of 8 (the latent is 8x smaller), got {image_hw!r}")
+    if hw[0] % latent_factor or hw[1] % latent_factor:
+        raise _fail(f"--image-hw must be multiples of --latent-factor {latent_factor}, got {image_hw!r}")
     loaded = _scenario_option(scenarios)
-    meta = run(loaded, RenderCollectConfig(out_dir, episodes, hw, planes))
+    meta = run(loaded, RenderCollectConfig(out_dir, episodes, hw, latent_factor, planes))
     out.print(f"{meta['episodes']} episodes, {meta['samples']} samples in {out_dir}")
+
+
+@app.command("train-syntheocc")
+def train_syntheocc(
+    data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect-render`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pipeline, metrics and model card.")] = Path(
+        "weights/syntheocc"
+    ),
+    base: Annotated[
+        Path | None,
+        typer.Option(help="Local Stable Diffusion directory (vae/, unet/, ...); default the small model built here."),
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 4000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Six-view samples per step and process.")] = 4,
+    learning_rate: Annotated[
+        float | None, typer.Option(min=0.0, help="Default 3e-4 (small model) or 1e-5 (with --base).")
+    ] = None,
+    mixed_precision: Annotated[str, typer.Option(help="no, fp16 or bf16 (accelerate's).")] = "no",
+    held_out: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of episodes held out.")] = 0.1,
+    eval_samples: Annotated[int, typer.Option(min=1, help="Held-out samples generated for the model card.")] = 24,
+    save_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 1000,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the SyntheOcc renderer (also under `accelerate launch`), then measure it and write its model card."""
+    from occsim.generative.card import document
+    from occsim.generative.trainer import SyntheOccTrainConfig
+    from occsim.generative.trainer import train_syntheocc as run
+
+    if mixed_precision not in ("no", "fp16", "bf16"):
+        raise _fail(f"--mixed-precision must be no, fp16 or bf16, got {mixed_precision!r}")
+    config = SyntheOccTrainConfig(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        base=base,
+        steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        mixed_precision=mixed_precision,
+        held_out=held_out,
+        save_every=save_every,
+        seed=seed,
+    )
+    try:
+        pipe, record = run(config)
+    except (FileNotFoundError, ValueError) as e:
+        raise _fail(str(e)) from None
+    if not record["held_out_episodes"]:
+        out.print(f"trained in {record['train_seconds']:.0f} s; no held-out episodes, so no evaluation")
+        return
+    result = document(pipe, record, data_dir, out_dir, samples=eval_samples, seed=seed)
+    table = Table(title=f"layout agreement on {result['evaluation']['samples']} held-out samples (segmentation probe)")
+    for column in ("views", "pixel accuracy", "mIoU"):
+        table.add_column(column)
+    for name in ("raster", "syntheocc", "empty_mpi", "shuffled_mpi"):
+        figures = result["evaluation"][name]
+        table.add_row(name, f"{figures['pixel_accuracy']:.3f}", f"{figures['miou']:.3f}")
+    out.print(table)
+    out.print(f"trained in {record['train_seconds']:.0f} s; model card: {out_dir / 'MODEL_CARD.md'}")
 
 
 @app.command("serve-planner")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
@@ -21,6 +22,15 @@ class Registry(Mapping[str, T], Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._lazy: dict[str, str] = {}
+
+    def register_lazy(self, name: str, module: str) -> None:
+        """Declare that importing ``module`` registers ``name``; it is imported on first use of the name.
+
+        Keeps heavy imports (diffusers, for the learned renderers) off the path of everyone who never uses them.
+        """
+        if name not in self._items:
+            self._lazy[name] = module
 
     def register(self, name: str) -> Callable[[T], T]:
         """Class decorator adding the class under ``name`` (and setting its ``name`` attribute if it has one)."""
@@ -34,18 +44,18 @@ class Registry(Mapping[str, T], Generic[T]):
         return wrap
 
     def __getitem__(self, name: str) -> T:
+        if name in self._lazy:
+            importlib.import_module(self._lazy.pop(name))
         if name not in self._items:
-            available = ", ".join(sorted(self._items))
-            raise ValueError(
-                f"unknown {self.kind} '{name}'{did_you_mean(name, list(self._items))}; available: {available}"
-            )
+            names = list(self)
+            raise ValueError(f"unknown {self.kind} '{name}'{did_you_mean(name, names)}; available: {', '.join(names)}")
         return self._items[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._items or name in self._lazy
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
+        return iter(sorted({*self._items, *self._lazy}))
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len({*self._items, *self._lazy})

@@ -8,11 +8,14 @@ import numpy as np
 
 from occsim.metrics.collision import Collision, check_collision
 from occsim.scenario import Scenario, build_world, weather_of
-from occsim.sensors import make_renderer
+from occsim.sensors import RENDERERS, make_renderer
 from occsim.sensors.renderer import Renderer
 from occsim.types import CameraFrames, CameraRig, HistoryStep, Trajectory, Weather
 from occsim.world.ego import SUBSTEP, Control, TrajectoryTracker, footprint_corners
 from occsim.world.world import World
+
+# The learned renderers live in the generative room and import diffusers: load them on first use.
+RENDERERS.register_lazy("syntheocc", "occsim.generative.renderer")
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,19 @@ class Simulation:
     """Runs one scenario at a time in closed loop."""
 
     def __init__(
-        self, renderer: str | Renderer = "raster", camera_hw: tuple[int, int] = (256, 448), render: bool = True
+        self,
+        renderer: str | Renderer = "raster",
+        camera_hw: tuple[int, int] = (256, 448),
+        render: bool = True,
+        renderer_kwargs: dict | None = None,
     ):
         self.camera_hw = tuple(camera_hw)
         self.renderer_name = renderer if isinstance(renderer, str) else None
+        self.renderer_kwargs = dict(renderer_kwargs or {})
         self.rig = CameraRig.nuscenes(camera_hw) if isinstance(renderer, str) else renderer.rig
-        self.renderer = make_renderer(renderer, self.rig) if isinstance(renderer, str) else renderer
+        self.renderer = (
+            make_renderer(renderer, self.rig, **self.renderer_kwargs) if isinstance(renderer, str) else renderer
+        )
         self.render_enabled = render
         self.tracker = TrajectoryTracker()
         self.world: World | None = None
@@ -71,7 +81,7 @@ class Simulation:
         ):
             return
         self.rig = rig
-        self.renderer = make_renderer(self.renderer_name, rig)
+        self.renderer = make_renderer(self.renderer_name, rig, **self.renderer_kwargs)
 
     @property
     def max_steps(self) -> int:

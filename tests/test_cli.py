@@ -93,3 +93,20 @@ def test_bare_ray_flag_means_local():
     assert expand_bare_ray(["suite", "--ray"]) == ["suite", "--ray", "local"]
     assert expand_bare_ray(["suite", "--ray", "--runs", "2"]) == ["suite", "--ray", "local", "--runs", "2"]
     assert expand_bare_ray(["suite", "--ray", "10.0.0.1:6379"]) == ["suite", "--ray", "10.0.0.1:6379"]
+
+
+def test_renderer_options_are_parsed_and_checked_against_the_renderer():
+    bad_form = runner.invoke(app, ["run", "bus_ahead", "--renderer-option", "steps"])
+    assert bad_form.exit_code == 2 and "KEY=VALUE" in bad_form.output
+    unknown = runner.invoke(app, ["run", "bus_ahead", "--renderer-option", "step=3", "--renderer", "syntheocc"])
+    assert unknown.exit_code == 2
+    assert "renderer 'syntheocc' has no option 'step'; did you mean 'steps'?" in unknown.output
+    raster = runner.invoke(app, ["suite", "bus_ahead", "--renderer-option", "steps=3", "--runs", "1"])
+    assert raster.exit_code == 2 and "renderer 'raster' has no option 'steps'" in raster.output
+
+
+def test_train_syntheocc_says_what_is_missing(tmp_path):
+    missing = runner.invoke(app, ["train-syntheocc", str(tmp_path / "none"), "--out", str(tmp_path / "w")])
+    assert missing.exit_code == 2 and "collect-render" in missing.output
+    precision = runner.invoke(app, ["train-syntheocc", str(tmp_path), "--mixed-precision", "fp8"])
+    assert precision.exit_code == 2 and "fp16 or bf16" in precision.output

@@ -35,6 +35,7 @@ ALLOWED = {
         "world",
         "scenario",
         "sensors",
+        "generative",
         "metrics",
         "simulation",
         "envs",

@@ -58,7 +58,10 @@ class NeighbourAttnProcessor(nn.Module):
         q, k, v = (self._heads(proj(h)) for proj in (self.to_q, self.to_k, self.to_v))
         total = torch.zeros_like(q)
         for shift in (1, -1):  # roll by +1 puts view i - 1 at index i; by -1, view i + 1
-            attended = F.scaled_dot_product_attention(q, k.roll(shift, dims=1), v.roll(shift, dims=1))
+            # 4-D inputs, so SDPA can take its fused kernels (5-D falls back to the slow reference path)
+            attended = F.scaled_dot_product_attention(
+                q.flatten(0, 1), k.roll(shift, dims=1).flatten(0, 1), v.roll(shift, dims=1).flatten(0, 1)
+            ).view(q.shape)
             if not self.cyclic:
                 edge = 0 if shift == 1 else self.group - 1  # the first frame has no previous, the last no next
                 attended[:, edge] = 0.0

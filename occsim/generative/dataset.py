@@ -12,13 +12,33 @@ from occsim.generative.prompts import weather_prompt
 from occsim.generative.reweighing import FOREGROUND_CLASSES
 
 
+def episode_files(folder: str | Path) -> list[Path]:
+    """The episode files of a collect-render folder, sorted.
+
+    Raises:
+        FileNotFoundError: the folder holds none.
+    """
+    files = sorted(Path(folder).glob("*__*.npz"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no episode files; run `occsim collect-render --out {folder}` first")
+    return files
+
+
+def split_episodes(files: list[Path], held_out: float, seed: int = 0) -> tuple[list[Path], list[Path]]:
+    """(train, held-out) episode files: whole episodes, so no held-out step has a near-duplicate in training."""
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_held = max(1, round(held_out * len(files))) if held_out > 0 and len(files) > 1 else 0
+    held = sorted(files[i] for i in order[:n_held])
+    return [f for f in files if f not in held], held
+
+
 class RenderPairs(Dataset):
     """Every env step of a collect-render folder: six views, their latent-resolution MPIs, labels, depths, prompt."""
 
-    def __init__(self, folder: str | Path):
-        files = sorted(Path(folder).glob("*__*.npz"))
+    def __init__(self, folder: str | Path, files: list[Path] | None = None):
+        files = episode_files(folder) if files is None else files
         if not files:
-            raise FileNotFoundError(f"{folder}: no episode files; run `occsim collect-render --out {folder}` first")
+            raise ValueError(f"{folder}: no episodes selected")
         parts: dict[str, list[np.ndarray]] = {"images": [], "mpi": [], "nearest": [], "depth": []}
         self.prompts: list[str] = []
         for path in files:

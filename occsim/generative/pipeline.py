@@ -18,11 +18,11 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 from occsim.generative.controlnet import MPIControlNet
 from occsim.generative.cross_view import NeighbourAttnProcessor, install_cross_view
-from occsim.generative.prompts import NEGATIVE_PROMPT
+from occsim.generative.pixel_space import PixelSpace, decode_latents
 
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 7.5
-LAYOUT_FILE = "occsim_syntheocc.json"  # what diffusers' model_index.json cannot say: the cross-view attention
+SETTINGS_FILE = "occsim_syntheocc.json"  # what model_index.json cannot say: cross-view layout, condition geometry
 
 
 class OccSimSyntheOccPipeline(DiffusionPipeline):
@@ -30,7 +30,7 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
 
     def __init__(
         self,
-        vae: AutoencoderKL,
+        vae: AutoencoderKL | PixelSpace,
         text_encoder: CLIPTextModel,
         tokenizer: CLIPTokenizer,
         unet: UNet2DConditionModel,
@@ -47,14 +47,27 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             scheduler=scheduler,
         )
 
-    def save(self, directory: str | Path) -> Path:
-        """``save_pretrained`` plus a note of the UNet's cross-view attention, for ``load``."""
+        self.settings: dict = {}
+
+    def save(self, directory: str | Path, **settings) -> Path:
+        """``save_pretrained`` plus the UNet's cross-view layout and ``settings`` (the condition's geometry).
+
+        Args:
+            directory: where to write.
+            settings: JSON values kept with the model and back in ``settings`` after ``load``, e.g. the image size,
+                MPI planes and farthest plane depth it was trained with.
+        """
         directory = Path(directory)
         self.save_pretrained(directory, safe_serialization=True)
         added = [p for p in self.unet.attn_processors.values() if isinstance(p, NeighbourAttnProcessor)]
         # install_cross_view gives every block the same group and wrap-around, so the first one speaks for all
-        layout = {"cross_view_group": added[0].group if added else None, "cyclic": added[0].cyclic if added else True}
-        (directory / LAYOUT_FILE).write_text(json.dumps(layout))
+        self.settings = {
+            **self.settings,
+            **settings,
+            "cross_view_group": added[0].group if added else None,
+            "cyclic": added[0].cyclic if added else True,
+        }
+        (directory / SETTINGS_FILE).write_text(json.dumps(self.settings, indent=2))
         return directory
 
     @classmethod
@@ -65,25 +78,29 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             FileNotFoundError: ``directory`` was not written by ``save``.
         """
         directory = Path(directory)
-        if not (directory / LAYOUT_FILE).is_file():
-            raise FileNotFoundError(f"{directory} holds no SyntheOcc pipeline ({LAYOUT_FILE} missing)")
-        layout = json.loads((directory / LAYOUT_FILE).read_text())
+        if not (directory / SETTINGS_FILE).is_file():
+            raise FileNotFoundError(f"{directory} holds no SyntheOcc pipeline ({SETTINGS_FILE} missing)")
+        settings = json.loads((directory / SETTINGS_FILE).read_text())
         unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(directory / "unet"))
-        if layout["cross_view_group"]:
-            install_cross_view(unet, layout["cross_view_group"], layout["cyclic"])
+        if settings["cross_view_group"]:
+            install_cross_view(unet, settings["cross_view_group"], settings["cyclic"])
         unet.load_state_dict(load_file(str(directory / "unet" / "diffusion_pytorch_model.safetensors")))
+        vae_class = json.loads((directory / "model_index.json").read_text())["vae"][1]
         pipe = cls(
-            vae=AutoencoderKL.from_pretrained(directory / "vae", local_files_only=True),
+            vae=(PixelSpace if vae_class == PixelSpace.__name__ else AutoencoderKL).from_pretrained(
+                directory / "vae", local_files_only=True
+            ),
             text_encoder=CLIPTextModel.from_pretrained(directory / "text_encoder", local_files_only=True),
             tokenizer=CLIPTokenizer.from_pretrained(directory / "tokenizer", local_files_only=True),
             unet=unet.eval(),
             controlnet=MPIControlNet.from_pretrained(directory / "controlnet", local_files_only=True),
             scheduler=UniPCMultistepScheduler.from_pretrained(directory / "scheduler", local_files_only=True),
         )
+        pipe.settings = settings
         return pipe.to(torch_dtype=torch_dtype) if torch_dtype else pipe
 
     @torch.no_grad()
-    def encode_prompt(self, prompt: str, negative_prompt: str = NEGATIVE_PROMPT) -> torch.Tensor:
+    def encode_prompt(self, prompt: str, negative_prompt: str = "") -> torch.Tensor:
         """(2, L, C) text embeddings: [negative, prompt]."""
         ids = self.tokenizer(
             [negative_prompt, prompt],
@@ -100,7 +117,7 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         mpi: torch.Tensor,
         nearest: torch.Tensor,
         prompt: str,
-        negative_prompt: str = NEGATIVE_PROMPT,
+        negative_prompt: str = "",
         num_inference_steps: int = DEFAULT_STEPS,
         guidance_scale: float = DEFAULT_GUIDANCE,
         generator: torch.Generator | None = None,
@@ -111,7 +128,7 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             mpi: (V, D, h, w) Occ3D labels per depth plane at latent resolution, one row per camera.
             nearest: (V, h, w) label of the nearest surface per latent pixel.
             prompt: weather and style text (see ``occsim.generative.prompts``).
-            negative_prompt: the unconditional half of classifier-free guidance.
+            negative_prompt: the unconditional half of classifier-free guidance (empty: the prompt dropped in training).
             num_inference_steps: UniPC steps.
             guidance_scale: classifier-free guidance weight; 1 turns guidance off (one half of the batch).
             generator: seeds the initial noise: the same seed gives the same images.
@@ -138,6 +155,6 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
                 uncond, cond = noise.chunk(2)
                 noise = uncond + guidance_scale * (cond - uncond)
             latents = self.scheduler.step(noise, t, latents).prev_sample
-        images = self.vae.decode(latents / self.vae.config.scaling_factor).sample
+        images = decode_latents(self.vae, latents)
         images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return images.permute(0, 2, 3, 1).cpu().numpy()

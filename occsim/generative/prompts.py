@@ -11,7 +11,6 @@ WEATHER_PROMPTS = {
     "night": f"{BASE}, at night, dark, street lights",
     "sandstorm": f"{BASE}, sandstorm, dusty orange haze",
 }
-NEGATIVE_PROMPT = "blurry, distorted, low quality"
 
 
 def weather_prompt(weather: str, override: str | None = None) -> str:

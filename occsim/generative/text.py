@@ -12,7 +12,7 @@ from pathlib import Path
 
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-MAX_LENGTH = 64  # tokens: characters of a prompt plus start and end
+MAX_LENGTH = 96  # tokens: characters of a prompt plus start and end (the built-in prompts are under 80)
 
 
 def char_tokenizer(directory: str | Path) -> CLIPTokenizer:

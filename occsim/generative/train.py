@@ -26,10 +26,15 @@ class SyntheOccBatch:
     depth: torch.Tensor  # (N, h, w) nearest-surface depth [m] for the depth-aware weight
 
 
-def trainable_parameters(unet: torch.nn.Module, controlnet: MPIControlNet) -> list[torch.nn.Parameter]:
-    """Freeze the base UNet except its cross-view layers; return those and the ControlNet's parameters."""
+def trainable_parameters(
+    unet: torch.nn.Module, controlnet: MPIControlNet, train_base: bool = False
+) -> list[torch.nn.Parameter]:
+    """Freeze the base UNet except its cross-view layers; return those and the ControlNet's parameters.
+
+    ``train_base`` trains the whole UNet instead: the small default has no pretrained base to keep.
+    """
     for name, parameter in unet.named_parameters():
-        parameter.requires_grad_(".processor." in name)
+        parameter.requires_grad_(train_base or ".processor." in name)
     controlnet.requires_grad_(True)
     return [p for p in unet.parameters() if p.requires_grad] + list(controlnet.parameters())
 

@@ -63,6 +63,7 @@ def run_episode(
     video: str | Path | None = None,
     still: str | Path | None = None,
     planner_timeout: float | None = None,
+    renderer_kwargs: dict | None = None,
 ) -> EpisodeResult:
     """Drive ``planner`` through ``scenario`` until collision, goal or time-out.
 
@@ -76,6 +77,7 @@ def run_episode(
         video: write the six views beside the bird's-eye view here (mp4, half size).
         still: write the frame of the collision here (png), if there is one.
         planner_timeout: seconds one ``plan`` call may take (enforced in a process's main thread).
+        renderer_kwargs: the renderer's options.
 
     Raises:
         PlannerError: the planner raised, timed out, or returned an invalid trajectory.
@@ -87,6 +89,7 @@ def run_episode(
         weather=weather,
         camera_hw=camera_hw,
         renderer=renderer,
+        renderer_kwargs=renderer_kwargs,
         privileged=agent.privileged,
         render_mode="rgb_array" if pictures else None,
     )

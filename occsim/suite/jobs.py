@@ -71,6 +71,7 @@ def run_job(task: Task, reference: dict | None, options: dict, threads: int) -> 
     record = {
         **task.identity(),
         "renderer": options["renderer"],
+        "renderer_kwargs": options.get("renderer_kwargs", {}),
         "versions": versions(),
         "pid": os.getpid(),
     }
@@ -84,6 +85,7 @@ def run_job(task: Task, reference: dict | None, options: dict, threads: int) -> 
             task.planner,
             weather=task.weather,
             renderer=options["renderer"],
+            renderer_kwargs=options.get("renderer_kwargs"),
             seed=task.seed,
             camera_hw=tuple(options["camera_hw"]),
             video=video,

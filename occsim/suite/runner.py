@@ -31,6 +31,7 @@ class SuiteConfig:
     workers: int = 1  # parallel runs (processes, or Ray CPUs)
     ray_address: str | None = None  # "local" for ray.init() here, an address for a cluster, None: no Ray
     renderer: str = "raster"
+    renderer_kwargs: dict = field(default_factory=dict)  # the renderer's options (weights, steps, device, ...)
     camera_hw: tuple[int, int] = (256, 448)
     no_video: bool = False
     planner_timeout: float | None = None
@@ -65,6 +66,7 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
     options = {
         "out_dir": str(out),
         "renderer": config.renderer,
+        "renderer_kwargs": dict(config.renderer_kwargs),
         "camera_hw": list(config.camera_hw),
         "no_video": config.no_video,
         "planner_timeout": config.planner_timeout,

@@ -1,15 +1,21 @@
 """Tiny random diffusers components for fast CPU tests."""
 
 import torch
-from diffusers import UNet2DConditionModel
+from diffusers import UNet2DConditionModel, UniPCMultistepScheduler
+
+from occsim.generative.controlnet import MPIControlNet
+from occsim.generative.cross_view import install_cross_view
+from occsim.generative.pipeline import OccSimSyntheOccPipeline
+from occsim.generative.pixel_space import PixelSpace
+from occsim.generative.text import char_tokenizer, small_text_encoder
 
 
-def tiny_unet():
+def tiny_unet(channels=4):
     torch.manual_seed(0)
     return UNet2DConditionModel(
         sample_size=8,
-        in_channels=4,
-        out_channels=4,
+        in_channels=channels,
+        out_channels=channels,
         block_out_channels=(16, 32),
         layers_per_block=1,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
@@ -18,3 +24,20 @@ def tiny_unet():
         attention_head_dim=4,
         norm_num_groups=8,
     ).eval()
+
+
+def tiny_renderer_weights(directory):
+    """A pixel-space SyntheOcc pipeline for 32 x 56 views (4 MPI planes) saved as the renderer loads it."""
+    unet = tiny_unet(channels=48)
+    controlnet = MPIControlNet.from_unet(unet, planes=4, embed_dim=2, hidden=8)
+    install_cross_view(unet)
+    tokenizer = char_tokenizer(directory / "tokenizer-source")
+    pipe = OccSimSyntheOccPipeline(
+        PixelSpace(4, 2.0),
+        small_text_encoder(tokenizer, width=16),
+        tokenizer,
+        unet,
+        controlnet,
+        UniPCMultistepScheduler(),
+    )
+    return pipe.save(directory, image_hw=[32, 56], planes=4, max_depth=40.0, latent_factor=4)

@@ -13,7 +13,7 @@ def test_collect_render_pairs_views_with_aligned_latent_mpis(tmp_path):
     data = np.load(next(out.glob("*.npz")))
     n = len(data["images"])
     assert data["images"].shape == (n, 6, 64, 112, 3)
-    assert data["mpi"].shape == (n, 6, 16, 8, 14) and data["nearest"].shape == (n, 6, 8, 14)
+    assert data["mpi"].shape == (n, 6, 16, 16, 28) and data["nearest"].shape == (n, 6, 16, 28)
     assert str(data["weather"]) in {"clear", "fog", "rain", "snow", "night", "sandstorm"}
     # the MPI's first occupied plane and the rendered nearest surface name the same class in most latent pixels
     mpi = data["mpi"]
@@ -22,5 +22,5 @@ def test_collect_render_pairs_views_with_aligned_latent_mpis(tmp_path):
     hit = occupied.any(axis=2)
     agreement = (first[hit] == data["nearest"][hit]).mean()
     assert agreement > 0.6, agreement
-    bad = CliRunner().invoke(app, ["collect-render", "--image-hw", "60x100", "--out", str(out)])
-    assert bad.exit_code == 2 and "multiples of 8" in bad.output
+    bad = CliRunner().invoke(app, ["collect-render", "--image-hw", "62x100", "--out", str(out)])
+    assert bad.exit_code == 2 and "multiples of --latent-factor 4" in bad.output

@@ -1,0 +1,85 @@
+"""The ``syntheocc`` renderer: the world's semantic MPI and the weather's prompt through a trained SyntheOcc model.
+
+Images come from the diffusion model at the resolution it was trained for and are resized to the rig's; depth and
+semantics (privileged observations, metrics) are the raster renderer's, since they are the world's geometry. The
+nearest-surface condition is pooled from a raster pass at the model's resolution, exactly as its training pairs were.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from occsim.generative.conditioning import latent_condition, plane_depths
+from occsim.generative.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, OccSimSyntheOccPipeline
+from occsim.generative.prompts import weather_prompt
+from occsim.sensors.raster import RasterRenderer
+from occsim.sensors.renderer import Renderer, register_renderer
+from occsim.types import CameraFrames, CameraRig, Weather
+from occsim.world.world import World
+
+SMALL_WEIGHTS = Path(__file__).parent / "weights" / "syntheocc-small"  # trained by `occsim train-syntheocc`
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@register_renderer("syntheocc")
+class SyntheOccRenderer(Renderer):
+    """Multi-view diffusion conditioned on the occupancy window (paper 001).
+
+    Args:
+        rig: the cameras; images are generated at the model's resolution and resized to ``rig.hw``.
+        weights: a directory written by ``occsim train-syntheocc``; default the small model shipped with OccSim.
+        steps: UniPC denoising steps.
+        guidance: classifier-free guidance scale (1 turns it off and halves the work).
+        device: torch device for the model ("cpu", "cuda", "cuda:1", ...).
+        dtype: "float32", "float16" or "bfloat16" (half precision on a GPU).
+        prompt: text that replaces the weather's prompt (and the scenario's ``weather.prompt``).
+    """
+
+    def __init__(
+        self,
+        rig: CameraRig,
+        weights: str | Path | None = None,
+        steps: int = DEFAULT_STEPS,
+        guidance: float = DEFAULT_GUIDANCE,
+        device: str = "cpu",
+        dtype: str = "float32",
+        prompt: str | None = None,
+    ):
+        super().__init__(rig)
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        self.pipe = OccSimSyntheOccPipeline.load(weights or SMALL_WEIGHTS, DTYPES[dtype]).to(device)
+        self.pipe.set_progress_bar_config(disable=True)
+        settings = self.pipe.settings
+        self.steps, self.guidance, self.prompt = steps, guidance, prompt
+        self.factor = int(settings["latent_factor"])
+        self.depths = plane_depths(int(settings["planes"]), float(settings["max_depth"]))
+        self.model_rig = rig.resized(tuple(settings["image_hw"]))
+        self.condition_raster = RasterRenderer(self.model_rig)
+        self.geometry_raster = self.condition_raster if self.model_rig.hw == rig.hw else RasterRenderer(rig)
+
+    def render(self, world: World, weather: Weather, seed: int) -> CameraFrames:
+        """Six generated views; the same world, weather and ``seed`` give the same bytes on the same device."""
+        small = self.condition_raster.render(world, weather, seed)
+        condition = latent_condition(world.occupancy(), small, self.model_rig, self.factor, self.depths)
+        images = self.pipe(
+            torch.from_numpy(condition.mpi.astype(np.int64)),
+            torch.from_numpy(condition.nearest.astype(np.int64)),
+            weather_prompt(weather.kind, self.prompt or weather.prompt),
+            num_inference_steps=self.steps,
+            guidance_scale=self.guidance,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        geometry = (
+            small
+            if self.geometry_raster is self.condition_raster
+            else self.geometry_raster.render(world, weather, seed)
+        )
+        h, w = self.rig.hw
+        if images.shape[1:3] != (h, w):
+            images = np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_CUBIC) for view in images])
+        return CameraFrames(rgb=images, depth=geometry.depth, semantic=geometry.semantic)
