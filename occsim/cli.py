@@ -448,16 +448,24 @@ def collect_render(
         int, typer.Option(min=1, help="Image pixels per latent pixel: 4 for the small default, 8 for Stable Diffusion.")
     ] = 4,
     planes: Annotated[int, typer.Option(min=1, help="MPI depth planes.")] = 32,
+    weather: Annotated[
+        str | None, typer.Option(help="One weather for every episode; default a random one each.")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed offset: another value gives other jitters (for evaluation sets).")
+    ] = 0,
 ) -> None:
-    """Training pairs for the diffusion renderers: raster views, latent-resolution MPIs, prompts."""
+    """Training pairs for the diffusion renderers: raster views, latent-resolution MPIs, occupancy, prompts."""
     from occsim.suite.collect_render import RenderCollectConfig
     from occsim.suite.collect_render import collect_render as run
 
     hw = _camera_hw(image_hw)
     if hw[0] % latent_factor or hw[1] % latent_factor:
         raise _fail(f"--image-hw must be multiples of --latent-factor {latent_factor}, got {image_hw!r}")
+    _check_choices([], weather, "raster", {})
     loaded = _scenario_option(scenarios)
-    meta = run(loaded, RenderCollectConfig(out_dir, episodes, hw, latent_factor, planes))
+    config = RenderCollectConfig(out_dir, episodes, hw, latent_factor, planes, weather=weather, seed=seed)
+    meta = run(loaded, config)
     out.print(f"{meta['episodes']} episodes, {meta['samples']} samples in {out_dir}")
 
 
@@ -471,7 +479,11 @@ def train_syntheocc(
         Path | None,
         typer.Option(help="Local Stable Diffusion directory (vae/, unet/, ...); default the small model built here."),
     ] = None,
-    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 4000,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps of the diffusion stage.")] = 4000,
+    vae_steps: Annotated[int, typer.Option(min=1, help="Small default: steps of its autoencoder stage.")] = 600,
+    pixel_space: Annotated[
+        bool, typer.Option(help="Small default: lossless 4x4 pixel folding instead of a trained autoencoder.")
+    ] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Six-view samples per step and process.")] = 4,
     learning_rate: Annotated[
         float | None, typer.Option(min=0.0, help="Default 3e-4 (small model) or 1e-5 (with --base).")
@@ -494,6 +506,8 @@ def train_syntheocc(
         out_dir=out_dir,
         base=base,
         steps=steps,
+        vae_steps=vae_steps,
+        pixel_space=pixel_space,
         batch_size=batch_size,
         learning_rate=learning_rate,
         mixed_precision=mixed_precision,
@@ -517,6 +531,47 @@ def train_syntheocc(
         table.add_row(name, f"{figures['pixel_accuracy']:.3f}", f"{figures['miou']:.3f}")
     out.print(table)
     out.print(f"trained in {record['train_seconds']:.0f} s; model card: {out_dir / 'MODEL_CARD.md'}")
+
+
+@app.command("train-perception")
+def train_perception(
+    data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect-render`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the model and metrics.json.")] = Path(
+        "weights/perception"
+    ),
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 3000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Six-view samples per step.")] = 8,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 1e-3,
+    held_out: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of episodes held out.")] = 0.1,
+    evaluate: Annotated[
+        list[Path] | None, typer.Option(help="Another collect-render folder to score on (repeatable).")
+    ] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the camera-based occupancy perception model; report its mIoU on held-out episodes per weather."""
+    from occsim.generative.dataset import episode_files
+    from occsim.suite.train_perception import OccupancySamples, PerceptionTrainConfig, score
+    from occsim.suite.train_perception import train_perception as run
+
+    config = PerceptionTrainConfig(data_dir, out_dir, steps, batch_size, learning_rate, held_out, seed)
+    try:
+        model, record = run(config)
+        extra = {
+            str(f): score(model, OccupancySamples.load(episode_files(f), model.config.coarse)) for f in evaluate or []
+        }
+    except (FileNotFoundError, ValueError) as e:
+        raise _fail(str(e)) from None
+    if extra:
+        record["evaluation"] = extra
+        (out_dir / "metrics.json").write_text(json.dumps(record, indent=1))
+    table = Table(title="occupancy perception (coarse 1.6 x 1.6 x 0.8 m cells)")
+    for column in ("set", "weather", "samples", "mIoU", "IoU"):
+        table.add_column(column)
+    for name, figures in [("held-out", record["held_out"]), *extra.items()]:
+        for weather, f in figures.items():
+            table.add_row(name, weather, str(f["samples"]), f"{f['miou']:.3f}", f"{f['iou']:.3f}")
+    out.print(table)
+    out.print(f"trained in {record['train_seconds']:.0f} s; model and metrics in {out_dir}")
 
 
 @app.command("serve-planner")

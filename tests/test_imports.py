@@ -13,7 +13,7 @@ ALLOWED = {
     "world": {"types"},
     "scenario": {"types", "world"},
     "sensors": {"types", "world"},
-    "generative": {"types", "sensors"},
+    "generative": {"types", "world", "sensors"},  # ARCHITECTURE.md: any room above; the renderer reads the World
     "metrics": {"types", "world"},
     "simulation": {"types", "world", "scenario", "sensors", "generative", "metrics"},
     "data": {"types", "world", "scenario"},

@@ -35,8 +35,8 @@ def evaluate_layout(
     """Probe agreement of raster views and of generated views (conditioned, empty MPI, another sample's MPI).
 
     Returns:
-        The figures per source ({pixel_accuracy, miou}, plus seconds per six-view sample for generation), and the
-        views of the first sample per source, (6, H, W, 3) uint8, for a picture.
+        The figures per source ({pixel_accuracy, miou}, plus seconds per six-view sample for generation and the
+        first sample's prompt), and the views of the first sample per source, (6, H, W, 3) uint8, for a picture.
     """
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(held_out), size=min(samples, len(held_out)), replace=False)
@@ -71,6 +71,7 @@ def evaluate_layout(
         figures[name] = layout_agreement(labels, truth.reshape(labels.shape))
     figures["seconds_per_sample"] = float(np.mean(seconds))
     figures["samples"] = len(picks)
+    figures["example_prompt"] = held_out.prompts[picks[0]]
     return figures, {name: v[0] for name, v in views.items()}
 
 

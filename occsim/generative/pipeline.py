@@ -16,9 +16,12 @@ from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel, Un
 from safetensors.torch import load_file
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from occsim.classes import FREE
 from occsim.generative.controlnet import MPIControlNet
 from occsim.generative.cross_view import NeighbourAttnProcessor, install_cross_view
-from occsim.generative.pixel_space import PixelSpace, decode_latents
+from occsim.generative.pixel_space import PixelSpace, decode_latents, latent_factor
+from occsim.sensors.mpi import build_mpi
+from occsim.types import scale_intrinsics
 
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 7.5
@@ -98,6 +101,30 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         )
         pipe.settings = settings
         return pipe.to(torch_dtype=torch_dtype) if torch_dtype else pipe
+
+    def mpi_condition(
+        self, occupancy: np.ndarray, intrinsics: np.ndarray, cam2ego: np.ndarray, image_hw: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mpi, nearest)`` for ``__call__`` from an occupancy window and camera parameters.
+
+        The MPI uses the planes and farthest depth the model was trained with (``settings``); the nearest-surface
+        label is the MPI's first occupied plane (the renderer reads it from a raster pass instead, as training did).
+
+        Args:
+            occupancy: (200, 200, 16) Occ3D labels in the ego frame.
+            intrinsics: (V, 3, 3) camera matrices for images of ``image_hw``.
+            cam2ego: (V, 4, 4) camera-to-ego transforms.
+            image_hw: the size of the images ``intrinsics`` describe [px].
+        """
+        factor = latent_factor(self.vae)
+        latent_hw = (image_hw[0] // factor, image_hw[1] // factor)
+        planes, max_depth = self.settings["planes"], self.settings["max_depth"]
+        depths = np.linspace(max_depth / planes, max_depth, planes)
+        mpi = build_mpi(occupancy, scale_intrinsics(intrinsics, image_hw, latent_hw), cam2ego, latent_hw, depths)
+        occupied = mpi != FREE
+        first = occupied.to(torch.uint8).argmax(dim=1, keepdim=True)
+        nearest = torch.where(occupied.any(dim=1), mpi.gather(1, first)[:, 0], torch.full_like(mpi[:, 0], FREE))
+        return mpi.long(), nearest.long()
 
     @torch.no_grad()
     def encode_prompt(self, prompt: str, negative_prompt: str = "") -> torch.Tensor:

@@ -48,7 +48,11 @@ def training_loss(
     total_steps: int,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Eq. 7 on ``batch``: noise at a random timestep per six-view sample, reweighed by eq. 6 (progressive x depth)."""
+    """Eq. 7 on ``batch``: noise at a random timestep per six-view sample, reweighed by eq. 6 (progressive x depth).
+
+    The target is what the scheduler's ``prediction_type`` says: the noise (epsilon, SD 1.x and the paper) or the
+    velocity (v_prediction, SD 2.1 768 and OccSim's small pixel-space model).
+    """
     latents = batch.latents
     samples = latents.shape[0] // 6
     noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
@@ -62,4 +66,11 @@ def training_loss(
         noisy, steps, batch.text, down_block_additional_residuals=down, mid_block_additional_residual=mid
     ).sample
     weights = loss_weights(batch.nearest, batch.depth, step, total_steps).to(latents.device)
-    return weighted_noise_loss(prediction, noise, weights)
+    prediction_type = noise_scheduler.config.prediction_type
+    if prediction_type == "epsilon":
+        target = noise
+    elif prediction_type == "v_prediction":
+        target = noise_scheduler.get_velocity(latents, noise, steps)
+    else:
+        raise ValueError(f"prediction_type {prediction_type!r} is not supported; use epsilon or v_prediction")
+    return weighted_noise_loss(prediction, target, weights)

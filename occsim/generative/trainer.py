@@ -4,8 +4,10 @@ One script for one CPU, one GPU or many (``accelerate launch``). Two bases:
 
 - a local Stable Diffusion directory (``--base``): its VAE, text encoder and UNet stay frozen; the MPI ControlNet
   (copied from the UNet) and the cross-view attention layers are trained, as in the paper;
-- the small default (no ``--base``): pixel space, a small UNet and a character-level text encoder, built here and
-  trained from scratch together with the ControlNet and cross-view layers, since there is no pretrained base to keep.
+- the small default (no ``--base``): a small KL autoencoder (trained first, on the same views), a small UNet and a
+  character-level text encoder, built here; the UNet and text encoder train from scratch together with the ControlNet
+  and cross-view layers, since there is no pretrained base to keep. ``pixel_space`` swaps the autoencoder for a
+  lossless 4 x 4 space-to-depth (no first stage, but far more steps before the low-noise steps denoise cleanly).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from occsim.generative.cross_view import install_cross_view
 from occsim.generative.dataset import RenderPairs, class_balanced_sampler, episode_files, split_episodes
 from occsim.generative.pipeline import OccSimSyntheOccPipeline
 from occsim.generative.pixel_space import PixelSpace, encode_images, latent_factor
-from occsim.generative.small import small_text, small_unet
+from occsim.generative.small import small_text, small_unet, small_vae
 from occsim.generative.train import SyntheOccBatch, trainable_parameters, training_loss
 
 
@@ -44,7 +46,9 @@ class SyntheOccTrainConfig:
     data_dir: Path  # a folder written by ``occsim collect-render``
     out_dir: Path  # where the pipeline, metrics, pictures and model card go
     base: Path | None = None  # local Stable Diffusion directory; None: the small default built here
-    steps: int = 4000  # optimiser steps
+    steps: int = 4000  # optimiser steps of the diffusion stage
+    vae_steps: int = 600  # optimiser steps of the small default's autoencoder (16 views each)
+    pixel_space: bool = False  # small default only: PixelSpace instead of a trained autoencoder
     batch_size: int = 4  # six-view samples per step (per process)
     learning_rate: float | None = None  # None: 3e-4 for the small default, 1e-5 with a pretrained base
     prompt_dropout: float = 0.1  # share of samples trained with the empty prompt (classifier-free guidance)
@@ -61,6 +65,7 @@ class _Components:
     text_encoder: CLIPTextModel
     unet: UNet2DConditionModel
     train_base: bool  # the UNet and text encoder train too (small default)
+    vae_losses: list[float]  # the small default's autoencoder stage (empty otherwise)
 
 
 def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeline, dict]:
@@ -86,7 +91,9 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
         )
     device = accelerator.device
     frozen_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
-    vae = parts.vae.to(device) if isinstance(parts.vae, PixelSpace) else parts.vae.to(device, frozen_dtype)
+    # (a float32 cast would only draw diffusers' keep-in-float32 warning)
+    keep = isinstance(parts.vae, PixelSpace) or frozen_dtype == torch.float32
+    vae = parts.vae.to(device) if keep else parts.vae.to(device, frozen_dtype)
     latents = _encode_all(vae, pairs.images, device)
     unet = parts.unet
     controlnet = MPIControlNet.from_unet(unet, planes=meta["planes"], hidden=64 if parts.train_base else 128)
@@ -98,11 +105,23 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     lr = config.learning_rate or (3e-4 if parts.train_base else 1e-5)
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / 200))  # linear warm-up
-    noise_scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+    # SD 2.1's schedule and target; predicting v keeps x0 well-conditioned at high noise
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="scaled_linear",
+        beta_start=0.00085,
+        beta_end=0.012,
+        prediction_type="v_prediction",
+    )
     if config.base is not None:
         noise_scheduler = DDPMScheduler.from_pretrained(config.base / "scheduler", local_files_only=True)
-    sampler = class_balanced_sampler(pairs, config.steps * config.batch_size, seed=config.seed)
-    loader = DataLoader(range(len(pairs)), batch_size=config.batch_size, sampler=sampler, drop_last=True)
+    # Imagen's dynamic thresholding keeps guided pixels in range (pixel space only: SD's latents are unbounded)
+    thresholds = {"thresholding": True, "sample_max_value": parts.vae.config.scaling_factor}
+    sampler = UniPCMultistepScheduler.from_config(
+        noise_scheduler.config, **(thresholds if isinstance(parts.vae, PixelSpace) else {})
+    )
+    index_sampler = class_balanced_sampler(pairs, config.steps * config.batch_size, seed=config.seed)
+    loader = DataLoader(range(len(pairs)), batch_size=config.batch_size, sampler=index_sampler, drop_last=True)
     unet, controlnet, optimiser, loader, schedule = accelerator.prepare(unet, controlnet, optimiser, loader, schedule)
     # a frozen module cannot be wrapped for data parallelism; it only moves
     text_encoder = accelerator.prepare(text_encoder) if parts.train_base else text_encoder.to(device, frozen_dtype)
@@ -125,7 +144,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
             tokenizer=parts.tokenizer,
             unet=accelerator.unwrap_model(unet),
             controlnet=accelerator.unwrap_model(controlnet),
-            scheduler=UniPCMultistepScheduler.from_config(noise_scheduler.config),
+            scheduler=sampler,
         )
         pipe.settings = settings
         return pipe
@@ -168,6 +187,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
         "held_out_episodes": [f.name for f in held_files],
         "train_seconds": round(time.perf_counter() - started, 1),
         "losses": losses,
+        "vae_losses": parts.vae_losses,
         "parameters": {
             name: sum(p.numel() for p in module.parameters())
             for name, module in (
@@ -190,11 +210,18 @@ def _data_meta(data_dir: Path) -> dict:
 def _components(config: SyntheOccTrainConfig, pairs: RenderPairs, out: Path) -> _Components:
     if config.base is None:
         tokenizer, text_encoder = small_text(out / "tokenizer")
-        sample = torch.from_numpy(pairs.images[: min(len(pairs), 256)]).flatten(0, 1).permute(0, 3, 1, 2)
-        pixels = PixelSpace(factor=_factor_of(pairs))
-        scale = 1.0 / float((pixels.fold(sample.float() / 127.5 - 1.0)).std())
-        unet = small_unet(pixels.latent_channels)
-        return _Components(PixelSpace(pixels.config.factor, scale), tokenizer, text_encoder, unet, True)
+        pick = np.random.default_rng(config.seed).permutation(len(pairs))[:256]
+        sample = torch.from_numpy(pairs.images[pick]).flatten(0, 1).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        if config.pixel_space:
+            pixels = PixelSpace(factor=_factor_of(pairs))
+            vae, vae_losses = PixelSpace(pixels.config.factor, 1.0 / float(pixels.fold(sample).std())), []
+        else:
+            vae, vae_losses = _train_vae(small_vae(), pairs.images, config.vae_steps, config.seed)
+            with torch.no_grad():
+                latents = torch.cat([vae.encode(chunk).latent_dist.mean for chunk in sample.split(64)])
+            vae.register_to_config(scaling_factor=1.0 / float(latents.std()))  # unit-variance latents, as SD's
+        unet = small_unet(vae.latent_channels if isinstance(vae, PixelSpace) else vae.config.latent_channels)
+        return _Components(vae, tokenizer, text_encoder, unet, True, vae_losses)
     base = Path(config.base)
     for part in ("vae", "text_encoder", "tokenizer", "unet", "scheduler"):
         if not (base / part).is_dir():
@@ -205,7 +232,28 @@ def _components(config: SyntheOccTrainConfig, pairs: RenderPairs, out: Path) -> 
         text_encoder=CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True),
         unet=UNet2DConditionModel.from_pretrained(base / "unet", local_files_only=True),
         train_base=False,
+        vae_losses=[],
     )
+
+
+def _train_vae(vae: AutoencoderKL, images: np.ndarray, steps: int, seed: int, batch: int = 16) -> tuple:
+    """Fit the small autoencoder to single views: L1 + MSE reconstruction and a small KL term (SD's 1e-6)."""
+    views = images.reshape(-1, *images.shape[2:])  # (N * 6, H, W, 3)
+    rng = np.random.default_rng(seed)
+    optimiser = torch.optim.AdamW(vae.parameters(), lr=1e-3)
+    losses = []
+    vae.train()
+    for _ in (bar := tqdm(range(steps), desc="autoencoder")):
+        x = torch.from_numpy(views[rng.integers(len(views), size=batch)]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        posterior = vae.encode(x).latent_dist
+        reconstruction = vae.decode(posterior.sample()).sample
+        loss = (reconstruction - x).abs().mean() + ((reconstruction - x) ** 2).mean() + 1e-6 * posterior.kl().mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+    return vae.eval().requires_grad_(False), losses
 
 
 def _factor_of(pairs: RenderPairs) -> int:

@@ -2,7 +2,8 @@
 
 Each env step of an expert rollout under a random weather gives one sample: the six raster views (the target), the
 semantic MPI of the occupancy window at latent resolution (the condition), the nearest surface's label and depth at
-latent resolution (for the reweighing of eq. 6), and the weather prompt. One ``.npz`` per episode.
+latent resolution (for the reweighing of eq. 6), the occupancy window itself and the ego pose (labels and motion for
+the perception model and temporal consistency), and the weather prompt. One ``.npz`` per episode, with its cameras.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from occsim.planners import make_planner
 from occsim.scenario import Scenario
 from occsim.sensors import WEATHERS
 from occsim.suite.tasks import derive_seed
+from occsim.types import CameraRig
 
 RENDER_BASE_SEED = 2_000_003  # keeps these seeds apart from the suite's and the planner collection's
 
@@ -35,6 +37,8 @@ class RenderCollectConfig:
     planes: int = 32  # MPI depth planes
     max_depth: float = 51.2  # [m] of the farthest plane
     every: int = 2  # keep every n-th env step (consecutive steps are near duplicates)
+    weather: str | None = None  # one weather for every episode; None draws one per episode
+    seed: int = 0  # added to the base seed: another value gives other jitters (an evaluation set)
 
 
 def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> dict:
@@ -46,15 +50,17 @@ def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> di
     jobs = [(s, i) for s in scenarios for i in range(config.episodes_per_scenario)]
     samples = 0
     for scenario, i in track(jobs, description="collect-render"):
-        seed = derive_seed(RENDER_BASE_SEED, scenario.name, i)
+        seed = derive_seed(RENDER_BASE_SEED + config.seed, scenario.name, i)
         path = out / f"{scenario.name}__{seed}.npz"
         if path.exists():
             with np.load(path) as done:
                 samples += len(done["images"])
             continue
-        weather = weathers[np.random.default_rng(seed).integers(len(weathers))]
-        rows = _rollout(scenario, seed, weather, config, depths)
-        np.savez_compressed(path, **rows, weather=np.array(weather), depths=depths)
+        weather = config.weather or weathers[np.random.default_rng(seed).integers(len(weathers))]
+        rows, rig = _rollout(scenario, seed, weather, config, depths)
+        np.savez_compressed(
+            path, **rows, weather=np.array(weather), depths=depths, intrinsics=rig.intrinsics, cam2ego=rig.cam2ego
+        )
         samples += len(rows["images"])
     meta = {
         "episodes": len(jobs),
@@ -68,12 +74,12 @@ def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> di
     return meta
 
 
-def _rollout(scenario, seed, weather, config, depths) -> dict[str, np.ndarray]:
+def _rollout(scenario, seed, weather, config, depths) -> tuple[dict[str, np.ndarray], CameraRig]:
     env = OccSimEnv(scenario, weather=weather, camera_hw=config.image_hw, privileged=True)
     expert = make_planner("expert")
     obs, info = env.reset(seed=seed)
     expert.reset(info)
-    rows: dict[str, list] = {"images": [], "mpi": [], "nearest": [], "depth": []}
+    rows: dict[str, list] = {"images": [], "mpi": [], "nearest": [], "depth": [], "occupancy": [], "ego_pose": []}
     step, done = 0, False
     while not done:
         if step % config.every == 0:
@@ -82,7 +88,9 @@ def _rollout(scenario, seed, weather, config, depths) -> dict[str, np.ndarray]:
             rows["mpi"].append(condition.mpi)
             rows["nearest"].append(condition.nearest)
             rows["depth"].append(condition.depth)
+            rows["occupancy"].append(obs["occupancy"])
+            rows["ego_pose"].append(obs["ego_pose"])
         obs, _, terminated, truncated, _ = env.step(expert.plan(obs))
         done = terminated or truncated
         step += 1
-    return {k: np.stack(v) for k, v in rows.items()}
+    return {k: np.stack(v) for k, v in rows.items()}, env.sim.rig

@@ -95,3 +95,21 @@ def test_save_and_load_give_the_same_images(pipe, tmp_path):
     assert not list((tmp_path / "p").rglob("*.bin"))  # safetensors only
     with pytest.raises(FileNotFoundError, match="no SyntheOcc pipeline"):
         OccSimSyntheOccPipeline.load(tmp_path)
+
+
+def test_the_condition_can_come_from_occupancy_and_camera_parameters(tmp_path):
+    from occsim.generative.pipeline import OccSimSyntheOccPipeline as Pipeline
+    from occsim.types import CameraRig
+    from occsim.world.grid import OCC3D_GRID
+    from tests.generative.tiny import tiny_renderer_weights
+
+    pipe = Pipeline.load(tiny_renderer_weights(tmp_path))
+    occupancy = np.full(OCC3D_GRID.shape, FREE, np.uint8)
+    occupancy[120:130, 95:105, :8] = CAR  # 8-12 m ahead
+    rig = CameraRig.nuscenes((32, 56))
+    mpi, nearest = pipe.mpi_condition(occupancy, rig.intrinsics, rig.cam2ego, (32, 56))
+    assert mpi.shape == (6, 4, 8, 14) and nearest.shape == (6, 8, 14)  # 4 planes, 1/4 resolution
+    front = rig.names.index("CAM_FRONT")
+    assert (nearest[front] == CAR).any() and not (nearest[rig.names.index("CAM_BACK")] == CAR).any()
+    images = pipe(mpi, nearest, "fog", num_inference_steps=1, generator=torch.Generator().manual_seed(0))
+    assert images.shape == (6, 32, 56, 3)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from diffusers import DDPMScheduler
 
@@ -38,3 +39,25 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch_and_leave_the_base_froze
     assert loss_at(0).item() < first
     assert all(torch.equal(p, base[n]) for n, p in unet.named_parameters() if n in base)
     assert any(".processor." in n for n, p in unet.named_parameters() if p.requires_grad)
+
+
+def test_the_target_follows_the_schedulers_prediction_type(monkeypatch):
+    unet = tiny_unet()
+    controlnet = MPIControlNet.from_unet(unet, planes=4, embed_dim=2, hidden=8)
+    batch = SyntheOccBatch(
+        latents=torch.randn(6, 4, 8, 8),
+        text=torch.randn(6, 5, 16),
+        mpi=torch.full((6, 4, 8, 8), FREE),
+        nearest=torch.full((6, 8, 8), FREE),
+        depth=torch.full((6, 8, 8), 20.0),
+    )
+    targets = []
+    monkeypatch.setattr("occsim.generative.train.weighted_noise_loss", lambda pred, target, w: targets.append(target))
+    for kind in ("epsilon", "v_prediction"):
+        scheduler = DDPMScheduler(num_train_timesteps=100, prediction_type=kind)
+        training_loss(unet, controlnet, scheduler, batch, 0, 10, torch.Generator().manual_seed(3))
+    noise = torch.randn(batch.latents.shape, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(targets[0], noise)
+    assert not torch.allclose(targets[1], noise)  # v = sqrt(a) * noise - sqrt(1 - a) * x0
+    with pytest.raises(ValueError, match="not supported"):
+        training_loss(unet, controlnet, DDPMScheduler(prediction_type="sample"), batch, 0, 10)

@@ -14,6 +14,8 @@ def test_collect_render_pairs_views_with_aligned_latent_mpis(tmp_path):
     n = len(data["images"])
     assert data["images"].shape == (n, 6, 64, 112, 3)
     assert data["mpi"].shape == (n, 6, 16, 16, 28) and data["nearest"].shape == (n, 6, 16, 28)
+    assert data["occupancy"].shape == (n, 200, 200, 16) and data["ego_pose"].shape == (n, 3)
+    assert data["intrinsics"].shape == (6, 3, 3) and data["cam2ego"].shape == (6, 4, 4)
     assert str(data["weather"]) in {"clear", "fog", "rain", "snow", "night", "sandstorm"}
     # the MPI's first occupied plane and the rendered nearest surface name the same class in most latent pixels
     mpi = data["mpi"]

@@ -1,0 +1,131 @@
+"""Train and score the occupancy perception model on collect-render episodes (raster views, privileged occupancy)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from occsim.generative.dataset import episode_files, split_episodes
+from occsim.generative.perception import OccupancyPerception, class_weights, coarsen_occupancy, perception_loss
+from occsim.metrics.occupancy import occupancy_iou
+
+
+@dataclass(frozen=True)
+class PerceptionTrainConfig:
+    """A train-perception run."""
+
+    data_dir: Path  # a folder written by ``occsim collect-render``
+    out_dir: Path  # where the model and its metrics go
+    steps: int = 3000  # optimiser steps
+    batch_size: int = 8  # six-view samples per step
+    learning_rate: float = 1e-3
+    held_out: float = 0.1  # share of episodes kept for the figures
+    seed: int = 0
+
+
+@dataclass
+class OccupancySamples:
+    """Collect-render samples as the perception model reads them."""
+
+    images: np.ndarray  # (N, 6, H, W, 3) uint8
+    labels: np.ndarray  # (N, X, Y, Z) uint8 coarse Occ3D labels
+    intrinsics: np.ndarray  # (N, 6, 3, 3) for images of (H, W)
+    cam2ego: np.ndarray  # (N, 6, 4, 4)
+    weather: np.ndarray  # (N,) str
+
+    @classmethod
+    def load(cls, files: list[Path], coarse: tuple[int, int, int]) -> OccupancySamples:
+        """Read episode files (they must hold ``occupancy``: collected by this version of collect-render)."""
+        parts: dict[str, list] = {k: [] for k in ("images", "labels", "intrinsics", "cam2ego", "weather")}
+        for path in files:
+            with np.load(path) as data:
+                if "occupancy" not in data:
+                    raise ValueError(
+                        f"{path}: no occupancy; collect again with this version of `occsim collect-render`"
+                    )
+                n = len(data["images"])
+                parts["images"].append(data["images"])
+                parts["labels"].append(coarsen_occupancy(data["occupancy"], coarse))
+                parts["intrinsics"].append(np.repeat(data["intrinsics"][None], n, axis=0))
+                parts["cam2ego"].append(np.repeat(data["cam2ego"][None], n, axis=0))
+                parts["weather"].append(np.full(n, str(data["weather"])))
+        return cls(**{k: np.concatenate(v) for k, v in parts.items()})
+
+    def batch(self, index: np.ndarray, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
+        """(images in [-1, 1] (B, 6, 3, H, W), intrinsics, cam2ego, labels) tensors for ``index``."""
+        images = torch.from_numpy(self.images[index]).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
+        return (
+            images.to(device),
+            torch.from_numpy(self.intrinsics[index]).float().to(device),
+            torch.from_numpy(self.cam2ego[index]).float().to(device),
+            torch.from_numpy(self.labels[index]).long().to(device),
+        )
+
+
+@torch.no_grad()
+def predict(model: OccupancyPerception, samples: OccupancySamples, batch: int = 16) -> np.ndarray:
+    """(N, X, Y, Z) uint8 predicted labels."""
+    model.eval()
+    out = []
+    for i in range(0, len(samples.images), batch):
+        images, k, t, _ = samples.batch(np.arange(i, min(i + batch, len(samples.images))), model.device)
+        out.append(model(images, k, t).argmax(dim=1).to(torch.uint8).cpu().numpy())
+    return np.concatenate(out)
+
+
+def score(model: OccupancyPerception, samples: OccupancySamples) -> dict:
+    """Occupancy mIoU and IoU on ``samples``, over all of them and per weather."""
+    predicted = predict(model, samples)
+    figures = {"all": _summary(occupancy_iou(predicted, samples.labels), len(predicted))}
+    for weather in sorted(set(samples.weather.tolist())):
+        mask = samples.weather == weather
+        figures[weather] = _summary(occupancy_iou(predicted[mask], samples.labels[mask]), int(mask.sum()))
+    return figures
+
+
+def _summary(iou: dict, n: int) -> dict:
+    return {"miou": round(iou["miou"], 4), "iou": round(iou["iou"], 4), "samples": n}
+
+
+def train_perception(config: PerceptionTrainConfig) -> tuple[OccupancyPerception, dict]:
+    """Train on the training episodes, score on the held-out ones, save the model and ``metrics.json``."""
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    model = OccupancyPerception()
+    coarse = tuple(model.config.coarse)
+    train_files, held_files = split_episodes(episode_files(config.data_dir), config.held_out, config.seed)
+    train = OccupancySamples.load(train_files, coarse)
+    weights = class_weights(train.labels)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.learning_rate, total_steps=config.steps)
+    rng = np.random.default_rng(config.seed)
+    losses = []
+    model.train()
+    for _ in (bar := tqdm(range(config.steps), desc="train-perception")):
+        images, k, t, labels = train.batch(rng.integers(len(train.images), size=config.batch_size))
+        loss = perception_loss(model(images, k, t), labels, weights)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    model.eval()
+    out = Path(config.out_dir)
+    model.save_pretrained(out, safe_serialization=True)
+    record = {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "train_samples": len(train.images),
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "held_out_episodes": [f.name for f in held_files],
+        "held_out": score(model, OccupancySamples.load(held_files, coarse)) if held_files else {},
+        "losses": losses,
+    }
+    (out / "metrics.json").write_text(json.dumps(record, indent=1))
+    return model, record
