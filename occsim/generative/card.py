@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from occsim.generative.dataset import RenderPairs
+from occsim.generative.dataset import RenderPairs, episode_files
 from occsim.generative.evaluate import evaluate_layout, save_examples, save_loss_curve
 from occsim.generative.pipeline import OccSimSyntheOccPipeline
 from occsim.generative.probe import layout_agreement, train_probe
@@ -27,7 +27,7 @@ def document(
     out = Path(out_dir)
     data_dir = Path(data_dir)
     held = RenderPairs(data_dir, [data_dir / name for name in record["held_out_episodes"]])
-    train_names = sorted(set(p.name for p in data_dir.glob("*__*.npz")) - set(record["held_out_episodes"]))
+    train_names = sorted({p.name for p in episode_files(data_dir)} - set(record["held_out_episodes"]))
     train = RenderPairs(data_dir, [data_dir / n for n in train_names[:: max(1, len(train_names) // 40)]])
     views = train.images.reshape(-1, *train.images.shape[2:])
     labels = train.nearest.reshape(-1, *train.nearest.shape[2:])

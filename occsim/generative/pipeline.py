@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from occsim.classes import FREE
+from occsim.generative.conditioning import plane_depths
 from occsim.generative.controlnet import MPIControlNet
 from occsim.generative.cross_view import NeighbourAttnProcessor, install_cross_view
 from occsim.generative.pixel_space import PixelSpace, decode_latents, latent_factor
@@ -118,8 +119,7 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         """
         factor = latent_factor(self.vae)
         latent_hw = (image_hw[0] // factor, image_hw[1] // factor)
-        planes, max_depth = self.settings["planes"], self.settings["max_depth"]
-        depths = np.linspace(max_depth / planes, max_depth, planes)
+        depths = plane_depths(self.settings["planes"], self.settings["max_depth"])
         mpi = build_mpi(occupancy, scale_intrinsics(intrinsics, image_hw, latent_hw), cam2ego, latent_hw, depths)
         occupied = mpi != FREE
         first = occupied.to(torch.uint8).argmax(dim=1, keepdim=True)

@@ -83,7 +83,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     train_files, held_files = split_episodes(episode_files(config.data_dir), config.held_out, config.seed)
     pairs = RenderPairs(config.data_dir, train_files)
     torch.manual_seed(config.seed)
-    parts = _components(config, pairs, out)
+    parts = _components(config, pairs, out, meta["latent_factor"])
     if latent_factor(parts.vae) != meta["latent_factor"]:
         raise ValueError(
             f"{config.data_dir} was collected with --latent-factor {meta['latent_factor']} but the base's VAE "
@@ -207,13 +207,13 @@ def _data_meta(data_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _components(config: SyntheOccTrainConfig, pairs: RenderPairs, out: Path) -> _Components:
+def _components(config: SyntheOccTrainConfig, pairs: RenderPairs, out: Path, factor: int) -> _Components:
     if config.base is None:
         tokenizer, text_encoder = small_text(out / "tokenizer")
         pick = np.random.default_rng(config.seed).permutation(len(pairs))[:256]
         sample = torch.from_numpy(pairs.images[pick]).flatten(0, 1).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         if config.pixel_space:
-            pixels = PixelSpace(factor=_factor_of(pairs))
+            pixels = PixelSpace(factor=factor)
             vae, vae_losses = PixelSpace(pixels.config.factor, 1.0 / float(pixels.fold(sample).std())), []
         else:
             vae, vae_losses = _train_vae(small_vae(), pairs.images, config.vae_steps, config.seed)
@@ -254,10 +254,6 @@ def _train_vae(vae: AutoencoderKL, images: np.ndarray, steps: int, seed: int, ba
         losses.append(loss.item())
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     return vae.eval().requires_grad_(False), losses
-
-
-def _factor_of(pairs: RenderPairs) -> int:
-    return pairs.images.shape[2] // pairs.mpi.shape[3]
 
 
 @torch.no_grad()
