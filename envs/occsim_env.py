@@ -35,6 +35,9 @@ class OccSimEnv(gym.Env):
         renderer_kwargs: the renderer's options, e.g. ``{"steps": 10, "device": "cuda"}`` for ``syntheocc``.
         action_type: ``waypoints`` (6 x 2 ego-frame metres) or ``control`` (normalised acceleration, steering).
         privileged: add the occupancy window, the actor table, the ego pose and the goal to observations.
+        perception_meter: add ``info["perceived_occupancy_miou"]`` each step: the occupied-class mIoU between the
+            world's occupancy window and what the occupancy perception model sees in the rendered views (``True``:
+            the shipped model; a path: a ``train-perception`` folder).
         render_mode: None or ``rgb_array``.
     """
 
@@ -50,6 +53,7 @@ class OccSimEnv(gym.Env):
         action_type: str = "waypoints",
         privileged: bool = False,
         render_mode: str | None = None,
+        perception_meter: bool | str = False,
     ):
         if action_type not in ("waypoints", "control"):
             raise ValueError(f"action_type must be 'waypoints' or 'control', got {action_type!r}")
@@ -60,7 +64,12 @@ class OccSimEnv(gym.Env):
         self.action_type = action_type
         self.privileged = privileged
         self.render_mode = render_mode
-        self.sim = Simulation(renderer=renderer, camera_hw=tuple(camera_hw), renderer_kwargs=renderer_kwargs)
+        self.sim = Simulation(
+            renderer=renderer,
+            camera_hw=tuple(camera_hw),
+            renderer_kwargs=renderer_kwargs,
+            perception_meter=perception_meter,
+        )
         self._intrinsics = self.sim.rig.intrinsics.astype(np.float32)
         self._cam2ego = self.sim.rig.cam2ego.astype(np.float32)
         h, w = self.sim.rig.hw
@@ -173,7 +182,7 @@ class OccSimEnv(gym.Env):
 
     def _info(self, outcome: StepOutcome) -> dict[str, Any]:
         col = outcome.collision
-        return {
+        info = {
             "collision": col is not None,
             "collided_with": col.with_id if col else None,
             "impact_speed": col.impact_speed if col else 0.0,
@@ -182,6 +191,9 @@ class OccSimEnv(gym.Env):
             "route_completion": outcome.route_completion,
             "scenario": self._scenario.name if self._scenario else None,
         }
+        if self.sim.meter is not None:
+            info["perceived_occupancy_miou"] = outcome.perceived_occupancy_miou
+        return info
 
 
 def _resolve(scenario: ScenarioArg | None) -> list[Scenario]:

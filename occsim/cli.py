@@ -65,6 +65,10 @@ def _check_choices(planners: list[str], weather: str | None, renderer: str, rend
 
 
 RENDERER_OPTION_HELP = "A renderer option KEY=VALUE (repeatable), e.g. steps=10, device=cuda, weights=DIR."
+PERCEPTION_METER_HELP = (
+    "Score every frame with the occupancy perception model: perceived_occupancy_miou, the mIoU between the world's "
+    "occupancy and what the model sees in the views (OccSim's fidelity meter; ~50 ms a frame)."
+)
 
 
 def _renderer_options(items: list[str] | None) -> dict:
@@ -140,6 +144,7 @@ def run(
     video: Annotated[
         Path | None, typer.Option(help="Write a video of the six views and a bird's-eye view (mp4).")
     ] = None,
+    perception_meter: Annotated[bool, typer.Option("--perception-meter", help=PERCEPTION_METER_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
 ) -> None:
     """Drive one planner through one scenario and report what happened."""
@@ -159,6 +164,7 @@ def run(
             seed=seed,
             camera_hw=hw,
             video=video,
+            perception_meter=perception_meter,
         )
     except PlannerError as e:
         raise _fail(str(e)) from None
@@ -172,6 +178,8 @@ def run(
     if result.collision:
         out.print(f"  hit {result.collided_with} at {result.impact_speed:.1f} m/s")
     out.print(f"  route completion {result.route_completion:.0%}, {result.steps} steps, offroad: {result.offroad}")
+    if result.perceived_occupancy_miou is not None:
+        out.print(f"  perceived occupancy mIoU {result.perceived_occupancy_miou:.3f} (mean over frames)")
     if video is not None:
         out.print(f"  video: {video}")
 
@@ -204,6 +212,7 @@ def suite(
     renderer_option: Annotated[list[str] | None, typer.Option(help=RENDERER_OPTION_HELP)] = None,
     camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",
     no_video: Annotated[bool, typer.Option("--no-video", help="Skip the per-run videos (faster).")] = False,
+    perception_meter: Annotated[bool, typer.Option("--perception-meter", help=PERCEPTION_METER_HELP)] = False,
     planner_timeout: Annotated[
         float | None, typer.Option(min=0.001, help="Seconds one plan() call may take before the run is an error.")
     ] = None,
@@ -259,6 +268,7 @@ def suite(
         renderer=renderer,
         renderer_kwargs=renderer_kwargs,
         camera_hw=hw,
+        perception_meter=perception_meter,
         no_video=no_video,
         planner_timeout=planner_timeout,
         resume=resume,
@@ -297,7 +307,7 @@ def report(out_dir: Annotated[Path, typer.Argument(help="A suite's --out folder.
 
 
 def _print_summary(rows: list[dict]) -> None:
-    from occsim.suite.summary import COLUMNS
+    from occsim.suite.summary import columns
 
     short = {
         "collision_rate": "coll.",
@@ -305,12 +315,15 @@ def _print_summary(rows: list[dict]) -> None:
         "driving_score": "DS",
         "ncap": "NCAP",
         "pdms": "PDMS",
+        "perceived_miou": "perc. mIoU",
     }
     table = Table(title="per planner and weather (means; coll. = collision rate, DS = driving score)")
-    for c in COLUMNS:
+    shown = columns(rows)
+    for c in shown:
         table.add_column(short.get(c, c), no_wrap=True)
     for row in rows:
-        table.add_row(*(f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in COLUMNS))
+        cells = (row.get(c, "") for c in shown)
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells))
     out.print(table)
 
 
@@ -550,7 +563,7 @@ def train_perception(
 ) -> None:
     """Train the camera-based occupancy perception model; report its mIoU on held-out episodes per weather."""
     from occsim.generative.dataset import episode_files
-    from occsim.suite.train_perception import OccupancySamples, PerceptionTrainConfig, score
+    from occsim.suite.train_perception import OccupancySamples, PerceptionTrainConfig, score, write_card
     from occsim.suite.train_perception import train_perception as run
 
     config = PerceptionTrainConfig(data_dir, out_dir, steps, batch_size, learning_rate, held_out, seed)
@@ -564,6 +577,7 @@ def train_perception(
     if extra:
         record["evaluation"] = extra
         (out_dir / "metrics.json").write_text(json.dumps(record, indent=1))
+    write_card(out_dir, record)
     table = Table(title="occupancy perception (coarse 1.6 x 1.6 x 0.8 m cells)")
     for column in ("set", "weather", "samples", "mIoU", "IoU"):
         table.add_column(column)

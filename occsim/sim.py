@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from occsim.metrics.collision import Collision, check_collision
+from occsim.metrics.occupancy import occupancy_iou
 from occsim.scenario import Scenario, build_world, weather_of
 from occsim.sensors import RENDERERS, make_renderer
 from occsim.sensors.renderer import Renderer
@@ -29,6 +31,7 @@ class StepOutcome:
     timed_out: bool
     progress: float  # [m]
     route_completion: float  # [0, 1]
+    perceived_occupancy_miou: float | None = None  # the perception meter's score of the views, when it is on
 
 
 class Simulation:
@@ -40,7 +43,16 @@ class Simulation:
         camera_hw: tuple[int, int] = (256, 448),
         render: bool = True,
         renderer_kwargs: dict | None = None,
+        perception_meter: bool | str | Path = False,
     ):
+        """Args:
+        renderer: a registered renderer name, or a built renderer.
+        camera_hw: image size of a named renderer's cameras [px].
+        render: render frames at all (off: geometry and scores only).
+        renderer_kwargs: options for a named renderer.
+        perception_meter: score every frame with the occupancy perception model (``True``: the shipped one; a
+            path: a ``train-perception`` folder): ``StepOutcome.perceived_occupancy_miou``.
+        """
         self.camera_hw = tuple(camera_hw)
         self.renderer_name = renderer if isinstance(renderer, str) else None
         self.renderer_kwargs = dict(renderer_kwargs or {})
@@ -49,6 +61,7 @@ class Simulation:
             make_renderer(renderer, self.rig, **self.renderer_kwargs) if isinstance(renderer, str) else renderer
         )
         self.render_enabled = render
+        self.meter = _load_meter(perception_meter)
         self.tracker = TrajectoryTracker()
         self.world: World | None = None
         self.scenario: Scenario | None = None
@@ -141,6 +154,7 @@ class Simulation:
         self.occupancy = world.occupancy()
         frame_seed = int(np.random.SeedSequence([self.seed, self.steps]).generate_state(1)[0])
         self.frames = self.renderer.render(world, self.weather, frame_seed) if self.render_enabled else None
+        perceived = self._perceived_miou() if self.frames is not None and self.meter is not None else None
         progress = world.route.progress(world.ego)
         completion = float(np.clip(progress / max(world.route.length, 1e-6), 0.0, 1.0))
         return StepOutcome(
@@ -151,4 +165,23 @@ class Simulation:
             timed_out=self.steps >= self.max_steps,
             progress=progress,
             route_completion=completion,
+            perceived_occupancy_miou=perceived,
         )
+
+    def _perceived_miou(self) -> float:
+        """Occupied-class mIoU between what the meter perceives in the frames and the world's coarsened window."""
+        from occsim.generative.perception import coarsen_occupancy
+
+        assert self.meter is not None and self.frames is not None and self.occupancy is not None
+        perceived = self.meter.perceive(self.frames.rgb, self.rig)
+        truth = coarsen_occupancy(self.occupancy, tuple(self.meter.model.config.coarse))
+        return occupancy_iou(perceived, truth)["miou"]
+
+
+def _load_meter(choice: bool | str | Path):
+    """The perception meter ``choice`` names, or None; imported here so plain runs never load torch models."""
+    if choice is False or choice is None:
+        return None
+    from occsim.generative.perception import PerceptionMeter
+
+    return PerceptionMeter.load(None if choice is True else choice)

@@ -91,7 +91,9 @@ def save_examples(path: str | Path, examples: dict[str, np.ndarray], title: str 
     return Path(path)
 
 
-def save_loss_curve(path: str | Path, losses: list[float], window: int = 50) -> Path:
+def save_loss_curve(
+    path: str | Path, losses: list[float], window: int = 50, ylabel: str = "reweighed noise MSE (eq. 7)"
+) -> Path:
     """The training loss per step and its running mean."""
     fig = Figure(figsize=(6, 3.2))
     ax = fig.subplots()
@@ -101,7 +103,7 @@ def save_loss_curve(path: str | Path, losses: list[float], window: int = 50) -> 
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
         ax.plot(steps[window - 1 :], smooth, color="C0", label=f"mean of {window}")
     ax.set_xlabel("step")
-    ax.set_ylabel("reweighed noise MSE (eq. 7)")
+    ax.set_ylabel(ylabel)
     ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()

@@ -10,6 +10,8 @@ geometric scene-class affinity losses.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import torch
@@ -23,6 +25,7 @@ from occsim.types import CameraRig
 from occsim.world.grid import OCC3D_GRID
 
 NUM_CLASSES = len(CLASS_NAMES)
+SMALL_PERCEPTION = Path(__file__).parent / "weights" / "perception-small"  # trained by `occsim train-perception`
 
 
 def coarsen_occupancy(occupancy: np.ndarray, factor: tuple[int, int, int] = (4, 4, 2)) -> np.ndarray:
@@ -179,6 +182,18 @@ class PerceptionMeter:
 
     def __init__(self, model: OccupancyPerception):
         self.model = model.eval()
+
+    @classmethod
+    def load(cls, weights: str | Path | None = None, device: str = "cpu") -> PerceptionMeter:
+        """A meter reading ``weights`` (a ``train-perception`` folder); default the small model shipped with OccSim.
+
+        Raises:
+            FileNotFoundError: ``weights`` holds no perception model.
+        """
+        folder = Path(weights) if weights else SMALL_PERCEPTION
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"{folder} holds no perception model; train one with `occsim train-perception`")
+        return cls(OccupancyPerception.from_pretrained(folder, local_files_only=True).to(device))
 
     @torch.no_grad()
     def perceive(self, rgb: np.ndarray, rig: CameraRig) -> np.ndarray:

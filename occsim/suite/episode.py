@@ -43,6 +43,7 @@ class EpisodeResult:
     steps: int
     wall_time: float  # [s]
     renderer: str
+    perceived_occupancy_miou: float | None = None  # mean over the frames, when the perception meter is on
     version: str = occsim.__version__
     history: list[HistoryStep] = field(default_factory=list, repr=False, compare=False)
 
@@ -64,6 +65,7 @@ def run_episode(
     still: str | Path | None = None,
     planner_timeout: float | None = None,
     renderer_kwargs: dict | None = None,
+    perception_meter: bool | str = False,
 ) -> EpisodeResult:
     """Drive ``planner`` through ``scenario`` until collision, goal or time-out.
 
@@ -78,6 +80,7 @@ def run_episode(
         still: write the frame of the collision here (png), if there is one.
         planner_timeout: seconds one ``plan`` call may take (enforced in a process's main thread).
         renderer_kwargs: the renderer's options.
+        perception_meter: score each frame with the occupancy perception model (see ``OccSimEnv``).
 
     Raises:
         PlannerError: the planner raised, timed out, or returned an invalid trajectory.
@@ -92,17 +95,21 @@ def run_episode(
         renderer_kwargs=renderer_kwargs,
         privileged=agent.privileged,
         render_mode="rgb_array" if pictures else None,
+        perception_meter=perception_meter,
     )
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
     agent.reset(info)
     frames = [env.render()] if pictures else []
+    perceived = [info["perceived_occupancy_miou"]] if perception_meter else []
     offroad, steps, terminated, truncated = bool(info["offroad"]), 0, False, False
     while not (terminated or truncated):
         plan = _plan(agent, obs, planner_timeout, steps)
         obs, _, terminated, truncated, info = env.step(plan)
         steps += 1
         offroad = offroad or bool(info["offroad"])
+        if perception_meter:
+            perceived.append(info["perceived_occupancy_miou"])
         if pictures:
             frames.append(env.render())
     wall = time.perf_counter() - start
@@ -126,6 +133,7 @@ def run_episode(
         steps=steps,
         wall_time=round(wall, 3),
         renderer=renderer,
+        perceived_occupancy_miou=round(float(np.nanmean(perceived)), 4) if perceived else None,
         history=list(env.sim.history),
     )
 

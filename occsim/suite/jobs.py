@@ -86,6 +86,7 @@ def run_job(task: Task, reference: dict | None, options: dict, threads: int) -> 
             weather=task.weather,
             renderer=options["renderer"],
             renderer_kwargs=options.get("renderer_kwargs"),
+            perception_meter=options.get("perception_meter", False),
             seed=task.seed,
             camera_hw=tuple(options["camera_hw"]),
             video=video,

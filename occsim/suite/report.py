@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless backend
 import numpy as np  # noqa: E402
 
-from occsim.suite.summary import COLUMNS, summarise, write_csv  # noqa: E402
+from occsim.suite.summary import columns, summarise, write_csv  # noqa: E402
 
 RUN_COLUMNS = (
     ("scenario", "scenario"),
@@ -26,6 +26,7 @@ RUN_COLUMNS = (
     ("route_completion", "route"),
     ("impact_speed", "impact [m/s]"),
     ("collided_with", "hit"),
+    ("perceived_occupancy_miou", "perceived mIoU"),
 )
 FILTERS = ("planner", "weather", "scenario", "outcome")
 
@@ -98,7 +99,9 @@ def _cell(value) -> str:
 
 
 def _page(records: list[dict], rows: list[dict], plots: list[str], out_dir: Path) -> str:
-    summary = "".join("<tr>" + "".join(f"<td>{_cell(row[c])}</td>" for c in COLUMNS) + "</tr>" for row in rows)
+    summary = "".join(
+        "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns(rows)) + "</tr>" for row in rows
+    )
     options = {f: sorted({str(r.get(f, "")) for r in records}) for f in FILTERS}
     selects = "".join(
         f'<label>{f} <select data-filter="{f}"><option value="">all</option>'
@@ -128,7 +131,7 @@ def _page(records: list[dict], rows: list[dict], plots: list[str], out_dir: Path
             f'<tr class="{html.escape(str(r.get("outcome", "")))}" {attrs}>{cells}<td>{"".join(media)}</td></tr>'
         )
     images = "".join(f'<img src="{p}" alt="{p}">' for p in plots)
-    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+    head = "".join(f"<th>{c}</th>" for c in columns(rows))
     run_head = "".join(f'<th class="sortable" data-key="{k}">{label}</th>' for k, label in RUN_COLUMNS)
     return _TEMPLATE.format(
         n=len(records),

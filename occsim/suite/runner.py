@@ -33,6 +33,7 @@ class SuiteConfig:
     renderer: str = "raster"
     renderer_kwargs: dict = field(default_factory=dict)  # the renderer's options (weights, steps, device, ...)
     camera_hw: tuple[int, int] = (256, 448)
+    perception_meter: bool = False  # score every frame's perceived occupancy (perceived_occupancy_miou)
     no_video: bool = False
     planner_timeout: float | None = None
     resume: bool = False
@@ -68,6 +69,7 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
         "renderer": config.renderer,
         "renderer_kwargs": dict(config.renderer_kwargs),
         "camera_hw": list(config.camera_hw),
+        "perception_meter": config.perception_meter,
         "no_video": config.no_video,
         "planner_timeout": config.planner_timeout,
         "imports": list(config.imports),

@@ -18,6 +18,12 @@ COLUMNS = (
     "route_completion",
     "driving_score",
 )
+METER_COLUMN = "perceived_miou"  # present when the runs were scored with the perception meter
+
+
+def columns(rows: list[dict]) -> tuple[str, ...]:
+    """COLUMNS, plus the perception meter's where any row has it."""
+    return COLUMNS + ((METER_COLUMN,) if any(METER_COLUMN in row for row in rows) else ())
 
 
 def summarise(records: list[dict]) -> list[dict]:
@@ -32,6 +38,7 @@ def summarise(records: list[dict]) -> list[dict]:
         def mean(field: str, runs: list[dict] = ok) -> float:
             return round(float(np.mean([float(r[field]) for r in runs])), 3) if runs else float("nan")
 
+        metered = [r for r in ok if r.get("perceived_occupancy_miou") is not None]
         rows.append(
             {
                 "planner": planner,
@@ -43,14 +50,15 @@ def summarise(records: list[dict]) -> list[dict]:
                 "pdms": mean("pdms"),
                 "route_completion": mean("route_completion"),
                 "driving_score": mean("driving_score"),
+                **({METER_COLUMN: mean("perceived_occupancy_miou", metered)} if metered else {}),
             }
         )
     return rows
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
-    """summary.csv with COLUMNS."""
+    """summary.csv with ``columns(rows)``."""
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns(rows), restval="")
         writer.writeheader()
         writer.writerows(rows)

@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from occsim.generative.dataset import episode_files, split_episodes
+from occsim.generative.evaluate import save_loss_curve
 from occsim.generative.perception import OccupancyPerception, class_weights, coarsen_occupancy, perception_loss
 from occsim.metrics.occupancy import occupancy_iou
 
@@ -129,3 +130,45 @@ def train_perception(config: PerceptionTrainConfig) -> tuple[OccupancyPerception
     }
     (out / "metrics.json").write_text(json.dumps(record, indent=1))
     return model, record
+
+
+def write_card(out_dir: str | Path, record: dict) -> Path:
+    """``MODEL_CARD.md`` and ``training.png`` for a trained perception model, from its ``metrics.json`` record."""
+    out = Path(out_dir)
+    save_loss_curve(out / "training.png", record["losses"], ylabel="MonoScene loss (eq. 2)")
+    config = record["config"]
+    model = OccupancyPerception.from_pretrained(out, local_files_only=True)
+    params = sum(p.numel() for p in model.parameters())
+    size = sum(f.stat().st_size for f in out.glob("*.safetensors")) / 1e6
+    rows = [
+        f"| {name} | {weather} | {f['samples']} | {f['miou']:.3f} | {f['iou']:.3f} |"
+        for name, figures in [("held-out episodes", record["held_out"]), *record.get("evaluation", {}).items()]
+        for weather, f in figures.items()
+    ]
+    evaluate = "".join(f" --evaluate {name}" for name in record.get("evaluation", {}))
+    text = f"""# OccSim occupancy perception model (f_delta)
+
+Six camera views in, semantic occupancy out over the Occ3D window at 1.6 m x 1.6 m x 0.8 m cells
+({" x ".join(map(str, model.grid_shape))}): a shared 2D encoder, MonoScene's FLoSP lifting through the cameras and a
+bird's-eye head, trained with the MonoScene losses (OccScene eq. 2). OccSim uses it as its fidelity meter
+(`perceived_occupancy_miou`) and as OccScene's perception model.
+
+## How it was made
+- Command: `occsim train-perception {config["data_dir"]} --out {config["out_dir"]} --steps {config["steps"]} --batch-size {config["batch_size"]}{evaluate}`
+- Data: raster views ({" x ".join(map(str, model.config.image_hw))} px) from `occsim collect-render`, labels the
+  privileged occupancy window; {record["train_samples"]} training samples, {len(record["held_out_episodes"])}
+  episodes held out.
+- Training: {config["steps"]} AdamW steps of {config["batch_size"]} samples, one-cycle learning rate
+  {config["learning_rate"]}: {record["train_seconds"]:.0f} s on the CPU.
+- Parameters: {params:,}; {size:.1f} MB of safetensors.
+
+## What it sees (occupied-class mIoU and occupied/free IoU on coarse cells)
+
+| set | weather | samples | mIoU | IoU |
+|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Views are raster renders of OccSim's own scenes; on camera images of the real world it has not been measured.
+"""
+    (out / "MODEL_CARD.md").write_text(text)
+    return out / "MODEL_CARD.md"
