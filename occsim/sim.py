@@ -35,7 +35,16 @@ class StepOutcome:
 
 
 class Simulation:
-    """Runs one scenario at a time in closed loop."""
+    """Runs one scenario at a time in closed loop.
+
+    Args:
+        renderer: a registered renderer name, or a built renderer.
+        camera_hw: image size of a named renderer's cameras [px].
+        render: render frames at all (off: geometry and scores only).
+        renderer_kwargs: options for a named renderer.
+        perception_meter: score every frame with the occupancy perception model (``True``: the shipped one; a
+            path: a ``train-perception`` folder): ``StepOutcome.perceived_occupancy_miou``.
+    """
 
     def __init__(
         self,
@@ -45,14 +54,6 @@ class Simulation:
         renderer_kwargs: dict | None = None,
         perception_meter: bool | str | Path = False,
     ):
-        """Args:
-        renderer: a registered renderer name, or a built renderer.
-        camera_hw: image size of a named renderer's cameras [px].
-        render: render frames at all (off: geometry and scores only).
-        renderer_kwargs: options for a named renderer.
-        perception_meter: score every frame with the occupancy perception model (``True``: the shipped one; a
-            path: a ``train-perception`` folder): ``StepOutcome.perceived_occupancy_miou``.
-        """
         self.camera_hw = tuple(camera_hw)
         self.renderer_name = renderer if isinstance(renderer, str) else None
         self.renderer_kwargs = dict(renderer_kwargs or {})

@@ -146,6 +146,10 @@ def write_card(out_dir: str | Path, record: dict) -> Path:
         for weather, f in figures.items()
     ]
     evaluate = "".join(f" --evaluate {name}" for name in record.get("evaluation", {}))
+    command = (
+        f"occsim train-perception {config['data_dir']} --out {config['out_dir']} --steps {config['steps']} "
+        f"--batch-size {config['batch_size']}{evaluate}"
+    )
     text = f"""# OccSim occupancy perception model (f_delta)
 
 Six camera views in, semantic occupancy out over the Occ3D window at 1.6 m x 1.6 m x 0.8 m cells
@@ -154,7 +158,7 @@ bird's-eye head, trained with the MonoScene losses (OccScene eq. 2). OccSim uses
 (`perceived_occupancy_miou`) and as OccScene's perception model.
 
 ## How it was made
-- Command: `occsim train-perception {config["data_dir"]} --out {config["out_dir"]} --steps {config["steps"]} --batch-size {config["batch_size"]}{evaluate}`
+- Command: `{command}`
 - Data: raster views ({" x ".join(map(str, model.config.image_hw))} px) from `occsim collect-render`, labels the
   privileged occupancy window; {record["train_samples"]} training samples, {len(record["held_out_episodes"])}
   episodes held out.
