@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torch.nn import functional as F
 
 from occsim.classes import CLASS_NAMES
 from occsim.sensors.mpi import build_mpi
 from occsim.types import CameraFrames, CameraRig
+from occsim.world.grid import OCC3D_GRID
 
 SKY_DEPTH = 1000.0  # [m] stands in for the raster's inf (sky), so depths stay finite in float16
 
@@ -68,3 +71,36 @@ def pool_mode(semantic: np.ndarray, factor: int) -> np.ndarray:
 def pool_min(depth: np.ndarray, factor: int) -> np.ndarray:
     """The nearest depth in each ``factor`` x ``factor`` block [m]: (N, H/f, W/f) float32, sky at SKY_DEPTH."""
     return np.minimum(_blocks(depth, factor).min(axis=-1), SKY_DEPTH).astype(np.float32)
+
+
+def frustum_points(
+    intrinsics: torch.Tensor, cam2ego: torch.Tensor, hw: tuple[int, int], depths: torch.Tensor
+) -> torch.Tensor:
+    """(..., D, h, w, 3) ego-frame points of every MPI cell: ``cam2ego @ K^-1 @ (u d, v d, d)`` at pixel centres.
+
+    The same points ``build_mpi`` looks up, for (..., 3, 3) intrinsics of ``hw`` images and (..., 4, 4) poses.
+    """
+    k, t = intrinsics.float(), cam2ego.float()
+    v, u = torch.meshgrid(
+        torch.arange(hw[0], device=k.device) + 0.5, torch.arange(hw[1], device=k.device) + 0.5, indexing="ij"
+    )
+    pix = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # (h, w, 3)
+    rays = torch.einsum("...ij,hwj->...hwi", torch.linalg.inv(k), pix)
+    rays = torch.einsum("...ij,...hwj->...hwi", t[..., :3, :3], rays)
+    d = depths.to(k.device, torch.float32)
+    points = rays[..., None, :, :, :] * d.view(-1, 1, 1, 1)  # (..., D, h, w, 3)
+    return points + t[..., None, None, None, :3, 3]
+
+
+def sample_frustum(volume: torch.Tensor, points: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """(B, C, ...) values of a (B, C, X, Y, Z) ego-frame volume over the Occ3D window at (B, ..., 3) points.
+
+    Points outside the window read zero. ``volume`` may be coarser than the Occ3D grid (any X, Y, Z).
+    """
+    b, c = volume.shape[:2]
+    lower = torch.tensor(OCC3D_GRID.lower, dtype=points.dtype, device=points.device)
+    extent = torch.tensor(OCC3D_GRID.shape, dtype=points.dtype, device=points.device) * OCC3D_GRID.voxel_size
+    normalised = ((points - lower) / extent * 2 - 1).flip(-1)  # grid_sample reads (x=Z, y=Y, z=X)
+    grid = normalised.reshape(b, 1, 1, -1, 3)
+    sampled = F.grid_sample(volume, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    return sampled.view(b, c, *points.shape[1:-1])

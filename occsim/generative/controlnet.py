@@ -59,9 +59,16 @@ class MPIControlNet(ModelMixin, ConfigMixin):
         mpi: torch.Tensor,
         nearest: torch.Tensor,
         conditioning_scale: float = 1.0,
+        condition_residual: torch.Tensor | None = None,
     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        """``(down_block_additional_residuals, mid_block_additional_residual)`` for the UNet."""
+        """``(down_block_additional_residuals, mid_block_additional_residual)`` for the UNet.
+
+        ``condition_residual`` (B, C, h, w) is added to the encoded MPI where the ControlNet adds its condition to
+        the latent's first features: the entry for OccScene's Mamba-based Dual Alignment (eq. 9).
+        """
         cond = self.mpi_encoder(mpi, nearest).to(sample.dtype)
+        if condition_residual is not None:
+            cond = cond + condition_residual.to(sample.dtype)
         out = self.controlnet(
             sample,
             timestep,

@@ -3,7 +3,8 @@
 Each transformer block's text cross-attention (``attn2``) gets a processor that runs the usual attention and adds
 sum over the two neighbours j of Attention(Q_i, K_j, V_j), projected by a zero-initialised linear layer, so at
 initialisation the UNet's output is unchanged. Neighbours are views i - 1 and i + 1 (mod 6) in OccSim's camera order
-(ARCHITECTURE.md), or the previous and next frame along a video's time axis.
+(ARCHITECTURE.md), or the previous and next frame along a video's time axis. ``VideoAttnProcessor`` adds attention
+to the previous frame's features recorded in a context pass (the OccScene renderer's cross-frame attention).
 """
 
 from __future__ import annotations
@@ -74,13 +75,82 @@ class NeighbourAttnProcessor(nn.Module):
         return x.view(b, g, n, self.heads, c // self.heads).transpose(2, 3)  # (B, G, heads, N, head_dim)
 
 
-def install_cross_view(unet: nn.Module, group: int = 6, cyclic: bool = True) -> list[NeighbourAttnProcessor]:
-    """Give every transformer block's ``attn2`` of a diffusers UNet a ``NeighbourAttnProcessor``; returns them."""
+class VideoAttnProcessor(NeighbourAttnProcessor):
+    """Cross-view attention plus zero-initialised attention to the same view in the previous frame.
+
+    The previous frame's features come from a context pass: with ``mode = "record"`` each block keeps the hidden
+    states it sees (the previous frame's clean latent through the UNet at t = 0); with ``mode = "attend"`` every
+    row of the batch (views repeated for the guidance halves) also attends to its view's recorded states. One
+    context pass serves all denoising steps of a frame. Its cross-view weights keep ``NeighbourAttnProcessor``'s
+    names, so a SyntheOcc UNet's state dict loads into it (the new weights start at zero).
+    """
+
+    def __init__(self, dim: int, heads: int, group: int = 6, cyclic: bool = True):
+        super().__init__(dim, heads, group, cyclic)
+        self.frame_q = nn.Linear(dim, dim, bias=False)
+        self.frame_k = nn.Linear(dim, dim, bias=False)
+        self.frame_v = nn.Linear(dim, dim, bias=False)
+        self.frame_out = nn.Linear(dim, dim)
+        nn.init.zeros_(self.frame_out.weight)
+        nn.init.zeros_(self.frame_out.bias)
+        self.mode = "off"  # off | record | attend
+        self.memory: torch.Tensor | None = None
+
+    def __call__(
+        self,
+        attn: Attention,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        temb: torch.Tensor | None = None,
+        *args,
+        **kwargs,
+    ) -> torch.Tensor:
+        """Eq. 5's cross-view output, plus the previous frame's term when attending."""
+        out = super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+        if self.mode == "record":
+            self.memory = hidden_states
+        elif self.mode == "attend" and self.memory is not None:
+            out = out + self.previous_frame(hidden_states)
+        return out
+
+    def previous_frame(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Attention of each row to its view's recorded states, projected: (B, N, C)."""
+        batch, tokens, dim = hidden_states.shape
+        assert self.memory is not None
+        memory = self.memory.repeat(batch // self.memory.shape[0], 1, 1)
+        q, k, v = (
+            proj(x).view(batch, -1, self.heads, dim // self.heads).transpose(1, 2)
+            for proj, x in ((self.frame_q, hidden_states), (self.frame_k, memory), (self.frame_v, memory))
+        )
+        attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(batch, tokens, dim)
+        return self.frame_out(attended)
+
+
+def set_video_mode(unet: nn.Module, mode: str) -> None:
+    """Switch every ``VideoAttnProcessor`` of ``unet`` to ``off``, ``record`` or ``attend``; ``off`` forgets."""
+    if mode not in ("off", "record", "attend"):
+        raise ValueError(f"mode must be off, record or attend, got {mode!r}")
+    for processor in unet.attn_processors.values():
+        if isinstance(processor, VideoAttnProcessor):
+            processor.mode = mode
+            if mode == "off":
+                processor.memory = None
+
+
+def install_cross_view(
+    unet: nn.Module, group: int = 6, cyclic: bool = True, video: bool = False
+) -> list[NeighbourAttnProcessor]:
+    """Give every transformer block's ``attn2`` of a diffusers UNet a ``NeighbourAttnProcessor``; returns them.
+
+    ``video`` installs ``VideoAttnProcessor`` instead, which also attends to the previous frame.
+    """
+    kind = VideoAttnProcessor if video else NeighbourAttnProcessor
     processors, added = {}, []
     for name, processor in unet.attn_processors.items():
         if name.endswith("attn2.processor"):
             module = unet.get_submodule(name.removesuffix(".processor"))
-            added.append(NeighbourAttnProcessor(module.to_q.in_features, module.heads, group, cyclic))
+            added.append(kind(module.to_q.in_features, module.heads, group, cyclic))
             processors[name] = added[-1]
         else:
             processors[name] = processor

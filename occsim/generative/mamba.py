@@ -1,8 +1,9 @@
 """A bidirectional Mamba block (OccScene, paper 000, section III-C, eq. 5-8): forward and backward selective scans.
 
-The selective scan runs in mamba-ssm's fused CUDA kernel where it imports and the input is on a GPU, and in
-mambapy's parallel scan (pure PyTorch) elsewhere. Both read the same parameters (mambapy's ``MambaBlock``), so a
-model trained on one path runs on the other.
+The selective scan runs in mamba-ssm's fused CUDA kernel where it imports and the input is on a GPU, in mambapy's
+parallel scan (pure PyTorch) on a GPU without it, and in mambapy's sequential scan on a CPU, where it measured faster
+than the parallel one at every length tried (``benchmarks/bench_mamba.py``). All read the same parameters (mambapy's
+``MambaBlock``), so a model trained on one path runs on the others.
 """
 
 from __future__ import annotations
@@ -55,18 +56,19 @@ class BidirectionalMamba(ModelMixin, ConfigMixin):
 
         Args:
             tokens: the sequence, scanned in both directions.
-            backend: ``auto`` (mamba-ssm on CUDA where it imports, else mambapy), ``mambapy`` (parallel scan),
-                ``mamba_ssm`` (the CUDA kernel; an error where it cannot run) or ``sequential`` (mambapy's loop, a
-                reference).
+            backend: ``auto`` (mamba-ssm on CUDA where it imports, mambapy's parallel scan on other GPUs, its
+                sequential scan on a CPU), ``mambapy`` (parallel scan), ``mamba_ssm`` (the CUDA kernel; an error
+                where it cannot run) or ``sequential`` (mambapy's loop).
         """
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         kernel = backend == "mamba_ssm" or (backend == "auto" and tokens.is_cuda and kernel_available())
         if kernel and not (tokens.is_cuda and kernel_available()):
             raise RuntimeError("the mamba_ssm backend needs mamba-ssm installed and the input on a CUDA device")
+        sequential = backend == "sequential" or (backend == "auto" and not tokens.is_cuda)
         h = self.norm(tokens)
-        forward = self._scan(self.forward_scan, h, kernel, backend == "sequential")
-        backward = self._scan(self.backward_scan, h.flip(1), kernel, backend == "sequential").flip(1)
+        forward = self._scan(self.forward_scan, h, kernel, sequential)
+        backward = self._scan(self.backward_scan, h.flip(1), kernel, sequential).flip(1)
         return tokens + (forward + backward) / 2
 
     @staticmethod

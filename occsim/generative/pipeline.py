@@ -19,7 +19,7 @@ from transformers import CLIPTextModel, CLIPTokenizer
 from occsim.classes import FREE
 from occsim.generative.conditioning import plane_depths
 from occsim.generative.controlnet import MPIControlNet
-from occsim.generative.cross_view import NeighbourAttnProcessor, install_cross_view
+from occsim.generative.cross_view import NeighbourAttnProcessor, VideoAttnProcessor, install_cross_view
 from occsim.generative.pixel_space import PixelSpace, decode_latents, latent_factor
 from occsim.sensors.mpi import build_mpi
 from occsim.types import scale_intrinsics
@@ -70,12 +70,13 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             **settings,
             "cross_view_group": added[0].group if added else None,
             "cyclic": added[0].cyclic if added else True,
+            "video": bool(added) and isinstance(added[0], VideoAttnProcessor),
         }
         (directory / SETTINGS_FILE).write_text(json.dumps(self.settings, indent=2))
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, torch_dtype: torch.dtype | None = None) -> OccSimSyntheOccPipeline:
+    def load(cls, directory: str | Path, torch_dtype: torch.dtype | None = None):
         """Load what ``save`` wrote (safetensors only; nothing is fetched from a hub).
 
         Raises:
@@ -85,21 +86,7 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         if not (directory / SETTINGS_FILE).is_file():
             raise FileNotFoundError(f"{directory} holds no SyntheOcc pipeline ({SETTINGS_FILE} missing)")
         settings = json.loads((directory / SETTINGS_FILE).read_text())
-        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(directory / "unet"))
-        if settings["cross_view_group"]:
-            install_cross_view(unet, settings["cross_view_group"], settings["cyclic"])
-        unet.load_state_dict(load_file(str(directory / "unet" / "diffusion_pytorch_model.safetensors")))
-        vae_class = json.loads((directory / "model_index.json").read_text())["vae"][1]
-        pipe = cls(
-            vae=(PixelSpace if vae_class == PixelSpace.__name__ else AutoencoderKL).from_pretrained(
-                directory / "vae", local_files_only=True
-            ),
-            text_encoder=CLIPTextModel.from_pretrained(directory / "text_encoder", local_files_only=True),
-            tokenizer=CLIPTokenizer.from_pretrained(directory / "tokenizer", local_files_only=True),
-            unet=unet.eval(),
-            controlnet=MPIControlNet.from_pretrained(directory / "controlnet", local_files_only=True),
-            scheduler=UniPCMultistepScheduler.from_pretrained(directory / "scheduler", local_files_only=True),
-        )
+        pipe = cls(**load_parts(directory, settings))
         pipe.settings = settings
         return pipe.to(torch_dtype=torch_dtype) if torch_dtype else pipe
 
@@ -185,3 +172,33 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         images = decode_latents(self.vae, latents)
         images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return images.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def load_parts(directory: Path, settings: dict, video: bool | None = None) -> dict:
+    """The SyntheOcc components ``save`` wrote to ``directory``, by name, ready for a pipeline's constructor.
+
+    ``video=True`` on a model saved without it installs cross-frame attention, new weights at zero (OccScene
+    starting from a SyntheOcc model).
+    """
+    saved_video = settings.get("video", False)
+    video = saved_video if video is None else video
+    unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(directory / "unet"))
+    if settings["cross_view_group"]:
+        install_cross_view(unet, settings["cross_view_group"], settings["cyclic"], video=video)
+    missing, unexpected = unet.load_state_dict(
+        load_file(str(directory / "unet" / "diffusion_pytorch_model.safetensors")), strict=False
+    )
+    new = video and not saved_video
+    if unexpected or (missing and not (new and all(".processor.frame_" in k for k in missing))):
+        raise ValueError(f"{directory / 'unet'}: weights do not match the UNet: missing {missing[:3]}...")
+    vae_class = json.loads((directory / "model_index.json").read_text())["vae"][1]
+    return {
+        "vae": (PixelSpace if vae_class == PixelSpace.__name__ else AutoencoderKL).from_pretrained(
+            directory / "vae", local_files_only=True
+        ),
+        "text_encoder": CLIPTextModel.from_pretrained(directory / "text_encoder", local_files_only=True),
+        "tokenizer": CLIPTokenizer.from_pretrained(directory / "tokenizer", local_files_only=True),
+        "unet": unet.eval(),
+        "controlnet": MPIControlNet.from_pretrained(directory / "controlnet", local_files_only=True),
+        "scheduler": UniPCMultistepScheduler.from_pretrained(directory / "scheduler", local_files_only=True),
+    }
