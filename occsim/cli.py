@@ -588,6 +588,87 @@ def train_perception(
     out.print(f"trained in {record['train_seconds']:.0f} s; model and metrics in {out_dir}")
 
 
+@app.command("train-occscene")
+def train_occscene(
+    data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect-render`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pipeline, metrics and model card.")] = Path(
+        "weights/occscene"
+    ),
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps, both stages.")] = 400,
+    stage_two: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the steps in stage II (f_delta trains too).")
+    ] = 0.5,
+    batch_size: Annotated[int, typer.Option(min=1, help="Consecutive-frame pairs per step.")] = 2,
+    mixer: Annotated[str, typer.Option(help="The alignment's sequence mixer: mamba or attention.")] = "mamba",
+    camera_encoding: Annotated[
+        bool, typer.Option("--camera-encoding/--no-camera-encoding", help="The camera parameter encoder (eq. 3).")
+    ] = True,
+    joint: Annotated[
+        bool, typer.Option("--joint/--no-joint", help="Condition on f_delta's perceived occupancy (Algorithm 2).")
+    ] = True,
+    context_dropout: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of steps without context.")] = 0.2,
+    syntheocc: Annotated[
+        Path | None, typer.Option(help="The SyntheOcc model to start from; default the shipped small one.")
+    ] = None,
+    perception: Annotated[
+        Path | None, typer.Option(help="f_delta's starting weights; default the shipped perception model.")
+    ] = None,
+    evaluate: Annotated[
+        list[Path] | None, typer.Option(help="Another collect-render folder to score on (repeatable).")
+    ] = None,
+    clips: Annotated[int, typer.Option(min=1, help="Clips scored per set for the model card.")] = 4,
+    length: Annotated[int, typer.Option(min=2, help="Frames per clip.")] = 3,
+    device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the OccScene renderer (two stages, joint perception-generation), then measure it and write its card."""
+    from occsim.generative.dataset import episode_files, split_episodes
+    from occsim.suite.train_occscene import FrameSamples, OccSceneTrainConfig, document
+    from occsim.suite.train_occscene import train_occscene as run
+
+    if mixer not in ("mamba", "attention"):
+        raise _fail(f"--mixer must be mamba or attention, got {mixer!r}")
+    config = OccSceneTrainConfig(
+        data_dir,
+        out_dir,
+        syntheocc=syntheocc,
+        perception=perception,
+        steps=steps,
+        stage_two=stage_two,
+        batch_size=batch_size,
+        context_dropout=context_dropout,
+        joint=joint,
+        mixer=mixer,
+        camera_encoding=camera_encoding,
+        device=device,
+        seed=seed,
+    )
+    try:
+        run(config)
+        _, held = split_episodes(episode_files(data_dir), config.held_out, seed)
+        sets = [("held-out episodes", FrameSamples.load(held))] if held else []
+        sets += [(str(folder), FrameSamples.load(episode_files(folder))) for folder in evaluate or []]
+        if sets:
+            record = document(out_dir, sets, clips, length)
+    except (FileNotFoundError, ValueError) as e:
+        raise _fail(str(e)) from None
+    if sets:
+        table = Table(title="OccScene on held-out clips (perceived mIoU; reprojection error [0-255]; s / frame)")
+        for column in ("set", "views", "mIoU", "reproj.", "s/frame"):
+            table.add_column(column)
+        for name, per in record["evaluation"]["sets"].items():
+            for which, r in per.items():
+                table.add_row(
+                    name,
+                    which,
+                    f"{r['perceived_miou']:.3f}",
+                    f"{r['reprojection']:.2f}",
+                    f"{r['seconds_per_frame']:.2f}",
+                )
+        out.print(table)
+    out.print(f"model, metrics and model card in {out_dir}")
+
+
 @app.command("serve-planner")
 def serve_planner(
     name: Annotated[str, typer.Argument(help="Registered planner to serve.")],

@@ -18,6 +18,7 @@ from occsim.world.world import World
 
 # The learned renderers live in the generative room and import diffusers: load them on first use.
 RENDERERS.register_lazy("syntheocc", "occsim.generative.renderer")
+RENDERERS.register_lazy("occscene", "occsim.generative.occscene_renderer")
 
 
 @dataclass(frozen=True)

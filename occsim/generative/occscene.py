@@ -94,6 +94,7 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         camera_encoding: bool = True,
         frames: int = 2,
         depth: int = 8,
+        patch: int = 4,
     ) -> OccScenePipeline:
         """A new OccScene model on a trained SyntheOcc model and perception model; the new parts start at zero.
 
@@ -104,10 +105,21 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             mixer: ``mamba`` or ``attention`` for the alignment's sequence mixer.
             camera_encoding: gate occupancy features with the camera encoder (eq. 3).
             frames: frames the alignment sees (the current one and ``frames - 1`` before it).
-            depth: the alignment's depth planes (the MPI's planes are averaged down to it).
+            depth: the alignment's depth planes (the MPI's planes are averaged down to it; at most the MPI's).
+            patch: latent pixels per alignment patch side (must divide the latent's height and width).
+
+        Raises:
+            ValueError: ``depth`` does not divide the MPI's planes, or ``patch`` the latent size.
         """
         directory = Path(syntheocc)
         settings = _read_settings(directory)
+        depth = min(depth, settings["planes"])
+        latent_hw = [s // settings["latent_factor"] for s in settings["image_hw"]]
+        if settings["planes"] % depth or any(s % patch for s in latent_hw):
+            raise ValueError(
+                f"depth {depth} must divide the MPI's {settings['planes']} planes and patch {patch} the latent "
+                f"size {latent_hw[0]}x{latent_hw[1]}"
+            )
         parts = load_parts(directory, settings, video=True)
         controlnet = parts["controlnet"]
         mda = MambaDualAlignment(
@@ -116,11 +128,12 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             out_channels=controlnet.controlnet.config.block_out_channels[0],
             depth=depth,
             frames=frames,
+            patch=patch,
             mixer=mixer,
             camera_encoding=camera_encoding,
         )
         model = OccupancyPerception.from_pretrained(perception, local_files_only=True)
-        pipe = cls(**parts, mda=mda, perception=model)
+        pipe = cls(**parts, mda=mda.eval(), perception=model.eval())  # eval, as ``load`` gives them
         pipe.settings = {**settings, "video": True, "joint": joint}
         return pipe
 

@@ -41,7 +41,7 @@ def reprojection_errors(
     pixels = np.stack([xs, ys, np.ones_like(xs)], axis=-1)  # (H, W, 3)
     errors = np.full((v, h, w), np.nan)
     for i in range(v):
-        cam = (pixels @ np.linalg.inv(intrinsics[i]).T) * depth[i][..., None]
+        cam = (pixels @ np.linalg.inv(intrinsics[i]).T) * np.where(compare[i], depth[i], 0.0)[..., None]
         ego = cam @ cam2ego[i][:3, :3].T + cam2ego[i][:3, 3]
         earlier = ego @ motion[:3, :3].T + motion[:3, 3]
         ego2cam = np.linalg.inv(cam2ego[i])
