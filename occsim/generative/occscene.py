@@ -297,6 +297,26 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             context=ContextFrame(condition, latents.detach(), logits.detach()),
         )
 
+    def video(
+        self,
+        conditions: list[FrameCondition],
+        intrinsics: np.ndarray,
+        cam2ego: np.ndarray,
+        prompt: str,
+        seed: int = 0,
+        **kwargs,
+    ) -> list[OccSceneOutput]:
+        """Frames along a trajectory (``conditions`` in time order), each conditioned on the one before.
+
+        Frame n draws its noise from ``seed + n``; ``kwargs`` go to every call (steps, guidance, negative prompt).
+        """
+        outputs: list[OccSceneOutput] = []
+        for n, condition in enumerate(conditions):
+            context = outputs[-1].context if outputs else None
+            generator = torch.Generator().manual_seed(seed + n)
+            outputs.append(self(condition, intrinsics, cam2ego, prompt, context=context, generator=generator, **kwargs))
+        return outputs
+
     def _record_context(self, context: ContextFrame | None, text: torch.Tensor) -> None:
         """The context pass: the previous frame's clean latents through the UNet at t = 0, features recorded."""
         if context is None:

@@ -119,3 +119,12 @@ def test_ego_motion_moves_points_between_frames():
 def test_video_mode_switch_is_checked(pipe):
     with pytest.raises(ValueError, match="mode must be"):
         set_video_mode(pipe.unet, "replay")
+
+
+def test_video_chains_frames_along_the_trajectory(tmp_path, world):
+    pipe = as_if_trained(tiny_occscene(tmp_path))
+    conditions = [_condition(pipe, world), _condition(pipe, world, x_offset=1.0)]
+    frames = pipe.video(conditions, RIG.intrinsics, RIG.cam2ego, "fog", seed=5, num_inference_steps=2)
+    first = _run(pipe, conditions[0], seed=5)
+    second = _run(pipe, conditions[1], context=first.context, seed=6)
+    assert np.array_equal(frames[0].images, first.images) and np.array_equal(frames[1].images, second.images)
