@@ -6,7 +6,8 @@
    default (12 steps) and at 20 steps.
 2. The alignment's sequence mixers as the sequence grows (depth planes x frames tokens per patch position): forward
    time and peak memory of the bidirectional Mamba block (mambapy sequential and parallel scans; mamba-ssm's kernel on
-   a GPU where it imports) against self-attention, each in a fresh process so peak memory is its own. On a GPU the
+   a GPU where it imports) against self-attention, each in a fresh process. Memory is the peak resident set of one
+   call above what the process held before it (Linux /proc; on a GPU, the CUDA allocator's peak). On a GPU the
    kernel's output is also checked against mambapy's.
 
 Writes ``bench_occscene.json`` and ``bench_occscene.png`` in ``--out``.
@@ -17,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import resource
 import time
 from pathlib import Path
 
@@ -67,10 +67,14 @@ def _mixer_run(mixer: str, length: int, device: str, queue) -> None:
         with torch.no_grad():
             return block(x) if mixer == "attention" else block(x, backend=backend)
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    call()  # warm-up, then the peak of one call above the memory held before it
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    else:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM, the peak resident set, to the current one
+        before = _status_mb("VmRSS")
     call()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else _status_mb("VmHWM") - before
     times = []
     for _ in range(3):
         if device == "cuda":
@@ -80,11 +84,15 @@ def _mixer_run(mixer: str, length: int, device: str, queue) -> None:
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    if device == "cuda":
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
     queue.put((float(np.median(times)), float(peak)))
+
+
+def _status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (Linux) [MB]."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
 
 
 def mixer_scaling(lengths: list[int], device: str) -> dict[str, dict[int, dict[str, float]]]:

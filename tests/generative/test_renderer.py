@@ -86,5 +86,6 @@ def test_learned_renderers_are_declared_lazily():
     registry.register_lazy("syntheocc", "occsim.generative.renderer")
     assert "syntheocc" in registry and list(registry) == ["syntheocc"]
     assert "syntheocc" in RENDERERS and RENDERERS["syntheocc"] is SyntheOccRenderer
-    with pytest.raises(ValueError, match="available: blank, raster, syntheocc"):
+    assert "occscene" in RENDERERS
+    with pytest.raises(ValueError, match="available: blank, occscene, raster, syntheocc"):
         RENDERERS["synthocc"]
