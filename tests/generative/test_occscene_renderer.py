@@ -53,3 +53,23 @@ def test_same_seed_same_bytes_and_video_off(weights):
 def test_bad_dtype_is_clear(weights):
     with pytest.raises(ValueError, match="dtype must be one of"):
         OccSceneRenderer(CameraRig.nuscenes((32, 56)), weights=weights, dtype="int8")
+
+
+def test_the_shipped_model_renders_in_the_env_with_the_meter():
+    import gymnasium as gym
+
+    import occsim  # noqa: F401 - registers the env ids
+
+    env = gym.make(
+        "OccSim-fog-v0",
+        scenario="bus_ahead",
+        camera_hw=(64, 112),
+        renderer="occscene",
+        renderer_kwargs={"steps": 2},
+        perception_meter=True,
+    )
+    obs, info = env.reset(seed=0)
+    obs, _, _, _, info = env.step(np.zeros((6, 2), np.float32))
+    assert obs["images"].shape == (6, 64, 112, 3) and obs["images"].std() > 1.0
+    assert 0.0 <= info["perceived_occupancy_miou"] <= 1.0
+    assert env.unwrapped.sim.renderer.context is not None
