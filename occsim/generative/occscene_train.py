@@ -17,7 +17,6 @@ import torch
 from diffusers import DDPMScheduler
 
 from occsim.generative.cross_view import set_video_mode
-from occsim.generative.dataset import episode_files
 from occsim.generative.occscene import FrameCondition, OccScenePipeline
 from occsim.generative.perception import coarsen_occupancy, perception_loss
 from occsim.generative.pixel_space import decode_latents, encode_images
@@ -78,11 +77,6 @@ class FrameSamples:
         """(B * 6, 3, H, W) views of ``index`` in [-1, 1]."""
         images = torch.from_numpy(self.images[index]).flatten(0, 1).permute(0, 3, 1, 2)
         return (images.float() / 127.5 - 1.0).to(device)
-
-
-def samples_of(folder: str | Path, files: list[Path] | None = None) -> FrameSamples:
-    """``FrameSamples`` of a collect-render folder (or of ``files`` in it)."""
-    return FrameSamples.load(episode_files(folder) if files is None else files)
 
 
 def noise_scheduler_of(pipe: OccScenePipeline) -> DDPMScheduler:
