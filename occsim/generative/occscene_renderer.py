@@ -1,26 +1,23 @@
 """The ``occscene`` renderer: OccScene video diffusion in the closed loop, each step conditioned on the last.
 
-Like ``syntheocc``, images come from the model at its own resolution and are resized to the rig's, and depth and
-semantics are the raster renderer's. Unlike it, each frame is conditioned on the previous generated frame of the same
-episode (cross-frame attention and the alignment's temporal scan, with the ego's motion in between), and f_delta's
-occupancy of the final views is kept in ``perceived_occupancy`` (coarse Occ3D labels, ego frame).
+It extends the ``syntheocc`` renderer: images come from the model at its own resolution and are resized to the
+rig's, and depth and semantics are the raster renderer's. Unlike it, each frame is conditioned on the previous
+generated frame of the same episode (cross-frame attention and the alignment's temporal scan, with the ego's motion
+in between), and f_delta's occupancy of the final views is kept in ``perceived_occupancy`` (coarse Occ3D labels,
+ego frame).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
-from occsim.generative.conditioning import latent_condition, plane_depths
 from occsim.generative.occscene import ContextFrame, FrameCondition, OccScenePipeline
 from occsim.generative.pipeline import DEFAULT_GUIDANCE
-from occsim.generative.prompts import weather_prompt
-from occsim.generative.renderer import DTYPES
-from occsim.sensors.raster import RasterRenderer
-from occsim.sensors.renderer import Renderer, register_renderer
+from occsim.generative.renderer import SyntheOccRenderer
+from occsim.sensors.renderer import register_renderer
 from occsim.types import CameraFrames, CameraRig, Weather
 from occsim.world.world import World
 
@@ -29,7 +26,7 @@ CPU_STEPS = 12  # UniPC steps by default: one env step stays under 10 s on a 2-c
 
 
 @register_renderer("occscene")
-class OccSceneRenderer(Renderer):
+class OccSceneRenderer(SyntheOccRenderer):
     """Joint perception-generation video diffusion conditioned on the occupancy window (paper 000).
 
     Args:
@@ -43,6 +40,9 @@ class OccSceneRenderer(Renderer):
         video: condition each frame on the previous one of the episode (off: every frame on its own).
     """
 
+    pipeline_class = OccScenePipeline
+    default_weights = SMALL_OCCSCENE
+
     def __init__(
         self,
         rig: CameraRig,
@@ -54,18 +54,8 @@ class OccSceneRenderer(Renderer):
         prompt: str | None = None,
         video: bool = True,
     ):
-        super().__init__(rig)
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        self.pipe = OccScenePipeline.load(weights or SMALL_OCCSCENE, DTYPES[dtype]).to(device)
-        self.pipe.set_progress_bar_config(disable=True)
-        settings = self.pipe.settings
-        self.steps, self.guidance, self.prompt, self.video = steps, guidance, prompt, video
-        self.factor = int(settings["latent_factor"])
-        self.depths = plane_depths(int(settings["planes"]), float(settings["max_depth"]))
-        self.model_rig = rig.resized(tuple(settings["image_hw"]))
-        self.condition_raster = RasterRenderer(self.model_rig)
-        self.geometry_raster = self.condition_raster if self.model_rig.hw == rig.hw else RasterRenderer(rig)
+        super().__init__(rig, weights, steps, guidance, device, dtype, prompt)
+        self.video = video
         self.context: ContextFrame | None = None
         self.perceived_occupancy: np.ndarray | None = None
         self._episode: tuple[int, float] | None = None  # (world id, time) of the last frame
@@ -74,8 +64,7 @@ class OccSceneRenderer(Renderer):
         """Six generated views, conditioned on this episode's previous frame; same inputs, same bytes."""
         if self._episode is None or self._episode[0] != id(world) or world.t <= self._episode[1]:
             self.context = None  # a new episode (a new world, or time went back): no previous frame
-        small = self.condition_raster.render(world, weather, seed)
-        condition = latent_condition(world.occupancy(), small, self.model_rig, self.factor, self.depths)
+        small, condition = self.condition(world, weather, seed)
         pose = world.ego.pose
         out = self.pipe(
             FrameCondition(
@@ -85,7 +74,7 @@ class OccSceneRenderer(Renderer):
             ),
             self.model_rig.intrinsics,
             self.model_rig.cam2ego,
-            weather_prompt(weather.kind, self.prompt or weather.prompt),
+            self.prompt_for(weather),
             context=self.context if self.video else None,
             num_inference_steps=self.steps,
             guidance_scale=self.guidance,
@@ -93,13 +82,4 @@ class OccSceneRenderer(Renderer):
         )
         self.context, self.perceived_occupancy = out.context, out.occupancy
         self._episode = (id(world), world.t)
-        geometry = (
-            small
-            if self.geometry_raster is self.condition_raster
-            else self.geometry_raster.render(world, weather, seed)
-        )
-        h, w = self.rig.hw
-        images = out.images
-        if images.shape[1:3] != (h, w):
-            images = np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_CUBIC) for view in images])
-        return CameraFrames(rgb=images, depth=geometry.depth, semantic=geometry.semantic)
+        return self.frames(out.images, small, world, weather, seed)

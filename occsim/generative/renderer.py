@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from occsim.generative.conditioning import latent_condition, plane_depths
+from occsim.generative.conditioning import LatentCondition, latent_condition, plane_depths
 from occsim.generative.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, OccSimSyntheOccPipeline
 from occsim.generative.prompts import weather_prompt
 from occsim.sensors.raster import RasterRenderer
@@ -37,7 +37,12 @@ class SyntheOccRenderer(Renderer):
         device: torch device for the model ("cpu", "cuda", "cuda:1", ...).
         dtype: "float32", "float16" or "bfloat16" (half precision on a GPU).
         prompt: text that replaces the weather's prompt (and the scenario's ``weather.prompt``).
+
+    Subclasses set ``pipeline_class`` and ``default_weights`` and reuse ``condition`` and ``frames``.
     """
+
+    pipeline_class = OccSimSyntheOccPipeline
+    default_weights = SMALL_WEIGHTS
 
     def __init__(
         self,
@@ -52,7 +57,7 @@ class SyntheOccRenderer(Renderer):
         super().__init__(rig)
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        self.pipe = OccSimSyntheOccPipeline.load(weights or SMALL_WEIGHTS, DTYPES[dtype]).to(device)
+        self.pipe = self.pipeline_class.load(weights or self.default_weights, DTYPES[dtype]).to(device)
         self.pipe.set_progress_bar_config(disable=True)
         settings = self.pipe.settings
         self.steps, self.guidance, self.prompt = steps, guidance, prompt
@@ -64,16 +69,30 @@ class SyntheOccRenderer(Renderer):
 
     def render(self, world: World, weather: Weather, seed: int) -> CameraFrames:
         """Six generated views; the same world, weather and ``seed`` give the same bytes on the same device."""
-        small = self.condition_raster.render(world, weather, seed)
-        condition = latent_condition(world.occupancy(), small, self.model_rig, self.factor, self.depths)
+        small, condition = self.condition(world, weather, seed)
         images = self.pipe(
             torch.from_numpy(condition.mpi.astype(np.int64)),
             torch.from_numpy(condition.nearest.astype(np.int64)),
-            weather_prompt(weather.kind, self.prompt or weather.prompt),
+            self.prompt_for(weather),
             num_inference_steps=self.steps,
             guidance_scale=self.guidance,
             generator=torch.Generator().manual_seed(seed),
         )
+        return self.frames(images, small, world, weather, seed)
+
+    def condition(self, world: World, weather: Weather, seed: int) -> tuple[CameraFrames, LatentCondition]:
+        """A raster pass at the model's size and the latent condition read from it and the occupancy window."""
+        small = self.condition_raster.render(world, weather, seed)
+        return small, latent_condition(world.occupancy(), small, self.model_rig, self.factor, self.depths)
+
+    def prompt_for(self, weather: Weather) -> str:
+        """The weather's prompt, unless the scenario's ``weather.prompt`` or the ``prompt`` option replaces it."""
+        return weather_prompt(weather.kind, self.prompt or weather.prompt)
+
+    def frames(
+        self, images: np.ndarray, small: CameraFrames, world: World, weather: Weather, seed: int
+    ) -> CameraFrames:
+        """Generated ``images`` resized to the rig, with the raster's depth and semantics at the rig's size."""
         geometry = (
             small
             if self.geometry_raster is self.condition_raster
