@@ -15,7 +15,6 @@ conditional views] as in SyntheOcc; the alignment does not read the text, so it 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +30,10 @@ from occsim.generative.perception import OccupancyPerception
 from occsim.generative.pipeline import (
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
-    SETTINGS_FILE,
     OccSimSyntheOccPipeline,
     load_parts,
+    read_settings,
+    to_uint8,
 )
 from occsim.generative.pixel_space import decode_latents, latent_factor
 
@@ -112,7 +112,7 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             ValueError: ``depth`` does not divide the MPI's planes, or ``patch`` the latent size.
         """
         directory = Path(syntheocc)
-        settings = _read_settings(directory)
+        settings = read_settings(directory)
         depth = min(depth, settings["planes"])
         latent_hw = [s // settings["latent_factor"] for s in settings["image_hw"]]
         if settings["planes"] % depth or any(s % patch for s in latent_hw):
@@ -141,7 +141,7 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
     def load(cls, directory: str | Path, torch_dtype: torch.dtype | None = None) -> OccScenePipeline:
         """Load what ``save`` wrote (safetensors only)."""
         directory = Path(directory)
-        settings = _read_settings(directory)
+        settings = read_settings(directory)
         if "joint" not in settings:
             raise FileNotFoundError(f"{directory} holds a SyntheOcc model, not an OccScene one")
         pipe = cls(
@@ -241,12 +241,9 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         k = torch.as_tensor(intrinsics, dtype=torch.float32, device=device)
         t_cam = torch.as_tensor(cam2ego, dtype=torch.float32, device=device)
         views = condition.mpi.shape[0]
-        text = self.encode_prompt(prompt, negative_prompt).to(dtype)
-        guided = guidance_scale > 1.0
-        halves = [0, 1] if guided else [1]
-        text_in = torch.cat([text[h : h + 1].expand(views, -1, -1) for h in halves])
-        mpi_in = torch.cat([condition.mpi.to(device)] * len(halves))
-        nearest_in = torch.cat([condition.nearest.to(device)] * len(halves))
+        text, mpi_in, nearest_in = self.guided_inputs(
+            prompt, negative_prompt, guidance_scale, condition.mpi, condition.nearest
+        )
         frames = [context.condition, condition] if context is not None else [condition]
         cameras = self.cameras(frames, k, t_cam).to(dtype)
         points = self.frustum(k, t_cam, image_hw)
@@ -254,11 +251,8 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         if context is not None:  # the previous frame's features do not change while this one is denoised
             volume = self.occupancy_volume(context.condition, context.logits, points).to(dtype)
             previous = self.mda.frame_features(volume, cameras[:, 0], slot - 1)
-        self._record_context(context, text[1:2].expand(views, -1, -1))
-        shape = (views, self.unet.config.in_channels, *condition.mpi.shape[-2:])
-        latents = torch.randn(shape, generator=generator, device="cpu", dtype=torch.float32).to(device, dtype)
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        latents = latents * self.scheduler.init_noise_sigma
+        self._record_context(context, text[-views:])  # the conditional half
+        latents = self.initial_latents(views, condition.mpi.shape[-2:], num_inference_steps, generator)
         try:
             for t in self.progress_bar(self.scheduler.timesteps):
                 logits = self.perceive(latents, k, t_cam) if self.joint else None  # Algorithm 2, line 4
@@ -270,29 +264,13 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
                     features = torch.stack([previous, current], dim=1)
                     sequence = torch.stack([context.latents.to(latents), latents], dim=1)
                 residual = self.mda.align(features, sequence)
-                model_in = self.scheduler.scale_model_input(torch.cat([latents] * len(halves)), t)
-                down, mid = self.controlnet(
-                    model_in,
-                    t,
-                    text_in,
-                    mpi_in,
-                    nearest_in,
-                    condition_residual=torch.cat([residual] * len(halves)),
-                )
-                noise = self.unet(
-                    model_in, t, text_in, down_block_additional_residuals=down, mid_block_additional_residual=mid
-                ).sample
-                if guided:
-                    uncond, cond = noise.chunk(2)
-                    noise = uncond + guidance_scale * (cond - uncond)
-                latents = self.scheduler.step(noise, t, latents).prev_sample
+                latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale, residual)
         finally:
             set_video_mode(self.unet, "off")
         images = decode_latents(self.vae, latents).float().clamp(-1, 1)
         logits = self.perception(images[None], k[None], t_cam[None])  # Algorithm 2 returns X_occ with y_0
-        images = ((images + 1) * 127.5).round().to(torch.uint8)
         return OccSceneOutput(
-            images=images.permute(0, 2, 3, 1).cpu().numpy(),
+            images=to_uint8(images),
             occupancy=logits[0].argmax(dim=0).to(torch.uint8).cpu().numpy(),
             context=ContextFrame(condition, latents.detach(), logits.detach()),
         )
@@ -326,9 +304,3 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         zero = torch.zeros(context.latents.shape[0], dtype=torch.long, device=self.device)
         self.unet(context.latents.to(self.device, self.unet.dtype), zero, text)
         set_video_mode(self.unet, "attend")
-
-
-def _read_settings(directory: Path) -> dict:
-    if not (directory / SETTINGS_FILE).is_file():
-        raise FileNotFoundError(f"{directory} holds no SyntheOcc/OccScene pipeline ({SETTINGS_FILE} missing)")
-    return json.loads((directory / SETTINGS_FILE).read_text())

@@ -83,9 +83,7 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             FileNotFoundError: ``directory`` was not written by ``save``.
         """
         directory = Path(directory)
-        if not (directory / SETTINGS_FILE).is_file():
-            raise FileNotFoundError(f"{directory} holds no SyntheOcc pipeline ({SETTINGS_FILE} missing)")
-        settings = json.loads((directory / SETTINGS_FILE).read_text())
+        settings = read_settings(directory)
         pipe = cls(**load_parts(directory, settings))
         pipe.settings = settings
         return pipe.to(torch_dtype=torch_dtype) if torch_dtype else pipe
@@ -147,31 +145,83 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             guidance_scale: classifier-free guidance weight; 1 turns guidance off (one half of the batch).
             generator: seeds the initial noise: the same seed gives the same images.
         """
-        device, dtype = self.device, self.unet.dtype
-        views = mpi.shape[0]
-        text = self.encode_prompt(prompt, negative_prompt).to(dtype)
-        guided = guidance_scale > 1.0
-        halves = [0, 1] if guided else [1]
-        text = torch.cat([text[h : h + 1].expand(views, -1, -1) for h in halves])
-        mpi_in = torch.cat([mpi.to(device)] * len(halves))
-        nearest_in = torch.cat([nearest.to(device)] * len(halves))
-        shape = (views, self.unet.config.in_channels, *mpi.shape[-2:])
-        latents = torch.randn(shape, generator=generator, device="cpu", dtype=torch.float32).to(device, dtype)
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        latents = latents * self.scheduler.init_noise_sigma
+        text, mpi_in, nearest_in = self.guided_inputs(prompt, negative_prompt, guidance_scale, mpi, nearest)
+        latents = self.initial_latents(mpi.shape[0], mpi.shape[-2:], num_inference_steps, generator)
         for t in self.progress_bar(self.scheduler.timesteps):
-            model_in = self.scheduler.scale_model_input(torch.cat([latents] * len(halves)), t)
-            down, mid = self.controlnet(model_in, t, text, mpi_in, nearest_in)
-            noise = self.unet(
-                model_in, t, text, down_block_additional_residuals=down, mid_block_additional_residual=mid
-            ).sample
-            if guided:
-                uncond, cond = noise.chunk(2)
-                noise = uncond + guidance_scale * (cond - uncond)
-            latents = self.scheduler.step(noise, t, latents).prev_sample
-        images = decode_latents(self.vae, latents)
-        images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return images.permute(0, 2, 3, 1).cpu().numpy()
+            latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale)
+        return to_uint8(decode_latents(self.vae, latents))
+
+    def guided_inputs(
+        self, prompt: str, negative_prompt: str, guidance_scale: float, mpi: torch.Tensor, nearest: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(text, mpi, nearest) batched as [unconditional views, conditional views].
+
+        Only the conditional views when ``guidance_scale`` <= 1 turns guidance off; the conditional half is last.
+        """
+        views = mpi.shape[0]
+        text = self.encode_prompt(prompt, negative_prompt).to(self.unet.dtype)
+        halves = [0, 1] if guidance_scale > 1.0 else [1]
+        text = torch.cat([text[h : h + 1].expand(views, -1, -1) for h in halves])
+        return (
+            text,
+            torch.cat([mpi.to(self.device)] * len(halves)),
+            torch.cat([nearest.to(self.device)] * len(halves)),
+        )
+
+    def initial_latents(
+        self, views: int, latent_hw: tuple[int, int], num_inference_steps: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """Seeded starting noise for ``views`` latents; sets the scheduler's timesteps.
+
+        Drawn on the CPU, so a seed gives the same noise on every device.
+        """
+        shape = (views, self.unet.config.in_channels, *latent_hw)
+        latents = torch.randn(shape, generator=generator, device="cpu", dtype=torch.float32)
+        self.scheduler.set_timesteps(num_inference_steps, device=self.device)
+        return latents.to(self.device, self.unet.dtype) * self.scheduler.init_noise_sigma
+
+    def denoise(
+        self,
+        latents: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        mpi: torch.Tensor,
+        nearest: torch.Tensor,
+        guidance_scale: float,
+        condition_residual: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One UniPC step: ControlNet and UNet on both guidance halves in one batch (``guided_inputs``' layout).
+
+        ``condition_residual`` (views, C, h, w) enters the ControlNet's condition for both halves.
+        """
+        halves = text.shape[0] // latents.shape[0]
+        model_in = self.scheduler.scale_model_input(torch.cat([latents] * halves), t)
+        residual = None if condition_residual is None else torch.cat([condition_residual] * halves)
+        down, mid = self.controlnet(model_in, t, text, mpi, nearest, condition_residual=residual)
+        noise = self.unet(
+            model_in, t, text, down_block_additional_residuals=down, mid_block_additional_residual=mid
+        ).sample
+        if halves == 2:
+            uncond, cond = noise.chunk(2)
+            noise = uncond + guidance_scale * (cond - uncond)
+        return self.scheduler.step(noise, t, latents).prev_sample
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, H, W, 3) uint8 RGB from (N, 3, H, W) decoded images in about [-1, 1]."""
+    images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return images.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def read_settings(directory: Path) -> dict:
+    """The settings ``save`` wrote to ``directory``.
+
+    Raises:
+        FileNotFoundError: ``directory`` was not written by ``save``.
+    """
+    if not (directory / SETTINGS_FILE).is_file():
+        raise FileNotFoundError(f"{directory} holds no SyntheOcc pipeline ({SETTINGS_FILE} missing)")
+    return json.loads((directory / SETTINGS_FILE).read_text())
 
 
 def load_parts(directory: Path, settings: dict, video: bool | None = None) -> dict:
