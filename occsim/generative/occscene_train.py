@@ -22,6 +22,7 @@ from occsim.generative.perception import coarsen_occupancy, perception_loss
 from occsim.generative.pixel_space import decode_latents, encode_images
 from occsim.generative.prompts import weather_prompt
 from occsim.generative.reweighing import loss_weights, weighted_noise_loss
+from occsim.generative.train import add_training_noise, training_target
 
 
 @dataclass
@@ -123,10 +124,7 @@ def joint_losses(
             prompts, padding="max_length", max_length=pipe.tokenizer.model_max_length, truncation=True
         ).input_ids
         text = pipe.text_encoder(torch.tensor(ids, device=device)).last_hidden_state.repeat_interleave(v, dim=0)
-    noise = torch.randn(latents.shape, generator=generator).to(device)
-    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (b,), generator=generator)
-    per_view = timesteps.repeat_interleave(v).to(device)
-    noisy = noise_scheduler.add_noise(latents, noise, per_view)
+    noisy, noise, per_view, timesteps = add_training_noise(noise_scheduler, latents, v, generator)
     k = torch.from_numpy(samples.intrinsics[index]).float().to(device)
     t_cam = torch.from_numpy(samples.cam2ego[index]).float().to(device)
 
@@ -180,10 +178,7 @@ def joint_losses(
         ).sample
     finally:
         set_video_mode(pipe.unet, "off")
-    if noise_scheduler.config.prediction_type == "v_prediction":
-        target = noise_scheduler.get_velocity(latents, noise, per_view)
-    else:
-        target = noise
+    target = training_target(noise_scheduler, latents, noise, per_view)
     depth = torch.from_numpy(samples.depth[index]).flatten(0, 1).to(device)
     weights = loss_weights(nearest, depth, step, total_steps).to(device)
     return weighted_noise_loss(prediction, target, weights), perception_term

@@ -54,23 +54,41 @@ def training_loss(
     velocity (v_prediction, SD 2.1 768 and OccSim's small pixel-space model).
     """
     latents = batch.latents
-    samples = latents.shape[0] // 6
-    noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
-    steps = torch.randint(
-        0, noise_scheduler.config.num_train_timesteps, (samples,), generator=generator, dtype=torch.long
-    ).repeat_interleave(6)  # the six views of a sample share a timestep
-    steps = steps.to(latents.device)
-    noisy = noise_scheduler.add_noise(latents, noise, steps)
+    noisy, noise, steps, _ = add_training_noise(noise_scheduler, latents, 6, generator)
     down, mid = controlnet(noisy, steps, batch.text, batch.mpi, batch.nearest)
     prediction = unet(
         noisy, steps, batch.text, down_block_additional_residuals=down, mid_block_additional_residual=mid
     ).sample
     weights = loss_weights(batch.nearest, batch.depth, step, total_steps).to(latents.device)
+    return weighted_noise_loss(prediction, training_target(noise_scheduler, latents, noise, steps), weights)
+
+
+def add_training_noise(
+    noise_scheduler: DDPMScheduler, latents: torch.Tensor, views: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(noisy latents, noise, timestep per view, timestep per sample): one random timestep per group of ``views``.
+
+    The views of a sample share their timestep, as they are denoised together.
+    """
+    noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
+    per_sample = torch.randint(
+        0, noise_scheduler.config.num_train_timesteps, (latents.shape[0] // views,), generator=generator
+    )
+    steps = per_sample.repeat_interleave(views).to(latents.device)
+    return noise_scheduler.add_noise(latents, noise, steps), noise, steps, per_sample
+
+
+def training_target(
+    noise_scheduler: DDPMScheduler, latents: torch.Tensor, noise: torch.Tensor, steps: torch.Tensor
+) -> torch.Tensor:
+    """What the model learns to predict, by the scheduler's ``prediction_type``: the noise or the velocity.
+
+    Raises:
+        ValueError: another prediction type.
+    """
     prediction_type = noise_scheduler.config.prediction_type
     if prediction_type == "epsilon":
-        target = noise
-    elif prediction_type == "v_prediction":
-        target = noise_scheduler.get_velocity(latents, noise, steps)
-    else:
-        raise ValueError(f"prediction_type {prediction_type!r} is not supported; use epsilon or v_prediction")
-    return weighted_noise_loss(prediction, target, weights)
+        return noise
+    if prediction_type == "v_prediction":
+        return noise_scheduler.get_velocity(latents, noise, steps)
+    raise ValueError(f"prediction_type {prediction_type!r} is not supported; use epsilon or v_prediction")
