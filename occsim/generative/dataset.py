@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
+from occsim.generative.perception import coarsen_occupancy
 from occsim.generative.prompts import weather_prompt
 from occsim.generative.reweighing import FOREGROUND_CLASSES
 
@@ -32,6 +33,45 @@ def split_episodes(files: list[Path], held_out: float, seed: int = 0) -> tuple[l
     return [f for f in files if f not in held], held
 
 
+def read_episodes(files: list[Path], keys: tuple[str, ...], coarse: tuple[int, int, int] | None = None) -> dict:
+    """Per-sample arrays of collect-render episode files, concatenated over the episodes.
+
+    Args:
+        files: episode files.
+        keys: arrays stored per sample to read (``images``, ``mpi``, ``nearest``, ``depth``, ``ego_pose``, ...).
+        coarse: also give ``labels``, the occupancy window coarsened by these factors (the perception model's cells).
+
+    Returns:
+        ``keys`` (and ``labels``), plus per sample: the episode's ``intrinsics`` and ``cam2ego``, its ``weather``
+        and ``episode``, the index of its file in ``files``.
+
+    Raises:
+        ValueError: a file lacks an array asked for (collected by an older collect-render).
+    """
+    stored = (*keys, "occupancy") if coarse else keys
+    parts: dict[str, list] = {k: [] for k in (*keys, "intrinsics", "cam2ego", "weather", "episode")}
+    if coarse:
+        parts["labels"] = []
+    for index, path in enumerate(files):
+        with np.load(path) as data:
+            missing = [k for k in stored if k not in data]
+            if missing:
+                raise ValueError(
+                    f"{path}: no {' or '.join(missing)}; collect again with this version of `occsim collect-render`"
+                )
+            n = len(data[stored[0]])
+            for key in keys:
+                parts[key].append(data[key])
+            if coarse:
+                parts["labels"].append(coarsen_occupancy(data["occupancy"], coarse))
+            if "intrinsics" in data:
+                parts["intrinsics"].append(np.repeat(data["intrinsics"][None], n, axis=0))
+                parts["cam2ego"].append(np.repeat(data["cam2ego"][None], n, axis=0))
+            parts["weather"].append(np.full(n, str(data["weather"])))
+            parts["episode"].append(np.full(n, index))
+    return {k: np.concatenate(v) for k, v in parts.items() if v}
+
+
 class RenderPairs(Dataset):
     """Every env step of a collect-render folder: six views, their latent-resolution MPIs, labels, depths, prompt."""
 
@@ -39,14 +79,9 @@ class RenderPairs(Dataset):
         files = episode_files(folder) if files is None else files
         if not files:
             raise ValueError(f"{folder}: no episodes selected")
-        parts: dict[str, list[np.ndarray]] = {"images": [], "mpi": [], "nearest": [], "depth": []}
-        self.prompts: list[str] = []
-        for path in files:
-            with np.load(path) as data:
-                for key in parts:
-                    parts[key].append(data[key])
-                self.prompts += [weather_prompt(str(data["weather"]))] * len(data["images"])
-        self.images, self.mpi, self.nearest, self.depth = (np.concatenate(parts[k]) for k in parts)
+        arrays = read_episodes(files, ("images", "mpi", "nearest", "depth"))
+        self.images, self.mpi, self.nearest, self.depth = (arrays[k] for k in ("images", "mpi", "nearest", "depth"))
+        self.prompts = [weather_prompt(str(w)) for w in arrays["weather"]]
 
     def __len__(self) -> int:
         return len(self.images)

@@ -17,8 +17,9 @@ import torch
 from diffusers import DDPMScheduler
 
 from occsim.generative.cross_view import set_video_mode
+from occsim.generative.dataset import read_episodes
 from occsim.generative.occscene import FrameCondition, OccScenePipeline
-from occsim.generative.perception import coarsen_occupancy, perception_loss
+from occsim.generative.perception import perception_loss
 from occsim.generative.pixel_space import decode_latents, encode_images
 from occsim.generative.prompts import weather_prompt
 from occsim.generative.reweighing import loss_weights, weighted_noise_loss
@@ -44,22 +45,10 @@ class FrameSamples:
     @classmethod
     def load(cls, files: list[Path], coarse: tuple[int, int, int] = (4, 4, 2)) -> FrameSamples:
         """Read collect-render episode files (with ``occupancy`` and ``ego_pose``)."""
-        parts: dict[str, list] = {k: [] for k in cls.__dataclass_fields__ if k != "prompts"}
-        prompts: list[str] = []
-        for index, path in enumerate(files):
-            with np.load(path) as data:
-                if "occupancy" not in data or "ego_pose" not in data:
-                    raise ValueError(f"{path}: no occupancy or ego pose; collect again with `occsim collect-render`")
-                n = len(data["images"])
-                for key in ("images", "mpi", "nearest", "depth", "ego_pose"):
-                    parts[key].append(data[key])
-                parts["labels"].append(coarsen_occupancy(data["occupancy"], coarse))
-                parts["intrinsics"].append(np.repeat(data["intrinsics"][None], n, axis=0))
-                parts["cam2ego"].append(np.repeat(data["cam2ego"][None], n, axis=0))
-                parts["weather"].append(np.full(n, str(data["weather"])))
-                parts["episode"].append(np.full(n, index))
-                prompts += [weather_prompt(str(data["weather"]))] * n
-        return cls(**{k: np.concatenate(v) for k, v in parts.items()}, prompts=prompts)
+        keys = ("images", "mpi", "nearest", "depth", "ego_pose")
+        arrays = read_episodes(files, keys, coarse)
+        prompts = [weather_prompt(str(w)) for w in arrays["weather"]]
+        return cls(**{k: arrays[k] for k in cls.__dataclass_fields__ if k != "prompts"}, prompts=prompts)
 
     def pairs(self) -> np.ndarray:
         """Indices i whose predecessor i - 1 is in the same episode."""

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from occsim.generative.dataset import episode_files, split_episodes
+from occsim.generative.dataset import episode_files, read_episodes, split_episodes
 from occsim.generative.evaluate import save_loss_curve
-from occsim.generative.perception import OccupancyPerception, class_weights, coarsen_occupancy, perception_loss
+from occsim.generative.perception import OccupancyPerception, class_weights, perception_loss
 from occsim.metrics.occupancy import occupancy_iou
 
 
@@ -43,20 +43,8 @@ class OccupancySamples:
     @classmethod
     def load(cls, files: list[Path], coarse: tuple[int, int, int]) -> OccupancySamples:
         """Read episode files (they must hold ``occupancy``: collected by this version of collect-render)."""
-        parts: dict[str, list] = {k: [] for k in ("images", "labels", "intrinsics", "cam2ego", "weather")}
-        for path in files:
-            with np.load(path) as data:
-                if "occupancy" not in data:
-                    raise ValueError(
-                        f"{path}: no occupancy; collect again with this version of `occsim collect-render`"
-                    )
-                n = len(data["images"])
-                parts["images"].append(data["images"])
-                parts["labels"].append(coarsen_occupancy(data["occupancy"], coarse))
-                parts["intrinsics"].append(np.repeat(data["intrinsics"][None], n, axis=0))
-                parts["cam2ego"].append(np.repeat(data["cam2ego"][None], n, axis=0))
-                parts["weather"].append(np.full(n, str(data["weather"])))
-        return cls(**{k: np.concatenate(v) for k, v in parts.items()})
+        arrays = read_episodes(files, ("images",), coarse)
+        return cls(**{k: arrays[k] for k in ("images", "labels", "intrinsics", "cam2ego", "weather")})
 
     def batch(self, index: np.ndarray, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
         """(images in [-1, 1] (B, 6, 3, H, W), intrinsics, cam2ego, labels) tensors for ``index``."""
