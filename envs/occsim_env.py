@@ -12,7 +12,7 @@ from occsim.envs.visualize import frame_image
 
 from occsim.scenario import Scenario
 from occsim.sim import Simulation, StepOutcome
-from occsim.types import Trajectory, Weather
+from occsim.types import WAYPOINT_RANGE, Trajectory, Weather
 from occsim.world.ego import control_from_normalised
 from occsim.world.grid import OCC3D_GRID
 
@@ -88,7 +88,7 @@ class OccSimEnv(gym.Env):
             obs["goal"] = spaces.Box(-np.inf, np.inf, (2,), np.float32)
         self.observation_space = spaces.Dict(obs)
         if action_type == "waypoints":
-            self.action_space = spaces.Box(-100.0, 100.0, (6, 2), np.float32)
+            self.action_space = spaces.Box(-WAYPOINT_RANGE, WAYPOINT_RANGE, (6, 2), np.float32)
         else:
             self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self._scenario: Scenario | None = None
@@ -117,11 +117,19 @@ class OccSimEnv(gym.Env):
         if self._scenario is None:
             raise RuntimeError("call reset() before step()")
         if self.action_type == "waypoints":
-            plan = action if isinstance(action, Trajectory) else Trajectory(np.asarray(action, dtype=np.float64))
+            try:
+                plan = action if isinstance(action, Trajectory) else Trajectory(np.asarray(action, dtype=np.float64))
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"invalid waypoints action: {e}") from None
             self._last_plan = plan
             outcome = self.sim.step(plan)
         else:
-            outcome = self.sim.step(control_from_normalised(np.asarray(action)))
+            control = np.asarray(action, dtype=np.float64)
+            if control.shape != (2,) or not np.all(np.isfinite(control)):
+                raise ValueError(
+                    f"invalid control action: expected 2 finite values (acceleration, steering), got {action!r}"
+                )
+            outcome = self.sim.step(control_from_normalised(control))
         reward = PROGRESS_REWARD * (outcome.progress - self._progress) - (
             COLLISION_PENALTY if outcome.collision else 0.0
         )

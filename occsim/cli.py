@@ -10,31 +10,41 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from occsim.suite.watchdog import DEFAULT_PLANNER_TIMEOUT
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="OccSim: closed-loop corner-case driving simulation."
 )
 # Piped or logged output gets room for the summary table instead of a terminal's 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
+# Markup off: messages carry user text (file names, scenario fields like `[nan, 0]`) that must print as written.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 WEATHER_HELP = "Weather override: clear, fog, rain, snow, night or sandstorm."
 DEFAULT_PLANNERS = ("expert", "constant_velocity")
+# Exit codes: 0 every run recorded without an error; 1 some run ended in an error (or the disk refused a record);
+# 2 bad input (nothing run); 130 interrupted with Ctrl-C.
+EXIT_RUN_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(2)
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    err.print(Text.assemble(("error:", "red"), f" {message}"), highlight=False)
+    return typer.Exit(code)
 
 
-def _camera_hw(text: str) -> tuple[int, int]:
+def _camera_hw(text: str, option: str = "--camera-hw") -> tuple[int, int]:
+    from occsim.types import check_camera_hw
+
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise _fail(f"--camera-hw takes HEIGHTxWIDTH, e.g. 256x448; got {text!r}") from None
-    if h < 8 or w < 8:
-        raise _fail(f"--camera-hw must be at least 8x8, got {text!r}")
-    return h, w
+        raise _fail(f"{option} takes HEIGHTxWIDTH, e.g. 256x448; got {text!r}") from None
+    try:
+        return check_camera_hw((h, w))
+    except ValueError as e:
+        raise _fail(f"{option}: {e}") from None
 
 
 def _load(name_or_path: str):
@@ -86,19 +96,10 @@ def _renderer_options(items: list[str] | None) -> dict:
 
 
 def _check_renderer(name: str, options: dict) -> None:
-    """ValueError for an unknown renderer or an option its constructor does not take."""
-    import inspect
-
-    from occsim.registry import did_you_mean
+    """ValueError for an unknown renderer, an option it does not take, or a bad value (weights checked too)."""
     from occsim.sim import RENDERERS  # the simulation declares the learned renderers
 
-    accepted = [p for p in inspect.signature(RENDERERS[name].__init__).parameters if p not in ("self", "rig")]
-    for key in options:
-        if key not in accepted:
-            raise ValueError(
-                f"renderer '{name}' has no option '{key}'{did_you_mean(key, accepted)}; "
-                f"its options: {', '.join(accepted) or 'none'}"
-            )
+    RENDERERS[name].check_options(**options)
 
 
 def _scenario_option(items: list[str] | None) -> list:
@@ -173,7 +174,9 @@ def run(
         return
     colour = {"collision": "red", "goal": "green", "timeout": "yellow"}[result.outcome]
     out.print(
-        f"[{colour}]{result.outcome}[/{colour}]  {result.scenario} / {result.planner} / {result.weather} / seed {seed}"
+        Text.assemble(
+            (result.outcome, colour), f"  {result.scenario} / {result.planner} / {result.weather} / seed {seed}"
+        )
     )
     if result.collision:
         out.print(f"  hit {result.collided_with} at {result.impact_speed:.1f} m/s")
@@ -214,8 +217,11 @@ def suite(
     no_video: Annotated[bool, typer.Option("--no-video", help="Skip the per-run videos (faster).")] = False,
     perception_meter: Annotated[bool, typer.Option("--perception-meter", help=PERCEPTION_METER_HELP)] = False,
     planner_timeout: Annotated[
-        float | None, typer.Option(min=0.001, help="Seconds one plan() call may take before the run is an error.")
-    ] = None,
+        float,
+        typer.Option(
+            min=0.0, help="Seconds one planner reset() or plan() call may take before its run is an error; 0: no limit."
+        ),
+    ] = DEFAULT_PLANNER_TIMEOUT,
     seed: Annotated[int, typer.Option(help="Base seed; every run's seed derives from it.")] = 0,
     imports: Annotated[
         list[str] | None, typer.Option("--import", help="Module that registers your planners (repeatable).")
@@ -258,7 +264,7 @@ def suite(
     if problems:
         for line in problems:
             err.print(line, highlight=False, markup=False)
-        err.print(f"[red]{len(problems)} problem(s); nothing was run[/red]")
+        err.print(f"{len(problems)} problem(s); nothing was run", style="red")
         raise typer.Exit(2)
     tasks = expand_tasks(loaded, planners, weathers, runs, seed)
     config = SuiteConfig(
@@ -270,10 +276,11 @@ def suite(
         camera_hw=hw,
         perception_meter=perception_meter,
         no_video=no_video,
-        planner_timeout=planner_timeout,
+        planner_timeout=planner_timeout or None,
         resume=resume,
         imports=list(imports or []),
         threads_per_run=threads_per_run,
+        seed=seed,
     )
     try:
         outcome = run_suite(tasks, config, console=err)
@@ -282,14 +289,24 @@ def suite(
     keys = {t.key for t in tasks}
     records = [r for r in outcome.records if r.get("key") in keys]
     _print_summary(summarise(records))
-    page = write_report(out_dir)
+    try:
+        page = write_report(out_dir)
+    except OSError as e:
+        raise _fail(
+            f"the results are kept in {out_dir / 'results.jsonl'}, but the report could not be written: {e}"
+        ) from None
     errors = sum(r.get("outcome") == "error" for r in records)
     out.print(
         f"{len(records)}/{len(tasks)} runs recorded ({outcome.ran} now, {outcome.skipped} resumed), {errors} errors. "
         f"Report: {page}"
     )
+    if outcome.stopped:
+        raise _fail(outcome.stopped, code=EXIT_RUN_ERRORS)
     if outcome.interrupted:
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if errors:
+        err.print(f"{errors} run(s) ended in an error (see 'error' in results.jsonl); exit code {EXIT_RUN_ERRORS}")
+        raise typer.Exit(EXIT_RUN_ERRORS)
 
 
 @app.command()
@@ -357,7 +374,7 @@ def collect(
         weather=None if weather == "own" else weather,
         episodes_per_scenario=episodes,
         camera_hw=_camera_hw(camera_hw),
-        image_hw=_camera_hw(image_hw),
+        image_hw=_camera_hw(image_hw, "--image-hw"),
         workers=workers,
         perturbation=Perturbation(probability=perturb),
     )
@@ -420,7 +437,7 @@ def make_nuscenes_mini(
     from occsim.planners import make_planner
     from occsim.scenarios import load_scenario
 
-    hw = _camera_hw(image_hw)
+    hw = _camera_hw(image_hw, "--image-hw")
     scenes, rig = {}, None
     for name, source in MINI_SCENES.items():
         env = OccSimEnv(load_scenario(source), weather="clear", camera_hw=hw, privileged=True)
@@ -472,7 +489,7 @@ def collect_render(
     from occsim.suite.collect_render import RenderCollectConfig
     from occsim.suite.collect_render import collect_render as run
 
-    hw = _camera_hw(image_hw)
+    hw = _camera_hw(image_hw, "--image-hw")
     if hw[0] % latent_factor or hw[1] % latent_factor:
         raise _fail(f"--image-hw must be multiples of --latent-factor {latent_factor}, got {image_hw!r}")
     _check_choices([], weather, "raster", {})
@@ -711,8 +728,8 @@ def bench(as_json: Annotated[bool, typer.Option("--json", help="Print the figure
             continue
         target = TARGETS.get(key)
         met = figures["targets_met"].get(key)
-        mark = "" if met is None else (" [green]ok[/green]" if met else " [red]missed[/red]")
-        table.add_row(key, str(value), ("" if target is None else str(target)) + mark)
+        mark = ("", "") if met is None else (" ok", "green") if met else (" missed", "red")
+        table.add_row(key, str(value), Text.assemble("" if target is None else str(target), mark))
     out.print(table)
 
 

@@ -12,7 +12,7 @@ from occsim.metrics.occupancy import occupancy_iou
 from occsim.scenario import Scenario, build_world, weather_of
 from occsim.sensors import RENDERERS, make_renderer
 from occsim.sensors.renderer import Renderer
-from occsim.types import CameraFrames, CameraRig, HistoryStep, Trajectory, Weather
+from occsim.types import CameraFrames, CameraRig, HistoryStep, Trajectory, Weather, check_camera_hw
 from occsim.world.ego import SUBSTEP, Control, TrajectoryTracker, footprint_corners
 from occsim.world.world import World
 
@@ -55,7 +55,7 @@ class Simulation:
         renderer_kwargs: dict | None = None,
         perception_meter: bool | str | Path = False,
     ):
-        self.camera_hw = tuple(camera_hw)
+        self.camera_hw = check_camera_hw(camera_hw)
         self.renderer_name = renderer if isinstance(renderer, str) else None
         self.renderer_kwargs = dict(renderer_kwargs or {})
         self.rig = CameraRig.nuscenes(camera_hw) if isinstance(renderer, str) else renderer.rig
@@ -109,6 +109,8 @@ class Simulation:
         world, scenario = self.world, self.scenario
         if world is None or scenario is None:
             raise RuntimeError("call reset() before step()")
+        if isinstance(action, Control) and not np.isfinite([action.acceleration, action.steering]).all():
+            raise ValueError(f"invalid control: acceleration and steering must be finite, got {action}")
         if isinstance(action, Trajectory):
             self.tracker.set_trajectory(action, world.ego)
         substeps = max(1, int(round(scenario.dt / SUBSTEP)))

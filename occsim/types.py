@@ -8,6 +8,8 @@ import numpy as np
 
 WAYPOINTS = 6  # planner output: waypoints per trajectory
 WAYPOINT_DT = 0.5  # [s] spacing of planner waypoints
+CAMERA_HW_RANGE = ((8, 8), (1080, 1920))  # [px] smallest and largest camera image (height, width)
+WAYPOINT_RANGE = 200.0  # [m] farthest a waypoint may lie from the ego: 3 s at 240 km/h; beyond is no plan at all
 
 EGO_SIZE = (4.08, 1.85, 1.6)  # (length, width, height) [m] of the ego car
 EGO_CENTRE_OFFSET = 1.3  # [m] footprint centre ahead of the rear axle (the ego origin)
@@ -80,7 +82,14 @@ class Trajectory:
     def __post_init__(self) -> None:
         pts = np.asarray(self.points, dtype=np.float64)
         if pts.shape != (WAYPOINTS, 2) or not np.all(np.isfinite(pts)):
-            raise ValueError(f"a trajectory is {WAYPOINTS} finite (x, y) waypoints, got shape {pts.shape}")
+            shown = np.array2string(pts, threshold=12, precision=3) if pts.size < 100 else f"shape {pts.shape}"
+            raise ValueError(f"a trajectory is {WAYPOINTS} finite (x, y) waypoints, got {shown}")
+        if np.abs(pts).max() > WAYPOINT_RANGE:
+            k = int(np.abs(pts).max(axis=1).argmax())
+            raise ValueError(
+                f"waypoint {k} at ({pts[k, 0]:.4g}, {pts[k, 1]:.4g}) m is beyond the {WAYPOINT_RANGE:g} m a car can "
+                f"cover in {WAYPOINTS * WAYPOINT_DT:g} s"
+            )
         object.__setattr__(self, "points", pts)
 
     @classmethod
@@ -128,6 +137,18 @@ class CameraRig:
         """The same cameras with intrinsics scaled to images of ``hw``."""
         h, w = int(hw[0]), int(hw[1])
         return CameraRig(self.names, scale_intrinsics(self.intrinsics, self.hw, (h, w)), self.cam2ego.copy(), (h, w))
+
+
+def check_camera_hw(hw: tuple[int, int]) -> tuple[int, int]:
+    """``hw`` as two ints within CAMERA_HW_RANGE; ValueError saying the allowed range otherwise."""
+    (h_min, w_min), (h_max, w_max) = CAMERA_HW_RANGE
+    try:
+        h, w = (int(v) for v in hw)
+    except (TypeError, ValueError):
+        raise ValueError(f"camera_hw must be (height, width) in pixels, got {hw!r}") from None
+    if not (h_min <= h <= h_max and w_min <= w <= w_max):
+        raise ValueError(f"camera_hw {h}x{w} is outside {h_min}x{w_min} .. {h_max}x{w_max} (height x width)")
+    return h, w
 
 
 def scale_intrinsics(intrinsics: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:

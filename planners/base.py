@@ -22,6 +22,9 @@ class Planner(ABC):
     def plan(self, observation: dict[str, Any]) -> Trajectory:
         """The trajectory to follow for the next env step."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Called once the episode is over (release a server session, a device, a file)."""
+
 
 PLANNERS: Registry[type[Planner]] = Registry("planner")
 register_planner = PLANNERS.register

@@ -5,14 +5,17 @@ The contract is in ``remote_server.py`` (standard library and numpy only, so it 
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
-import urllib.error
-import urllib.request
+import socket
+import threading
+import urllib.parse
 from typing import Any
 
 import numpy as np
 from occsim.planners.base import Planner, make_planner, register_planner
-from occsim.planners.remote_server import encode, make_server
+from occsim.planners.remote_server import MAX_SESSIONS, encode, make_server
 from occsim.planners.vad_contract import can_bus
 
 from occsim.types import LaneGeometry, RoadLayout, Trajectory
@@ -25,13 +28,25 @@ class RemotePlannerError(RuntimeError):
     """The planner server is unreachable, slow, or answered something that is not a trajectory."""
 
 
+MAX_REPLY = 16 * 1024 * 1024  # [bytes] a reply is six waypoints; anything near this is not one
+
+
 @register_planner("remote")
 class RemotePlanner(Planner):
-    """A planner served elsewhere: ``--planner remote:http://127.0.0.1:8765``."""
+    """A planner served elsewhere: ``--planner remote:http://127.0.0.1:8765``.
+
+    Every episode is a session of its own on the server, so one server can serve several suite workers at once.
+    ``timeout`` bounds each whole call (connect, send, answer), however slowly the server trickles its reply.
+    """
 
     def __init__(self, url: str = DEFAULT_URL, timeout: float = 30.0):
         self.url = url.rstrip("/")
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise RemotePlannerError(f"remote planner URL must be http://HOST:PORT, got {url!r}")
+        self._address = (parts.hostname, parts.port or 80)
         self.timeout = timeout
+        self.session: str | None = None
         alive = self._call("GET", "/alive")
         if not isinstance(alive, dict) or alive.get("ok") is not True:
             raise RemotePlannerError(f"{self.url}/alive did not answer {{'ok': true}}: {alive!r}")
@@ -40,20 +55,27 @@ class RemotePlanner(Planner):
         self._t = 0.0
 
     def reset(self, info: dict[str, Any]) -> None:
-        """Forward the reset info (the road layout for privileged planners)."""
+        """Open a new session (ending this client's previous one) and forward the reset info."""
         payload = {k: v for k, v in info.items() if k != "road"}
         if isinstance(info.get("road"), RoadLayout):
             payload["road"] = layout_to_dict(info["road"])
-        self._call("POST", "/reset", {"info": encode(payload)})
+        reply = self._call("POST", "/reset", {"info": encode(payload), "session": self.session})
+        if not isinstance(reply, dict) or not isinstance(reply.get("session"), str):
+            raise RemotePlannerError(f"{self.url}/reset did not answer a session id: {str(reply)[:200]}")
+        self.session = reply["session"]
         self._t = 0.0
 
     def plan(self, observation: dict[str, Any]) -> Trajectory:
         """Send the observation, get six ego-frame waypoints back."""
+        if self.session is None:
+            raise RemotePlannerError("plan() before reset(): the server has no episode for this client")
         request = {k: observation[k] for k in ("images", "intrinsics", "cam2ego", "ego", "ego_pose", "command")}
         request["can_bus"] = can_bus(observation["ego_pose"], observation["ego"])
         request["timestamp"] = self._t
         request.update({k: observation[k] for k in PRIVILEGED_KEYS if k in observation})
-        reply = self._call("POST", "/infer", encode(request))
+        request = encode(request)
+        request["session"] = self.session
+        reply = self._call("POST", "/infer", request)
         self._t += 0.5
         try:
             return Trajectory(np.asarray(reply["trajectory"], dtype=np.float64))
@@ -62,25 +84,54 @@ class RemotePlanner(Planner):
                 f"{self.url}/infer answered something that is not a trajectory ({e}): {str(reply)[:200]}"
             ) from None
 
+    def close(self) -> None:
+        """End this client's session on the server (it would expire by itself, later)."""
+        if self.session is not None:
+            with contextlib.suppress(RemotePlannerError):
+                self._call("POST", "/close", {"session": self.session})
+            self.session = None
+
     def _call(self, method: str, path: str, body: dict | None = None) -> Any:
+        """One request under a total deadline of ``timeout`` seconds and a reply cap of MAX_REPLY bytes."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        connection = http.client.HTTPConnection(*self._address, timeout=self.timeout)
+        # The socket timeout bounds each read; this timer bounds the whole call, however slow the trickle.
+        expired = threading.Event()
+
+        def abort() -> None:
+            expired.set()
+            with contextlib.suppress(OSError, AttributeError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(self.timeout, abort)
+        timer.start()
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read()[:500].decode(errors="replace")
-            raise RemotePlannerError(f"{method} {self.url}{path} failed with HTTP {e.code}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-            reason = getattr(e, "reason", e)
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            connection.request(method, path, body=data, headers=headers)
+            response = connection.getresponse()
+            declared = response.getheader("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > MAX_REPLY:
+                raise RemotePlannerError(f"{method} {self.url}{path} answered {declared} bytes, over {MAX_REPLY}")
+            raw = response.read(MAX_REPLY + 1)
+            if len(raw) > MAX_REPLY:
+                raise RemotePlannerError(f"{method} {self.url}{path} answered over {MAX_REPLY} bytes")
+        except (OSError, http.client.HTTPException) as e:
+            if expired.is_set():
+                raise RemotePlannerError(
+                    f"{method} {self.url}{path}: no complete answer within {self.timeout:g} s (timed out)"
+                ) from None
             raise RemotePlannerError(
-                f"no planner server answering at {self.url} ({reason}); start one with `occsim serve-planner NAME`"
+                f"no planner server answering at {self.url} ({e}); start one with `occsim serve-planner NAME`"
             ) from None
+        finally:
+            timer.cancel()
+            connection.close()
+        if response.status >= 400:
+            detail = raw[:500].decode(errors="replace")
+            raise RemotePlannerError(f"{method} {self.url}{path} failed with HTTP {response.status}: {detail}")
         try:
             return json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise RemotePlannerError(f"{method} {self.url}{path} answered non-JSON: {raw[:200]!r}") from None
 
 
@@ -123,6 +174,6 @@ class PlannerModel:
         return self.planner.plan(observation).points
 
 
-def serve_planner(name: str, host: str = "127.0.0.1", port: int = 8765):
-    """An HTTP server (call ``serve_forever``) for the registered planner ``name``."""
-    return make_server(PlannerModel(make_planner(name)), host, port, name=name)
+def serve_planner(name: str, host: str = "127.0.0.1", port: int = 8765, max_sessions: int = MAX_SESSIONS):
+    """An HTTP server (call ``serve_forever``) for the registered planner ``name``: one planner per episode."""
+    return make_server(lambda: PlannerModel(make_planner(name)), host, port, name=name, max_sessions=max_sessions)

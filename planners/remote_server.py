@@ -4,17 +4,24 @@ Copy this one file next to any planner (into VAD's repository, say) and run it w
 
     python remote_server.py --model my_module:make_model --port 8765
 
-``make_model()`` returns an object with ``reset(info: dict)`` and ``infer(request: dict) -> array (6, 2)``.
-Endpoints (in the spirit of NeuroNCAP's model server), JSON in and out:
+``make_model()`` returns an object with ``reset(info: dict)`` and ``infer(request: dict) -> array (6, 2)``; the
+server calls it once per episode (session), so episodes served at the same time never share planner state.
+Endpoints (in the spirit of NeuroNCAP's model server), JSON in and out (``Content-Type: application/json``):
 
 - ``GET /alive`` -> ``{"ok": true, "name": ..., "privileged": bool}``
-- ``POST /reset`` with ``{"info": {...}}`` -> ``{"ok": true}``
-- ``POST /infer`` with ``images`` (6, H, W, 3) uint8, ``intrinsics`` (6, 3, 3), ``cam2ego`` (6, 4, 4), ``ego_pose``
-  (x, y, yaw), ``ego`` (speed, acceleration, yaw rate, steering), ``can_bus`` (18), ``command`` (0 right, 1 left,
-  2 straight), ``timestamp`` [s] and, for privileged planners, ``occupancy``, ``actors``, ``goal``
+- ``POST /reset`` with ``{"info": {...}}`` (and ``"session"``: the id of the client's previous episode, ended here)
+  -> ``{"ok": true, "session": id}``: a new episode with its own planner
+- ``POST /infer`` with ``session``, ``images`` (6, H, W, 3) uint8, ``intrinsics`` (6, 3, 3), ``cam2ego`` (6, 4, 4),
+  ``ego_pose`` (x, y, yaw), ``ego`` (speed, acceleration, yaw rate, steering), ``can_bus`` (18), ``command``
+  (0 right, 1 left, 2 straight), ``timestamp`` [s] and, for privileged planners, ``occupancy``, ``actors``, ``goal``
   -> ``{"trajectory": [[x, y] * 6]}`` in the ego frame (x forward, y left) [m] at 0.5 s spacing.
+- ``POST /close`` with ``{"session": id}`` -> ``{"ok": true}``: frees the episode's planner.
 
 Arrays travel as ``{"__array__": true, "dtype": ..., "shape": [...], "data": base64 of the raw bytes}``.
+Errors are ``{"error": message}`` with 400 (bad request), 404 (unknown endpoint), 410 (session expired or never
+opened), 411/413 (length missing or too large), 415 (not JSON) or 500 (the model failed; its traceback goes to
+the server's stderr, never to the client). At most ``max_sessions`` episodes live at once; one idle for
+``session_ttl`` seconds, or the least recently used when a new one needs room, is dropped.
 The server binds 127.0.0.1 unless told otherwise.
 """
 
@@ -26,7 +33,10 @@ import importlib
 import json
 import sys
 import threading
+import time
 import traceback
+import uuid
+from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -65,11 +75,84 @@ def decode(value):
     return value
 
 
-def make_server(model, host: str = "127.0.0.1", port: int = 8765, name: str = "planner") -> ThreadingHTTPServer:
-    """An HTTP server (not yet serving) around ``model``; port 0 picks a free port (see ``server.server_port``)."""
-    lock = threading.Lock()  # one request at a time reaches the model: planners keep state between steps
+MAX_SESSIONS = 16  # live episodes (each holds its own planner)
+SESSION_TTL = 600.0  # [s] an episode idle this long is dropped
+READ_TIMEOUT = 60.0  # [s] a client that stops sending mid-request is dropped
+
+
+class RequestError(Exception):
+    """A request the server refuses: ``status`` and a message for the client."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Sessions:
+    """One model per live episode, at most ``limit`` of them, least recently used dropped first."""
+
+    def __init__(self, factory, limit: int = MAX_SESSIONS, ttl: float = SESSION_TTL, first=None):
+        self.factory, self.limit, self.ttl = factory, max(1, limit), ttl
+        self._spare = first  # the model built at start-up (to answer /alive) serves the first episode
+        self._live: OrderedDict[str, list] = OrderedDict()  # id -> [model, last use]
+        self._lock = threading.Lock()
+
+    def open(self, previous: str | None = None) -> tuple[str, object]:
+        """A new session id and its model; ends ``previous`` (the same client's last episode)."""
+        with self._lock:
+            self._live.pop(previous or "", None)
+            self._expire()
+            while len(self._live) >= self.limit:
+                self._live.popitem(last=False)
+            model, self._spare = self._spare, None
+        model = model or self.factory()
+        session = uuid.uuid4().hex
+        with self._lock:
+            self._live[session] = [model, time.monotonic()]
+        return session, model
+
+    def get(self, session) -> object:
+        """The model of a live session; RequestError 410 otherwise."""
+        with self._lock:
+            self._expire()
+            entry = self._live.get(session) if isinstance(session, str) else None
+            if entry is None:
+                raise RequestError(410, f"unknown or expired session {session!r}: POST /reset starts an episode")
+            entry[1] = time.monotonic()
+            self._live.move_to_end(session)
+            return entry[0]
+
+    def close(self, session) -> None:
+        """Forget a session (no error if it is gone already)."""
+        with self._lock:
+            self._live.pop(session if isinstance(session, str) else "", None)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (_, used) in self._live.items() if now - used > self.ttl]:
+            del self._live[key]
+
+
+def make_server(
+    factory,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    name: str = "planner",
+    max_sessions: int = MAX_SESSIONS,
+    session_ttl: float = SESSION_TTL,
+) -> ThreadingHTTPServer:
+    """An HTTP server (not yet serving) giving each episode a model from ``factory()``.
+
+    Port 0 picks a free port (see ``server.server_port``).
+    """
+    first = factory()
+    privileged = bool(getattr(first, "privileged", False))
+    sessions = Sessions(factory, max_sessions, session_ttl, first)
+    lock = threading.Lock()  # one model call at a time: models may share a device or global state
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = READ_TIMEOUT
+
         def _reply(self, status: int, body: dict) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -80,36 +163,64 @@ def make_server(model, host: str = "127.0.0.1", port: int = 8765, name: str = "p
 
         def do_GET(self):  # noqa: N802 - http.server's naming
             if self.path == "/alive":
-                self._reply(200, {"ok": True, "name": name, "privileged": bool(getattr(model, "privileged", False))})
+                self._reply(200, {"ok": True, "name": name, "privileged": privileged})
             else:
                 self._reply(404, {"error": f"no endpoint GET {self.path}; try GET /alive"})
 
         def do_POST(self):  # noqa: N802
-            length = int(self.headers.get("Content-Length", 0))
-            if length > MAX_BODY:
-                self._reply(413, {"error": f"request of {length} bytes is over the {MAX_BODY}-byte limit"})
-                return
             try:
-                body = decode(json.loads(self.rfile.read(length) or b"{}"))
-            except (ValueError, KeyError, TypeError) as e:
-                self._reply(400, {"error": f"request is not valid JSON of encoded arrays: {e}"})
-                return
-            try:
-                with lock:
-                    if self.path == "/reset":
+                body = self._body()
+                if self.path == "/reset":
+                    session, model = sessions.open(body.get("session"))
+                    with lock:
                         model.reset(body.get("info", {}))
-                        self._reply(200, {"ok": True})
-                    elif self.path == "/infer":
+                    self._reply(200, {"ok": True, "session": session})
+                elif self.path == "/infer":
+                    model = sessions.get(body.get("session"))
+                    with lock:
                         trajectory = np.asarray(model.infer(body), dtype=np.float64)
-                        if trajectory.shape != (6, 2) or not np.all(np.isfinite(trajectory)):
-                            raise ValueError(f"the model returned shape {trajectory.shape}, not 6 finite (x, y)")
-                        self._reply(200, {"trajectory": trajectory.tolist()})
-                    else:
-                        self._reply(404, {"error": f"no endpoint POST {self.path}; try /reset or /infer"})
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting (its timeout): nobody to answer
+                    if trajectory.shape != (6, 2) or not np.all(np.isfinite(trajectory)):
+                        raise ValueError(f"the model returned shape {trajectory.shape}, not 6 finite (x, y)")
+                    self._reply(200, {"trajectory": trajectory.tolist()})
+                elif self.path == "/close":
+                    sessions.close(body.get("session"))
+                    self._reply(200, {"ok": True})
+                else:
+                    raise RequestError(404, f"no endpoint POST {self.path}; try /reset, /infer or /close")
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                self.close_connection = True  # the client gave up or went quiet: nobody to answer
+            except RequestError as e:
+                self.close_connection = True
+                self._reply(e.status, {"error": str(e)})
             except Exception as e:
-                self._reply(500, {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=5)})
+                traceback.print_exc(file=sys.stderr)  # the details stay with the server's operator
+                self._reply(500, {"error": f"{type(e).__name__}: {e}"})
+
+        def _body(self) -> dict:
+            """The request's JSON object, after checking its type and length."""
+            kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                raise RequestError(415, f"Content-Type must be application/json, got {kind or 'none'!r}")
+            text = self.headers.get("Content-Length")
+            if text is None:
+                raise RequestError(411, "Content-Length is required")
+            if not text.strip().isdigit():
+                raise RequestError(400, f"Content-Length must be a non-negative integer, got {text!r}")
+            length = int(text)
+            if length > MAX_BODY:
+                raise RequestError(413, f"request of {length} bytes is over the {MAX_BODY}-byte limit")
+            raw = self.rfile.read(length)
+            if len(raw) < length:
+                raise RequestError(400, f"request body ended after {len(raw)} of {length} bytes")
+            try:
+                body = decode(json.loads(raw or b"{}"))
+            except RecursionError:
+                raise RequestError(400, "request JSON is nested too deeply") from None
+            except (ValueError, KeyError, TypeError) as e:
+                raise RequestError(400, f"request is not valid JSON of encoded arrays: {e}") from None
+            if not isinstance(body, dict):
+                raise RequestError(400, f"request must be a JSON object, got {type(body).__name__}")
+            return body
 
         def log_message(self, format, *args):  # noqa: A002 - quiet: one line per step is noise
             pass
@@ -134,8 +245,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     module, _, factory = args.model.partition(":")
-    model = getattr(importlib.import_module(module), factory)()
-    server = make_server(model, args.host, args.port, name=args.model)
+    server = make_server(getattr(importlib.import_module(module), factory), args.host, args.port, name=args.model)
     print(f"serving {args.model} on http://{args.host}:{server.server_port}", flush=True)
     server.serve_forever()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from safetensors import safe_open
 
 from occsim.generative.conditioning import LatentCondition, latent_condition, plane_depths
 from occsim.generative.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, OccSimSyntheOccPipeline
@@ -23,6 +24,26 @@ from occsim.world.world import World
 
 SMALL_WEIGHTS = Path(__file__).parent / "weights" / "syntheocc-small"  # trained by `occsim train-syntheocc`
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+MAX_STEPS = 1000  # a scheduler's training timesteps: more denoising steps than this mean nothing
+MAX_GUIDANCE = 50.0  # classifier-free guidance beyond this only saturates the image
+MAX_PROMPT = 300  # characters, as the scenario schema allows
+
+
+def check_weights(directory: Path) -> None:
+    """A model directory ``save`` wrote: its index and every safetensors header readable; ValueError otherwise."""
+    if not directory.is_dir():
+        raise ValueError(f"weights directory not found: {directory}")
+    if not (directory / "model_index.json").is_file():
+        raise ValueError(f"{directory} is not a saved model (no model_index.json): pass a train-syntheocc --out folder")
+    files = sorted(directory.rglob("*.safetensors"))
+    if not files:
+        raise ValueError(f"{directory} holds no .safetensors weights")
+    for path in files:
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                f.keys()
+        except Exception as e:  # safetensors raises its own error types for a torn or foreign file
+            raise ValueError(f"{path} is not a readable safetensors file ({type(e).__name__}: {e})") from None
 
 
 @register_renderer("syntheocc")
@@ -55,8 +76,7 @@ class SyntheOccRenderer(Renderer):
         prompt: str | None = None,
     ):
         super().__init__(rig)
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        self.check_options(weights=weights, steps=steps, guidance=guidance, dtype=dtype, prompt=prompt)
         self.pipe = self.pipeline_class.load(weights or self.default_weights, DTYPES[dtype]).to(device)
         self.pipe.set_progress_bar_config(disable=True)
         settings = self.pipe.settings
@@ -66,6 +86,24 @@ class SyntheOccRenderer(Renderer):
         self.model_rig = rig.resized(tuple(settings["image_hw"]))
         self.condition_raster = RasterRenderer(self.model_rig)
         self.geometry_raster = self.condition_raster if self.model_rig.hw == rig.hw else RasterRenderer(rig)
+
+    @classmethod
+    def check_options(cls, **options) -> None:
+        """Names, ranges and the weights directory (its files' headers read, nothing loaded); ValueError if bad."""
+        super().check_options(**options)
+        steps = options.get("steps", 1)
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+            raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+        guidance = options.get("guidance", 1.0)
+        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0.0 <= guidance <= MAX_GUIDANCE:
+            raise ValueError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {guidance!r}")
+        dtype = options.get("dtype", "float32")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        prompt = options.get("prompt")
+        if prompt is not None and (not isinstance(prompt, str) or not 0 < len(prompt) <= MAX_PROMPT):
+            raise ValueError(f"prompt must be text of 1 to {MAX_PROMPT} characters, got {str(prompt)[:40]!r}")
+        check_weights(Path(options.get("weights") or cls.default_weights))
 
     def render(self, world: World, weather: Weather, seed: int) -> CameraFrames:
         """Six generated views; the same world, weather and ``seed`` give the same bytes on the same device."""

@@ -46,10 +46,20 @@ class ScenarioError(ValueError):
 Path_ = tuple[str | int, ...]
 
 
+MAX_FILE_BYTES = 1 << 20  # a scenario is a few KB; 1 MiB leaves room for thousands of actors
+MAX_DEPTH = 32  # nesting levels; the schema needs 6
+MAX_NODES = 200_000  # YAML values after alias expansion; refuses alias bombs before they expand
+
+
 def load_scenario_file(path: str | Path) -> Scenario:
     """Read and validate one scenario file; raise ScenarioError listing every problem found."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(
+                [Problem(str(path), None, "", f"file of {size:,} bytes is over the {MAX_FILE_BYTES:,}-byte limit")]
+            )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError([Problem(str(path), None, "", f"cannot read: {e}")]) from None
@@ -58,18 +68,16 @@ def load_scenario_file(path: str | Path) -> Scenario:
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     """Validate scenario YAML ``text``; ``source`` names it in messages."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader never runs tags
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        line = mark.line + 1 if mark else None
-        message = f"YAML syntax error: {getattr(e, 'problem', None) or str(e).splitlines()[0]}"
-        context, context_mark = getattr(e, "context", None), getattr(e, "context_mark", None)
-        if context and context_mark is not None and context_mark.line + 1 != line:
-            message += f" ({context} opened at line {context_mark.line + 1})"
-        raise ScenarioError([Problem(source, line, "", message)]) from None
-    if node is None or data is None:
+    if len(text) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(source, None, "", f"text of {len(text):,} characters is over the limit")])
+    node = _compose(text, source)
+    if node is None:
+        raise ScenarioError([Problem(source, None, "", "empty file; expected a scenario mapping (name, map, ...)")])
+    structural = _duplicate_keys(node, source) + _expansion_problems(node, source)
+    if structural:
+        raise ScenarioError(structural)
+    data = yaml.SafeLoader("").construct_document(node)
+    if data is None:
         raise ScenarioError([Problem(source, None, "", "empty file; expected a scenario mapping (name, map, ...)")])
     if not isinstance(data, dict):
         raise ScenarioError(
@@ -84,6 +92,87 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     if problems:
         raise ScenarioError(problems)
     return scenario
+
+
+def _compose(text: str, source: str) -> yaml.Node | None:
+    """The YAML node tree (safe loader: tags never run), refusing deep nesting before the recursive composer runs."""
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1
+                    raise ScenarioError([Problem(source, line, "", f"nested more than {MAX_DEPTH} levels deep")])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = mark.line + 1 if mark else None
+        message = f"YAML syntax error: {getattr(e, 'problem', None) or str(e).splitlines()[0]}"
+        context, context_mark = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and context_mark is not None and context_mark.line + 1 != line:
+            message += f" ({context} opened at line {context_mark.line + 1})"
+        raise ScenarioError([Problem(source, line, "", message)]) from None
+
+
+def _duplicate_keys(node: yaml.Node, source: str) -> list[Problem]:
+    """Every mapping key given twice, naming both lines (YAML would silently keep the last)."""
+    problems: list[Problem] = []
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, Path_]] = [(node, ())]
+    while stack:
+        current, path = stack.pop()
+        if id(current) in seen_nodes:  # an alias: its target was checked where it was defined
+            continue
+        seen_nodes.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in current.value:
+                name = str(key.value)
+                line = key.start_mark.line + 1
+                if name in first and name != "<<":
+                    field = _field_name((*path, name))
+                    problems.append(
+                        Problem(source, line, field, f"duplicate key '{name}' (first given at line {first[name]})")
+                    )
+                first.setdefault(name, line)
+                stack.append((value, (*path, name)))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((value, (*path, i)) for i, value in enumerate(current.value))
+    return sorted(problems, key=lambda p: p.line or 0)
+
+
+def _expansion_problems(node: yaml.Node, source: str) -> list[Problem]:
+    """Refuse recursive aliases and aliases that expand to more than MAX_NODES values (counted, never expanded)."""
+    size: dict[int, int] = {}  # memoised by node identity: an alias reuses its target's count
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, children_done = stack.pop()
+        key = id(current)
+        if children_done:
+            on_path.discard(key)
+            size[key] = min(MAX_NODES + 1, 1 + sum(size[id(c)] for c in _children(current)))
+        elif key in on_path:
+            line = current.start_mark.line + 1
+            return [Problem(source, line, "", "a recursive alias (a value that contains itself); refused")]
+        elif key not in size:
+            on_path.add(key)
+            stack.append((current, True))
+            stack.extend((c, False) for c in _children(current))
+    if size[id(node)] > MAX_NODES:
+        return [Problem(source, None, "", f"aliases expand to over {MAX_NODES:,} values; refused (an alias bomb?)")]
+    return []
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _line_index(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
@@ -190,7 +279,11 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
 
     if scenario.map.type == "nuscenes":
         return _check_logged(scenario, add, problems)
-    road_map = build_road_map(scenario.map)
+    try:
+        road_map = build_road_map(scenario.map)
+    except ValueError as e:  # a road that folds over itself
+        add(("map", "radius") if scenario.map.type == "curve" else ("map",), str(e))
+        return problems
     ego = scenario.ego
 
     def lane_ok(path: Path_, road: int, lane: int) -> bool:
@@ -246,11 +339,13 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
             x, y, yaw = lane.pose_at(s, offset)
             boxes.append((path, f"actors[{i}] '{actor_id}'", box_polygon(x, y, yaw + actor.yaw, length, width)))
 
-    for a in range(len(boxes)):
-        for b in range(a + 1, len(boxes)):
-            (pa, na, ba), (pb, nb, bb) = boxes[a], boxes[b]
-            if pa != pb and ba.intersection(bb).area > 1e-6:
-                add(pb, f"{nb} overlaps {na} at t = 0")
+    # Only the pairs whose boxes touch (a spatial index), so thousands of actors validate in a moment.
+    polygons = [box for _, _, box in boxes]
+    first, second = shapely.STRtree(polygons).query(polygons, predicate="intersects")
+    for a, b in sorted((int(a), int(b)) for a, b in zip(first, second) if a < b):
+        (pa, na, ba), (pb, nb, bb) = boxes[a], boxes[b]
+        if pa != pb and ba.intersection(bb).area > 1e-6:
+            add(pb, f"{nb} overlaps {na} at t = 0")
     return problems
 
 

@@ -24,9 +24,9 @@ assert set(ActorClass.__args__) == set(ACTOR_CLASSES)  # type: ignore[attr-defin
 
 
 class Strict(BaseModel):
-    """Base: unknown keys rejected, values validated on assignment."""
+    """Base: unknown keys rejected, every float finite, values validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StraightMap(Strict):

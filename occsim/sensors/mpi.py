@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from occsim.classes import FREE
+from occsim.sensors.parallel import KERNEL_LOCK
 from occsim.world.grid import OCC3D_GRID, VoxelGrid
 
 DEFAULT_DEPTHS = tuple(0.2 * (k + 1) for k in range(256))  # [m] 0.2, 0.4, ..., 51.2
@@ -65,15 +66,16 @@ def build_mpi(
         raise ValueError("the numba backend runs on the CPU; move occupancy to the CPU or use backend='torch'")
     if backend == "numba" or (backend == "auto" and device.type == "cpu"):
         out = np.empty((n, d.numel(), h, w), dtype=np.uint8)
-        _mpi_kernel(
-            np.ascontiguousarray(occ.numpy().astype(np.uint8, copy=False)),
-            np.ascontiguousarray(rays_ego.numpy()),
-            np.ascontiguousarray(origin.numpy()),
-            np.ascontiguousarray(d.numpy()),
-            np.asarray(grid.lower, dtype=np.float64),
-            float(grid.voxel_size),
-            out,
-        )
+        with KERNEL_LOCK:
+            _mpi_kernel(
+                np.ascontiguousarray(occ.numpy().astype(np.uint8, copy=False)),
+                np.ascontiguousarray(rays_ego.numpy()),
+                np.ascontiguousarray(origin.numpy()),
+                np.ascontiguousarray(d.numpy()),
+                np.asarray(grid.lower, dtype=np.float64),
+                float(grid.voxel_size),
+                out,
+            )
         return torch.from_numpy(out)
     return _mpi_torch(occ, rays_ego, origin, d, grid)
 

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from occsim.classes import FREE
+from occsim.sensors.parallel import KERNEL_LOCK
 from occsim.sensors.renderer import Renderer, register_renderer
 from occsim.sensors.weather import make_weather
 from occsim.types import CameraFrames, CameraRig, Weather
@@ -95,39 +96,41 @@ class RasterRenderer(Renderer):
         dist = np.empty((n, h, w), dtype=np.float32)
         sem = np.empty((n, h, w), dtype=np.uint8)
         st = world.static
-        _trace(
-            self._rays,
-            cam_rot,
-            cam_pos,
-            st.columns,
-            st.labels,
-            st.clearance,
-            st.block_top,
-            BLOCK,
-            np.asarray(st.grid.lower, dtype=np.float64),
-            float(st.grid.voxel_size),
-            float(st.top),
-            st.texture,
-            TEXEL,
-            boxes,
-            rects,
-            paint,
-            ALBEDO,
-            GROUND_ALBEDO,
-            GROUND_CLASS,
-            FACADES,
-            light,
-            st.lamps,
-            np.array([pose.x, pose.y, pose.yaw]),
-            self.max_distance,
-            rgb,
-            dist,
-            sem,
-        )
+        with KERNEL_LOCK:
+            _trace(
+                self._rays,
+                cam_rot,
+                cam_pos,
+                st.columns,
+                st.labels,
+                st.clearance,
+                st.block_top,
+                BLOCK,
+                np.asarray(st.grid.lower, dtype=np.float64),
+                float(st.grid.voxel_size),
+                float(st.top),
+                st.texture,
+                TEXEL,
+                boxes,
+                rects,
+                paint,
+                ALBEDO,
+                GROUND_ALBEDO,
+                GROUND_CLASS,
+                FACADES,
+                light,
+                st.lamps,
+                np.array([pose.x, pose.y, pose.yaw]),
+                self.max_distance,
+                rgb,
+                dist,
+                sem,
+            )
         rgb = model.apply(rgb, dist, np.random.default_rng(seed))
         image = np.empty(rgb.shape, dtype=np.uint8)
         depth = np.empty(dist.shape, dtype=np.float32)
-        _finish(rgb, dist, self._z, _GAMMA_LUT, image, depth)
+        with KERNEL_LOCK:
+            _finish(rgb, dist, self._z, _GAMMA_LUT, image, depth)
         return CameraFrames(image, depth, sem)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
+from typing import Any
 
-from occsim.registry import Registry
+from occsim.registry import Registry, did_you_mean
 from occsim.types import CameraFrames, CameraRig, Weather
 from occsim.world.world import World
 
@@ -20,6 +22,24 @@ class Renderer(ABC):
     @abstractmethod
     def render(self, world: World, weather: Weather, seed: int) -> CameraFrames:
         """Render every camera of the rig; the same world, weather and ``seed`` give the same bytes."""
+
+    @classmethod
+    def check_options(cls, **options: Any) -> None:
+        """Refuse options the constructor does not take, before anything is built or run.
+
+        Subclasses also check the values (ranges, weight files) here, so a suite reports a bad option once, up
+        front, instead of once per run.
+
+        Raises:
+            ValueError: naming the option and what is allowed.
+        """
+        accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "rig")]
+        for key in options:
+            if key not in accepted:
+                raise ValueError(
+                    f"renderer '{cls.name}' has no option '{key}'{did_you_mean(key, accepted)}; "
+                    f"its options: {', '.join(accepted) or 'none'}"
+                )
 
 
 RENDERERS: Registry[type[Renderer]] = Registry("renderer")

@@ -164,7 +164,9 @@ def collect(scenarios: list[Scenario], config: CollectConfig, console: Console |
                 record = future.result()
                 if "error" in record:
                     errors.append(record)
-                    console.print(f"[red]{record['scenario']} seed {record['seed']}: {record['error']}")
+                    console.print(
+                        f"{record['scenario']} seed {record['seed']}: {record['error']}", style="red", markup=False
+                    )
                 progress.advance(bar)
     files = sorted(out.glob("*__*.npz"))
     samples = 0

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +14,7 @@ import occsim
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
 from occsim.scenario import Scenario
+from occsim.suite.watchdog import PlannerTimeout, planner_call
 from occsim.types import HistoryStep, Trajectory
 
 VIDEO_SCALE = 0.5  # videos at half the frame size keep a suite's folder small
@@ -78,7 +76,7 @@ def run_episode(
         camera_hw: camera image size.
         video: write the six views beside the bird's-eye view here (mp4, half size).
         still: write the frame of the collision here (png), if there is one.
-        planner_timeout: seconds one ``plan`` call may take (enforced in a process's main thread).
+        planner_timeout: seconds one ``reset`` or ``plan`` call may take (see ``occsim.suite.watchdog``).
         renderer_kwargs: the renderer's options.
         perception_meter: score each frame with the occupancy perception model (see ``OccSimEnv``).
 
@@ -98,26 +96,35 @@ def run_episode(
         perception_meter=perception_meter,
     )
     start = time.perf_counter()
-    obs, info = env.reset(seed=seed)
-    agent.reset(info)
-    frames = [env.render()] if pictures else []
-    perceived = [info["perceived_occupancy_miou"]] if perception_meter else []
-    offroad, steps, terminated, truncated = bool(info["offroad"]), 0, False, False
-    while not (terminated or truncated):
-        plan = _plan(agent, obs, planner_timeout, steps)
-        obs, _, terminated, truncated, info = env.step(plan)
-        steps += 1
-        offroad = offroad or bool(info["offroad"])
-        if perception_meter:
-            perceived.append(info["perceived_occupancy_miou"])
-        if pictures:
-            frames.append(env.render())
+    writer = _VideoWriter(Path(video), fps=1.0 / scenario.dt) if video is not None else None
+    try:
+        obs, info = env.reset(seed=seed)
+        _call(agent, "reset", 0, planner_timeout, lambda: agent.reset(info))
+        frame = env.render() if pictures else None
+        if writer is not None:
+            writer.append(frame)
+        perceived = [info["perceived_occupancy_miou"]] if perception_meter else []
+        offroad, steps, terminated, truncated = bool(info["offroad"]), 0, False, False
+        while not (terminated or truncated):
+            answer = _call(agent, "plan", steps, planner_timeout, lambda observation=obs: agent.plan(observation))
+            plan = _checked(agent, answer, steps)
+            obs, _, terminated, truncated, info = env.step(plan)
+            steps += 1
+            offroad = offroad or bool(info["offroad"])
+            if perception_meter:
+                perceived.append(info["perceived_occupancy_miou"])
+            if pictures:
+                frame = env.render()
+            if writer is not None:
+                writer.append(frame)
+    finally:
+        if writer is not None:
+            writer.close()
+        agent.close()
     wall = time.perf_counter() - start
-    if video is not None:
-        _write_video(Path(video), frames, fps=1.0 / scenario.dt)
     if still is not None and info["collision"]:
         Path(still).parent.mkdir(parents=True, exist_ok=True)
-        imageio.imwrite(str(still), frames[-1])
+        imageio.imwrite(str(still), frame)
     outcome = "collision" if info["collision"] else "goal" if info["route_completion"] >= 1.0 else "timeout"
     return EpisodeResult(
         scenario=scenario.name,
@@ -138,47 +145,39 @@ def run_episode(
     )
 
 
-def _plan(agent, obs: dict, timeout: float | None, step: int) -> Trajectory:
-    """Call the planner under a time limit and check what it returns."""
+def _call(agent, phase: str, step: int, timeout: float | None, call):
+    """A planner call under the time limit; whatever the planner raises (SystemExit too) becomes a PlannerError."""
     try:
-        with _time_limit(timeout):
-            plan = agent.plan(obs)
-    except _Timeout:
-        raise PlannerError(f"planner '{agent.name}' took longer than {timeout:g} s at step {step}") from None
-    except Exception as e:
-        raise PlannerError(f"planner '{agent.name}' raised at step {step}: {e!r}") from e
+        with planner_call(timeout, phase, step):
+            return call()
+    except PlannerTimeout:
+        raise PlannerError(
+            f"planner '{agent.name}' took longer than {timeout:g} s in {phase}() at step {step}"
+        ) from None
+    except (Exception, SystemExit) as e:
+        raise PlannerError(f"planner '{agent.name}' raised in {phase}() at step {step}: {e!r}") from e
+
+
+def _checked(agent, plan, step: int) -> Trajectory:
+    """The planner's answer as a Trajectory, or a PlannerError saying what is wrong with it."""
     try:
         return plan if isinstance(plan, Trajectory) else Trajectory(np.asarray(plan, dtype=np.float64))
     except (ValueError, TypeError) as e:
         raise PlannerError(f"planner '{agent.name}' returned an invalid trajectory at step {step}: {e}") from None
 
 
-class _Timeout(Exception):
-    pass
+class _VideoWriter:
+    """Frames go to the encoder as they come (half size), so a long episode never holds its video in memory."""
 
+    def __init__(self, path: Path, fps: float):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = imageio.get_writer(
+            str(path), fps=fps, macro_block_size=1, codec="libx264", pixelformat="yuv420p"
+        )
 
-@contextlib.contextmanager
-def _time_limit(seconds: float | None):
-    """SIGALRM-based limit; a no-op without a limit or off the main thread (where signals cannot be used)."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    def append(self, frame: np.ndarray) -> None:
+        small = cv2.resize(frame, None, fx=VIDEO_SCALE, fy=VIDEO_SCALE, interpolation=cv2.INTER_AREA)
+        self._writer.append_data(small[: small.shape[0] // 2 * 2, : small.shape[1] // 2 * 2])  # H.264: even sizes
 
-    def fire(signum, frame):
-        raise _Timeout
-
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    small = [cv2.resize(f, None, fx=VIDEO_SCALE, fy=VIDEO_SCALE, interpolation=cv2.INTER_AREA) for f in frames]
-    # H.264 wants even sizes
-    small = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in small]
-    imageio.mimwrite(str(path), small, fps=fps, macro_block_size=1, codec="libx264", pixelformat="yuv420p")
+    def close(self) -> None:
+        self._writer.close()

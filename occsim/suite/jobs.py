@@ -47,14 +47,15 @@ def versions() -> dict[str, str]:
     }
 
 
-def reference_job(scenario: Scenario, seed: int, threads: int) -> dict:
+def reference_job(scenario: Scenario, seed: int, threads: int, planner_timeout: float | None = None) -> dict:
     """Constant-velocity impact speed (NCAP's v_ref) and the expert's progress curve (EP) on this seed."""
     set_threads(threads)
     record = {"scenario": scenario.name, "seed": seed}
+    common = {"renderer": "blank", "seed": seed, "camera_hw": REFERENCE_HW, "planner_timeout": planner_timeout}
     try:
-        cv = run_episode(scenario, "constant_velocity", renderer="blank", seed=seed, camera_hw=REFERENCE_HW)
-        expert = run_episode(scenario, "expert", renderer="blank", seed=seed, camera_hw=REFERENCE_HW)
-    except Exception as e:
+        cv = run_episode(scenario, "constant_velocity", **common)
+        expert = run_episode(scenario, "expert", **common)
+    except BaseException as e:  # noqa: BLE001 - a job never raises: every failure is its record
         return {**record, "error": repr(e), "traceback": traceback.format_exc(limit=8)}
     return {
         **record,
@@ -78,8 +79,8 @@ def run_job(task: Task, reference: dict | None, options: dict, threads: int) -> 
     try:
         if reference is None or "error" in reference:
             raise RuntimeError(f"reference rollouts failed: {reference.get('error') if reference else 'missing'}")
-        video = None if options["no_video"] else out / "videos" / f"{task.key}.mp4"
-        still = out / "stills" / f"{task.key}.png"
+        video = None if options["no_video"] else out / "videos" / f"{task.file_stem}.mp4"
+        still = out / "stills" / f"{task.file_stem}.png"
         result = run_episode(
             task.scenario,
             task.planner,
@@ -101,7 +102,7 @@ def run_job(task: Task, reference: dict | None, options: dict, threads: int) -> 
         record["weather"] = result.weather
         record["video"] = str(video.relative_to(out)) if video else None
         record["still"] = str(still.relative_to(out)) if result.collision else None
-    except Exception as e:
+    except BaseException as e:  # noqa: BLE001 - SystemExit or KeyboardInterrupt from a planner end only this run
         record.update(
             {"outcome": "error", "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=8)}
         )

@@ -1,26 +1,39 @@
-"""The suite's folder: an append-only JSONL of results written by one process, guarded by a lock file."""
+"""The suite's folder: append-only JSONL written by one process, its configuration, and the lock that guards it."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 LOCK_NAME = ".occsim-suite.lock"
+CONFIG_NAME = "suite.json"
 
 
 class SuiteDirError(RuntimeError):
-    """The output folder cannot be used: another suite owns it, or it holds results and --resume was not given."""
+    """The output folder cannot be used: another suite owns it, or its results need --resume or another config."""
+
+
+class StoreWriteError(RuntimeError):
+    """A record could not be written (disk full, say); the file was left as it was before the write."""
 
 
 class JsonlStore:
-    """Append-only JSON lines keyed by ``key_field``; a torn last line (killed mid-write) is dropped on open."""
+    """Append-only JSON lines keyed by ``key_field``.
 
-    def __init__(self, path: Path, key_field: str | tuple[str, ...]):
+    On open, a torn last line (killed mid-write) is dropped and records that ``retry`` selects are removed, so
+    those runs happen again; the file is rewritten through a temporary file and a rename, never in place.
+    """
+
+    def __init__(self, path: Path, key_field: str | tuple[str, ...], retry: Callable[[dict], bool] | None = None):
         self.path = path
         self.key_field = key_field
         self.records: dict[str, dict] = {}
+        self.retried = 0
         if path.exists():
             good: list[str] = []
             for line in path.read_text().splitlines():
@@ -28,9 +41,14 @@ class JsonlStore:
                     record = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # only a torn final line can be invalid: every line is written whole, then flushed
+                if retry is not None and retry(record):
+                    self.retried += 1
+                    continue
+                if self.key_of(record) in self.records:
+                    continue
                 good.append(line)
-                self.records.setdefault(self.key_of(record), record)
-            path.write_text("".join(f"{line}\n" for line in good))
+                self.records[self.key_of(record)] = record
+            _replace(path, "".join(f"{line}\n" for line in good))
         self._file = path.open("a")
 
     def key_of(self, record: dict) -> str:
@@ -43,62 +61,140 @@ class JsonlStore:
         return key in self.records
 
     def append(self, record: dict) -> bool:
-        """Write ``record`` unless its key is already stored; returns whether it was written."""
+        """Write ``record`` unless its key is already stored; returns whether it was written.
+
+        Raises:
+            StoreWriteError: the write failed; the file is cut back to its last whole line.
+        """
         key = self.key_of(record)
         if key in self.records:
             return False
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        data = json.dumps(record) + "\n"
+        offset = self._file.tell()
+        try:
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as e:
+            self._file = _truncated(self.path, offset)
+            raise StoreWriteError(f"cannot write to {self.path}: {e.strerror or e}") from None
         self.records[key] = record
         return True
 
     def close(self) -> None:
-        """Close the file."""
-        self._file.close()
+        """Close the file (a write the disk refused is not retried)."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file renamed over it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _truncated(path: Path, offset: int):
+    """Reopen ``path`` for appending after cutting it at ``offset`` (dropping a half-written line)."""
+    os.truncate(path, offset)
+    return path.open("a")
 
 
 class SuiteLock:
-    """``DIR/.occsim-suite.lock`` holding the owner's pid; a stale lock is taken over only with ``resume``."""
+    """``DIR/.occsim-suite.lock``: an exclusive ``flock`` held for the suite's life.
+
+    The kernel drops the flock when its process dies, however it dies, so a live owner is never mistaken for a
+    dead one (no pid checks, no pid reuse) and exactly one of several suites started together wins. The file's
+    content (owner pid, host, start time) says who, for the messages; it stays behind when a suite is killed,
+    which is how the next one knows the folder holds an unfinished suite.
+    """
 
     def __init__(self, out_dir: Path, resume: bool):
-        self.path = out_dir / LOCK_NAME
         out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / LOCK_NAME
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = _read_owner(fd)
+                os.close(fd)
+                raise SuiteDirError(
+                    f"{out_dir} is in use by a running suite ({owner}); wait for it or pick another --out"
+                ) from None
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # the previous owner removed the file between our open and our lock: try the new one
+        self._fd = fd
+        stopped = _read_owner(fd) if os.fstat(fd).st_size else None
         results = out_dir / "results.jsonl"
-        if self.path.exists():
-            owner = self._owner()
-            if owner is not None and _alive(owner):
-                raise SuiteDirError(
-                    f"{out_dir} is in use by a running suite (pid {owner}); wait for it or pick another --out"
-                )
-            if not resume:
-                raise SuiteDirError(
-                    f"{out_dir} holds a suite that stopped before finishing (pid {owner} is gone): "
-                    "add --resume to continue it, or pick another --out"
-                )
-            self.path.unlink()
-        elif not resume and results.exists() and results.stat().st_size > 0:
-            raise SuiteDirError(f"{out_dir} already holds results: add --resume to continue, or pick another --out")
-        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"pid": os.getpid(), "host": socket.gethostname()}, f)
-
-    def _owner(self) -> int | None:
-        try:
-            return int(json.loads(self.path.read_text())["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        problem = None
+        if stopped is not None and not resume:
+            problem = f"{out_dir} holds a suite that stopped before finishing ({stopped}): add --resume to continue it"
+        elif stopped is None and not resume and results.exists() and results.stat().st_size > 0:
+            problem = f"{out_dir} already holds results: add --resume to continue"
+        if problem is not None:
+            self._drop(remove=stopped is None)
+            raise SuiteDirError(f"{problem}, or pick another --out")
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(owner).encode(), 0)
 
     def release(self) -> None:
-        """Remove the lock."""
-        self.path.unlink(missing_ok=True)
+        """Remove the lock file, then let go of the lock (in that order, so no one locks a file being removed)."""
+        self._drop(remove=True)
+
+    def _drop(self, remove: bool) -> None:
+        if self._fd is None:
+            return
+        if remove:
+            self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
 
 
-def _alive(pid: int) -> bool:
+def _read_owner(fd: int) -> str:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        owner = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {owner['pid']} on {owner['host']}, started {owner.get('started', '?')}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "owner unknown"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True
-    return True
+
+
+def check_configuration(out_dir: Path, configuration: dict, resume: bool) -> None:
+    """Record what decides a suite's results in ``DIR/suite.json``; refuse to resume under a different one.
+
+    Raises:
+        SuiteDirError: ``--resume`` of a folder whose recorded configuration differs, naming each difference.
+    """
+    path = out_dir / CONFIG_NAME
+    if resume and path.exists():
+        try:
+            recorded = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise SuiteDirError(f"{path} is unreadable ({e}); it records how the results were made") from None
+        differences = [
+            f"{key}: {configuration.get(key)!r} now, {recorded.get(key)!r} in {path}"
+            for key in sorted(set(configuration) | set(recorded))
+            if configuration.get(key) != recorded.get(key)
+        ]
+        if differences:
+            raise SuiteDirError(
+                "cannot resume: this suite's configuration differs from the one its results were made with:\n  "
+                + "\n  ".join(differences)
+                + "\nrun with the recorded options, or pick another --out"
+            )
+        return
+    _replace(path, json.dumps(configuration, indent=1, sort_keys=True) + "\n")

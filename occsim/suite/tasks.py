@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,11 @@ class Task:
         """Unique, file-name-safe id of the run."""
         return run_key(self.scenario.name, self.planner, self.weather, self.run)
 
+    @property
+    def file_stem(self) -> str:
+        """A file name for the run's media: the key with unsafe characters replaced, cut short with a hash."""
+        return file_stem(self.key)
+
     def identity(self) -> dict:
         """The fields that say which run a result record is about."""
         return {
@@ -41,6 +48,18 @@ class Task:
 def run_key(scenario: str, planner: str, weather: str | None, run: int) -> str:
     """``scenario__planner__weather__rN``."""
     return f"{scenario}__{planner}__{weather or 'own'}__r{run}"
+
+
+MAX_STEM = 120  # characters: well under the 255 bytes a file name may have, with room for a suffix
+
+
+def file_stem(key: str) -> str:
+    """``key`` as a safe file name: [A-Za-z0-9_.-] only, at most MAX_STEM characters, distinct keys distinct."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key).lstrip(".")
+    if safe == key and len(key) <= MAX_STEM:
+        return key
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    return f"{safe[: MAX_STEM - 11]}-{digest}"
 
 
 def derive_seed(base_seed: int, scenario: str, run: int) -> int:

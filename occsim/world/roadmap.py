@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from shapely.geometry import Polygon
+from shapely.geometry import LinearRing, Polygon
 from shapely.ops import unary_union
 
 SAMPLE_SPACING = 0.5  # [m] between reference-line samples
@@ -198,7 +198,21 @@ class RoadMap:
 
 
 def _road(index: int, reference: np.ndarray, lanes: int, oncoming_lanes: int, lane_width: float) -> Road:
-    return Road(index, reference, lanes, oncoming_lanes, lane_width, start=-RUN_OUT)
+    """A procedural road; ValueError if its carriageway folds over itself.
+
+    That is a curve tighter than the road is wide, or one that turns more than a full circle: stations and the
+    drivable area would mean nothing there.
+    """
+    road = Road(index, reference, lanes, oncoming_lanes, lane_width, start=-RUN_OUT)
+    edge = LinearRing(np.concatenate([road.boundary(+1), road.boundary(-1)[::-1]]))
+    if not edge.is_simple:
+        turned = float(np.degrees(np.abs(np.unwrap(road.headings)[-1] - road.headings[0])))
+        raise ValueError(
+            f"road {index} overlaps itself: its edges ({oncoming_lanes * lane_width:g} m left and "
+            f"{lanes * lane_width:g} m right of the centre line) cross, turning {turned:.0f} degrees over "
+            f"{road.stations[-1] - road.stations[0]:.0f} m; use a larger radius or a shorter road"
+        )
+    return road
 
 
 def _line(start: tuple[float, float], heading: float, length: float) -> np.ndarray:

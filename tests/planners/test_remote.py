@@ -101,7 +101,7 @@ def in_thread():
 
 def test_garbage_and_slow_answers_end_the_run_with_an_error(in_thread):
     scenario = load_scenario("bus_ahead")
-    wrong = in_thread(make_server(_Model(np.zeros((3, 2))), port=0))
+    wrong = in_thread(make_server(lambda: _Model(np.zeros((3, 2))), port=0))
     with pytest.raises(PlannerError, match="HTTP 500.*not 6 finite"):
         run_episode(scenario, f"remote:{wrong}", camera_hw=(16, 28))
 
@@ -118,8 +118,9 @@ def test_garbage_and_slow_answers_end_the_run_with_an_error(in_thread):
     with pytest.raises(RemotePlannerError, match="non-JSON"):
         make_planner(f"remote:{text}")
 
-    slow = in_thread(make_server(_Model(np.zeros((6, 2)), delay=2.0), port=0))
+    slow = in_thread(make_server(lambda: _Model(np.zeros((6, 2)), delay=2.0), port=0))
     planner = make_planner(f"remote:{slow}", timeout=0.5)
+    planner.reset({})
     obs = {
         "images": np.zeros((6, 4, 4, 3), np.uint8),
         "intrinsics": np.eye(3)[None].repeat(6, 0),

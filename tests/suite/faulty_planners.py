@@ -1,5 +1,7 @@
 """Planners that misbehave on purpose; imported by suite workers with --import."""
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -31,3 +33,55 @@ class Slow(Planner):
     def plan(self, observation):
         time.sleep(5.0)
         return Trajectory.constant_velocity(5.0)
+
+
+@register_planner("exits")
+class Exits(Planner):
+    def plan(self, observation):
+        raise SystemExit(3)
+
+
+@register_planner("interrupts")
+class Interrupts(Planner):
+    def plan(self, observation):
+        raise KeyboardInterrupt
+
+
+@register_planner("hard_exit")
+class HardExit(Planner):
+    def plan(self, observation):
+        os._exit(7)
+
+
+@register_planner("segfault")
+class Segfault(Planner):
+    def plan(self, observation):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@register_planner("swallows_timeout")
+class SwallowsTimeout(Planner):
+    """Catches everything it can while sleeping far past any limit."""
+
+    def plan(self, observation):
+        for _ in range(600):
+            try:
+                time.sleep(0.1)
+            except Exception:
+                pass
+        return Trajectory.constant_velocity(5.0)
+
+
+@register_planner("hangs_in_reset")
+class HangsInReset(Planner):
+    def reset(self, info):
+        time.sleep(600)
+
+    def plan(self, observation):
+        return Trajectory.constant_velocity(5.0)
+
+
+@register_planner("absurd")
+class Absurd(Planner):
+    def plan(self, observation):
+        return np.full((6, 2), 1e308)

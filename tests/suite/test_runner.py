@@ -86,7 +86,8 @@ def test_faulty_planners_become_error_records(tmp_path):
         str(tmp_path),
     ]
     result = runner.invoke(app, [*args, *sum((["--planner", p] for p in planners), []), *TINY])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # some runs ended in an error
+    assert "4 run(s) ended in an error" in result.output
     by_planner = {r["planner"]: r for r in lines(tmp_path)}
     assert "RuntimeError('boom')" in by_planner["raises"]["error"]
     assert "invalid trajectory" in by_planner["nan"]["error"]
