@@ -70,7 +70,7 @@ def _check_choices(planners: list[str], weather: str | None, renderer: str, rend
         _check_renderer(renderer, renderer_kwargs)
         if weather is not None:
             WEATHERS[weather]
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         raise _fail(str(e)) from None
 
 
@@ -259,7 +259,7 @@ def suite(
             problems.append(str(e))
     try:
         _check_renderer(renderer, renderer_kwargs)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         problems.append(str(e))
     if problems:
         for line in problems:

@@ -30,11 +30,18 @@ MAX_PROMPT = 300  # characters, as the scenario schema allows
 
 
 def check_weights(directory: Path) -> None:
-    """A model directory ``save`` wrote: its index and every safetensors header readable; ValueError otherwise."""
+    """A model directory ``save`` wrote, its index and every safetensors header readable.
+
+    Raises:
+        FileNotFoundError: no such directory, or not a saved model.
+        ValueError: a weights file is torn or not safetensors.
+    """
     if not directory.is_dir():
-        raise ValueError(f"weights directory not found: {directory}")
+        raise FileNotFoundError(f"weights directory not found: {directory}")
     if not (directory / "model_index.json").is_file():
-        raise ValueError(f"{directory} is not a saved model (no model_index.json): pass a train-syntheocc --out folder")
+        raise FileNotFoundError(
+            f"no SyntheOcc pipeline in {directory} (no model_index.json): pass a train-syntheocc --out folder"
+        )
     files = sorted(directory.rglob("*.safetensors"))
     if not files:
         raise ValueError(f"{directory} holds no .safetensors weights")
@@ -89,7 +96,11 @@ class SyntheOccRenderer(Renderer):
 
     @classmethod
     def check_options(cls, **options) -> None:
-        """Names, ranges and the weights directory (its files' headers read, nothing loaded); ValueError if bad."""
+        """Names, ranges and the weights directory (its files' headers read, nothing loaded).
+
+        Raises:
+            ValueError: a bad name or value. FileNotFoundError: no saved model at ``weights``.
+        """
         super().check_options(**options)
         steps = options.get("steps", 1)
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:

@@ -76,7 +76,12 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     structural = _duplicate_keys(node, source) + _expansion_problems(node, source)
     if structural:
         raise ScenarioError(structural)
-    data = yaml.SafeLoader("").construct_document(node)
+    try:
+        data = yaml.SafeLoader("").construct_document(node)
+    except yaml.YAMLError as e:  # a tag the safe loader does not know: never constructed, never run
+        mark = getattr(e, "problem_mark", None)
+        message = f"YAML syntax error: {getattr(e, 'problem', None) or str(e).splitlines()[0]}"
+        raise ScenarioError([Problem(source, mark.line + 1 if mark else None, "", message)]) from None
     if data is None:
         raise ScenarioError([Problem(source, None, "", "empty file; expected a scenario mapping (name, map, ...)")])
     if not isinstance(data, dict):
@@ -340,8 +345,8 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
             boxes.append((path, f"actors[{i}] '{actor_id}'", box_polygon(x, y, yaw + actor.yaw, length, width)))
 
     # Only the pairs whose boxes touch (a spatial index), so thousands of actors validate in a moment.
-    polygons = [box for _, _, box in boxes]
-    first, second = shapely.STRtree(polygons).query(polygons, predicate="intersects")
+    polygons = np.array([box for _, _, box in boxes], dtype=object)
+    first, second = shapely.STRtree(polygons).query(polygons, predicate="intersects") if len(boxes) else ([], [])
     for a, b in sorted((int(a), int(b)) for a, b in zip(first, second) if a < b):
         (pa, na, ba), (pb, nb, bb) = boxes[a], boxes[b]
         if pa != pb and ba.intersection(bb).area > 1e-6:
