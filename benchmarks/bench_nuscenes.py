@@ -25,19 +25,14 @@ STEPS = 20
 def steps_per_second(scenario) -> float:
     from occsim.envs.occsim_env import OccSimEnv
 
+    from occsim.suite.bench import timed_steps
     from occsim.types import Trajectory
 
     env = OccSimEnv(scenario, camera_hw=HW)
     obs, _ = env.reset(seed=0)
     plan = Trajectory.constant_velocity(max(float(obs["ego"][0]), 2.0))
-    env.step(plan)  # compile and warm the caches
-    start, steps = time.perf_counter(), 0
-    while steps < STEPS:
-        _, _, terminated, truncated, _ = env.step(plan)
-        steps += 1
-        if terminated or truncated:
-            env.reset(seed=steps)
-    return steps / (time.perf_counter() - start)
+    timed_steps(env, plan, 1)  # compile and warm the caches
+    return STEPS / timed_steps(env, plan, STEPS)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ def env_seconds(env_steps: int) -> dict[str, float]:
     """Mean seconds per env step after one warm-up step, for each renderer configuration."""
     from occsim.envs.occsim_env import OccSimEnv
 
+    from occsim.suite.bench import timed_steps
     from occsim.types import Trajectory
 
     configs = {
@@ -44,19 +45,16 @@ def env_seconds(env_steps: int) -> dict[str, float]:
         env = OccSimEnv("fog_bus", renderer=renderer, renderer_kwargs=kwargs)
         obs, _ = env.reset(seed=0)
         plan = Trajectory.constant_velocity(max(float(obs["ego"][0]), 2.0))
-        env.step(plan)
-        start = time.perf_counter()
-        for _ in range(env_steps):
-            env.step(plan)
-        seconds[name] = round((time.perf_counter() - start) / env_steps, 3)
+        timed_steps(env, plan, 1)  # warm-up
+        seconds[name] = round(timed_steps(env, plan, env_steps) / env_steps, 3)
         print(f"{name}: {seconds[name]} s / env step", flush=True)
     return seconds
 
 
 def _mixer_run(mixer: str, length: int, device: str, queue) -> None:
     """In a fresh process: median forward seconds of three and the peak memory the calls added [MB]."""
-    from occsim.generative.mamba import BidirectionalMamba
-    from occsim.generative.mda import AttentionMixer
+    from occsim.generative.models.mamba import BidirectionalMamba
+    from occsim.generative.models.mda import AttentionMixer
 
     torch.manual_seed(0)
     backend = {"mamba (sequential scan)": "sequential", "mamba (parallel scan)": "mambapy"}.get(mixer, "auto")
@@ -97,7 +95,7 @@ def _status_mb(field: str) -> float:
 
 def mixer_scaling(lengths: list[int], device: str) -> dict[str, dict[int, dict[str, float]]]:
     """{mixer: {length: {seconds, peak_mb}}}; a run that fails (out of memory) is recorded as missing."""
-    from occsim.generative.mamba import kernel_available
+    from occsim.generative.models.mamba import kernel_available
 
     mixers = ["mamba (sequential scan)", "mamba (parallel scan)", "attention"]
     if device == "cuda" and kernel_available():
@@ -121,7 +119,7 @@ def mixer_scaling(lengths: list[int], device: str) -> dict[str, dict[int, dict[s
 
 def kernel_agreement() -> dict | None:
     """On a GPU with mamba-ssm: max |kernel - mambapy| on one block, and the kernel's speed-up."""
-    from occsim.generative.mamba import BidirectionalMamba, kernel_available
+    from occsim.generative.models.mamba import BidirectionalMamba, kernel_available
 
     if not (torch.cuda.is_available() and kernel_available()):
         return None

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import torch
 
-from occsim.generative.dataset import episode_files
-from occsim.generative.occscene import OccScenePipeline
-from occsim.generative.perception import PerceptionMeter
-from occsim.generative.pipeline import OccSimSyntheOccPipeline
-from occsim.generative.renderer import SMALL_WEIGHTS
-from occsim.suite.train_occscene import (
+from occsim.generative.models.perception import PerceptionMeter
+from occsim.generative.pipelines.occscene import OccScenePipeline
+from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
+from occsim.training.episodes import episode_files
+from occsim.training.occscene import (
     FrameSamples,
     OccSceneTrainConfig,
     clip_starts,

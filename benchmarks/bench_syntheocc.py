@@ -37,10 +37,10 @@ def full_size_seconds(device: str, steps: int, compile_unet: bool, repeats: int 
     """One 6 x 256 x 448 generation with an SD 2.1-shaped pipeline in fp16 (random weights)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel, UniPCMultistepScheduler
 
-    from occsim.generative.controlnet import MPIControlNet
-    from occsim.generative.cross_view import install_cross_view
-    from occsim.generative.pipeline import OccSimSyntheOccPipeline
-    from occsim.generative.text import char_tokenizer, small_text_encoder
+    from occsim.generative.models.controlnet import MPIControlNet
+    from occsim.generative.models.cross_view import install_cross_view
+    from occsim.generative.models.text import char_tokenizer, small_text_encoder
+    from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(

@@ -17,8 +17,8 @@ from occsim.world.ego import SUBSTEP, Control, TrajectoryTracker, footprint_corn
 from occsim.world.world import World
 
 # The learned renderers live in the generative room and import diffusers: load them on first use.
-RENDERERS.register_lazy("syntheocc", "occsim.generative.renderer")
-RENDERERS.register_lazy("occscene", "occsim.generative.occscene_renderer")
+RENDERERS.register_lazy("syntheocc", "occsim.generative.renderers.syntheocc")
+RENDERERS.register_lazy("occscene", "occsim.generative.renderers.occscene")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class Simulation:
         self.world = build_world(scenario, seed)
         self._use_rig(self.world.rig.resized(self.camera_hw) if self.world.rig else CameraRig.nuscenes(self.camera_hw))
         self.weather = weather or weather_of(scenario)
+        self.renderer.reset(self.world)
         self.tracker.reset()
         self.steps = 0
         self.collision = None
@@ -174,7 +175,7 @@ class Simulation:
 
     def _perceived_miou(self) -> float:
         """Occupied-class mIoU between what the meter perceives in the frames and the world's coarsened window."""
-        from occsim.generative.perception import coarsen_occupancy
+        from occsim.generative.models.perception import coarsen_occupancy
 
         assert self.meter is not None and self.frames is not None and self.occupancy is not None
         perceived = self.meter.perceive(self.frames.rgb, self.rig)
@@ -186,6 +187,6 @@ def _load_meter(choice: bool | str | Path):
     """The perception meter ``choice`` names, or None; imported here so plain runs never load torch models."""
     if choice is False or choice is None:
         return None
-    from occsim.generative.perception import PerceptionMeter
+    from occsim.generative.models.perception import PerceptionMeter
 
     return PerceptionMeter.load(None if choice is True else choice)

@@ -19,6 +19,9 @@ class Renderer(ABC):
     def __init__(self, rig: CameraRig):
         self.rig = rig
 
+    def reset(self, world: World) -> None:  # noqa: B027 - optional hook
+        """A new episode starts in ``world``: drop anything carried from the last one (a video's previous frame)."""
+
     @abstractmethod
     def render(self, world: World, weather: Weather, seed: int) -> CameraFrames:
         """Render every camera of the rig; the same world, weather and ``seed`` give the same bytes."""

@@ -13,6 +13,7 @@ import numpy as np
 import occsim
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
+from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.suite.watchdog import PlannerTimeout, planner_call
 from occsim.types import HistoryStep, Trajectory
@@ -96,35 +97,17 @@ def run_episode(
         perception_meter=perception_meter,
     )
     start = time.perf_counter()
-    writer = _VideoWriter(Path(video), fps=1.0 / scenario.dt) if video is not None else None
+    record = _Recorder(env, pictures, bool(perception_meter), video, fps=1.0 / scenario.dt)
     try:
-        obs, info = env.reset(seed=seed)
-        _call(agent, "reset", 0, planner_timeout, lambda: agent.reset(info))
-        frame = env.render() if pictures else None
-        if writer is not None:
-            writer.append(frame)
-        perceived = [info["perceived_occupancy_miou"]] if perception_meter else []
-        offroad, steps, terminated, truncated = bool(info["offroad"]), 0, False, False
-        while not (terminated or truncated):
-            answer = _call(agent, "plan", steps, planner_timeout, lambda observation=obs: agent.plan(observation))
-            plan = _checked(agent, answer, steps)
-            obs, _, terminated, truncated, info = env.step(plan)
-            steps += 1
-            offroad = offroad or bool(info["offroad"])
-            if perception_meter:
-                perceived.append(info["perceived_occupancy_miou"])
-            if pictures:
-                frame = env.render()
-            if writer is not None:
-                writer.append(frame)
+        end = rollout(env, _GuardedAgent(agent, planner_timeout), seed, observe=record)
     finally:
-        if writer is not None:
-            writer.close()
+        record.close()
         agent.close()
     wall = time.perf_counter() - start
+    info = end.info
     if still is not None and info["collision"]:
         Path(still).parent.mkdir(parents=True, exist_ok=True)
-        imageio.imwrite(str(still), frame)
+        imageio.imwrite(str(still), record.frame)
     outcome = "collision" if info["collision"] else "goal" if info["route_completion"] >= 1.0 else "timeout"
     return EpisodeResult(
         scenario=scenario.name,
@@ -135,14 +118,52 @@ def run_episode(
         collision=bool(info["collision"]),
         collided_with=info["collided_with"],
         impact_speed=float(info["impact_speed"]),
-        offroad=offroad,
+        offroad=record.offroad,
         route_completion=float(info["route_completion"]),
-        steps=steps,
+        steps=end.steps,
         wall_time=round(wall, 3),
         renderer=renderer,
-        perceived_occupancy_miou=round(float(np.nanmean(perceived)), 4) if perceived else None,
+        perceived_occupancy_miou=round(float(np.nanmean(record.perceived)), 4) if record.perceived else None,
         history=list(env.sim.history),
     )
+
+
+class _GuardedAgent:
+    """The planner under the time limit, its answers checked: every failure is a PlannerError."""
+
+    def __init__(self, agent, timeout: float | None):
+        self.agent, self.timeout, self.step = agent, timeout, 0
+
+    def reset(self, info: dict) -> None:
+        _call(self.agent, "reset", 0, self.timeout, lambda: self.agent.reset(info))
+
+    def plan(self, observation: dict) -> Trajectory:
+        answer = _call(self.agent, "plan", self.step, self.timeout, lambda: self.agent.plan(observation))
+        plan = _checked(self.agent, answer, self.step)
+        self.step += 1
+        return plan
+
+
+class _Recorder:
+    """What an episode keeps of each observation: off-road, the meter's score, the frame for a video or still."""
+
+    def __init__(self, env: OccSimEnv, pictures: bool, meter: bool, video: str | Path | None, fps: float):
+        self.env, self.pictures, self.meter = env, pictures, meter
+        self.writer = _VideoWriter(Path(video), fps) if video is not None else None
+        self.offroad, self.perceived, self.frame = False, [], None
+
+    def __call__(self, step: int, observation: dict, info: dict) -> None:
+        self.offroad = self.offroad or bool(info["offroad"])
+        if self.meter:
+            self.perceived.append(info["perceived_occupancy_miou"])
+        if self.pictures:
+            self.frame = self.env.render()
+        if self.writer is not None:
+            self.writer.append(self.frame)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _call(agent, phase: str, step: int, timeout: float | None, call):

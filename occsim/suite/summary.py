@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from rich.table import Table
 
 COLUMNS = (
     "planner",
@@ -19,6 +20,14 @@ COLUMNS = (
     "driving_score",
 )
 METER_COLUMN = "perceived_miou"  # present when the runs were scored with the perception meter
+SHORT_NAMES = {
+    "collision_rate": "coll.",
+    "route_completion": "route",
+    "driving_score": "DS",
+    "ncap": "NCAP",
+    "pdms": "PDMS",
+    "perceived_miou": "perc. mIoU",
+}
 
 
 def columns(rows: list[dict]) -> tuple[str, ...]:
@@ -62,3 +71,15 @@ def write_csv(rows: list[dict], path: Path) -> None:
         writer = csv.DictWriter(f, fieldnames=columns(rows), restval="")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def summary_table(rows: list[dict]) -> Table:
+    """The terminal table of ``summarise``'s rows."""
+    table = Table(title="per planner and weather (means; coll. = collision rate, DS = driving score)")
+    shown = columns(rows)
+    for c in shown:
+        table.add_column(SHORT_NAMES.get(c, c), no_wrap=True)
+    for row in rows:
+        cells = (row.get(c, "") for c in shown)
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells))
+    return table

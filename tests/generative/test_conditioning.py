@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from occsim.classes import CAR, FREE
-from occsim.generative.conditioning import SKY_DEPTH, latent_condition, plane_depths, pool_min, pool_mode
+from occsim.generative.pipelines.conditioning import SKY_DEPTH, latent_condition, plane_depths, pool_min, pool_mode
 from occsim.types import CameraFrames, CameraRig
 from occsim.world.grid import OCC3D_GRID
 

@@ -1,7 +1,7 @@
 import torch
 
 from occsim.classes import CAR, FREE
-from occsim.generative.controlnet import MPIControlNet
+from occsim.generative.models.controlnet import MPIControlNet
 from tests.generative.tiny import tiny_unet
 
 

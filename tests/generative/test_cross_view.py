@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from occsim.generative.cross_view import NeighbourAttnProcessor, install_cross_view
-from occsim.generative.reweighing import cosine_weight, loss_weights, weighted_noise_loss
+from occsim.generative.models.cross_view import NeighbourAttnProcessor, install_cross_view
+from occsim.training.reweighing import cosine_weight, loss_weights, weighted_noise_loss
 from tests.generative.tiny import tiny_unet
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from occsim.generative.mamba import BidirectionalMamba, kernel_available
+from occsim.generative.models.mamba import BidirectionalMamba, kernel_available
 
 
 @pytest.fixture(scope="module")

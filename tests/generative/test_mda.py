@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from occsim.generative.mda import DeformableConv3d, MambaDualAlignment, camera_parameters
+from occsim.generative.models.mda import DeformableConv3d, MambaDualAlignment, camera_parameters
 from occsim.types import CameraRig
 
 

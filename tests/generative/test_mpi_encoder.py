@@ -1,7 +1,7 @@
 import torch
 
 from occsim.classes import CAR, FREE
-from occsim.generative.mpi_encoder import MPIEncoder
+from occsim.generative.models.mpi_encoder import MPIEncoder
 
 
 def test_one_by_one_encoder_keeps_pixels_apart_and_round_trips(tmp_path):

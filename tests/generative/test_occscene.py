@@ -3,10 +3,10 @@ import pytest
 import torch
 from occsim.scenarios import load_scenario
 
-from occsim.generative.conditioning import frustum_points, plane_depths, sample_frustum
-from occsim.generative.cross_view import VideoAttnProcessor, set_video_mode
-from occsim.generative.occscene import OccScenePipeline, ego_motion
-from occsim.generative.pipeline import OccSimSyntheOccPipeline
+from occsim.generative.models.cross_view import VideoAttnProcessor, set_video_mode
+from occsim.generative.pipelines.conditioning import frustum_points, plane_depths, sample_frustum
+from occsim.generative.pipelines.occscene import OccScenePipeline, ego_motion
+from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.scenario import build_world
 from occsim.sensors.mpi import build_mpi
 from occsim.types import CameraRig

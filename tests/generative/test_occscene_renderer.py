@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from occsim.scenarios import load_scenario
 
-from occsim.generative.occscene import OccScenePipeline
-from occsim.generative.occscene_renderer import OccSceneRenderer
+from occsim.generative.pipelines.occscene import OccScenePipeline
+from occsim.generative.renderers.occscene import OccSceneRenderer
 from occsim.sensors import make_renderer
 from occsim.sim import Simulation
 from occsim.types import CameraRig, Trajectory

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from occsim.classes import CAR, DRIVEABLE_SURFACE, FREE, TRAFFIC_CONE
-from occsim.generative.perception import (
+from occsim.generative.models.perception import (
     OccupancyPerception,
     class_weights,
     coarsen_occupancy,

@@ -4,11 +4,11 @@ import torch
 from diffusers import AutoencoderKL, UniPCMultistepScheduler
 
 from occsim.classes import CAR, FREE
-from occsim.generative.controlnet import MPIControlNet
-from occsim.generative.cross_view import install_cross_view
-from occsim.generative.pipeline import OccSimSyntheOccPipeline
-from occsim.generative.prompts import weather_prompt
-from occsim.generative.text import char_tokenizer, small_text_encoder
+from occsim.generative.models.controlnet import MPIControlNet
+from occsim.generative.models.cross_view import install_cross_view
+from occsim.generative.models.text import char_tokenizer, small_text_encoder
+from occsim.generative.pipelines.prompts import weather_prompt
+from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from tests.generative.tiny import tiny_unet
 
 
@@ -98,7 +98,7 @@ def test_save_and_load_give_the_same_images(pipe, tmp_path):
 
 
 def test_the_condition_can_come_from_occupancy_and_camera_parameters(tmp_path):
-    from occsim.generative.pipeline import OccSimSyntheOccPipeline as Pipeline
+    from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline as Pipeline
     from occsim.types import CameraRig
     from occsim.world.grid import OCC3D_GRID
     from tests.generative.tiny import tiny_renderer_weights

@@ -1,6 +1,6 @@
 import torch
 
-from occsim.generative.pixel_space import PixelSpace, decode_latents, encode_images, latent_factor
+from occsim.generative.models.pixel_space import PixelSpace, decode_latents, encode_images, latent_factor
 
 
 def test_pixel_space_folds_blocks_into_channels_and_decodes_exactly():

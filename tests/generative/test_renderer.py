@@ -5,7 +5,7 @@ from occsim.scenarios import load_scenario
 
 import occsim  # noqa: F401 - registers the env ids
 from occsim.classes import FREE
-from occsim.generative.renderer import SMALL_WEIGHTS, SyntheOccRenderer
+from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS, SyntheOccRenderer
 from occsim.registry import Registry
 from occsim.scenario import build_world, weather_of
 from occsim.sensors import RasterRenderer
@@ -83,7 +83,7 @@ def test_the_shipped_small_model_loads_and_renders(world):
 
 def test_learned_renderers_are_declared_lazily():
     registry = Registry("thing")
-    registry.register_lazy("syntheocc", "occsim.generative.renderer")
+    registry.register_lazy("syntheocc", "occsim.generative.renderers.syntheocc")
     assert "syntheocc" in registry and list(registry) == ["syntheocc"]
     assert "syntheocc" in RENDERERS and RENDERERS["syntheocc"] is SyntheOccRenderer
     assert "occscene" in RENDERERS

@@ -3,11 +3,11 @@
 import torch
 from diffusers import UNet2DConditionModel, UniPCMultistepScheduler
 
-from occsim.generative.controlnet import MPIControlNet
-from occsim.generative.cross_view import install_cross_view
-from occsim.generative.pipeline import OccSimSyntheOccPipeline
-from occsim.generative.pixel_space import PixelSpace
-from occsim.generative.text import char_tokenizer, small_text_encoder
+from occsim.generative.models.controlnet import MPIControlNet
+from occsim.generative.models.cross_view import install_cross_view
+from occsim.generative.models.pixel_space import PixelSpace
+from occsim.generative.models.text import char_tokenizer, small_text_encoder
+from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 
 
 def tiny_unet(channels=4):
@@ -45,7 +45,7 @@ def tiny_renderer_weights(directory):
 
 def tiny_perception_weights(directory):
     """A small random perception model for 32 x 56 views, saved as ``train-perception`` saves it."""
-    from occsim.generative.perception import OccupancyPerception
+    from occsim.generative.models.perception import OccupancyPerception
 
     torch.manual_seed(0)
     OccupancyPerception(channels=4, hidden=16, image_hw=(32, 56)).save_pretrained(directory)
@@ -54,7 +54,7 @@ def tiny_perception_weights(directory):
 
 def tiny_occscene(directory, joint=True, mixer="mamba", camera_encoding=True):
     """An OccScene pipeline on the tiny SyntheOcc model (MDA with 2 planes and 2 x 2 patches), not yet trained."""
-    from occsim.generative.occscene import OccScenePipeline
+    from occsim.generative.pipelines.occscene import OccScenePipeline
 
     syntheocc = tiny_renderer_weights(directory / "syntheocc")
     perception = tiny_perception_weights(directory / "perception")
@@ -67,7 +67,7 @@ def tiny_occscene(directory, joint=True, mixer="mamba", camera_encoding=True):
 
 def as_if_trained(pipe):
     """Open the zero-initialised exits (ControlNet, alignment, cross-frame attention), as training would."""
-    from occsim.generative.cross_view import VideoAttnProcessor
+    from occsim.generative.models.cross_view import VideoAttnProcessor
 
     torch.manual_seed(2)
     for name, parameter in pipe.controlnet.named_parameters():

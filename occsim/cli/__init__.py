@@ -1,0 +1,37 @@
+"""The ``occsim`` command, one module per command group; each command parses options and calls one library function.
+
+- ``run``: ``validate FILE...`` (check scenario files), ``run SCENARIO`` (one planner through one scenario)
+- ``suite``: ``suite [SCENARIO...]`` (scenarios x planners x weathers x runs), ``report DIR``
+- ``train``: ``collect``, ``train-planner``, ``collect-render``, ``train-syntheocc``, ``train-perception``,
+  ``train-occscene``
+- ``data``: ``make-nuscenes-mini OUT`` (synthetic data in the real nuScenes layout)
+- ``serve``: ``serve-planner NAME`` (a planner over HTTP)
+- ``bench``: ``bench`` (steps per second and memory on this machine)
+"""
+
+from __future__ import annotations
+
+import sys
+
+from occsim.cli.common import app
+
+# isort: off
+from occsim.cli import run, suite, train, data, serve, bench  # noqa: F401, E402 - registers commands, in help order
+# isort: on
+
+__all__ = ["app", "expand_bare_ray", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``occsim`` command."""
+    app(args=expand_bare_ray(sys.argv[1:]))
+
+
+def expand_bare_ray(args: list[str]) -> list[str]:
+    """``--ray`` with no address (last, or before another option) means ``--ray local``."""
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append("local")
+    return out

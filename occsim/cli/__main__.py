@@ -1,0 +1,5 @@
+"""``python -m occsim.cli``: the ``occsim`` command."""
+
+from occsim.cli import main
+
+main()

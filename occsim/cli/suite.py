@@ -1,0 +1,161 @@
+"""``occsim suite`` and ``occsim report``: scenarios x planners x weathers, and the report of a suite folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from occsim.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_RUN_ERRORS,
+    PERCEPTION_METER_HELP,
+    RENDERER_OPTION_HELP,
+    app,
+    check_renderer,
+    err,
+    fail,
+    out,
+    parse_hw,
+    renderer_options,
+)
+from occsim.suite.watchdog import DEFAULT_PLANNER_TIMEOUT
+
+DEFAULT_PLANNERS = ("expert", "constant_velocity")
+
+
+@app.command()
+def suite(
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Argument(help="Scenario names, YAML files or folders of them; default the built-in suite."),
+    ] = None,
+    planner: Annotated[
+        list[str] | None, typer.Option(help="Planner (repeatable); default expert and constant_velocity.")
+    ] = None,
+    weather: Annotated[
+        str | None, typer.Option(help="Comma-separated weathers, e.g. clear,fog,night; 'own' keeps each scenario's.")
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Jittered copies of each scenario.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Runs in parallel (worker processes, or Ray CPUs).")] = 1,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for results.jsonl, summary.csv, report.html, media.")
+    ] = Path("runs/suite"),
+    resume: Annotated[bool, typer.Option(help="Continue a suite in --out, skipping runs already recorded.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", metavar="[ADDRESS]", help="Run on Ray: bare --ray starts Ray here; or a cluster ADDRESS."
+        ),
+    ] = None,
+    renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
+    renderer_option: Annotated[list[str] | None, typer.Option(help=RENDERER_OPTION_HELP)] = None,
+    camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",
+    no_video: Annotated[bool, typer.Option("--no-video", help="Skip the per-run videos (faster).")] = False,
+    perception_meter: Annotated[bool, typer.Option("--perception-meter", help=PERCEPTION_METER_HELP)] = False,
+    planner_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Seconds one planner reset() or plan() call may take before its run is an error; 0: no limit."
+        ),
+    ] = DEFAULT_PLANNER_TIMEOUT,
+    seed: Annotated[int, typer.Option(help="Base seed; every run's seed derives from it.")] = 0,
+    imports: Annotated[
+        list[str] | None, typer.Option("--import", help="Module that registers your planners (repeatable).")
+    ] = None,
+    threads_per_run: Annotated[
+        int | None, typer.Option(min=1, help="numba / torch threads per run; default cores / workers.")
+    ] = None,
+) -> None:
+    """Run scenarios x planners x weathers x jittered runs; results.jsonl, summary.csv and report.html in --out."""
+    from occsim.planners import PLANNERS
+    from occsim.sensors import WEATHERS
+    from occsim.suite.jobs import import_plugins
+    from occsim.suite.report import write_report
+    from occsim.suite.runner import SuiteConfig, run_suite
+    from occsim.suite.store import SuiteDirError
+    from occsim.suite.summary import summarise, summary_table
+    from occsim.suite.tasks import collect_scenarios, expand_tasks
+
+    problems: list[str] = []
+    try:
+        import_plugins(list(imports or []))
+    except Exception as e:
+        problems.append(f"--import: {type(e).__name__}: {e}")
+    hw = parse_hw(camera_hw)
+    loaded, scenario_problems = collect_scenarios(list(scenarios or []))
+    problems += scenario_problems
+    planners = list(planner or DEFAULT_PLANNERS)
+    weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]
+    renderer_kwargs = renderer_options(renderer_option)
+    checks = [(p.partition(":")[0], PLANNERS) for p in planners] + [(w, WEATHERS) for w in weathers if w]
+    for name, registry in checks:
+        try:
+            registry[name]
+        except ValueError as e:
+            problems.append(str(e))
+    try:
+        check_renderer(renderer, renderer_kwargs)
+    except (ValueError, FileNotFoundError) as e:
+        problems.append(str(e))
+    if problems:
+        for line in problems:
+            err.print(line, highlight=False, markup=False)
+        err.print(f"{len(problems)} problem(s); nothing was run", style="red")
+        raise typer.Exit(2)
+    tasks = expand_tasks(loaded, planners, weathers, runs, seed)
+    config = SuiteConfig(
+        out_dir=out_dir,
+        workers=workers,
+        ray_address=ray,
+        renderer=renderer,
+        renderer_kwargs=renderer_kwargs,
+        camera_hw=hw,
+        perception_meter=perception_meter,
+        no_video=no_video,
+        planner_timeout=planner_timeout or None,
+        resume=resume,
+        imports=list(imports or []),
+        threads_per_run=threads_per_run,
+        seed=seed,
+    )
+    try:
+        outcome = run_suite(tasks, config, console=err)
+    except (SuiteDirError, RuntimeError) as e:
+        raise fail(str(e)) from None
+    keys = {t.key for t in tasks}
+    records = [r for r in outcome.records if r.get("key") in keys]
+    out.print(summary_table(summarise(records)))
+    try:
+        page = write_report(out_dir)
+    except OSError as e:
+        raise fail(
+            f"the results are kept in {out_dir / 'results.jsonl'}, but the report could not be written: {e}"
+        ) from None
+    errors = sum(r.get("outcome") == "error" for r in records)
+    out.print(
+        f"{len(records)}/{len(tasks)} runs recorded ({outcome.ran} now, {outcome.skipped} resumed), {errors} errors. "
+        f"Report: {page}"
+    )
+    if outcome.stopped:
+        raise fail(outcome.stopped, code=EXIT_RUN_ERRORS)
+    if outcome.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if errors:
+        err.print(f"{errors} run(s) ended in an error (see 'error' in results.jsonl); exit code {EXIT_RUN_ERRORS}")
+        raise typer.Exit(EXIT_RUN_ERRORS)
+
+
+@app.command()
+def report(out_dir: Annotated[Path, typer.Argument(help="A suite's --out folder.")]) -> None:
+    """(Re)write summary.csv, plots and report.html for a suite folder."""
+    from occsim.suite.report import load_results, write_report
+    from occsim.suite.summary import summarise, summary_table
+
+    try:
+        records = load_results(out_dir)
+    except FileNotFoundError as e:
+        raise fail(str(e)) from None
+    out.print(summary_table(summarise(records)))
+    out.print(f"Report: {write_report(out_dir)}")

@@ -1,0 +1,316 @@
+"""Making data and training models: ``collect``, ``collect-render`` and the ``train-*`` commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from occsim.cli.common import WEATHER_HELP, app, check_choices, err, fail, out, parse_hw, scenario_option
+
+
+@app.command()
+def collect(
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Option("--scenarios", help="Scenario names, YAML files or folders (repeatable); default the built-ins."),
+    ] = None,
+    planner: Annotated[str, typer.Option(help="The labelling planner (privileged).")] = "expert",
+    weather: Annotated[str, typer.Option(help=WEATHER_HELP + " 'own' keeps each scenario's.")] = "clear",
+    episodes: Annotated[int, typer.Option(min=1, help="Jittered episodes per scenario.")] = 20,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the episode .npz files and meta.json.")] = Path(
+        "data"
+    ),
+    workers: Annotated[int, typer.Option(min=1, help="Episodes in parallel (processes).")] = 1,
+    camera_hw: Annotated[str, typer.Option("--camera-hw", help="Rendered HEIGHTxWIDTH.")] = "128x224",
+    image_hw: Annotated[str, typer.Option("--image-hw", help="Stored HEIGHTxWIDTH (the network's input).")] = "64x112",
+    perturb: Annotated[float, typer.Option(min=0.0, max=1.0, help="Chance per step of a perturbation.")] = 0.1,
+) -> None:
+    """Imitation data for `occsim train-planner`: expert rollouts with DAgger-style perturbations."""
+    from occsim.training.collect import CollectConfig, Perturbation
+    from occsim.training.collect import collect as run_collect
+
+    if planner != "expert":
+        raise fail(f"--planner: only the privileged 'expert' labels data, got {planner!r}")
+    check_choices([planner], None if weather == "own" else weather, "raster", {})
+    loaded = scenario_option(scenarios)
+    config = CollectConfig(
+        out_dir=out_dir,
+        weather=None if weather == "own" else weather,
+        episodes_per_scenario=episodes,
+        camera_hw=parse_hw(camera_hw),
+        image_hw=parse_hw(image_hw, "--image-hw"),
+        workers=workers,
+        perturbation=Perturbation(probability=perturb),
+    )
+    meta = run_collect(loaded, config, console=err)
+    out.print(
+        f"{meta['episodes']} episodes, {meta['samples']} samples in {out_dir} ({len(meta['errors'])} failed episodes)"
+    )
+
+
+@app.command("train-planner")
+def train_planner(
+    data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the weights, metrics and model card.")] = Path(
+        "weights/vision"
+    ),
+    epochs: Annotated[int, typer.Option(min=1)] = 6,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 2e-3,
+    val_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Fraction of episodes held out.")] = 0.15,
+    seed: Annotated[int, typer.Option()] = 0,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch threads; default all cores.")] = None,
+) -> None:
+    """Train the vision planner on collected data; report VAD's L2 and collision rate at 1/2/3 s."""
+    from occsim.training.planner import TrainConfig, train, write_model_card
+
+    config = TrainConfig(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        val_fraction=val_fraction,
+        seed=seed,
+        threads=threads,
+    )
+    try:
+        summary = train(config)
+    except (FileNotFoundError, ValueError) as e:
+        raise fail(str(e)) from None
+    card = write_model_card(out_dir, summary)
+    best = summary["best"]
+    table = Table(title=f"validation, best epoch {summary['best_epoch']} ({summary['val_samples']} samples)")
+    for column in ("", "1 s", "2 s", "3 s"):
+        table.add_column(column)
+    table.add_row("L2 [m]", *(f"{best.get(f'val_L2_{h}s', float('nan')):.3f}" for h in (1, 2, 3)))
+    table.add_row("collision [%]", *(f"{100 * best.get(f'val_collision_{h}s', float('nan')):.2f}" for h in (1, 2, 3)))
+    out.print(table)
+    out.print(f"{summary['samples']} samples, {summary['seconds']:.0f} s; weights and {card.name} in {out_dir}")
+
+
+@app.command("collect-render")
+def collect_render(
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Option("--scenarios", help="Scenario names, YAML files or folders (repeatable); default the built-ins."),
+    ] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes per scenario, each under a random weather.")] = 4,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the episode .npz files.")] = Path("data/render"),
+    image_hw: Annotated[
+        str, typer.Option("--image-hw", help="Target views HEIGHTxWIDTH (multiples of the latent factor).")
+    ] = "64x112",
+    latent_factor: Annotated[
+        int, typer.Option(min=1, help="Image pixels per latent pixel: 4 for the small default, 8 for Stable Diffusion.")
+    ] = 4,
+    planes: Annotated[int, typer.Option(min=1, help="MPI depth planes.")] = 32,
+    weather: Annotated[
+        str | None, typer.Option(help="One weather for every episode; default a random one each.")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed offset: another value gives other jitters (for evaluation sets).")
+    ] = 0,
+) -> None:
+    """Training pairs for the diffusion renderers: raster views, latent-resolution MPIs, occupancy, prompts."""
+    from occsim.training.collect_render import RenderCollectConfig
+    from occsim.training.collect_render import collect_render as run
+
+    hw = parse_hw(image_hw, "--image-hw")
+    if hw[0] % latent_factor or hw[1] % latent_factor:
+        raise fail(f"--image-hw must be multiples of --latent-factor {latent_factor}, got {image_hw!r}")
+    check_choices([], weather, "raster", {})
+    loaded = scenario_option(scenarios)
+    config = RenderCollectConfig(out_dir, episodes, hw, latent_factor, planes, weather=weather, seed=seed)
+    meta = run(loaded, config)
+    out.print(f"{meta['episodes']} episodes, {meta['samples']} samples in {out_dir}")
+
+
+@app.command("train-syntheocc")
+def train_syntheocc(
+    data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect-render`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pipeline, metrics and model card.")] = Path(
+        "weights/syntheocc"
+    ),
+    base: Annotated[
+        Path | None,
+        typer.Option(help="Local Stable Diffusion directory (vae/, unet/, ...); default the small model built here."),
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps of the diffusion stage.")] = 4000,
+    vae_steps: Annotated[int, typer.Option(min=1, help="Small default: steps of its autoencoder stage.")] = 600,
+    pixel_space: Annotated[
+        bool, typer.Option(help="Small default: lossless 4x4 pixel folding instead of a trained autoencoder.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Six-view samples per step and process.")] = 4,
+    learning_rate: Annotated[
+        float | None, typer.Option(min=0.0, help="Default 3e-4 (small model) or 1e-5 (with --base).")
+    ] = None,
+    mixed_precision: Annotated[str, typer.Option(help="no, fp16 or bf16 (accelerate's).")] = "no",
+    held_out: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of episodes held out.")] = 0.1,
+    eval_samples: Annotated[int, typer.Option(min=1, help="Held-out samples generated for the model card.")] = 24,
+    save_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 1000,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the SyntheOcc renderer (also under `accelerate launch`), then measure it and write its model card."""
+    from occsim.training.card import document
+    from occsim.training.syntheocc import SyntheOccTrainConfig
+    from occsim.training.syntheocc import train_syntheocc as run
+
+    if mixed_precision not in ("no", "fp16", "bf16"):
+        raise fail(f"--mixed-precision must be no, fp16 or bf16, got {mixed_precision!r}")
+    config = SyntheOccTrainConfig(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        base=base,
+        steps=steps,
+        vae_steps=vae_steps,
+        pixel_space=pixel_space,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        mixed_precision=mixed_precision,
+        held_out=held_out,
+        save_every=save_every,
+        seed=seed,
+    )
+    try:
+        pipe, record = run(config)
+    except (FileNotFoundError, ValueError) as e:
+        raise fail(str(e)) from None
+    if not record["held_out_episodes"]:
+        out.print(f"trained in {record['train_seconds']:.0f} s; no held-out episodes, so no evaluation")
+        return
+    result = document(pipe, record, data_dir, out_dir, samples=eval_samples, seed=seed)
+    table = Table(title=f"layout agreement on {result['evaluation']['samples']} held-out samples (segmentation probe)")
+    for column in ("views", "pixel accuracy", "mIoU"):
+        table.add_column(column)
+    for name in ("raster", "syntheocc", "empty_mpi", "shuffled_mpi"):
+        figures = result["evaluation"][name]
+        table.add_row(name, f"{figures['pixel_accuracy']:.3f}", f"{figures['miou']:.3f}")
+    out.print(table)
+    out.print(f"trained in {record['train_seconds']:.0f} s; model card: {out_dir / 'MODEL_CARD.md'}")
+
+
+@app.command("train-perception")
+def train_perception(
+    data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect-render`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the model and metrics.json.")] = Path(
+        "weights/perception"
+    ),
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 3000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Six-view samples per step.")] = 8,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 1e-3,
+    held_out: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of episodes held out.")] = 0.1,
+    evaluate: Annotated[
+        list[Path] | None, typer.Option(help="Another collect-render folder to score on (repeatable).")
+    ] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the camera-based occupancy perception model; report its mIoU on held-out episodes per weather."""
+    from occsim.training.episodes import episode_files
+    from occsim.training.perception import OccupancySamples, PerceptionTrainConfig, score, write_card
+    from occsim.training.perception import train_perception as run
+
+    config = PerceptionTrainConfig(data_dir, out_dir, steps, batch_size, learning_rate, held_out, seed)
+    try:
+        model, record = run(config)
+        extra = {
+            str(f): score(model, OccupancySamples.load(episode_files(f), model.config.coarse)) for f in evaluate or []
+        }
+    except (FileNotFoundError, ValueError) as e:
+        raise fail(str(e)) from None
+    if extra:
+        record["evaluation"] = extra
+        (out_dir / "metrics.json").write_text(json.dumps(record, indent=1))
+    write_card(out_dir, record)
+    table = Table(title="occupancy perception (coarse 1.6 x 1.6 x 0.8 m cells)")
+    for column in ("set", "weather", "samples", "mIoU", "IoU"):
+        table.add_column(column)
+    for name, figures in [("held-out", record["held_out"]), *extra.items()]:
+        for weather, f in figures.items():
+            table.add_row(name, weather, str(f["samples"]), f"{f['miou']:.3f}", f"{f['iou']:.3f}")
+    out.print(table)
+    out.print(f"trained in {record['train_seconds']:.0f} s; model and metrics in {out_dir}")
+
+
+@app.command("train-occscene")
+def train_occscene(
+    data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect-render`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pipeline, metrics and model card.")] = Path(
+        "weights/occscene"
+    ),
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps, both stages.")] = 400,
+    stage_two: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the steps in stage II (f_delta trains too).")
+    ] = 0.5,
+    batch_size: Annotated[int, typer.Option(min=1, help="Consecutive-frame pairs per step.")] = 2,
+    mixer: Annotated[str, typer.Option(help="The alignment's sequence mixer: mamba or attention.")] = "mamba",
+    camera_encoding: Annotated[
+        bool, typer.Option("--camera-encoding/--no-camera-encoding", help="The camera parameter encoder (eq. 3).")
+    ] = True,
+    joint: Annotated[
+        bool, typer.Option("--joint/--no-joint", help="Condition on f_delta's perceived occupancy (Algorithm 2).")
+    ] = True,
+    context_dropout: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of steps without context.")] = 0.2,
+    syntheocc: Annotated[
+        Path | None, typer.Option(help="The SyntheOcc model to start from; default the shipped small one.")
+    ] = None,
+    perception: Annotated[
+        Path | None, typer.Option(help="f_delta's starting weights; default the shipped perception model.")
+    ] = None,
+    evaluate: Annotated[
+        list[Path] | None, typer.Option(help="Another collect-render folder to score on (repeatable).")
+    ] = None,
+    clips: Annotated[int, typer.Option(min=1, help="Clips scored per set for the model card.")] = 4,
+    length: Annotated[int, typer.Option(min=2, help="Frames per clip.")] = 3,
+    device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the OccScene renderer (two stages, joint perception-generation), then measure it and write its card."""
+    from occsim.training.episodes import episode_files, split_episodes
+    from occsim.training.occscene import FrameSamples, OccSceneTrainConfig, document
+    from occsim.training.occscene import train_occscene as run
+
+    if mixer not in ("mamba", "attention"):
+        raise fail(f"--mixer must be mamba or attention, got {mixer!r}")
+    config = OccSceneTrainConfig(
+        data_dir,
+        out_dir,
+        syntheocc=syntheocc,
+        perception=perception,
+        steps=steps,
+        stage_two=stage_two,
+        batch_size=batch_size,
+        context_dropout=context_dropout,
+        joint=joint,
+        mixer=mixer,
+        camera_encoding=camera_encoding,
+        device=device,
+        seed=seed,
+    )
+    try:
+        run(config)
+        _, held = split_episodes(episode_files(data_dir), config.held_out, seed)
+        sets = [("held-out episodes", FrameSamples.load(held))] if held else []
+        sets += [(str(folder), FrameSamples.load(episode_files(folder))) for folder in evaluate or []]
+        if sets:
+            record = document(out_dir, sets, clips, length)
+    except (FileNotFoundError, ValueError) as e:
+        raise fail(str(e)) from None
+    if sets:
+        table = Table(title="OccScene on held-out clips (perceived mIoU; reprojection error [0-255]; s / frame)")
+        for column in ("set", "views", "mIoU", "reproj.", "s/frame"):
+            table.add_column(column)
+        for name, per in record["evaluation"]["sets"].items():
+            for which, r in per.items():
+                table.add_row(
+                    name,
+                    which,
+                    f"{r['perceived_miou']:.3f}",
+                    f"{r['reprojection']:.2f}",
+                    f"{r['seconds_per_frame']:.2f}",
+                )
+        out.print(table)
+    out.print(f"model, metrics and model card in {out_dir}")

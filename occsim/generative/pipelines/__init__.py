@@ -1,0 +1,1 @@
+"""diffusers pipelines: SyntheOcc and OccScene, their conditioning (MPIs, frustum lookups) and prompts."""

@@ -1,0 +1,254 @@
+"""``OccSimSyntheOccPipeline``: six views from semantic MPIs, camera-consistent through cross-view attention.
+
+UniPC (20 steps by default) with classifier-free guidance (7.5 by default); the six views and both guidance halves
+go through the ControlNet and the UNet in one batch each step: [unconditional views 0..5, conditional views 0..5],
+which keeps each group of six contiguous for the cross-view attention.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel, UniPCMultistepScheduler
+from safetensors.torch import load_file
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from occsim.classes import FREE
+from occsim.generative.models.controlnet import MPIControlNet
+from occsim.generative.models.cross_view import NeighbourAttnProcessor, VideoAttnProcessor, install_cross_view
+from occsim.generative.models.pixel_space import PixelSpace, decode_latents, latent_factor
+from occsim.generative.pipelines.conditioning import plane_depths
+from occsim.sensors.mpi import build_mpi
+from occsim.types import scale_intrinsics
+
+DEFAULT_STEPS = 20
+DEFAULT_GUIDANCE = 7.5
+SETTINGS_FILE = "occsim_syntheocc.json"  # what model_index.json cannot say: cross-view layout, condition geometry
+
+
+class OccSimSyntheOccPipeline(DiffusionPipeline):
+    """MPI-conditioned multi-view latent diffusion (SyntheOcc, paper 001)."""
+
+    def __init__(
+        self,
+        vae: AutoencoderKL | PixelSpace,
+        text_encoder: CLIPTextModel,
+        tokenizer: CLIPTokenizer,
+        unet: UNet2DConditionModel,
+        controlnet: MPIControlNet,
+        scheduler: UniPCMultistepScheduler,
+    ):
+        super().__init__()
+        self.register_modules(
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=unet,
+            controlnet=controlnet,
+            scheduler=scheduler,
+        )
+
+        self.settings: dict = {}
+
+    def save(self, directory: str | Path, **settings) -> Path:
+        """``save_pretrained`` plus the UNet's cross-view layout and ``settings`` (the condition's geometry).
+
+        Args:
+            directory: where to write.
+            settings: JSON values kept with the model and back in ``settings`` after ``load``, e.g. the image size,
+                MPI planes and farthest plane depth it was trained with.
+        """
+        directory = Path(directory)
+        self.save_pretrained(directory, safe_serialization=True)
+        added = [p for p in self.unet.attn_processors.values() if isinstance(p, NeighbourAttnProcessor)]
+        # install_cross_view gives every block the same group and wrap-around, so the first one speaks for all
+        self.settings = {
+            **self.settings,
+            **settings,
+            "cross_view_group": added[0].group if added else None,
+            "cyclic": added[0].cyclic if added else True,
+            "video": bool(added) and isinstance(added[0], VideoAttnProcessor),
+        }
+        (directory / SETTINGS_FILE).write_text(json.dumps(self.settings, indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, torch_dtype: torch.dtype | None = None):
+        """Load what ``save`` wrote (safetensors only; nothing is fetched from a hub).
+
+        Raises:
+            FileNotFoundError: ``directory`` was not written by ``save``.
+        """
+        directory = Path(directory)
+        settings = read_settings(directory)
+        pipe = cls(**load_parts(directory, settings))
+        pipe.settings = settings
+        return pipe.to(torch_dtype=torch_dtype) if torch_dtype else pipe
+
+    def mpi_condition(
+        self, occupancy: np.ndarray, intrinsics: np.ndarray, cam2ego: np.ndarray, image_hw: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mpi, nearest)`` for ``__call__`` from an occupancy window and camera parameters.
+
+        The MPI uses the planes and farthest depth the model was trained with (``settings``); the nearest-surface
+        label is the MPI's first occupied plane (the renderer reads it from a raster pass instead, as training did).
+
+        Args:
+            occupancy: (200, 200, 16) Occ3D labels in the ego frame.
+            intrinsics: (V, 3, 3) camera matrices for images of ``image_hw``.
+            cam2ego: (V, 4, 4) camera-to-ego transforms.
+            image_hw: the size of the images ``intrinsics`` describe [px].
+        """
+        factor = latent_factor(self.vae)
+        latent_hw = (image_hw[0] // factor, image_hw[1] // factor)
+        depths = plane_depths(self.settings["planes"], self.settings["max_depth"])
+        mpi = build_mpi(occupancy, scale_intrinsics(intrinsics, image_hw, latent_hw), cam2ego, latent_hw, depths)
+        occupied = mpi != FREE
+        first = occupied.to(torch.uint8).argmax(dim=1, keepdim=True)
+        nearest = torch.where(occupied.any(dim=1), mpi.gather(1, first)[:, 0], torch.full_like(mpi[:, 0], FREE))
+        return mpi.long(), nearest.long()
+
+    @torch.no_grad()
+    def encode_prompt(self, prompt: str, negative_prompt: str = "") -> torch.Tensor:
+        """(2, L, C) text embeddings: [negative, prompt]."""
+        ids = self.tokenizer(
+            [negative_prompt, prompt],
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids.to(self.device)
+        return self.text_encoder(ids).last_hidden_state
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        mpi: torch.Tensor,
+        nearest: torch.Tensor,
+        prompt: str,
+        negative_prompt: str = "",
+        num_inference_steps: int = DEFAULT_STEPS,
+        guidance_scale: float = DEFAULT_GUIDANCE,
+        generator: torch.Generator | None = None,
+    ) -> np.ndarray:
+        """(V, H, W, 3) uint8 RGB views.
+
+        Args:
+            mpi: (V, D, h, w) Occ3D labels per depth plane at latent resolution, one row per camera.
+            nearest: (V, h, w) label of the nearest surface per latent pixel.
+            prompt: weather and style text (see ``occsim.generative.pipelines.prompts``).
+            negative_prompt: the unconditional half of classifier-free guidance (empty: the prompt dropped in training).
+            num_inference_steps: UniPC steps.
+            guidance_scale: classifier-free guidance weight; 1 turns guidance off (one half of the batch).
+            generator: seeds the initial noise: the same seed gives the same images.
+        """
+        text, mpi_in, nearest_in = self.guided_inputs(prompt, negative_prompt, guidance_scale, mpi, nearest)
+        latents = self.initial_latents(mpi.shape[0], mpi.shape[-2:], num_inference_steps, generator)
+        for t in self.progress_bar(self.scheduler.timesteps):
+            latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale)
+        return to_uint8(decode_latents(self.vae, latents))
+
+    def guided_inputs(
+        self, prompt: str, negative_prompt: str, guidance_scale: float, mpi: torch.Tensor, nearest: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(text, mpi, nearest) batched as [unconditional views, conditional views].
+
+        Only the conditional views when ``guidance_scale`` <= 1 turns guidance off; the conditional half is last.
+        """
+        views = mpi.shape[0]
+        text = self.encode_prompt(prompt, negative_prompt).to(self.unet.dtype)
+        halves = [0, 1] if guidance_scale > 1.0 else [1]
+        text = torch.cat([text[h : h + 1].expand(views, -1, -1) for h in halves])
+        return (
+            text,
+            torch.cat([mpi.to(self.device)] * len(halves)),
+            torch.cat([nearest.to(self.device)] * len(halves)),
+        )
+
+    def initial_latents(
+        self, views: int, latent_hw: tuple[int, int], num_inference_steps: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """Seeded starting noise for ``views`` latents; sets the scheduler's timesteps.
+
+        Drawn on the CPU, so a seed gives the same noise on every device.
+        """
+        shape = (views, self.unet.config.in_channels, *latent_hw)
+        latents = torch.randn(shape, generator=generator, device="cpu", dtype=torch.float32)
+        self.scheduler.set_timesteps(num_inference_steps, device=self.device)
+        return latents.to(self.device, self.unet.dtype) * self.scheduler.init_noise_sigma
+
+    def denoise(
+        self,
+        latents: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        mpi: torch.Tensor,
+        nearest: torch.Tensor,
+        guidance_scale: float,
+        condition_residual: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One UniPC step: ControlNet and UNet on both guidance halves in one batch (``guided_inputs``' layout).
+
+        ``condition_residual`` (views, C, h, w) enters the ControlNet's condition for both halves.
+        """
+        halves = text.shape[0] // latents.shape[0]
+        model_in = self.scheduler.scale_model_input(torch.cat([latents] * halves), t)
+        residual = None if condition_residual is None else torch.cat([condition_residual] * halves)
+        down, mid = self.controlnet(model_in, t, text, mpi, nearest, condition_residual=residual)
+        noise = self.unet(
+            model_in, t, text, down_block_additional_residuals=down, mid_block_additional_residual=mid
+        ).sample
+        if halves == 2:
+            uncond, cond = noise.chunk(2)
+            noise = uncond + guidance_scale * (cond - uncond)
+        return self.scheduler.step(noise, t, latents).prev_sample
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, H, W, 3) uint8 RGB from (N, 3, H, W) decoded images in about [-1, 1]."""
+    images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return images.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def read_settings(directory: Path) -> dict:
+    """The settings ``save`` wrote to ``directory``.
+
+    Raises:
+        FileNotFoundError: ``directory`` was not written by ``save``.
+    """
+    if not (directory / SETTINGS_FILE).is_file():
+        raise FileNotFoundError(f"{directory} holds no SyntheOcc pipeline ({SETTINGS_FILE} missing)")
+    return json.loads((directory / SETTINGS_FILE).read_text())
+
+
+def load_parts(directory: Path, settings: dict, video: bool | None = None) -> dict:
+    """The SyntheOcc components ``save`` wrote to ``directory``, by name, ready for a pipeline's constructor.
+
+    ``video=True`` on a model saved without it installs cross-frame attention, new weights at zero (OccScene
+    starting from a SyntheOcc model).
+    """
+    saved_video = settings.get("video", False)
+    video = saved_video if video is None else video
+    unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(directory / "unet"))
+    if settings["cross_view_group"]:
+        install_cross_view(unet, settings["cross_view_group"], settings["cyclic"], video=video)
+    missing, unexpected = unet.load_state_dict(
+        load_file(str(directory / "unet" / "diffusion_pytorch_model.safetensors")), strict=False
+    )
+    new = video and not saved_video
+    if unexpected or (missing and not (new and all(".processor.frame_" in k for k in missing))):
+        raise ValueError(f"{directory / 'unet'}: weights do not match the UNet: missing {missing[:3]}...")
+    vae_class = json.loads((directory / "model_index.json").read_text())["vae"][1]
+    return {
+        "vae": (PixelSpace if vae_class == PixelSpace.__name__ else AutoencoderKL).from_pretrained(
+            directory / "vae", local_files_only=True
+        ),
+        "text_encoder": CLIPTextModel.from_pretrained(directory / "text_encoder", local_files_only=True),
+        "tokenizer": CLIPTokenizer.from_pretrained(directory / "tokenizer", local_files_only=True),
+        "unet": unet.eval(),
+        "controlnet": MPIControlNet.from_pretrained(directory / "controlnet", local_files_only=True),
+        "scheduler": UniPCMultistepScheduler.from_pretrained(directory / "scheduler", local_files_only=True),
+    }

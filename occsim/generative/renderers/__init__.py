@@ -1,0 +1,1 @@
+"""The diffusion renderers ``syntheocc`` and ``occscene``, registered lazily by the simulation."""

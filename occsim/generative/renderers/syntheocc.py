@@ -1,0 +1,153 @@
+"""The ``syntheocc`` renderer: the world's semantic MPI and the weather's prompt through a trained SyntheOcc model.
+
+Images come from the diffusion model at the resolution it was trained for and are resized to the rig's; depth and
+semantics (privileged observations, metrics) are the raster renderer's, since they are the world's geometry. The
+nearest-surface condition is pooled from a raster pass at the model's resolution, exactly as its training pairs were.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from occsim.generative.pipelines.conditioning import LatentCondition, latent_condition, plane_depths
+from occsim.generative.pipelines.prompts import weather_prompt
+from occsim.generative.pipelines.syntheocc import DEFAULT_GUIDANCE, DEFAULT_STEPS, OccSimSyntheOccPipeline
+from occsim.sensors.raster import RasterRenderer
+from occsim.sensors.renderer import Renderer, register_renderer
+from occsim.types import CameraFrames, CameraRig, Weather
+from occsim.world.world import World
+
+SMALL_WEIGHTS = Path(__file__).parents[1] / "weights" / "syntheocc-small"  # trained by `occsim train-syntheocc`
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+MAX_STEPS = 1000  # a scheduler's training timesteps: more denoising steps than this mean nothing
+MAX_GUIDANCE = 50.0  # classifier-free guidance beyond this only saturates the image
+MAX_PROMPT = 300  # characters, as the scenario schema allows
+
+
+def check_weights(directory: Path) -> None:
+    """A model directory ``save`` wrote, its index and every safetensors header readable.
+
+    Raises:
+        FileNotFoundError: no such directory, or not a saved model.
+        ValueError: a weights file is torn or not safetensors.
+    """
+    if not directory.is_dir():
+        raise FileNotFoundError(f"weights directory not found: {directory}")
+    if not (directory / "model_index.json").is_file():
+        raise FileNotFoundError(
+            f"no SyntheOcc pipeline in {directory} (no model_index.json): pass a train-syntheocc --out folder"
+        )
+    files = sorted(directory.rglob("*.safetensors"))
+    if not files:
+        raise ValueError(f"{directory} holds no .safetensors weights")
+    for path in files:
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                f.keys()
+        except Exception as e:  # safetensors raises its own error types for a torn or foreign file
+            raise ValueError(f"{path} is not a readable safetensors file ({type(e).__name__}: {e})") from None
+
+
+@register_renderer("syntheocc")
+class SyntheOccRenderer(Renderer):
+    """Multi-view diffusion conditioned on the occupancy window (paper 001).
+
+    Args:
+        rig: the cameras; images are generated at the model's resolution and resized to ``rig.hw``.
+        weights: a directory written by ``occsim train-syntheocc``; default the small model shipped with OccSim.
+        steps: UniPC denoising steps.
+        guidance: classifier-free guidance scale (1 turns it off and halves the work).
+        device: torch device for the model ("cpu", "cuda", "cuda:1", ...).
+        dtype: "float32", "float16" or "bfloat16" (half precision on a GPU).
+        prompt: text that replaces the weather's prompt (and the scenario's ``weather.prompt``).
+
+    Subclasses set ``pipeline_class`` and ``default_weights`` and reuse ``condition`` and ``frames``.
+    """
+
+    pipeline_class = OccSimSyntheOccPipeline
+    default_weights = SMALL_WEIGHTS
+
+    def __init__(
+        self,
+        rig: CameraRig,
+        weights: str | Path | None = None,
+        steps: int = DEFAULT_STEPS,
+        guidance: float = DEFAULT_GUIDANCE,
+        device: str = "cpu",
+        dtype: str = "float32",
+        prompt: str | None = None,
+    ):
+        super().__init__(rig)
+        self.check_options(weights=weights, steps=steps, guidance=guidance, dtype=dtype, prompt=prompt)
+        self.pipe = self.pipeline_class.load(weights or self.default_weights, DTYPES[dtype]).to(device)
+        self.pipe.set_progress_bar_config(disable=True)
+        settings = self.pipe.settings
+        self.steps, self.guidance, self.prompt = steps, guidance, prompt
+        self.factor = int(settings["latent_factor"])
+        self.depths = plane_depths(int(settings["planes"]), float(settings["max_depth"]))
+        self.model_rig = rig.resized(tuple(settings["image_hw"]))
+        self.condition_raster = RasterRenderer(self.model_rig)
+        self.geometry_raster = self.condition_raster if self.model_rig.hw == rig.hw else RasterRenderer(rig)
+
+    @classmethod
+    def check_options(cls, **options) -> None:
+        """Names, ranges and the weights directory (its files' headers read, nothing loaded).
+
+        Raises:
+            ValueError: a bad name or value. FileNotFoundError: no saved model at ``weights``.
+        """
+        super().check_options(**options)
+        steps = options.get("steps", 1)
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+            raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+        guidance = options.get("guidance", 1.0)
+        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0.0 <= guidance <= MAX_GUIDANCE:
+            raise ValueError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {guidance!r}")
+        dtype = options.get("dtype", "float32")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        prompt = options.get("prompt")
+        if prompt is not None and (not isinstance(prompt, str) or not 0 < len(prompt) <= MAX_PROMPT):
+            raise ValueError(f"prompt must be text of 1 to {MAX_PROMPT} characters, got {str(prompt)[:40]!r}")
+        check_weights(Path(options.get("weights") or cls.default_weights))
+
+    def render(self, world: World, weather: Weather, seed: int) -> CameraFrames:
+        """Six generated views; the same world, weather and ``seed`` give the same bytes on the same device."""
+        small, condition = self.condition(world, weather, seed)
+        images = self.pipe(
+            torch.from_numpy(condition.mpi.astype(np.int64)),
+            torch.from_numpy(condition.nearest.astype(np.int64)),
+            self.prompt_for(weather),
+            num_inference_steps=self.steps,
+            guidance_scale=self.guidance,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        return self.frames(images, small, world, weather, seed)
+
+    def condition(self, world: World, weather: Weather, seed: int) -> tuple[CameraFrames, LatentCondition]:
+        """A raster pass at the model's size and the latent condition read from it and the occupancy window."""
+        small = self.condition_raster.render(world, weather, seed)
+        return small, latent_condition(world.occupancy(), small, self.model_rig, self.factor, self.depths)
+
+    def prompt_for(self, weather: Weather) -> str:
+        """The weather's prompt, unless the scenario's ``weather.prompt`` or the ``prompt`` option replaces it."""
+        return weather_prompt(weather.kind, self.prompt or weather.prompt)
+
+    def frames(
+        self, images: np.ndarray, small: CameraFrames, world: World, weather: Weather, seed: int
+    ) -> CameraFrames:
+        """Generated ``images`` resized to the rig, with the raster's depth and semantics at the rig's size."""
+        geometry = (
+            small
+            if self.geometry_raster is self.condition_raster
+            else self.geometry_raster.render(world, weather, seed)
+        )
+        h, w = self.rig.hw
+        if images.shape[1:3] != (h, w):
+            images = np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_CUBIC) for view in images])
+        return CameraFrames(rgb=images, depth=geometry.depth, semantic=geometry.semantic)

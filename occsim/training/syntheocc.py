@@ -1,0 +1,275 @@
+"""``occsim train-syntheocc``: train the SyntheOcc renderer on accelerate, then measure it and write a model card.
+
+One script for one CPU, one GPU or many (``accelerate launch``). Two bases:
+
+- a local Stable Diffusion directory (``--base``): its VAE, text encoder and UNet stay frozen; the MPI ControlNet
+  (copied from the UNet) and the cross-view attention layers are trained, as in the paper;
+- the small default (no ``--base``): a small KL autoencoder (trained first, on the same views), a small UNet and a
+  character-level text encoder, built here; the UNet and text encoder train from scratch together with the ControlNet
+  and cross-view layers, since there is no pretrained base to keep. ``pixel_space`` swaps the autoencoder for a
+  lossless 4 x 4 space-to-depth (no first stage, but far more steps before the low-noise steps denoise cleanly).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from diffusers import (
+    AutoencoderKL,
+    DDPMScheduler,
+    UNet2DConditionModel,
+    UniPCMultistepScheduler,
+)
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from occsim.generative.models.controlnet import MPIControlNet
+from occsim.generative.models.cross_view import install_cross_view
+from occsim.generative.models.pixel_space import PixelSpace, encode_images, latent_factor
+from occsim.generative.models.small import small_text, small_unet, small_vae
+from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+from occsim.training.episodes import RenderPairs, class_balanced_sampler, episode_files, split_episodes
+from occsim.training.syntheocc_loss import SyntheOccBatch, trainable_parameters, training_loss
+
+
+@dataclass(frozen=True)
+class SyntheOccTrainConfig:
+    """A train-syntheocc run."""
+
+    data_dir: Path  # a folder written by ``occsim collect-render``
+    out_dir: Path  # where the pipeline, metrics, pictures and model card go
+    base: Path | None = None  # local Stable Diffusion directory; None: the small default built here
+    steps: int = 4000  # optimiser steps of the diffusion stage
+    vae_steps: int = 600  # optimiser steps of the small default's autoencoder (16 views each)
+    pixel_space: bool = False  # small default only: PixelSpace instead of a trained autoencoder
+    batch_size: int = 4  # six-view samples per step (per process)
+    learning_rate: float | None = None  # None: 3e-4 for the small default, 1e-5 with a pretrained base
+    prompt_dropout: float = 0.1  # share of samples trained with the empty prompt (classifier-free guidance)
+    held_out: float = 0.1  # share of episodes kept out of training, for the evaluation
+    mixed_precision: str = "no"  # "no", "fp16" or "bf16" (accelerate's; fp16 needs a GPU)
+    save_every: int = 1000  # steps between checkpoints, so a stopped run keeps its progress
+    seed: int = 0
+
+
+@dataclass
+class _Components:
+    vae: AutoencoderKL | PixelSpace
+    tokenizer: CLIPTokenizer
+    text_encoder: CLIPTextModel
+    unet: UNet2DConditionModel
+    train_base: bool  # the UNet and text encoder train too (small default)
+    vae_losses: list[float]  # the small default's autoencoder stage (empty otherwise)
+
+
+def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeline, dict]:
+    """Train on ``config.data_dir``; writes the pipeline into ``config.out_dir`` and returns it with a record.
+
+    Raises:
+        FileNotFoundError: no collect-render data, or no Stable Diffusion model in ``config.base``.
+        ValueError: the data's latent factor does not match the base's VAE.
+    """
+    started = time.perf_counter()
+    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = _data_meta(config.data_dir)
+    train_files, held_files = split_episodes(episode_files(config.data_dir), config.held_out, config.seed)
+    pairs = RenderPairs(config.data_dir, train_files)
+    torch.manual_seed(config.seed)
+    parts = _components(config, pairs, out, meta["latent_factor"])
+    if latent_factor(parts.vae) != meta["latent_factor"]:
+        raise ValueError(
+            f"{config.data_dir} was collected with --latent-factor {meta['latent_factor']} but the base's VAE "
+            f"downsamples by {latent_factor(parts.vae)}; collect again with --latent-factor {latent_factor(parts.vae)}"
+        )
+    device = accelerator.device
+    frozen_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
+    # (a float32 cast would only draw diffusers' keep-in-float32 warning)
+    keep = isinstance(parts.vae, PixelSpace) or frozen_dtype == torch.float32
+    vae = parts.vae.to(device) if keep else parts.vae.to(device, frozen_dtype)
+    latents = _encode_all(vae, pairs.images, device)
+    unet = parts.unet
+    controlnet = MPIControlNet.from_unet(unet, planes=meta["planes"], hidden=64 if parts.train_base else 128)
+    install_cross_view(unet)
+    params = trainable_parameters(unet, controlnet, train_base=parts.train_base)
+    text_encoder = parts.text_encoder.requires_grad_(parts.train_base)
+    if parts.train_base:
+        params += list(text_encoder.parameters())
+    lr = config.learning_rate or (3e-4 if parts.train_base else 1e-5)
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / 200))  # linear warm-up
+    # SD 2.1's schedule and target; predicting v keeps x0 well-conditioned at high noise
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="scaled_linear",
+        beta_start=0.00085,
+        beta_end=0.012,
+        prediction_type="v_prediction",
+    )
+    if config.base is not None:
+        noise_scheduler = DDPMScheduler.from_pretrained(config.base / "scheduler", local_files_only=True)
+    # Imagen's dynamic thresholding keeps guided pixels in range (pixel space only: SD's latents are unbounded)
+    thresholds = {"thresholding": True, "sample_max_value": parts.vae.config.scaling_factor}
+    sampler = UniPCMultistepScheduler.from_config(
+        noise_scheduler.config, **(thresholds if isinstance(parts.vae, PixelSpace) else {})
+    )
+    index_sampler = class_balanced_sampler(pairs, config.steps * config.batch_size, seed=config.seed)
+    loader = DataLoader(range(len(pairs)), batch_size=config.batch_size, sampler=index_sampler, drop_last=True)
+    unet, controlnet, optimiser, loader, schedule = accelerator.prepare(unet, controlnet, optimiser, loader, schedule)
+    # a frozen module cannot be wrapped for data parallelism; it only moves
+    text_encoder = accelerator.prepare(text_encoder) if parts.train_base else text_encoder.to(device, frozen_dtype)
+    prompt_ids = _prompt_ids(parts.tokenizer, pairs.prompts)
+    empty_ids = _prompt_ids(parts.tokenizer, [""])[0]
+    rng = np.random.default_rng(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    losses: list[float] = []
+    settings = {
+        "image_hw": meta["image_hw"],
+        "planes": meta["planes"],
+        "max_depth": meta["max_depth"],
+        "latent_factor": meta["latent_factor"],
+    }
+
+    def pipeline() -> OccSimSyntheOccPipeline:
+        pipe = OccSimSyntheOccPipeline(
+            vae=parts.vae,
+            text_encoder=accelerator.unwrap_model(text_encoder),
+            tokenizer=parts.tokenizer,
+            unet=accelerator.unwrap_model(unet),
+            controlnet=accelerator.unwrap_model(controlnet),
+            scheduler=sampler,
+        )
+        pipe.settings = settings
+        return pipe
+
+    unet.train()
+    controlnet.train()
+    text_encoder.train(parts.train_base)
+    bar = tqdm(loader, desc="train-syntheocc", disable=not accelerator.is_local_main_process)
+    for step, index in enumerate(bar):
+        index = index.cpu().numpy()
+        ids = prompt_ids[index].clone()
+        ids[rng.random(len(index)) < config.prompt_dropout] = empty_ids
+        with accelerator.accumulate(unet, controlnet):
+            text = text_encoder(ids.to(device)).last_hidden_state.repeat_interleave(6, dim=0)
+            batch = SyntheOccBatch(
+                latents=latents[index].flatten(0, 1).to(device),
+                text=text,
+                mpi=torch.from_numpy(pairs.mpi[index]).flatten(0, 1).long().to(device),
+                nearest=torch.from_numpy(pairs.nearest[index]).flatten(0, 1).long().to(device),
+                depth=torch.from_numpy(pairs.depth[index]).flatten(0, 1).to(device),
+            )
+            with accelerator.autocast():
+                loss = training_loss(unet, controlnet, noise_scheduler, batch, step, config.steps, generator)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(params, 1.0)
+            optimiser.step()
+            schedule.step()
+            optimiser.zero_grad()
+        losses.append(accelerator.gather(loss.detach()).mean().item())
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        if accelerator.is_main_process and (step + 1) % config.save_every == 0:
+            pipeline().save(out, **settings)
+    accelerator.wait_for_everyone()
+    pipe = pipeline()
+    if accelerator.is_main_process:
+        pipe.save(out, **settings)
+    record = {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "data": {**meta, "train_episodes": len(train_files), "train_samples": len(pairs)},
+        "held_out_episodes": [f.name for f in held_files],
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "losses": losses,
+        "vae_losses": parts.vae_losses,
+        "parameters": {
+            name: sum(p.numel() for p in module.parameters())
+            for name, module in (
+                ("unet", pipe.unet),
+                ("controlnet", pipe.controlnet),
+                ("text_encoder", pipe.text_encoder),
+            )
+        },
+    }
+    return pipe.to(torch.device("cpu")), record
+
+
+def _data_meta(data_dir: Path) -> dict:
+    path = Path(data_dir) / "meta.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{data_dir}: no meta.json; run `occsim collect-render --out {data_dir}` first")
+    return json.loads(path.read_text())
+
+
+def _components(config: SyntheOccTrainConfig, pairs: RenderPairs, out: Path, factor: int) -> _Components:
+    if config.base is None:
+        tokenizer, text_encoder = small_text(out / "tokenizer")
+        pick = np.random.default_rng(config.seed).permutation(len(pairs))[:256]
+        sample = torch.from_numpy(pairs.images[pick]).flatten(0, 1).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        if config.pixel_space:
+            pixels = PixelSpace(factor=factor)
+            vae, vae_losses = PixelSpace(pixels.config.factor, 1.0 / float(pixels.fold(sample).std())), []
+        else:
+            vae, vae_losses = _train_vae(small_vae(), pairs.images, config.vae_steps, config.seed)
+            with torch.no_grad():
+                latents = torch.cat([vae.encode(chunk).latent_dist.mean for chunk in sample.split(64)])
+            vae.register_to_config(scaling_factor=1.0 / float(latents.std()))  # unit-variance latents, as SD's
+        unet = small_unet(vae.latent_channels if isinstance(vae, PixelSpace) else vae.config.latent_channels)
+        return _Components(vae, tokenizer, text_encoder, unet, True, vae_losses)
+    base = Path(config.base)
+    for part in ("vae", "text_encoder", "tokenizer", "unet", "scheduler"):
+        if not (base / part).is_dir():
+            raise FileNotFoundError(f"--base {base}: no {part}/ folder; expected a Stable Diffusion directory")
+    return _Components(
+        vae=AutoencoderKL.from_pretrained(base / "vae", local_files_only=True).requires_grad_(False),
+        tokenizer=CLIPTokenizer.from_pretrained(base / "tokenizer", local_files_only=True),
+        text_encoder=CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True),
+        unet=UNet2DConditionModel.from_pretrained(base / "unet", local_files_only=True),
+        train_base=False,
+        vae_losses=[],
+    )
+
+
+def _train_vae(vae: AutoencoderKL, images: np.ndarray, steps: int, seed: int, batch: int = 16) -> tuple:
+    """Fit the small autoencoder to single views: L1 + MSE reconstruction and a small KL term (SD's 1e-6)."""
+    views = images.reshape(-1, *images.shape[2:])  # (N * 6, H, W, 3)
+    rng = np.random.default_rng(seed)
+    optimiser = torch.optim.AdamW(vae.parameters(), lr=1e-3)
+    losses = []
+    vae.train()
+    for _ in (bar := tqdm(range(steps), desc="autoencoder")):
+        x = torch.from_numpy(views[rng.integers(len(views), size=batch)]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        posterior = vae.encode(x).latent_dist
+        reconstruction = vae.decode(posterior.sample()).sample
+        loss = (reconstruction - x).abs().mean() + ((reconstruction - x) ** 2).mean() + 1e-6 * posterior.kl().mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+    return vae.eval().requires_grad_(False), losses
+
+
+@torch.no_grad()
+def _encode_all(vae: AutoencoderKL | PixelSpace, images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(N, 6, C, h, w) latents of every sample's views, kept on the CPU (encoded once: the VAE is frozen)."""
+    out = []
+    for i in range(0, len(images), 16):
+        views = torch.from_numpy(images[i : i + 16]).to(device)
+        n = views.shape[0]
+        x = views.flatten(0, 1).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        z = encode_images(vae, x.to(vae.dtype)).float().cpu()
+        out.append(z.view(n, 6, *z.shape[1:]))
+    return torch.cat(out)
+
+
+def _prompt_ids(tokenizer: CLIPTokenizer, prompts: list[str]) -> torch.Tensor:
+    return tokenizer(
+        prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids

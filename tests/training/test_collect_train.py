@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+from occsim.planners.vision import VisionConfig, load_vision
+from occsim.scenarios import load_scenario
+
+from occsim.classes import CAR, TRAFFIC_CONE
+from occsim.training.collect import CollectConfig, Perturbation, collect, perturb
+from occsim.training.planner import TrainConfig, _future_boxes, load_dataset, split_by_episode, train
+
+TINY = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
+
+
+def test_perturbations_rotate_or_stretch_the_plan():
+    plan = np.stack([np.arange(1, 7) * 5.0, np.zeros(6)], axis=1)
+    turned = perturb(plan, "yaw", np.pi / 2)
+    assert turned == pytest.approx(np.stack([np.zeros(6), np.arange(1, 7) * 5.0], axis=1))
+    assert perturb(plan, "speed", 0.5)[:, 0] == pytest.approx(np.arange(1, 7) * 2.5)
+    with pytest.raises(ValueError):
+        perturb(plan, "wobble", 1.0)
+
+
+def test_future_boxes_are_later_steps_in_the_current_ego_frame():
+    agents = np.full((4, 2, 6), -1.0, np.float32)
+    agents[:, 0] = [[10 + t, 5, np.pi / 2, 4.5, 1.9, CAR] for t in range(4)]
+    agents[:, 1, 5] = TRAFFIC_CONE  # not in VAD's metric classes
+    ego_pose = np.array([[0, 0, np.pi / 2], [0, 1, np.pi / 2], [0, 2, np.pi / 2]], np.float32)
+    boxes, valid = _future_boxes(agents, ego_pose)
+    assert boxes.shape == (3, 6, 2, 5)
+    # step 0, future 0 is agents[1]: world (11, 5) seen from (0, 0) heading north: 5 m ahead, 11 m to the right
+    assert boxes[0, 0, 0, :3] == pytest.approx([5.0, -11.0, 0.0])
+    assert valid[0, :3, 0].all() and not valid[0, 3:, 0].any()  # only 3 later steps exist
+    assert not valid[..., 1].any()
+    assert valid[2, 0, 0] and not valid[2, 1:].any()  # the state after the last step
+
+
+def test_collect_then_train_end_to_end(tmp_path):
+    data = tmp_path / "data"
+    config = CollectConfig(
+        out_dir=data,
+        episodes_per_scenario=2,
+        camera_hw=(32, 56),
+        image_hw=TINY.input_hw,
+        perturbation=Perturbation(probability=0.5),
+    )
+    meta = collect([load_scenario("bus_ahead")], config)
+    files = sorted(data.glob("*.npz"))
+    assert meta["episodes"] == 2 and len(files) == 2 and not meta["errors"]
+    with np.load(files[0]) as episode:
+        steps = len(episode["plan"])
+        assert episode["images"].shape == (steps, 6, 32, 56, 3)
+        assert episode["bev"].shape == (steps, 3, 40, 40) and episode["bev"][:, 2].any()  # road is driveable
+        assert episode["agents"].shape[0] == steps + 1
+        assert episode["perturbed"].any()
+        assert episode["plan"][0, -1, 0] > 10  # the expert drives on at the start
+    assert meta["samples"] == sum(len(np.load(f)["plan"]) for f in files)
+    stamps = [f.stat().st_mtime_ns for f in files]
+    collect([load_scenario("bus_ahead")], config)  # resumes: nothing to redo
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+
+    dataset = load_dataset(data)
+    train_index, val_index = split_by_episode(dataset, 0.5, seed=0)
+    assert len(train_index) and len(val_index)
+    assert not set(dataset.episode[train_index]) & set(dataset.episode[val_index])
+
+    out = tmp_path / "weights"
+    summary = train(TrainConfig(data_dir=data, out_dir=out, epochs=2, batch_size=4, val_fraction=0.5), TINY)
+    assert summary["samples"] == meta["samples"] and len(summary["history"]) == 2
+    assert {"val_L2_1s", "val_L2_3s", "val_collision_3s"} <= set(summary["best"])
+    assert summary["history"][1]["train_plan_l1"] < summary["history"][0]["train_plan_l1"]
+    assert json.loads((out / "metrics.json").read_text())["best_epoch"] in (1, 2)
+    assert (out / "training.png").stat().st_size > 0
+    assert load_vision(out).config == TINY
+
+
+def test_training_without_data_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="occsim collect"):
+        train(TrainConfig(data_dir=tmp_path, out_dir=tmp_path / "w"))
