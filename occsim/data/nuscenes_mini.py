@@ -39,30 +39,15 @@ CATEGORY_OF_CLASS = {
     "trailer": "vehicle.trailer",
     "truck": "vehicle.truck",
 }
-NUSCENES_CATEGORIES = (
-    "animal",
-    "human.pedestrian.adult",
-    "human.pedestrian.child",
-    "human.pedestrian.construction_worker",
-    "human.pedestrian.personal_mobility",
-    "human.pedestrian.police_officer",
-    "human.pedestrian.stroller",
-    "human.pedestrian.wheelchair",
-    "movable_object.barrier",
-    "movable_object.debris",
-    "movable_object.pushable_pullable",
-    "movable_object.trafficcone",
-    "static_object.bicycle_rack",
-    "vehicle.bicycle",
-    "vehicle.bus.bendy",
-    "vehicle.bus.rigid",
-    "vehicle.car",
-    "vehicle.construction",
-    "vehicle.emergency.ambulance",
-    "vehicle.emergency.police",
-    "vehicle.motorcycle",
-    "vehicle.trailer",
-    "vehicle.truck",
+NUSCENES_CATEGORIES = tuple(  # the 23 categories of the nuScenes schema
+    """animal human.pedestrian.adult human.pedestrian.child human.pedestrian.construction_worker
+    human.pedestrian.personal_mobility human.pedestrian.police_officer human.pedestrian.stroller
+    human.pedestrian.wheelchair movable_object.barrier movable_object.debris
+    movable_object.pushable_pullable movable_object.trafficcone static_object.bicycle_rack
+    vehicle.bicycle vehicle.bus.bendy vehicle.bus.rigid vehicle.car vehicle.construction
+    vehicle.emergency.ambulance vehicle.emergency.police vehicle.motorcycle vehicle.trailer
+    vehicle.truck
+    """.split()
 )
 # The synthetic scenes: nuScenes-style names -> the built-in scenario each is logged from. The names match
 # scenes of the real v1.0-mini so example scenarios run unchanged against either; the data is not real.
@@ -269,28 +254,8 @@ _EXPANSION_LAYERS = (
 )
 
 
-def _write_scene(
-    root: Path,
-    version: str,
-    name: str,
-    scene_index: int,
-    frames: list[Keyframe],
-    rig: CameraRig,
-    sensors: dict[str, str],
-    offset: np.ndarray,
-    tables: dict,
-    location: str,
-) -> None:
-    log_token = token("log", name)
-    tables["log"].append(
-        {
-            "token": log_token,
-            "logfile": f"occsim-{name}",
-            "vehicle": "occsim",
-            "date_captured": "2026-11-21",
-            "location": location,
-        }
-    )
+def _write_calibration(name: str, rig: CameraRig, sensors: dict[str, str], tables: dict) -> dict[str, str]:
+    """One calibrated_sensor record per camera and the LiDAR; returns their tokens by channel."""
     calibration = {}
     for i, channel in enumerate(rig.names):
         calibration[channel] = token("calibrated_sensor", name, channel)
@@ -313,6 +278,32 @@ def _write_scene(
             "camera_intrinsic": [],
         }
     )
+    return calibration
+
+
+def _write_scene(
+    root: Path,
+    version: str,
+    name: str,
+    scene_index: int,
+    frames: list[Keyframe],
+    rig: CameraRig,
+    sensors: dict[str, str],
+    offset: np.ndarray,
+    tables: dict,
+    location: str,
+) -> None:
+    log_token = token("log", name)
+    tables["log"].append(
+        {
+            "token": log_token,
+            "logfile": f"occsim-{name}",
+            "vehicle": "occsim",
+            "date_captured": "2026-11-21",
+            "location": location,
+        }
+    )
+    calibration = _write_calibration(name, rig, sensors, tables)
     samples = [token("sample", name, k) for k in range(len(frames))]
     scene_token = token("scene", name)
     tables["scene"].append(

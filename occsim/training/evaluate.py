@@ -20,8 +20,6 @@ from occsim.generative.pipelines.syntheocc import DEFAULT_GUIDANCE, DEFAULT_STEP
 from occsim.training.episodes import RenderPairs
 from occsim.training.probe import SegmentationProbe, layout_agreement
 
-CONTROLS = ("syntheocc", "empty_mpi", "shuffled_mpi")
-
 
 def evaluate_layout(
     pipe: OccSimSyntheOccPipeline,

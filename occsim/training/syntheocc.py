@@ -105,21 +105,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     lr = config.learning_rate or (3e-4 if parts.train_base else 1e-5)
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / 200))  # linear warm-up
-    # SD 2.1's schedule and target; predicting v keeps x0 well-conditioned at high noise
-    noise_scheduler = DDPMScheduler(
-        num_train_timesteps=1000,
-        beta_schedule="scaled_linear",
-        beta_start=0.00085,
-        beta_end=0.012,
-        prediction_type="v_prediction",
-    )
-    if config.base is not None:
-        noise_scheduler = DDPMScheduler.from_pretrained(config.base / "scheduler", local_files_only=True)
-    # Imagen's dynamic thresholding keeps guided pixels in range (pixel space only: SD's latents are unbounded)
-    thresholds = {"thresholding": True, "sample_max_value": parts.vae.config.scaling_factor}
-    sampler = UniPCMultistepScheduler.from_config(
-        noise_scheduler.config, **(thresholds if isinstance(parts.vae, PixelSpace) else {})
-    )
+    noise_scheduler, sampler = _schedulers(config.base, parts.vae)
     index_sampler = class_balanced_sampler(pairs, config.steps * config.batch_size, seed=config.seed)
     loader = DataLoader(range(len(pairs)), batch_size=config.batch_size, sampler=index_sampler, drop_last=True)
     unet, controlnet, optimiser, loader, schedule = accelerator.prepare(unet, controlnet, optimiser, loader, schedule)
@@ -189,15 +175,31 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
         "losses": losses,
         "vae_losses": parts.vae_losses,
         "parameters": {
-            name: sum(p.numel() for p in module.parameters())
-            for name, module in (
-                ("unet", pipe.unet),
-                ("controlnet", pipe.controlnet),
-                ("text_encoder", pipe.text_encoder),
-            )
+            name: sum(p.numel() for p in getattr(pipe, name).parameters())
+            for name in ("unet", "controlnet", "text_encoder")
         },
     }
     return pipe.to(torch.device("cpu")), record
+
+
+def _schedulers(base: Path | None, vae) -> tuple[DDPMScheduler, UniPCMultistepScheduler]:
+    """The training schedule (SD 2.1's, or the base's own) and the sampler the saved pipeline uses."""
+    # SD 2.1's schedule and target; predicting v keeps x0 well-conditioned at high noise
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="scaled_linear",
+        beta_start=0.00085,
+        beta_end=0.012,
+        prediction_type="v_prediction",
+    )
+    if base is not None:
+        noise_scheduler = DDPMScheduler.from_pretrained(base / "scheduler", local_files_only=True)
+    # Imagen's dynamic thresholding keeps guided pixels in range (pixel space only: SD's latents are unbounded)
+    thresholds = {"thresholding": True, "sample_max_value": vae.config.scaling_factor}
+    sampler = UniPCMultistepScheduler.from_config(
+        noise_scheduler.config, **(thresholds if isinstance(vae, PixelSpace) else {})
+    )
+    return noise_scheduler, sampler
 
 
 def _data_meta(data_dir: Path) -> dict:
