@@ -15,6 +15,7 @@ from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
 
 from occsim.suite.bench import bench_scenario
+from occsim.types import PlannerInput, PrivilegedInput
 
 
 def seconds_per_step(planner_name: str, hw: tuple[int, int], steps: int) -> tuple[float, float]:
@@ -26,7 +27,8 @@ def seconds_per_step(planner_name: str, hw: tuple[int, int], steps: int) -> tupl
     whole, plan_only = [], []
     for _ in range(steps):
         start = time.perf_counter()
-        trajectory = planner.plan(obs)
+        privileged = PrivilegedInput.from_observation(obs, info.get("road")) if planner.privileged else None
+        trajectory = planner.plan(PlannerInput.from_observation(obs, info["t"]), privileged)
         planned = time.perf_counter()
         obs, _, terminated, truncated, info = env.step(trajectory)
         whole.append(time.perf_counter() - start)

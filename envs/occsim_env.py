@@ -12,13 +12,9 @@ from occsim.envs.visualize import frame_image
 
 from occsim.scenario import Scenario
 from occsim.sim import Simulation, StepOutcome
-from occsim.types import WAYPOINT_RANGE, Trajectory, Weather
+from occsim.types import ACTOR_COLUMNS, EGO_COLUMNS, MAX_ACTORS, OCC3D_GRID, WAYPOINT_RANGE, Trajectory, Weather
 from occsim.world.ego import control_from_normalised
-from occsim.world.grid import OCC3D_GRID
 
-MAX_ACTORS = 64  # rows of the privileged actor table
-ACTOR_COLUMNS = ("valid", "class", "x", "y", "yaw", "speed", "vx", "vy", "length", "width", "height")
-EGO_COLUMNS = ("speed", "acceleration", "yaw_rate", "steering")
 COLLISION_PENALTY = 10.0  # reward lost on a collision
 PROGRESS_REWARD = 0.1  # reward per metre of route progress
 ScenarioArg = str | Path | Scenario | list
@@ -198,6 +194,7 @@ class OccSimEnv(gym.Env):
             "progress": outcome.progress,
             "route_completion": outcome.route_completion,
             "scenario": self._scenario.name if self._scenario else None,
+            "t": self.sim.world.t,
         }
         if self.sim.meter is not None:
             info["perceived_occupancy_miou"] = outcome.perceived_occupancy_miou

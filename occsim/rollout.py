@@ -11,13 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from occsim.types import PlannerInput, PrivilegedInput
+
 
 class Agent(Protocol):
-    """What the loop needs of a planner: a reset with the env's info, then one plan per observation."""
+    """What the loop needs of a planner: a reset with the env's info, then one plan per step (see ``Planner``)."""
+
+    privileged: bool  # gets PrivilegedInput (the env must be made with privileged=True)
 
     def reset(self, info: dict[str, Any]) -> None: ...  # noqa: D102
 
-    def plan(self, observation: dict[str, Any]) -> Any: ...  # noqa: D102
+    def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Any: ...  # noqa: D102
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def rollout(
 
     Args:
         env: an OccSim env (or anything with Gymnasium's ``reset`` and ``step``).
-        agent: ``reset(info)`` once, then ``plan(observation)`` every step.
+        agent: ``reset(info)`` once, then ``plan(PlannerInput, PrivilegedInput or None)`` every step.
         seed: the reset seed.
         act: called before each step with the plan; returns what is executed (default: the plan itself).
         observe: called with every observation, the reset's included.
@@ -54,11 +58,14 @@ def rollout(
     """
     observation, info = env.reset(seed=seed)
     agent.reset(info)
+    road = info.get("road")
     if observe is not None:
         observe(0, observation, info)
     steps, terminated, truncated = 0, False, False
     while not (terminated or truncated) and (max_steps is None or steps < max_steps):
-        plan = agent.plan(observation)
+        inputs = PlannerInput.from_observation(observation, info["t"])
+        privileged = PrivilegedInput.from_observation(observation, road) if agent.privileged else None
+        plan = agent.plan(inputs, privileged)
         action = plan if act is None else act(steps, observation, plan)
         observation, _, terminated, truncated, info = env.step(action)
         steps += 1

@@ -231,3 +231,99 @@ class ReferenceRun:
 
     impact_speed: float  # [m/s] of the constant-velocity rollout; 0 if it did not collide
     expert_progress: tuple[float, ...]  # [m] route progress of the expert after each step (index 0: at reset)
+
+
+@dataclass(frozen=True)
+class VoxelGrid:
+    """A regular grid of cubic voxels; ``lower`` is the corner of voxel (0, 0, 0)."""
+
+    shape: tuple[int, int, int]  # (nx, ny, nz) voxels
+    voxel_size: float  # [m]
+    lower: tuple[float, float, float]  # (x, y, z) [m] in the grid's frame
+
+    @property
+    def upper(self) -> tuple[float, float, float]:
+        """Far corner of the grid [m]."""
+        return tuple(lo + n * self.voxel_size for lo, n in zip(self.lower, self.shape))  # type: ignore[return-value]
+
+    def index_of(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Integer voxel indices (N, 3) of points (N, 3) [m] and a mask of those inside the grid."""
+        idx = np.floor((np.asarray(points, dtype=np.float64) - self.lower) / self.voxel_size).astype(np.int64)
+        inside = np.all((idx >= 0) & (idx < np.asarray(self.shape)), axis=-1)
+        return idx, inside
+
+    def centres(self, axis: int) -> np.ndarray:
+        """Voxel centre coordinates [m] along one axis."""
+        return self.lower[axis] + (np.arange(self.shape[axis]) + 0.5) * self.voxel_size
+
+
+# Occ3D-nuScenes: 200 x 200 x 16 voxels of 0.4 m over x, y in [-40, 40], z in [-1, 5.4], ego frame.
+OCC3D_GRID = VoxelGrid(shape=(200, 200, 16), voxel_size=0.4, lower=(-40.0, -40.0, -1.0))
+GROUND_LAYER = 2  # the z layer [-0.2, 0.2) m that holds the ground surface
+MAX_ACTORS = 64  # rows of the privileged actor table
+ACTOR_COLUMNS = ("valid", "class", "x", "y", "yaw", "speed", "vx", "vy", "length", "width", "height")
+EGO_COLUMNS = ("speed", "acceleration", "yaw_rate", "steering")
+
+
+@dataclass(frozen=True)
+class ActorTable:
+    """The privileged actors near the ego, nearest first, as named columns (only the valid rows of the env's table)."""
+
+    cls: np.ndarray  # (N,) float32 Occ3D class ids
+    x: np.ndarray  # (N,) float32, ego frame [m]
+    y: np.ndarray  # (N,) float32, ego frame [m]
+    yaw: np.ndarray  # (N,) float32, relative to the ego heading [rad]
+    speed: np.ndarray  # (N,) float32 [m/s]
+    vx: np.ndarray  # (N,) float32, ego frame [m/s]
+    vy: np.ndarray  # (N,) float32, ego frame [m/s]
+    length: np.ndarray  # (N,) float32 [m]
+    width: np.ndarray  # (N,) float32 [m]
+    height: np.ndarray  # (N,) float32 [m]
+
+    @classmethod
+    def from_rows(cls, table: np.ndarray) -> ActorTable:
+        """From the env's ``(MAX_ACTORS, len(ACTOR_COLUMNS))`` table (rows with ``valid`` 0 are padding)."""
+        rows = np.asarray(table)
+        rows = rows[rows[:, 0] > 0.5]
+        return cls(*(rows[:, k] for k in range(1, len(ACTOR_COLUMNS))))
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass(frozen=True)
+class PlannerInput:
+    """What a camera-only planner sees at one step (as NAVSIM's ``AgentInput``): no map, no ground truth."""
+
+    images: np.ndarray  # (6, H, W, 3) uint8, ARCHITECTURE.md's camera order
+    intrinsics: np.ndarray  # (6, 3, 3) float32, pixels of ``images``
+    cam2ego: np.ndarray  # (6, 4, 4) float32, OpenCV camera frame -> ego frame
+    ego: np.ndarray  # (4,) float32: EGO_COLUMNS (speed [m/s], acceleration [m/s^2], yaw rate [rad/s], steering [rad])
+    ego_pose: np.ndarray  # (3,) float32 world x, y [m] and yaw [rad], as localisation gives it
+    command: int  # 0 right, 1 left, 2 straight (VAD's order)
+    timestamp: float  # [s] since the episode started
+
+    @classmethod
+    def from_observation(cls, observation: dict, timestamp: float) -> PlannerInput:
+        """From an OccSim env observation."""
+        keys = ("images", "intrinsics", "cam2ego", "ego", "ego_pose")
+        return cls(*(observation[k] for k in keys), command=int(observation["command"]), timestamp=float(timestamp))
+
+    def as_dict(self) -> dict:
+        """The fields by name (arrays shared, not copied): the remote protocol's and VAD's request keys."""
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class PrivilegedInput:
+    """What only a privileged planner (the expert) may read: the occupancy, the actors, the goal, the road."""
+
+    occupancy: np.ndarray  # (200, 200, 16) uint8 Occ3D labels, OCC3D_GRID in the ego frame
+    actors: ActorTable
+    goal: np.ndarray  # (2,) float32 the goal in the ego frame [m]
+    road: RoadLayout | None = None  # the lanes and the route (at reset)
+
+    @classmethod
+    def from_observation(cls, observation: dict, road: RoadLayout | None = None) -> PrivilegedInput:
+        """From a privileged OccSim env observation and the reset info's road."""
+        return cls(observation["occupancy"], ActorTable.from_rows(observation["actors"]), observation["goal"], road)

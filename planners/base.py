@@ -6,11 +6,11 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from occsim.registry import Registry
-from occsim.types import Trajectory
+from occsim.types import PlannerInput, PrivilegedInput, Trajectory
 
 
 class Planner(ABC):
-    """Maps an OccSim observation to a trajectory of six ego-frame waypoints at 0.5 s."""
+    """Maps what the cameras show (and, for privileged planners, the world) to six ego-frame waypoints at 0.5 s."""
 
     name: str = ""
     privileged: bool = False  # needs the env's privileged observations and the road layout
@@ -19,8 +19,8 @@ class Planner(ABC):
         """Called with the env's reset info before the first ``plan``."""
 
     @abstractmethod
-    def plan(self, observation: dict[str, Any]) -> Trajectory:
-        """The trajectory to follow for the next env step."""
+    def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
+        """The trajectory to follow for the next env step; ``privileged`` is given to privileged planners only."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Called once the episode is over (release a server session, a device, a file)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from occsim.planners.base import Planner, register_planner
 
-from occsim.types import Trajectory
+from occsim.types import PlannerInput, PrivilegedInput, Trajectory
 
 
 @register_planner("constant_velocity")
@@ -21,9 +21,9 @@ class ConstantVelocityPlanner(Planner):
         """Forget the held speed."""
         self._speed = None
 
-    def plan(self, observation: dict[str, Any]) -> Trajectory:
+    def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
         """Straight line at the held speed."""
-        speed = float(observation["ego"][0])
+        speed = float(inputs.ego[0])
         if self._speed is None or not self.hold_initial:
             self._speed = speed
         return Trajectory.constant_velocity(self._speed)

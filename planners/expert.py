@@ -14,8 +14,20 @@ from typing import Any
 import numpy as np
 from occsim.planners.base import Planner, register_planner
 
-from occsim.classes import FLAT_CLASSES, FREE
-from occsim.types import EGO_CENTRE_OFFSET, EGO_FRONT, EGO_SIZE, WAYPOINT_DT, WAYPOINTS, RoadLayout, Trajectory
+from occsim.classes import BICYCLE, FLAT_CLASSES, FREE, MOTORCYCLE, PEDESTRIAN
+from occsim.types import (
+    EGO_CENTRE_OFFSET,
+    EGO_FRONT,
+    EGO_SIZE,
+    OCC3D_GRID,
+    WAYPOINT_DT,
+    WAYPOINTS,
+    ActorTable,
+    PlannerInput,
+    PrivilegedInput,
+    RoadLayout,
+    Trajectory,
+)
 
 HORIZON = 4.0  # [s] rollout length
 ROLL_DT = 0.1  # [s]
@@ -30,9 +42,9 @@ LANE_CHANGE_COST = 4.0  # [m of progress]
 ONCOMING_COST = 10.0
 NUDGE_COST = 3.0  # per metre of nudge
 KEEP_BONUS = 1.0  # for keeping the previous choice (no dithering)
-VRU_CLASSES = (2, 6, 7)  # bicycle, motorcycle, pedestrian
-RAISED_LAYERS = slice(3, 7)  # occupancy layers from 0.2 m to 1.8 m above the ground
-VOXEL = 0.4
+VRU_CLASSES = (BICYCLE, MOTORCYCLE, PEDESTRIAN)
+RAISED = (0.2, 1.8)  # [m] above the ground: the occupancy layers that block a car
+RAISED_LAYERS = slice(*(int(round((z - OCC3D_GRID.lower[2]) / OCC3D_GRID.voxel_size)) for z in RAISED))
 LANE_WIDTH_NOMINAL = 3.5  # [m]
 BLEND_TIMES = (2.5, 1.4)  # [s] of travel for a whole lane width of sideways motion: gentle, and sharp
 BLEND_MIN = 8.0  # [m]
@@ -69,14 +81,16 @@ class ExpertPlanner(Planner):
         self.layout = info["road"]
         self._choice = None
 
-    def plan(self, observation: dict[str, Any]) -> Trajectory:
+    def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
         """Best collision-free proposal, or the hardest stop if none is."""
         if self.layout is None:
             raise RuntimeError("call reset(info) before plan()")
-        x, y, yaw = (float(v) for v in observation["ego_pose"])
-        speed = float(observation["ego"][0])
+        if privileged is None:
+            raise ValueError("the expert planner needs the privileged inputs (occupancy, actors)")
+        x, y, yaw = (float(v) for v in inputs.ego_pose)
+        speed = float(inputs.ego[0])
         cruise = self.cruise_speed or self.layout.speed_limit
-        obstacles = _obstacles(observation)
+        obstacles = _obstacles(privileged.actors, privileged.occupancy)
         best, best_score, fallback = None, -np.inf, None
         for path in self._paths(x, y, yaw, speed):
             if fallback is None or (path.lane, path.nudge) == self._choice:
@@ -193,38 +207,38 @@ class _Obstacles:
     static: np.ndarray
 
 
-def _obstacles(observation: dict[str, Any]) -> _Obstacles:
-    table = observation["actors"]
-    rows = table[table[:, 0] > 0.5]
+def _obstacles(actors: ActorTable, occupancy: np.ndarray) -> _Obstacles:
     samples = np.arange(0.0, HORIZON + 1e-9, SAMPLE_DT)
     unit = np.array([[0.5, 0.5], [0.5, -0.5], [-0.5, -0.5], [-0.5, 0.5]])
-    x, y, yaw, vx, vy = rows[:, 2], rows[:, 3], rows[:, 4], rows[:, 6], rows[:, 7]
+    x, y, yaw, vx, vy = actors.x, actors.y, actors.yaw, actors.vx, actors.vy
     c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
-    lx, ly = unit[None, :, 0] * rows[:, 8, None], unit[None, :, 1] * rows[:, 9, None]
+    lx, ly = unit[None, :, 0] * actors.length[:, None], unit[None, :, 1] * actors.width[:, None]
     base = np.stack([x[:, None] + c * lx - s * ly, y[:, None] + s * lx + c * ly], -1)  # (N, 4, 2)
     # Vehicles travelling along the road (parallel or head-on to the ego) follow lanes: their sideways motion
     # saturates instead of carrying them across every lane. Everything else moves at constant velocity.
-    along_road = (np.abs(np.cos(yaw)) > 0.7) & ~np.isin(rows[:, 1], VRU_CLASSES)
+    along_road = (np.abs(np.cos(yaw)) > 0.7) & ~np.isin(actors.cls, VRU_CLASSES)
     lateral_time = np.where(
         along_road[None, :], LATERAL_TAU * (1 - np.exp(-samples[:, None] / LATERAL_TAU)), samples[:, None]
     )
     shift = np.stack([samples[:, None] * vx[None], lateral_time * vy[None]], -1)  # (K, N, 2)
     moved = base[None] + shift[:, :, None, :]
-    return _Obstacles(moved, _static_cells(observation, rows))
+    return _Obstacles(moved, _static_cells(occupancy, actors))
 
 
-def _static_cells(observation: dict[str, Any], actor_rows: np.ndarray) -> np.ndarray:
+def _static_cells(occupancy: np.ndarray, actors: ActorTable) -> np.ndarray:
     """Ego-frame centres (M, 2) of raised, non-actor voxel columns ahead of the ego."""
-    occ = observation["occupancy"][:, :, RAISED_LAYERS]
+    occ = occupancy[:, :, RAISED_LAYERS]
     raised = (occ != FREE) & ~np.isin(occ, list(FLAT_CLASSES))
     i, j = np.nonzero(raised.any(axis=2))
-    pts = np.stack([-40.0 + (i + 0.5) * VOXEL, -40.0 + (j + 0.5) * VOXEL], 1)
+    grid = OCC3D_GRID
+    pts = np.stack([grid.lower[0] + (i + 0.5) * grid.voxel_size, grid.lower[1] + (j + 0.5) * grid.voxel_size], 1)
     pts = pts[(pts[:, 0] > -2.0) & (np.abs(pts[:, 1]) < 12.0)]
-    for row in actor_rows:  # actors are also in the occupancy: keep only what no actor box explains
-        c, s = np.cos(row[4]), np.sin(row[4])
-        d = pts - row[2:4]
+    # actors are also in the occupancy: keep only what no actor box explains
+    for x, y, yaw, length, width in zip(actors.x, actors.y, actors.yaw, actors.length, actors.width):
+        c, s = np.cos(yaw), np.sin(yaw)
+        d = pts - np.array([x, y])
         u, v = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
-        pts = pts[(np.abs(u) > row[8] / 2 + 0.5) | (np.abs(v) > row[9] / 2 + 0.5)]
+        pts = pts[(np.abs(u) > length / 2 + 0.5) | (np.abs(v) > width / 2 + 0.5)]
     return pts
 
 
@@ -237,7 +251,7 @@ def _project(obstacles: _Obstacles, path: _Path) -> np.ndarray:
     )
     if len(obstacles.static):
         sd = _to_path(obstacles.static, path)  # static cells do not move: project once, repeat for every sample
-        half = VOXEL / 2
+        half = OCC3D_GRID.voxel_size / 2
         cells = np.stack([sd[:, 0] - half, sd[:, 0] + half, sd[:, 1] - half, sd[:, 1] + half], -1)
         boxes = np.concatenate([boxes, np.broadcast_to(cells[None], (k, *cells.shape))], axis=1)
     return boxes

@@ -18,10 +18,17 @@ from occsim.planners.base import Planner, make_planner, register_planner
 from occsim.planners.remote_server import MAX_SESSIONS, encode, make_server
 from occsim.planners.vad_contract import can_bus
 
-from occsim.types import LaneGeometry, RoadLayout, Trajectory
+from occsim.types import (
+    ACTOR_COLUMNS,
+    MAX_ACTORS,
+    LaneGeometry,
+    PlannerInput,
+    PrivilegedInput,
+    RoadLayout,
+    Trajectory,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8765"
-PRIVILEGED_KEYS = ("occupancy", "actors", "goal")
 
 
 class RemotePlannerError(RuntimeError):
@@ -52,7 +59,6 @@ class RemotePlanner(Planner):
             raise RemotePlannerError(f"{self.url}/alive did not answer {{'ok': true}}: {alive!r}")
         self.remote_name = str(alive.get("name", "?"))
         self.privileged = bool(alive.get("privileged", False))
-        self._t = 0.0
 
     def reset(self, info: dict[str, Any]) -> None:
         """Open a new session (ending this client's previous one) and forward the reset info."""
@@ -63,20 +69,18 @@ class RemotePlanner(Planner):
         if not isinstance(reply, dict) or not isinstance(reply.get("session"), str):
             raise RemotePlannerError(f"{self.url}/reset did not answer a session id: {str(reply)[:200]}")
         self.session = reply["session"]
-        self._t = 0.0
 
-    def plan(self, observation: dict[str, Any]) -> Trajectory:
-        """Send the observation, get six ego-frame waypoints back."""
+    def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
+        """Send the inputs (the wire format of ``remote_server.py``), get six ego-frame waypoints back."""
         if self.session is None:
             raise RemotePlannerError("plan() before reset(): the server has no episode for this client")
-        request = {k: observation[k] for k in ("images", "intrinsics", "cam2ego", "ego", "ego_pose", "command")}
-        request["can_bus"] = can_bus(observation["ego_pose"], observation["ego"])
-        request["timestamp"] = self._t
-        request.update({k: observation[k] for k in PRIVILEGED_KEYS if k in observation})
+        request = inputs.as_dict()
+        request["can_bus"] = can_bus(inputs.ego_pose, inputs.ego)
+        if privileged is not None:
+            request.update(privileged_request(privileged))
         request = encode(request)
         request["session"] = self.session
         reply = self._call("POST", "/infer", request)
-        self._t += 0.5
         try:
             return Trajectory(np.asarray(reply["trajectory"], dtype=np.float64))
         except (KeyError, TypeError, ValueError) as e:
@@ -135,6 +139,16 @@ class RemotePlanner(Planner):
             raise RemotePlannerError(f"{method} {self.url}{path} answered non-JSON: {raw[:200]!r}") from None
 
 
+def privileged_request(privileged: PrivilegedInput) -> dict:
+    """The privileged fields in the wire format: the occupancy, the actor table as rows, the goal."""
+    actors = privileged.actors
+    table = np.zeros((MAX_ACTORS, len(ACTOR_COLUMNS)), dtype=np.float32)
+    table[: len(actors), 0] = 1.0
+    for k, name in enumerate(ACTOR_COLUMNS[1:], start=1):
+        table[: len(actors), k] = getattr(actors, "cls" if name == "class" else name)
+    return {"occupancy": privileged.occupancy, "actors": table, "goal": privileged.goal}
+
+
 def layout_to_dict(layout: RoadLayout) -> dict:
     """A road layout as plain data for JSON."""
     lanes = [{"id": x.id, "road": x.road, "index": x.index, "points": x.points, "width": x.width} for x in layout.lanes]
@@ -160,18 +174,20 @@ class PlannerModel:
     def __init__(self, planner: Planner):
         self.planner = planner
         self.privileged = planner.privileged
+        self.road: RoadLayout | None = None
 
     def reset(self, info: dict) -> None:
         """Rebuild the road layout and reset the planner."""
         if "road" in info:
             info = {**info, "road": layout_from_dict(info["road"])}
+        self.road = info.get("road")
         self.planner.reset(info)
 
     def infer(self, request: dict) -> np.ndarray:
-        """The planner's waypoints for an observation rebuilt from the request."""
-        observation = dict(request)
-        observation["command"] = int(request["command"])
-        return self.planner.plan(observation).points
+        """The planner's waypoints for the typed inputs rebuilt from the request."""
+        inputs = PlannerInput.from_observation(request, request.get("timestamp", 0.0))
+        privileged = PrivilegedInput.from_observation(request, self.road) if self.privileged else None
+        return self.planner.plan(inputs, privileged).points
 
 
 def serve_planner(name: str, host: str = "127.0.0.1", port: int = 8765, max_sessions: int = MAX_SESSIONS):

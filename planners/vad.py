@@ -13,7 +13,7 @@ from typing import Any
 from occsim.planners.base import Planner, register_planner
 from occsim.planners.vad_contract import VADModel
 
-from occsim.types import Trajectory
+from occsim.types import PlannerInput, PrivilegedInput, Trajectory
 
 
 @register_planner("vad")
@@ -27,6 +27,6 @@ class VADPlanner(Planner):
         """New episode: VAD's temporal BEV starts over."""
         self.model.reset(info)
 
-    def plan(self, observation: dict[str, Any]) -> Trajectory:
-        """VAD's plan for the observation's command, in OccSim's ego frame."""
-        return Trajectory(self.model.infer(observation))
+    def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
+        """VAD's plan for the input's command, in OccSim's ego frame."""
+        return Trajectory(self.model.infer(inputs.as_dict()))

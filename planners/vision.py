@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from occsim.classes import BARRIER, DRIVEABLE_SURFACE, MANMADE, OTHERS, TRUCK, VEGETATION
-from occsim.types import WAYPOINTS, Trajectory, scale_intrinsics
+from occsim.types import WAYPOINTS, PlannerInput, PrivilegedInput, Trajectory, scale_intrinsics
 
 N_COMMANDS = 3
 BEV_CHANNELS = ("objects", "static", "driveable")  # auxiliary BEV targets, see ``bev_targets``
@@ -244,8 +244,8 @@ class VisionPlanner(Planner):
         self.net = load_vision(weights)
 
     @torch.inference_mode()
-    def plan(self, observation: dict[str, Any]) -> Trajectory:
-        """Waypoints for the observation's command."""
-        inputs = observation_tensors([observation], self.net.config)
-        preds = self.net(*inputs)["ego_fut_preds"]
-        return Trajectory(waypoints_from_preds(preds, inputs[-1])[0].double().numpy())
+    def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
+        """Waypoints for the input's command (the cameras only: ``privileged`` is never read)."""
+        tensors = observation_tensors([inputs.as_dict()], self.net.config)
+        preds = self.net(*tensors)["ego_fut_preds"]
+        return Trajectory(waypoints_from_preds(preds, tensors[-1])[0].double().numpy())

@@ -88,7 +88,7 @@ def load_scenario_text(name: str) -> str:
 
 @register_planner("test_stands_still")
 class StandsStill(Planner):
-    def plan(self, observation):
+    def plan(self, inputs, privileged=None):
         return Trajectory(np.zeros((6, 2)))
 
 

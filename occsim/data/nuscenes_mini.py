@@ -410,7 +410,7 @@ def _write_instance(
 
 def _write_occ3d(root: Path, scene: str, sample_token: str, frame: Keyframe, rig: CameraRig) -> None:
     """Occ3D-nuScenes labels: semantics, and masks of the voxels a camera frustum (any) or the LiDAR covers."""
-    from occsim.world.grid import OCC3D_GRID
+    from occsim.types import OCC3D_GRID
 
     folder = root / "gts" / scene / sample_token
     folder.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,16 @@ from occsim.classes import (
     TRUCK,
 )
 from occsim.data.nuscenes import LoggedAgent, LoggedScene
-from occsim.types import COMMAND_LEFT, COMMAND_RIGHT, COMMAND_STRAIGHT, EgoState, Pose2D
+from occsim.types import (
+    COMMAND_LEFT,
+    COMMAND_RIGHT,
+    COMMAND_STRAIGHT,
+    GROUND_LAYER,
+    OCC3D_GRID,
+    EgoState,
+    Pose2D,
+    VoxelGrid,
+)
 from occsim.world.actors import BEHAVIORS, Actor
 from occsim.world.background import (
     ASPHALT,
@@ -37,7 +46,6 @@ from occsim.world.background import (
     StaticWorld,
     assemble_static_world,
 )
-from occsim.world.grid import GROUND_LAYER, OCC3D_GRID, VoxelGrid
 from occsim.world.roadmap import Lane, RoadMap, road_following
 from occsim.world.world import Route, World
 

@@ -8,11 +8,10 @@ import numpy as np
 import shapely
 
 from occsim.classes import CLASS_NAMES, FREE
-from occsim.types import ActorState, EgoState
+from occsim.types import GROUND_LAYER, ActorState, EgoState
 from occsim.world.background import StaticWorld
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE, footprint_corners
 from occsim.world.geometry import box_corners
-from occsim.world.grid import GROUND_LAYER
 
 STATIC_SAMPLE = 0.2  # [m] spacing of footprint samples tested against static voxels
 _SAMPLES = np.meshgrid(

@@ -8,7 +8,7 @@ import torch
 
 from occsim.classes import FREE
 from occsim.sensors.parallel import KERNEL_LOCK
-from occsim.world.grid import OCC3D_GRID, VoxelGrid
+from occsim.types import OCC3D_GRID, VoxelGrid
 
 DEFAULT_DEPTHS = tuple(0.2 * (k + 1) for k in range(256))  # [m] 0.2, 0.4, ..., 51.2
 

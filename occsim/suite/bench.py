@@ -32,13 +32,15 @@ def bench_scenario():
 class ConstantAgent:
     """Plans the same action every step: the loop's own cost, with no planner in it."""
 
+    privileged = False
+
     def __init__(self, action):
         self.action = action
 
     def reset(self, info: dict) -> None:
         """Nothing to forget."""
 
-    def plan(self, observation: dict):
+    def plan(self, inputs, privileged=None):
         """The fixed action."""
         return self.action
 

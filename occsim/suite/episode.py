@@ -16,7 +16,7 @@ from occsim.planners import make_planner
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.suite.watchdog import PlannerTimeout, planner_call
-from occsim.types import HistoryStep, Trajectory
+from occsim.types import HistoryStep, PlannerInput, PrivilegedInput, Trajectory
 
 VIDEO_SCALE = 0.5  # videos at half the frame size keep a suite's folder small
 
@@ -133,12 +133,13 @@ class _GuardedAgent:
 
     def __init__(self, agent, timeout: float | None):
         self.agent, self.timeout, self.step = agent, timeout, 0
+        self.privileged = agent.privileged
 
     def reset(self, info: dict) -> None:
         _call(self.agent, "reset", 0, self.timeout, lambda: self.agent.reset(info))
 
-    def plan(self, observation: dict) -> Trajectory:
-        answer = _call(self.agent, "plan", self.step, self.timeout, lambda: self.agent.plan(observation))
+    def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
+        answer = _call(self.agent, "plan", self.step, self.timeout, lambda: self.agent.plan(inputs, privileged))
         plan = _checked(self.agent, answer, self.step)
         self.step += 1
         return plan

@@ -1,9 +1,9 @@
 """The world room: grid, road map, static background, actors, ego dynamics and the world state."""
 
+from occsim.types import OCC3D_GRID, VoxelGrid
 from occsim.world.actors import BEHAVIORS, Actor, Behavior, Trigger, register_behavior
 from occsim.world.background import StaticWorld, build_static_world
 from occsim.world.ego import EGO_SIZE, WHEELBASE, Control, TrajectoryTracker, bicycle_step
-from occsim.world.grid import OCC3D_GRID, VoxelGrid
 from occsim.world.roadmap import MAP_BUILDERS, Lane, Road, RoadMap, build_curve, build_intersection, build_straight
 from occsim.world.world import Route, World
 

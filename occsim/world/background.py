@@ -11,7 +11,7 @@ from shapely.geometry import Polygon
 from shapely.ops import unary_union
 
 from occsim.classes import DRIVEABLE_SURFACE, FREE, MANMADE, SIDEWALK, TERRAIN, VEGETATION
-from occsim.world.grid import GROUND_LAYER, VoxelGrid
+from occsim.types import GROUND_LAYER, VoxelGrid
 from occsim.world.roadmap import RoadMap
 
 VOXEL = 0.4  # [m] world voxel size, as Occ3D

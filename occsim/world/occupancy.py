@@ -6,9 +6,8 @@ import numba
 import numpy as np
 
 from occsim.classes import FREE
-from occsim.types import ActorState, Pose2D
+from occsim.types import OCC3D_GRID, ActorState, Pose2D, VoxelGrid
 from occsim.world.background import StaticWorld
-from occsim.world.grid import OCC3D_GRID, VoxelGrid
 
 
 def actor_array(actors: list[ActorState], frame: Pose2D) -> np.ndarray:

@@ -3,8 +3,7 @@ import pytest
 
 from occsim.classes import CAR, FREE
 from occsim.generative.pipelines.conditioning import SKY_DEPTH, latent_condition, plane_depths, pool_min, pool_mode
-from occsim.types import CameraFrames, CameraRig
-from occsim.world.grid import OCC3D_GRID
+from occsim.types import OCC3D_GRID, CameraFrames, CameraRig
 
 
 def test_pooling_takes_each_blocks_mode_and_nearest_depth():

@@ -99,8 +99,7 @@ def test_save_and_load_give_the_same_images(pipe, tmp_path):
 
 def test_the_condition_can_come_from_occupancy_and_camera_parameters(tmp_path):
     from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline as Pipeline
-    from occsim.types import CameraRig
-    from occsim.world.grid import OCC3D_GRID
+    from occsim.types import OCC3D_GRID, CameraRig
     from tests.generative.tiny import tiny_renderer_weights
 
     pipe = Pipeline.load(tiny_renderer_weights(tmp_path))

@@ -3,9 +3,8 @@ import pytest
 
 from occsim.classes import CAR, MANMADE
 from occsim.metrics.collision import check_collision
-from occsim.types import ActorState, EgoState, Pose2D
+from occsim.types import GROUND_LAYER, ActorState, EgoState, Pose2D
 from occsim.world.background import build_static_world
-from occsim.world.grid import GROUND_LAYER
 from occsim.world.roadmap import build_straight
 
 

@@ -14,6 +14,7 @@ from occsim.planners.vad_contract import can_bus
 from occsim.scenarios import load_scenario
 
 from occsim.suite.episode import PlannerError, run_episode
+from occsim.types import PlannerInput
 
 
 def test_codec_round_trip():
@@ -128,7 +129,7 @@ def test_garbage_and_slow_answers_end_the_run_with_an_error(in_thread):
     }
     obs.update({"ego": np.zeros(4), "ego_pose": np.zeros(3), "command": 2})
     with pytest.raises(RemotePlannerError, match="no planner server answering|timed out"):
-        planner.plan(obs)
+        planner.plan(PlannerInput.from_observation(obs, 0.0))
 
 
 def test_serve_planner_rejects_unknown_names():

@@ -14,6 +14,8 @@ from occsim.planners.remote import RemotePlanner, RemotePlannerError, serve_plan
 from occsim.planners.remote_server import make_server
 from occsim.scenarios import load_scenario
 
+from occsim.types import PlannerInput, PrivilegedInput
+
 
 @pytest.fixture
 def in_thread():
@@ -36,13 +38,13 @@ def _drive(env, planners, seeds, steps=200):
     for env_, planner, seed in zip(env, planners, seeds):
         obs, info = env_.reset(seed=seed)
         planner.reset(info)
-        states.append([obs, False, []])
+        states.append([obs, False, [], info])
     for _ in range(steps):
         for env_, planner, state in zip(env, planners, states):
-            obs, done, plans = state
+            obs, done, plans, info = state
             if done:
                 continue
-            plan = planner.plan(obs)
+            plan = planner.plan(PlannerInput.from_observation(obs, 0.0), PrivilegedInput.from_observation(obs))
             plans.append(plan.points.copy())
             obs, _, terminated, truncated, _ = env_.step(plan)
             state[0], state[1] = obs, terminated or truncated
@@ -134,10 +136,11 @@ def test_sessions_are_bounded_and_expire(in_thread):
         "ego_pose": np.zeros(3),
         "command": 2,
     }
+    inputs = PlannerInput.from_observation(observation, 0.0)
     with pytest.raises(RemotePlannerError, match="HTTP 410.*session"):  # the least recently used was dropped
-        clients[0].plan(observation)
+        clients[0].plan(inputs)
     with pytest.raises(RemotePlannerError, match="HTTP 500.*secret internals"):  # still live
-        clients[2].plan(observation)
+        clients[2].plan(inputs)
 
 
 def _trickling_server(reply_size: int | None = None) -> tuple[socket.socket, threading.Event]:

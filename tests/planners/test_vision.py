@@ -14,7 +14,7 @@ from occsim.planners.vision import (
 )
 
 from occsim.classes import CAR, DRIVEABLE_SURFACE, FREE, MANMADE
-from occsim.types import CameraRig, scale_intrinsics
+from occsim.types import CameraRig, PlannerInput, scale_intrinsics
 
 SMALL = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
 
@@ -100,14 +100,16 @@ def test_save_load_round_trip_and_planner(tmp_path):
         assert torch.equal(net(*inputs)["ego_fut_preds"], loaded(*inputs)["ego_fut_preds"])
     planner = make_planner(f"vision:{tmp_path}")
     rig = CameraRig.nuscenes((64, 112))
-    obs = {
-        "images": np.zeros((6, 64, 112, 3), np.uint8),
-        "intrinsics": rig.intrinsics,
-        "cam2ego": rig.cam2ego,
-        "ego": np.array([5.0, 0, 0, 0], np.float32),
-        "command": 2,
-    }
-    assert planner.plan(obs).points.shape == (6, 2)
+    inputs = PlannerInput(
+        images=np.zeros((6, 64, 112, 3), np.uint8),
+        intrinsics=rig.intrinsics,
+        cam2ego=rig.cam2ego,
+        ego=np.array([5.0, 0, 0, 0], np.float32),
+        ego_pose=np.zeros(3, np.float32),
+        command=2,
+        timestamp=0.0,
+    )
+    assert planner.plan(inputs).points.shape == (6, 2)
     with pytest.raises(FileNotFoundError, match="model.safetensors"):
         load_vision(tmp_path / "nowhere")
 

@@ -4,8 +4,7 @@ import torch
 
 from occsim.classes import CAR, FREE
 from occsim.sensors.mpi import DEFAULT_DEPTHS, build_mpi
-from occsim.types import CameraRig
-from occsim.world.grid import OCC3D_GRID
+from occsim.types import OCC3D_GRID, CameraRig
 
 
 def reference_mpi(occ, intrinsics, cam2ego, hw, depths):

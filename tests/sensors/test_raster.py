@@ -7,8 +7,7 @@ from occsim.scenario import build_world
 from occsim.sensors import make_renderer, make_weather
 from occsim.sensors.raster import RasterRenderer
 from occsim.sensors.weather import koschmieder
-from occsim.types import CameraRig, Weather
-from occsim.world.grid import GROUND_LAYER
+from occsim.types import GROUND_LAYER, CameraRig, Weather
 
 WEATHERS = ["clear", "fog", "rain", "snow", "night", "sandstorm"]
 

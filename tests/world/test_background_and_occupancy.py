@@ -1,9 +1,8 @@
 import numpy as np
 
 from occsim.classes import ACTOR_SIZES, BUS, DRIVEABLE_SURFACE, FREE, MANMADE, SIDEWALK, VEGETATION
-from occsim.types import ActorState, Pose2D
+from occsim.types import GROUND_LAYER, OCC3D_GRID, ActorState, Pose2D
 from occsim.world.background import build_static_world
-from occsim.world.grid import GROUND_LAYER, OCC3D_GRID
 from occsim.world.occupancy import occupancy_window
 from occsim.world.roadmap import build_straight
 

@@ -21,8 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from occsim.classes import CLASS_NAMES, FREE
-from occsim.types import CameraRig
-from occsim.world.grid import OCC3D_GRID
+from occsim.types import OCC3D_GRID, CameraRig
 
 NUM_CLASSES = len(CLASS_NAMES)
 SMALL_PERCEPTION = Path(__file__).parents[1] / "weights" / "perception-small"  # trained by `occsim train-perception`

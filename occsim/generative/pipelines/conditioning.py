@@ -15,8 +15,7 @@ from torch.nn import functional as F
 
 from occsim.classes import CLASS_NAMES
 from occsim.sensors.mpi import build_mpi
-from occsim.types import CameraFrames, CameraRig
-from occsim.world.grid import OCC3D_GRID
+from occsim.types import OCC3D_GRID, CameraFrames, CameraRig
 
 SKY_DEPTH = 1000.0  # [m] stands in for the raster's inf (sky), so depths stay finite in float16
 
