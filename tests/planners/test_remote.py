@@ -1,7 +1,6 @@
 import re
 import subprocess
 import sys
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -83,21 +82,6 @@ class _Model:
     def infer(self, request):
         time.sleep(self.delay)
         return self.answer
-
-
-@pytest.fixture
-def in_thread():
-    servers = []
-
-    def start(server) -> str:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def test_garbage_and_slow_answers_end_the_run_with_an_error(in_thread):

@@ -17,21 +17,6 @@ from occsim.scenarios import load_scenario
 from occsim.types import PlannerInput, PrivilegedInput
 
 
-@pytest.fixture
-def in_thread():
-    servers = []
-
-    def start(server) -> str:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
 def _drive(env, planners, seeds, steps=200):
     """Step several episodes in lockstep, one planner each; returns every plan of every episode."""
     states = []
