@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
+from occsim.generative.models.images import to_signed
 from occsim.generative.models.perception import coarsen_occupancy
 from occsim.generative.pipelines.prompts import weather_prompt
 from occsim.training.reweighing import FOREGROUND_CLASSES
@@ -89,7 +90,7 @@ class RenderPairs(Dataset):
     def __getitem__(self, i: int) -> dict:
         """One sample: images (6, 3, H, W) in [-1, 1], mpi (6, D, h, w), nearest and depth (6, h, w), prompt."""
         return {
-            "images": torch.from_numpy(self.images[i]).permute(0, 3, 1, 2).float() / 127.5 - 1.0,
+            "images": to_signed(torch.from_numpy(self.images[i]).permute(0, 3, 1, 2)),
             "mpi": torch.from_numpy(self.mpi[i].astype(np.int64)),
             "nearest": torch.from_numpy(self.nearest[i].astype(np.int64)),
             "depth": torch.from_numpy(self.depth[i]),

@@ -17,8 +17,10 @@ import torch
 from diffusers import DDPMScheduler
 
 from occsim.generative.models.cross_view import set_video_mode
+from occsim.generative.models.images import to_signed
 from occsim.generative.models.perception import perception_loss
 from occsim.generative.models.pixel_space import decode_latents, encode_images
+from occsim.generative.models.text import token_ids
 from occsim.generative.pipelines.occscene import FrameCondition, OccScenePipeline
 from occsim.generative.pipelines.prompts import weather_prompt
 from occsim.training.episodes import read_episodes
@@ -66,7 +68,7 @@ class FrameSamples:
     def views(self, index: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
         """(B * 6, 3, H, W) views of ``index`` in [-1, 1]."""
         images = torch.from_numpy(self.images[index]).flatten(0, 1).permute(0, 3, 1, 2)
-        return (images.float() / 127.5 - 1.0).to(device)
+        return to_signed(images).to(device)
 
 
 def noise_scheduler_of(pipe: OccScenePipeline) -> DDPMScheduler:
@@ -109,10 +111,8 @@ def joint_losses(
         previous = encode_images(pipe.vae, samples.views(index - 1, device)) if use_context else None
         keep = torch.rand(b, generator=generator) >= prompt_dropout
         prompts = [samples.prompts[i] if k else "" for i, k in zip(index, keep.tolist(), strict=True)]
-        ids = pipe.tokenizer(
-            prompts, padding="max_length", max_length=pipe.tokenizer.model_max_length, truncation=True
-        ).input_ids
-        text = pipe.text_encoder(torch.tensor(ids, device=device)).last_hidden_state.repeat_interleave(v, dim=0)
+        ids = token_ids(pipe.tokenizer, prompts).to(device)
+        text = pipe.text_encoder(ids).last_hidden_state.repeat_interleave(v, dim=0)
     noisy, noise, per_view, timesteps = add_training_noise(noise_scheduler, latents, v, generator)
     k = torch.from_numpy(samples.intrinsics[index]).float().to(device)
     t_cam = torch.from_numpy(samples.cam2ego[index]).float().to(device)
@@ -156,11 +156,7 @@ def joint_losses(
     mpi = torch.from_numpy(samples.mpi[index].astype(np.int64)).flatten(0, 1).to(device)
     nearest = torch.from_numpy(samples.nearest[index].astype(np.int64)).flatten(0, 1).to(device)
     try:
-        if use_context:  # the context pass: the previous frame through the UNet at t = 0, features recorded
-            set_video_mode(pipe.unet, "record")
-            with torch.no_grad():
-                pipe.unet(previous, torch.zeros_like(per_view), text)
-            set_video_mode(pipe.unet, "attend")
+        pipe.record_context(previous, text)  # the previous frame's features, or cross-frame attention off
         down, mid = pipe.controlnet(noisy, per_view, text, mpi, nearest, condition_residual=residual)
         prediction = pipe.unet(
             noisy, per_view, text, down_block_additional_residuals=down, mid_block_additional_residual=mid

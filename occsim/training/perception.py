@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from occsim.generative.models.images import to_signed
 from occsim.generative.models.perception import OccupancyPerception, class_weights, perception_loss
 from occsim.metrics.occupancy import occupancy_iou
 from occsim.training.episodes import episode_files, read_episodes, split_episodes
@@ -48,7 +49,7 @@ class OccupancySamples:
 
     def batch(self, index: np.ndarray, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
         """(images in [-1, 1] (B, 6, 3, H, W), intrinsics, cam2ego, labels) tensors for ``index``."""
-        images = torch.from_numpy(self.images[index]).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
+        images = to_signed(torch.from_numpy(self.images[index]).permute(0, 1, 4, 2, 3))
         return (
             images.to(device),
             torch.from_numpy(self.intrinsics[index]).float().to(device),

@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from occsim.classes import CLASS_NAMES
+from occsim.generative.models.images import to_signed
 
 
 class SegmentationProbe(ModelMixin, ConfigMixin):
@@ -45,7 +46,7 @@ class SegmentationProbe(ModelMixin, ConfigMixin):
         """(N, H/f, W/f) uint8 predicted classes for (N, H, W, 3) uint8 images."""
         out = []
         for i in range(0, len(images), batch):
-            x = torch.from_numpy(images[i : i + batch]).permute(0, 3, 1, 2).float().to(self.device) / 127.5 - 1.0
+            x = to_signed(torch.from_numpy(images[i : i + batch]).permute(0, 3, 1, 2)).to(self.device)
             out.append(self(x).argmax(dim=1).to(torch.uint8).cpu().numpy())
         return np.concatenate(out)
 
@@ -61,7 +62,7 @@ def train_probe(
     losses = []
     for _ in range(steps):
         idx = rng.integers(len(images), size=batch)
-        x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        x = to_signed(torch.from_numpy(images[idx]).permute(0, 3, 1, 2))
         loss = F.cross_entropy(probe(x), torch.from_numpy(labels[idx]).long())
         optimiser.zero_grad()
         loss.backward()

@@ -32,8 +32,10 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 from occsim.generative.models.controlnet import MPIControlNet
 from occsim.generative.models.cross_view import install_cross_view
+from occsim.generative.models.images import to_signed
 from occsim.generative.models.pixel_space import PixelSpace, encode_images, latent_factor
 from occsim.generative.models.small import small_text, small_unet, small_vae
+from occsim.generative.models.text import token_ids
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.training.episodes import RenderPairs, class_balanced_sampler, episode_files, split_episodes
 from occsim.training.syntheocc_loss import SyntheOccBatch, trainable_parameters, training_loss
@@ -111,8 +113,8 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     unet, controlnet, optimiser, loader, schedule = accelerator.prepare(unet, controlnet, optimiser, loader, schedule)
     # a frozen module cannot be wrapped for data parallelism; it only moves
     text_encoder = accelerator.prepare(text_encoder) if parts.train_base else text_encoder.to(device, frozen_dtype)
-    prompt_ids = _prompt_ids(parts.tokenizer, pairs.prompts)
-    empty_ids = _prompt_ids(parts.tokenizer, [""])[0]
+    prompt_ids = token_ids(parts.tokenizer, pairs.prompts)
+    empty_ids = token_ids(parts.tokenizer, [""])[0]
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     losses: list[float] = []
@@ -213,7 +215,7 @@ def _components(config: SyntheOccTrainConfig, pairs: RenderPairs, out: Path, fac
     if config.base is None:
         tokenizer, text_encoder = small_text(out / "tokenizer")
         pick = np.random.default_rng(config.seed).permutation(len(pairs))[:256]
-        sample = torch.from_numpy(pairs.images[pick]).flatten(0, 1).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        sample = to_signed(torch.from_numpy(pairs.images[pick]).flatten(0, 1).permute(0, 3, 1, 2))
         if config.pixel_space:
             pixels = PixelSpace(factor=factor)
             vae, vae_losses = PixelSpace(pixels.config.factor, 1.0 / float(pixels.fold(sample).std())), []
@@ -246,7 +248,7 @@ def _train_vae(vae: AutoencoderKL, images: np.ndarray, steps: int, seed: int, ba
     losses = []
     vae.train()
     for _ in (bar := tqdm(range(steps), desc="autoencoder")):
-        x = torch.from_numpy(views[rng.integers(len(views), size=batch)]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        x = to_signed(torch.from_numpy(views[rng.integers(len(views), size=batch)]).permute(0, 3, 1, 2))
         posterior = vae.encode(x).latent_dist
         reconstruction = vae.decode(posterior.sample()).sample
         loss = (reconstruction - x).abs().mean() + ((reconstruction - x) ** 2).mean() + 1e-6 * posterior.kl().mean()
@@ -265,13 +267,7 @@ def _encode_all(vae: AutoencoderKL | PixelSpace, images: np.ndarray, device: tor
     for i in range(0, len(images), 16):
         views = torch.from_numpy(images[i : i + 16]).to(device)
         n = views.shape[0]
-        x = views.flatten(0, 1).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        x = to_signed(views.flatten(0, 1).permute(0, 3, 1, 2))
         z = encode_images(vae, x.to(vae.dtype)).float().cpu()
         out.append(z.view(n, 6, *z.shape[1:]))
     return torch.cat(out)
-
-
-def _prompt_ids(tokenizer: CLIPTokenizer, prompts: list[str]) -> torch.Tensor:
-    return tokenizer(
-        prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
-    ).input_ids

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from occsim.classes import CLASS_NAMES, FREE
+from occsim.generative.models.images import to_signed
 from occsim.types import OCC3D_GRID, CameraRig
 
 NUM_CLASSES = len(CLASS_NAMES)
@@ -201,7 +202,7 @@ class PerceptionMeter:
         if rgb.shape[1:3] != (h, w):
             rgb = np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_AREA) for view in rgb])
             rig = rig.resized((h, w))
-        images = torch.from_numpy(rgb).permute(0, 3, 1, 2)[None].float().to(self.model.device) / 127.5 - 1.0
+        images = to_signed(torch.from_numpy(rgb).permute(0, 3, 1, 2)[None]).to(self.model.device)
         k = torch.as_tensor(rig.intrinsics, dtype=torch.float32, device=self.model.device)[None]
         t = torch.as_tensor(rig.cam2ego, dtype=torch.float32, device=self.model.device)[None]
         return self.model(images, k, t)[0].argmax(dim=0).to(torch.uint8).cpu().numpy()

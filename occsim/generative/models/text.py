@@ -10,6 +10,7 @@ import json
 import string
 from pathlib import Path
 
+import torch
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 MAX_LENGTH = 96  # tokens: characters of a prompt plus start and end (the built-in prompts are under 80)
@@ -45,3 +46,10 @@ def small_text_encoder(tokenizer: CLIPTokenizer, width: int = 32, layers: int = 
         pad_token_id=tokenizer.pad_token_id,
     )
     return CLIPTextModel(config)
+
+
+def token_ids(tokenizer: CLIPTokenizer, prompts: list[str]) -> torch.Tensor:
+    """(len(prompts), max length) token ids, padded and truncated to the tokenizer's length, as CLIP expects."""
+    return tokenizer(
+        prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from occsim.classes import CLASS_NAMES
 from occsim.generative.models.cross_view import set_video_mode
+from occsim.generative.models.images import to_uint8
 from occsim.generative.models.mda import MambaDualAlignment, camera_parameters
 from occsim.generative.models.perception import OccupancyPerception
 from occsim.generative.models.pixel_space import decode_latents, latent_factor
@@ -34,7 +35,6 @@ from occsim.generative.pipelines.syntheocc import (
     OccSimSyntheOccPipeline,
     load_parts,
     read_settings,
-    to_uint8,
 )
 
 NUM_CLASSES = len(CLASS_NAMES)
@@ -251,7 +251,7 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         if context is not None:  # the previous frame's features do not change while this one is denoised
             volume = self.occupancy_volume(context.condition, context.logits, points).to(dtype)
             previous = self.mda.frame_features(volume, cameras[:, 0], slot - 1)
-        self._record_context(context, text[-views:])  # the conditional half
+        self.record_context(None if context is None else context.latents, text[-views:])  # the conditional half
         latents = self.initial_latents(views, condition.mpi.shape[-2:], num_inference_steps, generator)
         try:
             for t in self.progress_bar(self.scheduler.timesteps):
@@ -295,12 +295,17 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             outputs.append(self(condition, intrinsics, cam2ego, prompt, context=context, generator=generator, **kwargs))
         return outputs
 
-    def _record_context(self, context: ContextFrame | None, text: torch.Tensor) -> None:
-        """The context pass: the previous frame's clean latents through the UNet at t = 0, features recorded."""
-        if context is None:
+    def record_context(self, latents: torch.Tensor | None, text: torch.Tensor) -> None:
+        """The context pass: the previous frame's clean latents through the UNet at t = 0, features recorded.
+
+        The next UNet calls attend to them across frames; None (no previous frame) turns that attention off. Used by
+        generation and by the joint training loss alike.
+        """
+        if latents is None:
             set_video_mode(self.unet, "off")
             return
         set_video_mode(self.unet, "record")
-        zero = torch.zeros(context.latents.shape[0], dtype=torch.long, device=self.device)
-        self.unet(context.latents.to(self.device, self.unet.dtype), zero, text)
+        zero = torch.zeros(latents.shape[0], dtype=torch.long, device=self.device)
+        with torch.no_grad():
+            self.unet(latents.to(self.device, self.unet.dtype), zero, text)
         set_video_mode(self.unet, "attend")

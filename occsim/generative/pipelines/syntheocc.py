@@ -19,7 +19,9 @@ from transformers import CLIPTextModel, CLIPTokenizer
 from occsim.classes import FREE
 from occsim.generative.models.controlnet import MPIControlNet
 from occsim.generative.models.cross_view import NeighbourAttnProcessor, VideoAttnProcessor, install_cross_view
+from occsim.generative.models.images import to_uint8
 from occsim.generative.models.pixel_space import PixelSpace, decode_latents, latent_factor
+from occsim.generative.models.text import token_ids
 from occsim.generative.pipelines.conditioning import plane_depths
 from occsim.sensors.mpi import build_mpi
 from occsim.types import scale_intrinsics
@@ -114,13 +116,7 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
     @torch.no_grad()
     def encode_prompt(self, prompt: str, negative_prompt: str = "") -> torch.Tensor:
         """(2, L, C) text embeddings: [negative, prompt]."""
-        ids = self.tokenizer(
-            [negative_prompt, prompt],
-            padding="max_length",
-            max_length=self.tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids.to(self.device)
+        ids = token_ids(self.tokenizer, [negative_prompt, prompt]).to(self.device)
         return self.text_encoder(ids).last_hidden_state
 
     @torch.no_grad()
@@ -205,12 +201,6 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             uncond, cond = noise.chunk(2)
             noise = uncond + guidance_scale * (cond - uncond)
         return self.scheduler.step(noise, t, latents).prev_sample
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, H, W, 3) uint8 RGB from (N, 3, H, W) decoded images in about [-1, 1]."""
-    images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return images.permute(0, 2, 3, 1).cpu().numpy()
 
 
 def read_settings(directory: Path) -> dict:
