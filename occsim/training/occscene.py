@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from occsim.metrics.temporal import reprojection_errors
 from occsim.training.episodes import episode_files, split_episodes
 from occsim.training.evaluate import save_examples, save_loss_curve
 from occsim.training.occscene_loss import FrameSamples, joint_losses, noise_scheduler_of
+from occsim.training.run import TrainingRun, write_metrics
 from occsim.types import CAMERA_NAMES, CameraRig
 
 RELIABLE = 10.0  # [0, 255]: pixels where the raster views differ less after reprojection are scored
@@ -58,7 +59,7 @@ def train_occscene(config: OccSceneTrainConfig) -> tuple[OccScenePipeline, dict]
 
     Ctrl-C stops training early and still saves what was learned.
     """
-    started = time.perf_counter()
+    run = TrainingRun("train-occscene", config)
     torch.manual_seed(config.seed)
     pipe = OccScenePipeline.from_syntheocc(
         config.syntheocc or SMALL_WEIGHTS,
@@ -89,8 +90,8 @@ def train_occscene(config: OccSceneTrainConfig) -> tuple[OccScenePipeline, dict]
     pipe.unet.train()
     pipe.controlnet.train()
     pipe.mda.train()
-    try:
-        for step in (bar := tqdm(range(config.steps), desc="train-occscene")):
+    with run.stoppable():
+        for step in (bar := run.progress(range(config.steps))):
             stage_two = step >= stage_two_from
             pipe.perception.train(stage_two)
             index = rng.choice(pairs, size=config.batch_size)
@@ -113,22 +114,18 @@ def train_occscene(config: OccSceneTrainConfig) -> tuple[OccScenePipeline, dict]
             losses["ldm"].append(ldm.item())
             losses["perception"].append(perception.item())
             bar.set_postfix(stage="II" if stage_two else "I", ldm=f"{np.mean(losses['ldm'][-50:]):.4f}")
-    except KeyboardInterrupt:
-        print(f"stopped at step {len(losses['ldm'])}; saving what was learned")
     for module in (pipe.unet, pipe.controlnet, pipe.mda, pipe.perception):
         module.eval()
     out = Path(config.out_dir)
     pipe.save(out)
-    record = {
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-        "train_pairs": len(pairs),
-        "steps_done": len(losses["ldm"]),
-        "stage_two_from": stage_two_from,
-        "train_seconds": round(time.perf_counter() - started, 1),
-        "held_out_episodes": [f.name for f in held_files],
-        "losses": losses,
-    }
-    (out / "metrics.json").write_text(json.dumps(record, indent=1))
+    record = run.record(
+        train_pairs=len(pairs),
+        steps_done=len(losses["ldm"]),
+        stage_two_from=stage_two_from,
+        held_out_episodes=[f.name for f in held_files],
+        losses=losses,
+    )
+    write_metrics(out, record)
     return pipe, record
 
 

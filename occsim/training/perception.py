@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from occsim.generative.models.images import to_signed
 from occsim.generative.models.perception import OccupancyPerception, class_weights, perception_loss
 from occsim.metrics.occupancy import occupancy_iou
 from occsim.training.episodes import episode_files, read_episodes, split_episodes
 from occsim.training.evaluate import save_loss_curve
+from occsim.training.run import TrainingRun, write_metrics
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def _summary(iou: dict, n: int) -> dict:
 
 def train_perception(config: PerceptionTrainConfig) -> tuple[OccupancyPerception, dict]:
     """Train on the training episodes, score on the held-out ones, save the model and ``metrics.json``."""
-    started = time.perf_counter()
+    run = TrainingRun("train-perception", config)
     torch.manual_seed(config.seed)
     model = OccupancyPerception()
     coarse = tuple(model.config.coarse)
@@ -97,27 +95,26 @@ def train_perception(config: PerceptionTrainConfig) -> tuple[OccupancyPerception
     rng = np.random.default_rng(config.seed)
     losses = []
     model.train()
-    for _ in (bar := tqdm(range(config.steps), desc="train-perception")):
-        images, k, t, labels = train.batch(rng.integers(len(train.images), size=config.batch_size))
-        loss = perception_loss(model(images, k, t), labels, weights)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    with run.stoppable():
+        for _ in (bar := run.progress(range(config.steps))):
+            images, k, t, labels = train.batch(rng.integers(len(train.images), size=config.batch_size))
+            loss = perception_loss(model(images, k, t), labels, weights)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     model.eval()
     out = Path(config.out_dir)
     model.save_pretrained(out, safe_serialization=True)
-    record = {
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-        "train_samples": len(train.images),
-        "train_seconds": round(time.perf_counter() - started, 1),
-        "held_out_episodes": [f.name for f in held_files],
-        "held_out": score(model, OccupancySamples.load(held_files, coarse)) if held_files else {},
-        "losses": losses,
-    }
-    (out / "metrics.json").write_text(json.dumps(record, indent=1))
+    record = run.record(
+        train_samples=len(train.images),
+        held_out_episodes=[f.name for f in held_files],
+        held_out=score(model, OccupancySamples.load(held_files, coarse)) if held_files else {},
+        losses=losses,
+    )
+    write_metrics(out, record)
     return model, record
 
 

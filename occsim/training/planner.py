@@ -7,9 +7,7 @@ card, ``metrics.json`` and a plot of the curves are written beside them.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from tqdm import tqdm
 
 from occsim.metrics.open_loop import HORIZONS, VAD_COLLISION_CLASSES, planner_metrics
 from occsim.planners.vision import BEV_CHANNELS, VisionConfig, VisionPlannerNet, save_vision, waypoints_from_preds
+from occsim.training.run import TrainingRun, write_metrics
 from occsim.types import WAYPOINTS
 
 
@@ -173,7 +172,7 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    start = time.perf_counter()
+    run = TrainingRun("train-planner", config)
     dataset = load_dataset(config.data_dir)
     vision = vision or VisionConfig(input_hw=tuple(dataset.images.shape[2:4]))
     if tuple(dataset.images.shape[2:4]) != tuple(vision.input_hw):
@@ -190,34 +189,40 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     )
     rng = np.random.default_rng(config.seed)
     history, best = [], None
-    for epoch in range(config.epochs):
-        net.train()
-        order = rng.permutation(len(train_set))[: steps_per_epoch * config.batch_size]
-        sums = {"plan": 0.0, "bev": 0.0}
-        bar = tqdm(order.reshape(steps_per_epoch, -1), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch")
-        for i, index in enumerate(bar):
-            loss = losses(net, train_set, np.sort(index), config.bev_weight)
-            optimiser.zero_grad(set_to_none=True)
-            loss["total"].backward()
-            optimiser.step()
-            schedule.step()
-            for key in sums:
-                sums[key] += loss[key].item()
-            bar.set_postfix(plan=f"{sums['plan'] / (i + 1):.3f}", bev=f"{sums['bev'] / (i + 1):.3f}")
-        metrics = evaluate(net, val_set) if len(val_set) else {}
-        record = {
-            "epoch": epoch + 1,
-            "train_plan_l1": sums["plan"] / steps_per_epoch,
-            "train_bev_bce": sums["bev"] / steps_per_epoch,
-            **{f"val_{k}": v for k, v in metrics.items()},
-        }
-        history.append(record)
-        tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
-        score = np.mean([metrics[f"L2_{h}s"] for h in HORIZONS]) if metrics else -epoch
-        if best is None or score < best[0]:
-            best = (score, record)
-            save_vision(net, config.out_dir)
-    seconds = time.perf_counter() - start
+    with run.stoppable():
+        for epoch in range(config.epochs):
+            net.train()
+            order = rng.permutation(len(train_set))[: steps_per_epoch * config.batch_size]
+            sums = {"plan": 0.0, "bev": 0.0}
+            bar = run.progress(
+                order.reshape(steps_per_epoch, -1), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"
+            )
+            for i, index in enumerate(bar):
+                loss = losses(net, train_set, np.sort(index), config.bev_weight)
+                optimiser.zero_grad(set_to_none=True)
+                loss["total"].backward()
+                optimiser.step()
+                schedule.step()
+                for key in sums:
+                    sums[key] += loss[key].item()
+                bar.set_postfix(plan=f"{sums['plan'] / (i + 1):.3f}", bev=f"{sums['bev'] / (i + 1):.3f}")
+            metrics = evaluate(net, val_set) if len(val_set) else {}
+            record = {
+                "epoch": epoch + 1,
+                "train_plan_l1": sums["plan"] / steps_per_epoch,
+                "train_bev_bce": sums["bev"] / steps_per_epoch,
+                **{f"val_{k}": v for k, v in metrics.items()},
+            }
+            history.append(record)
+            line = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
+            tqdm.write(line)
+            score = np.mean([metrics[f"L2_{h}s"] for h in HORIZONS]) if metrics else -epoch
+            if best is None or score < best[0]:
+                best = (score, record)
+                save_vision(net, config.out_dir)
+    if best is None:  # stopped before the first epoch ended: keep the weights as they are
+        save_vision(net, config.out_dir)
+        best = (float("nan"), {"epoch": 0})
     summary = {
         "command": " ".join(["occsim", *sys.argv[1:]]) if sys.argv and "occsim" in sys.argv[0] else None,
         "data_dir": str(config.data_dir),
@@ -225,7 +230,8 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
         "samples": len(dataset),
         "train_samples": len(train_set),
         "val_samples": len(val_set),
-        "seconds": round(seconds, 1),
+        "seconds": run.record()["train_seconds"],
+        "interrupted": run.interrupted,
         "best_epoch": best[1]["epoch"],
         "best": best[1],
         "history": history,
@@ -234,8 +240,9 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
         "bev_channels": list(BEV_CHANNELS),
     }
     out = Path(config.out_dir)
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
-    _plot(history, out / "training.png")
+    write_metrics(out, summary, indent=2)
+    if history:
+        _plot(history, out / "training.png")
     return summary
 
 

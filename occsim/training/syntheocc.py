@@ -13,8 +13,7 @@ One script for one CPU, one GPU or many (``accelerate launch``). Two bases:
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ from occsim.generative.models.small import small_text, small_unet, small_vae
 from occsim.generative.models.text import token_ids
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.training.episodes import RenderPairs, class_balanced_sampler, episode_files, split_episodes
+from occsim.training.run import TrainingRun
 from occsim.training.syntheocc_loss import SyntheOccBatch, trainable_parameters, training_loss
 
 
@@ -77,7 +77,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
         FileNotFoundError: no collect-render data, or no Stable Diffusion model in ``config.base``.
         ValueError: the data's latent factor does not match the base's VAE.
     """
-    started = time.perf_counter()
+    run = TrainingRun("train-syntheocc", config)
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -118,70 +118,70 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     losses: list[float] = []
-    settings = {
-        "image_hw": meta["image_hw"],
-        "planes": meta["planes"],
-        "max_depth": meta["max_depth"],
-        "latent_factor": meta["latent_factor"],
-    }
+    settings = {key: meta[key] for key in ("image_hw", "planes", "max_depth", "latent_factor")}
 
     def pipeline() -> OccSimSyntheOccPipeline:
-        pipe = OccSimSyntheOccPipeline(
-            vae=parts.vae,
-            text_encoder=accelerator.unwrap_model(text_encoder),
-            tokenizer=parts.tokenizer,
-            unet=accelerator.unwrap_model(unet),
-            controlnet=accelerator.unwrap_model(controlnet),
-            scheduler=sampler,
-        )
-        pipe.settings = settings
-        return pipe
+        modules = (text_encoder, unet, controlnet)
+        return _pipeline(parts, *(accelerator.unwrap_model(m) for m in modules), sampler, settings)
 
     unet.train()
     controlnet.train()
     text_encoder.train(parts.train_base)
-    bar = tqdm(loader, desc="train-syntheocc", disable=not accelerator.is_local_main_process)
-    for step, index in enumerate(bar):
-        index = index.cpu().numpy()
-        ids = prompt_ids[index].clone()
-        ids[rng.random(len(index)) < config.prompt_dropout] = empty_ids
-        with accelerator.accumulate(unet, controlnet):
-            text = text_encoder(ids.to(device)).last_hidden_state.repeat_interleave(6, dim=0)
-            batch = SyntheOccBatch(
-                latents=latents[index].flatten(0, 1).to(device),
-                text=text,
-                mpi=torch.from_numpy(pairs.mpi[index]).flatten(0, 1).long().to(device),
-                nearest=torch.from_numpy(pairs.nearest[index]).flatten(0, 1).long().to(device),
-                depth=torch.from_numpy(pairs.depth[index]).flatten(0, 1).to(device),
-            )
-            with accelerator.autocast():
-                loss = training_loss(unet, controlnet, noise_scheduler, batch, step, config.steps, generator)
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(params, 1.0)
-            optimiser.step()
-            schedule.step()
-            optimiser.zero_grad()
-        losses.append(accelerator.gather(loss.detach()).mean().item())
-        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        if accelerator.is_main_process and (step + 1) % config.save_every == 0:
-            pipeline().save(out, **settings)
+    with run.stoppable():
+        bar = run.progress(loader, disable=not accelerator.is_local_main_process)
+        for step, index in enumerate(bar):
+            index = index.cpu().numpy()
+            ids = prompt_ids[index].clone()
+            ids[rng.random(len(index)) < config.prompt_dropout] = empty_ids
+            with accelerator.accumulate(unet, controlnet):
+                text = text_encoder(ids.to(device)).last_hidden_state.repeat_interleave(6, dim=0)
+                batch = SyntheOccBatch(
+                    latents=latents[index].flatten(0, 1).to(device),
+                    text=text,
+                    mpi=torch.from_numpy(pairs.mpi[index]).flatten(0, 1).long().to(device),
+                    nearest=torch.from_numpy(pairs.nearest[index]).flatten(0, 1).long().to(device),
+                    depth=torch.from_numpy(pairs.depth[index]).flatten(0, 1).to(device),
+                )
+                with accelerator.autocast():
+                    loss = training_loss(unet, controlnet, noise_scheduler, batch, step, config.steps, generator)
+                accelerator.backward(loss)
+                accelerator.clip_grad_norm_(params, 1.0)
+                optimiser.step()
+                schedule.step()
+                optimiser.zero_grad()
+            losses.append(accelerator.gather(loss.detach()).mean().item())
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+            if accelerator.is_main_process and (step + 1) % config.save_every == 0:
+                pipeline().save(out, **settings)
     accelerator.wait_for_everyone()
     pipe = pipeline()
     if accelerator.is_main_process:
         pipe.save(out, **settings)
-    record = {
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-        "data": {**meta, "train_episodes": len(train_files), "train_samples": len(pairs)},
-        "held_out_episodes": [f.name for f in held_files],
-        "train_seconds": round(time.perf_counter() - started, 1),
-        "losses": losses,
-        "vae_losses": parts.vae_losses,
-        "parameters": {
+    record = run.record(
+        data={**meta, "train_episodes": len(train_files), "train_samples": len(pairs)},
+        held_out_episodes=[f.name for f in held_files],
+        losses=losses,
+        vae_losses=parts.vae_losses,
+        parameters={
             name: sum(p.numel() for p in getattr(pipe, name).parameters())
             for name in ("unet", "controlnet", "text_encoder")
         },
-    }
+    )
     return pipe.to(torch.device("cpu")), record
+
+
+def _pipeline(parts, text_encoder, unet, controlnet, sampler, settings: dict) -> OccSimSyntheOccPipeline:
+    """The pipeline of the modules as trained so far (what a checkpoint saves)."""
+    pipe = OccSimSyntheOccPipeline(
+        vae=parts.vae,
+        text_encoder=text_encoder,
+        tokenizer=parts.tokenizer,
+        unet=unet,
+        controlnet=controlnet,
+        scheduler=sampler,
+    )
+    pipe.settings = settings
+    return pipe
 
 
 def _schedulers(base: Path | None, vae) -> tuple[DDPMScheduler, UniPCMultistepScheduler]:

@@ -32,3 +32,22 @@ def test_old_collections_without_occupancy_are_refused(tmp_path):
     np.savez(tmp_path / "s__1.npz", images=np.zeros((1, 6, 8, 8, 3), np.uint8), weather=np.array("fog"))
     with pytest.raises(ValueError, match="no occupancy"):
         OccupancySamples.load([tmp_path / "s__1.npz"], (4, 4, 2))
+
+
+def test_ctrl_c_stops_training_and_keeps_what_was_learned(pairs, tmp_path, monkeypatch):
+    import occsim.training.perception as module
+
+    real, calls = module.perception_loss, []
+
+    def interrupted_on_the_third_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "perception_loss", interrupted_on_the_third_step)
+    config = PerceptionTrainConfig(pairs, tmp_path / "p", steps=50, batch_size=2, held_out=0.5)
+    _, record = train_perception(config)
+    assert record["interrupted"] is True and len(record["losses"]) == 2
+    assert json.loads((tmp_path / "p" / "metrics.json").read_text())["interrupted"] is True
+    OccupancyPerception.from_pretrained(tmp_path / "p", local_files_only=True)  # the model was saved
