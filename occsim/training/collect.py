@@ -26,6 +26,7 @@ from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.suite.jobs import set_threads
 from occsim.suite.tasks import derive_seed
+from occsim.training.episodes import write_episode
 from occsim.types import Trajectory
 
 MAX_AGENTS = 32  # agent boxes kept per step, nearest first
@@ -74,9 +75,7 @@ def collect_episode(scenario: Scenario, seed: int, config: CollectConfig, thread
         arrays = _rollout(scenario, seed, config)
     except Exception as e:  # a broken scenario should not stop a long collection
         return {"scenario": scenario.name, "seed": seed, "error": repr(e)}
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    write_episode(path, **arrays)
     return {
         "scenario": scenario.name,
         "seed": seed,

@@ -22,6 +22,7 @@ from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.sensors import WEATHERS
 from occsim.suite.tasks import derive_seed
+from occsim.training.episodes import write_episode
 from occsim.types import CameraRig
 
 RENDER_BASE_SEED = 2_000_003  # keeps these seeds apart from the suite's and the planner collection's
@@ -59,7 +60,7 @@ def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> di
             continue
         weather = config.weather or weathers[np.random.default_rng(seed).integers(len(weathers))]
         rows, rig = _rollout(scenario, seed, weather, config, depths)
-        np.savez_compressed(
+        write_episode(
             path, **rows, weather=np.array(weather), depths=depths, intrinsics=rig.intrinsics, cam2ego=rig.cam2ego
         )
         samples += len(rows["images"])

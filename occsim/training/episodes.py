@@ -14,20 +14,31 @@ from occsim.generative.pipelines.prompts import weather_prompt
 from occsim.training.reweighing import FOREGROUND_CLASSES
 
 
-def episode_files(folder: str | Path) -> list[Path]:
-    """The episode files of a collect-render folder, sorted.
+def episode_files(folder: str | Path, command: str = "collect-render") -> list[Path]:
+    """The episode files (``<scenario>__<seed>.npz``) of a folder that ``occsim COMMAND`` wrote, sorted.
 
     Raises:
         FileNotFoundError: the folder holds none.
     """
-    files = sorted(Path(folder).glob("*__*.npz"))
+    files = sorted(p for p in Path(folder).glob("*__*.npz") if not p.name.endswith(".tmp.npz"))
     if not files:
-        raise FileNotFoundError(f"{folder}: no episode files; run `occsim collect-render --out {folder}` first")
+        raise FileNotFoundError(f"{folder}: no episode files (*.npz); run `occsim {command} --out {folder}` first")
     return files
 
 
-def split_episodes(files: list[Path], held_out: float, seed: int = 0) -> tuple[list[Path], list[Path]]:
-    """(train, held-out) episode files: whole episodes, so no held-out step has a near-duplicate in training."""
+def write_episode(path: Path, **arrays) -> None:
+    """One episode's arrays, compressed, written whole.
+
+    A temporary file is renamed into place, so an interrupted collection never leaves a torn episode behind for
+    the readers (or a resumed collection) to trip on.
+    """
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def split_episodes(files: list, held_out: float, seed: int = 0) -> tuple[list, list]:
+    """(train, held-out) episodes: whole episodes, so no held-out step has a near-duplicate in training."""
     order = np.random.default_rng(seed).permutation(len(files))
     n_held = max(1, round(held_out * len(files))) if held_out > 0 and len(files) > 1 else 0
     held = sorted(files[i] for i in order[:n_held])

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from occsim.metrics.open_loop import HORIZONS, VAD_COLLISION_CLASSES, planner_metrics
 from occsim.planners.vision import BEV_CHANNELS, VisionConfig, VisionPlannerNet, save_vision, waypoints_from_preds
+from occsim.training.episodes import episode_files, split_episodes
 from occsim.training.run import TrainingRun, write_metrics
 from occsim.types import WAYPOINTS
 
@@ -69,9 +70,7 @@ def load_dataset(data_dir: str | Path) -> PlannerDataset:
     Raises:
         FileNotFoundError: the folder holds no episodes.
     """
-    files = sorted(Path(data_dir).glob("*__*.npz"))
-    if not files:
-        raise FileNotFoundError(f"{data_dir}: no episode files (*.npz); run `occsim collect --out {data_dir}` first")
+    files = episode_files(data_dir, command="collect")
     parts: dict[str, list[np.ndarray]] = {}
     for index, path in enumerate(tqdm(files, desc="load", unit="episode", leave=False)):
         with np.load(path) as data:
@@ -120,11 +119,10 @@ def _future_boxes(agents: np.ndarray, ego_pose: np.ndarray) -> tuple[np.ndarray,
     return boxes, valid
 
 
-def split_by_episode(dataset: PlannerDataset, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sample indices of the training and validation episodes."""
-    episodes = np.random.default_rng(seed).permutation(len(dataset.episodes))
-    n_val = max(1, round(fraction * len(episodes))) if len(episodes) > 1 else 0
-    val = np.isin(dataset.episode, episodes[:n_val])
+def split_by_episode(dataset: PlannerDataset, held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample indices of the training and validation episodes (``split_episodes`` over the episode indices)."""
+    _, held = split_episodes(list(range(len(dataset.episodes))), held_out, seed)
+    val = np.isin(dataset.episode, held)
     return np.flatnonzero(~val), np.flatnonzero(val)
 
 
