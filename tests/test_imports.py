@@ -30,8 +30,6 @@ ALLOWED["root"] = {"envs", "data"}  # occsim/__init__.py registers the env ids a
 ALLOWED["cli"] = None  # everything
 for room in ("envs", "suite", "training"):
     ALLOWED[room] |= {"root", "scenarios"}  # `import occsim` (the version) and the built-in scenario list
-ALLOWED["suite"] |= {"planners"}
-ALLOWED["training"] |= {"planners"}
 DIFFUSERS_ROOMS = {"generative", "training"}
 
 

@@ -1,4 +1,4 @@
-"""The world room: grid, road map, static background, actors, ego dynamics and the world state."""
+"""The world room: road map, static background, actors and behaviours, ego dynamics, the world state and window."""
 
 from occsim.types import OCC3D_GRID, VoxelGrid
 from occsim.world.actors import BEHAVIORS, Actor, Behavior, Trigger, register_behavior
