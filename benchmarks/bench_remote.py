@@ -14,28 +14,29 @@ import numpy as np
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
 
+from occsim.rollout import rollout
 from occsim.suite.bench import bench_scenario
-from occsim.types import PlannerInput, PrivilegedInput
 
 
 def seconds_per_step(planner_name: str, hw: tuple[int, int], steps: int) -> tuple[float, float]:
     """(whole step incl. planning, planning alone) seconds per env step, medians."""
     planner = make_planner(planner_name)
     env = OccSimEnv(scenario=bench_scenario(), camera_hw=hw, privileged=planner.privileged)
-    obs, info = env.reset(seed=0)
-    planner.reset(info)
-    whole, plan_only = [], []
-    for _ in range(steps):
-        start = time.perf_counter()
-        privileged = PrivilegedInput.from_observation(obs, info.get("road")) if planner.privileged else None
-        trajectory = planner.plan(PlannerInput.from_observation(obs, info["t"]), privileged)
-        planned = time.perf_counter()
-        obs, _, terminated, truncated, info = env.step(trajectory)
-        whole.append(time.perf_counter() - start)
-        plan_only.append(planned - start)
-        if terminated or truncated:
-            obs, info = env.reset(seed=len(whole))
-            planner.reset(info)
+    whole, plan_only, clock = [], [], {}
+
+    def act(step: int, observation: dict, plan):
+        clock["planned"] = time.perf_counter()  # the planner answered; the env step starts
+        plan_only.append(clock["planned"] - clock["observed"])
+        return plan
+
+    def observe(step: int, observation: dict, info: dict) -> None:
+        now = time.perf_counter()
+        if step:
+            whole.append(now - clock["observed"])
+        clock["observed"] = now
+
+    while len(whole) < steps:
+        rollout(env, planner, len(whole), act, observe, max_steps=steps - len(whole))
     return float(np.median(whole)), float(np.median(plan_only))
 
 

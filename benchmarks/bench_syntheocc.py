@@ -21,16 +21,14 @@ import torch
 def env_seconds_per_step(renderer: str, hw: tuple[int, int], env_steps: int, kwargs: dict) -> float:
     from occsim.envs.occsim_env import OccSimEnv
 
+    from occsim.suite.bench import timed_steps
     from occsim.types import Trajectory
 
     env = OccSimEnv("fog_bus", camera_hw=hw, renderer=renderer, renderer_kwargs=kwargs)
     obs, _ = env.reset(seed=0)
     plan = Trajectory.constant_velocity(max(float(obs["ego"][0]), 2.0))
-    env.step(plan)  # warm caches and kernels
-    start = time.perf_counter()
-    for _ in range(env_steps):
-        env.step(plan)
-    return (time.perf_counter() - start) / env_steps
+    timed_steps(env, plan, 1)  # warm caches and kernels
+    return timed_steps(env, plan, env_steps) / env_steps
 
 
 def full_size_seconds(device: str, steps: int, compile_unet: bool, repeats: int = 3) -> dict:
