@@ -49,7 +49,8 @@ class JsonlStore:
                 good.append(line)
                 self.records[self.key_of(record)] = record
             _replace(path, "".join(f"{line}\n" for line in good))
-        self._file = path.open("a")
+        # Unbuffered appends on a raw descriptor: nothing sits in a buffer that could land after a truncation.
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def key_of(self, record: dict) -> str:
         """The record's identity."""
@@ -69,24 +70,22 @@ class JsonlStore:
         key = self.key_of(record)
         if key in self.records:
             return False
-        data = json.dumps(record) + "\n"
-        offset = self._file.tell()
+        data = (json.dumps(record) + "\n").encode()
+        offset = os.lseek(self._fd, 0, os.SEEK_END)
         try:
-            self._file.write(data)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            written = 0
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+            os.fsync(self._fd)
         except OSError as e:
-            self._file = _truncated(self.path, offset)
+            os.ftruncate(self._fd, offset)
             raise StoreWriteError(f"cannot write to {self.path}: {e.strerror or e}") from None
         self.records[key] = record
         return True
 
     def close(self) -> None:
-        """Close the file (a write the disk refused is not retried)."""
-        try:
-            self._file.close()
-        except OSError:
-            pass
+        """Close the file."""
+        os.close(self._fd)
 
 
 def _replace(path: Path, text: str) -> None:
@@ -97,12 +96,6 @@ def _replace(path: Path, text: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _truncated(path: Path, offset: int):
-    """Reopen ``path`` for appending after cutting it at ``offset`` (dropping a half-written line)."""
-    os.truncate(path, offset)
-    return path.open("a")
 
 
 class SuiteLock:

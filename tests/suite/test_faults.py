@@ -110,28 +110,30 @@ def test_a_stale_lock_needs_resume(tmp_path):
 
 
 class _DiskFull:
-    """A file whose next write lands half its bytes, then fails as a full disk does."""
+    """``os.write`` for one descriptor that lands half its bytes, then fails as a full disk does."""
 
-    def __init__(self, file):
-        self.file = file
+    def __init__(self, fd: int, real=os.write):
+        self.fd, self.real, self.failing = fd, real, True
 
-    def write(self, data):
-        self.file.write(data[: len(data) // 2])
-        self.file.flush()
+    def __call__(self, fd, data):
+        if fd != self.fd or not self.failing:
+            return self.real(fd, data)
+        self.real(fd, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    def __getattr__(self, name):
-        return getattr(self.file, name)
 
+def test_a_full_disk_keeps_every_line_whole(tmp_path, monkeypatch):
+    import occsim.suite.store as store_module
 
-def test_a_full_disk_keeps_every_line_whole(tmp_path):
     path = tmp_path / "results.jsonl"
     store = JsonlStore(path, "key")
     store.append({"key": "a", "x": 1})
-    store._file = _DiskFull(store._file)
+    full = _DiskFull(store._fd)
+    monkeypatch.setattr(store_module.os, "write", full)
     with pytest.raises(StoreWriteError, match="No space left"):
         store.append({"key": "b", "x": 2})
-    store.append({"key": "c", "x": 3})  # space came back
+    full.failing = False  # space came back
+    store.append({"key": "c", "x": 3})
     store.close()
     assert [json.loads(line)["key"] for line in path.read_text().splitlines()] == ["a", "c"]
 
@@ -144,7 +146,7 @@ def test_a_full_disk_stops_the_suite_with_a_message_and_no_lock(tmp_path, monkey
     def failing_init(self, path, key_field, retry=None):
         real_open(self, path, key_field, retry)
         if path.name == "results.jsonl":
-            self._file = _DiskFull(self._file)
+            monkeypatch.setattr(store_module.os, "write", _DiskFull(self._fd))
 
     monkeypatch.setattr(store_module.JsonlStore, "__init__", failing_init)
     result = suite(tmp_path, ["constant_velocity", "expert"])
