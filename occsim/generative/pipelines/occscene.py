@@ -222,6 +222,8 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         num_inference_steps: int = DEFAULT_STEPS,
         guidance_scale: float = DEFAULT_GUIDANCE,
         generator: torch.Generator | None = None,
+        init_images: np.ndarray | None = None,
+        strength: float = 1.0,
     ) -> OccSceneOutput:
         """Generate the six views of one frame (Algorithm 2), conditioned on the previous frame if given.
 
@@ -235,6 +237,8 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             num_inference_steps: UniPC steps.
             guidance_scale: classifier-free guidance weight; 1 turns guidance off.
             generator: seeds the initial noise.
+            init_images: (V, H, W, 3) uint8 views at the model's size to start from (SDEdit), or None.
+            strength: how much of the schedule runs from ``init_images`` (1: pure generation).
         """
         device, dtype = self.device, self.unet.dtype
         image_hw = tuple(self.settings["image_hw"])
@@ -252,9 +256,11 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             volume = self.occupancy_volume(context.condition, context.logits, points).to(dtype)
             previous = self.mda.frame_features(volume, cameras[:, 0], slot - 1)
         self.record_context(None if context is None else context.latents, text[-views:])  # the conditional half
-        latents = self.initial_latents(views, condition.mpi.shape[-2:], num_inference_steps, generator)
+        latents, timesteps = self.initial_latents(
+            views, condition.mpi.shape[-2:], num_inference_steps, generator, init_images, strength
+        )
         try:
-            for t in self.progress_bar(self.scheduler.timesteps):
+            for t in self.progress_bar(timesteps):
                 logits = self.perceive(latents, k, t_cam) if self.joint else None  # Algorithm 2, line 4
                 volume = self.occupancy_volume(condition, logits, points).to(dtype)
                 current = self.mda.frame_features(volume, cameras[:, -1], slot)

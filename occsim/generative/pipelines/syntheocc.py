@@ -19,8 +19,8 @@ from transformers import CLIPTextModel, CLIPTokenizer
 from occsim.classes import FREE
 from occsim.generative.models.controlnet import MPIControlNet
 from occsim.generative.models.cross_view import NeighbourAttnProcessor, VideoAttnProcessor, install_cross_view
-from occsim.generative.models.images import to_uint8
-from occsim.generative.models.pixel_space import PixelSpace, decode_latents, latent_factor
+from occsim.generative.models.images import to_signed, to_uint8
+from occsim.generative.models.pixel_space import PixelSpace, decode_latents, encode_images, latent_factor
 from occsim.generative.models.text import token_ids
 from occsim.generative.pipelines.conditioning import plane_depths
 from occsim.sensors.mpi import build_mpi
@@ -129,6 +129,8 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         num_inference_steps: int = DEFAULT_STEPS,
         guidance_scale: float = DEFAULT_GUIDANCE,
         generator: torch.Generator | None = None,
+        init_images: np.ndarray | None = None,
+        strength: float = 1.0,
     ) -> np.ndarray:
         """(V, H, W, 3) uint8 RGB views.
 
@@ -140,10 +142,15 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             num_inference_steps: UniPC steps.
             guidance_scale: classifier-free guidance weight; 1 turns guidance off (one half of the batch).
             generator: seeds the initial noise: the same seed gives the same images.
+            init_images: (V, H, W, 3) uint8 views at the model's size to start from (SDEdit), or None.
+            strength: how much of the schedule runs from ``init_images``: 0 returns them through the autoencoder,
+                1 is pure generation.
         """
         text, mpi_in, nearest_in = self.guided_inputs(prompt, negative_prompt, guidance_scale, mpi, nearest)
-        latents = self.initial_latents(mpi.shape[0], mpi.shape[-2:], num_inference_steps, generator)
-        for t in self.progress_bar(self.scheduler.timesteps):
+        latents, timesteps = self.initial_latents(
+            mpi.shape[0], mpi.shape[-2:], num_inference_steps, generator, init_images, strength
+        )
+        for t in self.progress_bar(timesteps):
             latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale)
         return to_uint8(decode_latents(self.vae, latents))
 
@@ -165,16 +172,34 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         )
 
     def initial_latents(
-        self, views: int, latent_hw: tuple[int, int], num_inference_steps: int, generator: torch.Generator | None
-    ) -> torch.Tensor:
-        """Seeded starting noise for ``views`` latents; sets the scheduler's timesteps.
+        self,
+        views: int,
+        latent_hw: tuple[int, int],
+        num_inference_steps: int,
+        generator: torch.Generator | None,
+        init_images: np.ndarray | None = None,
+        strength: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Starting latents for ``views`` and the timesteps to run from them (the scheduler is set up for those).
 
-        Drawn on the CPU, so a seed gives the same noise on every device.
+        Pure generation starts from seeded noise, drawn on the CPU so a seed gives the same noise on every device.
+        With ``init_images`` and ``strength`` below 1 (SDEdit, as diffusers' image-to-image pipelines): the images'
+        latents noised to the timestep where the last ``strength`` share of the schedule begins, which then runs.
         """
         shape = (views, self.unet.config.in_channels, *latent_hw)
-        latents = torch.randn(shape, generator=generator, device="cpu", dtype=torch.float32)
+        noise = torch.randn(shape, generator=generator, device="cpu", dtype=torch.float32)
         self.scheduler.set_timesteps(num_inference_steps, device=self.device)
-        return latents.to(self.device, self.unet.dtype) * self.scheduler.init_noise_sigma
+        noise = noise.to(self.device, self.unet.dtype)
+        if init_images is None or strength >= 1.0:
+            return noise * self.scheduler.init_noise_sigma, self.scheduler.timesteps
+        start = num_inference_steps - min(int(num_inference_steps * strength), num_inference_steps)
+        timesteps = self.scheduler.timesteps[start * self.scheduler.order :]
+        self.scheduler.set_begin_index(start * self.scheduler.order)
+        images = to_signed(torch.from_numpy(np.ascontiguousarray(init_images)).permute(0, 3, 1, 2))
+        latents = encode_images(self.vae, images.to(self.device, self.vae.dtype)).to(self.unet.dtype)
+        if len(timesteps):
+            latents = self.scheduler.add_noise(latents, noise, timesteps[:1])
+        return latents, timesteps
 
     def denoise(
         self,

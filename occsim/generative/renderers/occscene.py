@@ -37,6 +37,8 @@ class OccSceneRenderer(SyntheOccRenderer):
         device: torch device for the model.
         dtype: "float32", "float16" or "bfloat16".
         prompt: text that replaces the weather's prompt (and the scenario's ``weather.prompt``).
+        init, strength: ``init="raster"`` starts each frame from its raster views noised to ``strength`` (SDEdit), as
+            the ``syntheocc`` renderer does; the previous-frame context is kept.
         video: condition each frame on the previous one of the episode (off: every frame on its own).
     """
 
@@ -52,9 +54,11 @@ class OccSceneRenderer(SyntheOccRenderer):
         device: str = "cpu",
         dtype: str = "float32",
         prompt: str | None = None,
+        init: str = "noise",
+        strength: float = 1.0,
         video: bool = True,
     ):
-        super().__init__(rig, weights, steps, guidance, device, dtype, prompt)
+        super().__init__(rig, weights, steps, guidance, device, dtype, prompt, init, strength)
         self.video = video
         self.context: ContextFrame | None = None
         self.perceived_occupancy: np.ndarray | None = None
@@ -81,6 +85,7 @@ class OccSceneRenderer(SyntheOccRenderer):
             num_inference_steps=self.steps,
             guidance_scale=self.guidance,
             generator=torch.Generator().manual_seed(seed),
+            **self.start(small),
         )
         self.context, self.perceived_occupancy = out.context, out.occupancy
         return self.frames(out.images, small, world, weather, seed)

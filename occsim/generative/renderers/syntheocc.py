@@ -27,6 +27,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 MAX_STEPS = 1000  # a scheduler's training timesteps: more denoising steps than this mean nothing
 MAX_GUIDANCE = 50.0  # classifier-free guidance beyond this only saturates the image
 MAX_PROMPT = 300  # characters, as the scenario schema allows
+INITS = ("noise", "raster")  # where denoising starts: pure generation, or the raster views (SDEdit)
 
 
 def check_weights(directory: Path) -> None:
@@ -65,6 +66,10 @@ class SyntheOccRenderer(Renderer):
         device: torch device for the model ("cpu", "cuda", "cuda:1", ...).
         dtype: "float32", "float16" or "bfloat16" (half precision on a GPU).
         prompt: text that replaces the weather's prompt (and the scenario's ``weather.prompt``).
+        init: where denoising starts: ``noise`` (pure generation, the paper's method) or ``raster`` (SDEdit: the
+            raster views of the same world, noised to ``strength``, so geometry and objects come from the world).
+        strength: with ``init="raster"``, the share of the schedule that runs (0: the raster views through the
+            autoencoder; 1: pure generation); ``strength x steps`` steps run.
 
     Subclasses set ``pipeline_class`` and ``default_weights`` and reuse ``condition`` and ``frames``.
     """
@@ -81,9 +86,14 @@ class SyntheOccRenderer(Renderer):
         device: str = "cpu",
         dtype: str = "float32",
         prompt: str | None = None,
+        init: str = "noise",
+        strength: float = 1.0,
     ):
         super().__init__(rig)
-        self.check_options(weights=weights, steps=steps, guidance=guidance, dtype=dtype, prompt=prompt)
+        self.check_options(
+            weights=weights, steps=steps, guidance=guidance, dtype=dtype, prompt=prompt, init=init, strength=strength
+        )
+        self.init, self.strength = init, float(strength)
         self.pipe = self.pipeline_class.load(weights or self.default_weights, DTYPES[dtype]).to(device)
         self.pipe.set_progress_bar_config(disable=True)
         settings = self.pipe.settings
@@ -111,6 +121,11 @@ class SyntheOccRenderer(Renderer):
         dtype = options.get("dtype", "float32")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        if options.get("init", "noise") not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {options.get('init')!r}")
+        strength = options.get("strength", 1.0)
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be a number from 0 to 1, got {strength!r}")
         prompt = options.get("prompt")
         if prompt is not None and (not isinstance(prompt, str) or not 0 < len(prompt) <= MAX_PROMPT):
             raise ValueError(f"prompt must be text of 1 to {MAX_PROMPT} characters, got {str(prompt)[:40]!r}")
@@ -126,8 +141,15 @@ class SyntheOccRenderer(Renderer):
             num_inference_steps=self.steps,
             guidance_scale=self.guidance,
             generator=torch.Generator().manual_seed(seed),
+            **self.start(small),
         )
         return self.frames(images, small, world, weather, seed)
+
+    def start(self, small: CameraFrames) -> dict:
+        """Where denoising starts: the raster views at the model's size (``init="raster"``), or noise."""
+        if self.init == "raster":
+            return {"init_images": small.rgb, "strength": self.strength}
+        return {}
 
     def condition(self, world: World, weather: Weather, seed: int) -> tuple[CameraFrames, LatentCondition]:
         """A raster pass at the model's size and the latent condition read from it and the occupancy window."""

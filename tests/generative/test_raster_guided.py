@@ -1,0 +1,80 @@
+"""Raster-guided sampling (SDEdit): strength 0 is the raster views through the autoencoder, 1 is pure generation."""
+
+import numpy as np
+import pytest
+import torch
+from occsim.scenarios import load_scenario
+
+from occsim.generative.models.images import to_signed, to_uint8
+from occsim.generative.models.pixel_space import decode_latents, encode_images
+from occsim.generative.renderers.occscene import OccSceneRenderer
+from occsim.generative.renderers.syntheocc import SyntheOccRenderer
+from occsim.scenario import build_world
+from occsim.types import CameraRig, Weather
+from tests.generative.tiny import as_if_trained, tiny_occscene, tiny_renderer_weights
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return tiny_renderer_weights(tmp_path_factory.mktemp("syntheocc"))
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(load_scenario("bus_ahead"), seed=0)
+
+
+def _round_trip(pipe, images: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        latents = encode_images(pipe.vae, to_signed(torch.from_numpy(images).permute(0, 3, 1, 2)))
+        return to_uint8(decode_latents(pipe.vae, latents))
+
+
+def test_strength_zero_returns_the_raster_views_through_the_autoencoder(weights, world):
+    rig = CameraRig.nuscenes((32, 56))  # the tiny model's own size: no resize in between
+    renderer = SyntheOccRenderer(rig, weights=weights, steps=4, init="raster", strength=0.0)
+    frames = renderer.render(world, Weather("fog"), seed=1)
+    raster = renderer.condition_raster.render(world, Weather("fog"), seed=1)
+    assert np.array_equal(frames.rgb, _round_trip(renderer.pipe, raster.rgb))
+
+
+def test_strength_one_equals_pure_generation_with_the_same_seed(weights, world):
+    rig = CameraRig.nuscenes((32, 56))
+    pure = SyntheOccRenderer(rig, weights=weights, steps=3).render(world, Weather("clear"), seed=5)
+    guided = SyntheOccRenderer(rig, weights=weights, steps=3, init="raster", strength=1.0)
+    assert np.array_equal(guided.render(world, Weather("clear"), seed=5).rgb, pure.rgb)
+
+
+def test_partial_strength_runs_part_of_the_schedule_deterministically(weights, world, monkeypatch):
+    rig = CameraRig.nuscenes((32, 56))
+    renderer = SyntheOccRenderer(rig, weights=weights, steps=4, init="raster", strength=0.5)
+    calls = []
+    denoise = type(renderer.pipe).denoise
+    monkeypatch.setattr(type(renderer.pipe), "denoise", lambda self, *a, **k: calls.append(1) or denoise(self, *a, **k))
+    a = renderer.render(world, Weather("clear"), seed=2)
+    assert len(calls) == 2  # strength x steps
+    b = renderer.render(world, Weather("clear"), seed=2)
+    assert np.array_equal(a.rgb, b.rgb)
+    pure = SyntheOccRenderer(rig, weights=weights, steps=4).render(world, Weather("clear"), seed=2)
+    zero = SyntheOccRenderer(rig, weights=weights, steps=4, init="raster", strength=0.0).render(
+        world, Weather("clear"), seed=2
+    )
+    assert not np.array_equal(a.rgb, pure.rgb) and not np.array_equal(a.rgb, zero.rgb)
+
+
+@pytest.mark.parametrize(("option", "value"), [("init", "lidar"), ("strength", 1.5), ("strength", float("nan"))])
+def test_bad_start_options_are_refused(weights, option, value):
+    with pytest.raises(ValueError, match=option):
+        SyntheOccRenderer.check_options(weights=str(weights), **{option: value})
+
+
+def test_occscene_starts_from_the_raster_views_and_keeps_its_context(tmp_path, world):
+    pipe = as_if_trained(tiny_occscene(tmp_path / "parts"))
+    folder = pipe.save(tmp_path / "model")
+    rig = CameraRig.nuscenes(tuple(pipe.settings["image_hw"]))
+    renderer = OccSceneRenderer(rig, weights=folder, steps=3, init="raster", strength=0.0)
+    renderer.reset(world)
+    frames = renderer.render(world, Weather("clear"), seed=1)
+    raster = renderer.condition_raster.render(world, Weather("clear"), seed=1)
+    assert np.array_equal(frames.rgb, _round_trip(renderer.pipe, raster.rgb))
+    assert renderer.context is not None  # the next frame is still conditioned on this one
