@@ -104,3 +104,21 @@ def test_videos_stream_to_disk(tmp_path):
     assert result.steps == 600 and len(frames) == 601
     held = frames[0].nbytes * 4 * len(frames)  # every full-size frame kept until the end (the video is half size)
     assert peak < held / 3, (peak, held)
+
+
+@register_planner("test_slow_steps")
+class SlowSteps(Planner):
+    def plan(self, inputs, privileged=None):
+        import time
+
+        time.sleep(1.1)
+        return Trajectory.constant_velocity(10.0)
+
+
+def test_slow_episodes_show_a_progress_bar_of_their_steps_fast_ones_do_not(capsys):
+    scenario = load_scenario("bus_ahead").model_copy(update={"duration": 1.5})
+    run_episode(scenario, "constant_velocity", camera_hw=(16, 28), progress=True)
+    assert "step" not in capsys.readouterr().err
+    run_episode(scenario, "test_slow_steps", camera_hw=(16, 28), progress=True)
+    err = capsys.readouterr().err
+    assert "bus_ahead / test_slow_steps" in err and "/3" in err

@@ -76,6 +76,7 @@ def run(
             camera_hw=hw,
             video=video,
             perception_meter=perception_meter,
+            progress=not as_json,
         )
     except PlannerError as e:
         raise fail(str(e)) from None

@@ -9,16 +9,18 @@ from pathlib import Path
 import cv2
 import imageio.v2 as imageio
 import numpy as np
+from tqdm.auto import tqdm
 
 import occsim
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
-from occsim.suite.watchdog import PlannerTimeout, planner_call
+from occsim.suite.watchdog import PlannerTimeout, planner_call, report_progress
 from occsim.types import HistoryStep, PlannerInput, PrivilegedInput, Trajectory
 
 VIDEO_SCALE = 0.5  # videos at half the frame size keep a suite's folder small
+SLOW_STEP = 1.0  # [s] a step slower than this brings up the episode's progress bar
 
 
 class PlannerError(RuntimeError):
@@ -65,6 +67,7 @@ def run_episode(
     planner_timeout: float | None = None,
     renderer_kwargs: dict | None = None,
     perception_meter: bool | str = False,
+    progress: bool = False,
 ) -> EpisodeResult:
     """Drive ``planner`` through ``scenario`` until collision, goal or time-out.
 
@@ -80,6 +83,8 @@ def run_episode(
         planner_timeout: seconds one ``reset`` or ``plan`` call may take (see ``occsim.suite.watchdog``).
         renderer_kwargs: the renderer's options.
         perception_meter: score each frame with the occupancy perception model (see ``OccSimEnv``).
+        progress: a progress bar of the episode's steps on stderr, shown from the first step that takes more
+            than SLOW_STEP seconds (a diffusion renderer's), never for fast episodes.
 
     Raises:
         PlannerError: the planner raised, timed out, or returned an invalid trajectory.
@@ -98,6 +103,9 @@ def run_episode(
     )
     start = time.perf_counter()
     record = _Recorder(env, pictures, bool(perception_meter), video, fps=1.0 / scenario.dt)
+    record.total = int(round(scenario.duration / scenario.dt))
+    if progress:
+        record.watch(f"{scenario.name} / {planner}")
     try:
         end = rollout(env, _GuardedAgent(agent, planner_timeout), seed, observe=record)
     finally:
@@ -152,19 +160,36 @@ class _Recorder:
         self.env, self.pictures, self.meter = env, pictures, meter
         self.writer = _VideoWriter(Path(video), fps) if video is not None else None
         self.offroad, self.perceived, self.frame = False, [], None
+        self.bar: tqdm | None = None
+        self.total = 0  # the episode's steps at most
+        self._label, self._last = "", None
+
+    def watch(self, label: str) -> None:
+        """Show a progress bar of the steps once a step is slow."""
+        self._label, self._last = label, time.perf_counter()
 
     def __call__(self, step: int, observation: dict, info: dict) -> None:
         self.offroad = self.offroad or bool(info["offroad"])
+        report_progress(step, self.total)  # the suite's per-run progress, when in a suite worker
         if self.meter:
             self.perceived.append(info["perceived_occupancy_miou"])
         if self.pictures:
             self.frame = self.env.render()
         if self.writer is not None:
             self.writer.append(self.frame)
+        if self._last is not None:  # watching: time each step, from the observation before it
+            now = time.perf_counter()
+            if step and self.bar is None and now - self._last > SLOW_STEP:
+                self.bar = tqdm(total=self.total, initial=step - 1, desc=self._label, unit="step", leave=False)
+            if step and self.bar is not None:
+                self.bar.update(1)
+            self._last = now
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _call(agent, phase: str, step: int, timeout: float | None, call):

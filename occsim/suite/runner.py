@@ -11,8 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+from occsim.suite.episode import SLOW_STEP
 from occsim.suite.jobs import reference_job, run_job
 from occsim.suite.store import JsonlStore, StoreWriteError, SuiteLock, check_configuration
 from occsim.suite.tasks import Task
@@ -90,14 +99,15 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("failed {task.fields[failed]}"),
+        TextColumn("{task.fields[note]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
     try:
         with Progress(*columns, console=console) as progress:
-            ref_bar = progress.add_task("reference rollouts", total=len(ref_jobs), failed=0)
-            run_bar = progress.add_task("runs", total=len(todo), failed=0)
+            ref_bar = progress.add_task("reference rollouts", total=len(ref_jobs), note="failed 0")
+            run_bar = progress.add_task("runs", total=len(todo), note="failed 0")
+            steps = StepBars(progress)
             queue: list[tuple[str, Callable, tuple, object]] = [
                 ("ref", reference_job, (scenario, seed, threads, config.planner_timeout), key)
                 for key, (scenario, seed) in ref_jobs.items()
@@ -116,14 +126,16 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
 
             release_ready()
             for kind, record in backend.run(queue, refill=release_ready, on_crash=_crash_record):
-                if kind == "ref":
+                if kind is None:  # a pause while runs are in flight: show the slow ones' steps
+                    steps.show(backend.progress())
+                elif kind == "ref":
                     references.append(record)
                     failed["ref"] += "error" in record
-                    progress.update(ref_bar, advance=1, failed=failed["ref"])
+                    progress.update(ref_bar, advance=1, note=f"failed {failed['ref']}")
                 elif results.append(record):
                     ran += 1
                     failed["run"] += record.get("outcome") == "error"
-                    progress.update(run_bar, advance=1, failed=failed["run"])
+                    progress.update(run_bar, advance=1, note=f"failed {failed['run']}")
     except KeyboardInterrupt:
         interrupted = True
         kept = f"interrupted: {ran} runs finished in this invocation are kept in {out / 'results.jsonl'}"
@@ -150,6 +162,36 @@ def configuration(config: SuiteConfig) -> dict:
         "camera_hw": list(config.camera_hw),
         "perception_meter": config.perception_meter,
     }
+
+
+class StepBars:
+    """One progress bar per run in flight whose steps are slow (over SLOW_STEP seconds each: a learned renderer)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.bars: dict[int, TaskID] = {}  # id(item) -> its bar
+
+    def show(self, in_flight: list[tuple[object, int, int, float]]) -> None:
+        """Update the bars from (item, steps done, steps in all, seconds running) of each job in flight."""
+        live = set()
+        for item, done, total, seconds in in_flight:
+            key = id(item)
+            live.add(key)
+            slow = seconds / max(done, 1) > SLOW_STEP
+            if key not in self.bars and slow and total:
+                self.bars[key] = self.progress.add_task(f"  {_label(item)}", total=total, note="steps")
+            if key in self.bars:
+                self.progress.update(self.bars[key], completed=done)
+        for key in [k for k in self.bars if k not in live]:
+            self.progress.remove_task(self.bars.pop(key))
+
+
+def _label(item) -> str:
+    """A job in words: a run's scenario / planner / weather / copy, or a reference rollout's scenario and seed."""
+    if isinstance(item, Task):
+        return f"{item.scenario.name} / {item.planner} / {item.weather or 'own'} / r{item.run}"
+    scenario, seed = str(item).split("|")
+    return f"references {scenario} seed {seed}"
 
 
 def _crash_record(kind: str, item, message: str) -> dict:

@@ -21,7 +21,10 @@ PHASES = ("reset", "plan")
 GRACE = 5.0  # [s] a thread-watched call gets this long after its PlannerTimeout before the process is ended
 TIMEOUT_EXIT_CODE = 124  # a process ended by its watcher thread exits with this (as coreutils' timeout)
 
-_shared = None  # a suite worker's RawArray('d', 3): deadline (time.monotonic), step, phase index; 0 when idle
+# A suite worker's RawArray('d', SHARED_SIZE): the call's deadline (time.monotonic, 0 when idle), its step and
+# phase index, and the episode's progress (steps done, steps in all) for the suite's per-run progress bars.
+SHARED_SIZE = 5
+_shared = None
 
 
 class PlannerTimeout(BaseException):
@@ -32,6 +35,17 @@ def install(shared) -> None:
     """Called once in a suite worker: publish deadlines in ``shared`` for the main process to watch."""
     global _shared
     _shared = shared
+
+
+def report_progress(done: int, total: int) -> None:
+    """Publish an episode's progress to the suite's main process (a no-op outside a suite worker)."""
+    if _shared is not None:
+        _shared[3], _shared[4] = done, total
+
+
+def progress_of(shared) -> tuple[int, int]:
+    """(steps done, steps in all) a worker last published (read by the main process)."""
+    return int(shared[3]), int(shared[4])
 
 
 def overdue(shared) -> tuple[str, int] | None:

@@ -64,15 +64,17 @@ class _Worker:
     """One spawned worker process with its pipe and its shared deadline."""
 
     def __init__(self, context):
-        self.shared = context.RawArray("d", 3)
+        self.shared = context.RawArray("d", watchdog.SHARED_SIZE)
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, self.shared, os.getpid()), daemon=True)
         self.process.start()
         child.close()
         self.job: Job | None = None
+        self.started = 0.0
 
     def start(self, job: Job) -> None:
-        self.job = job
+        self.job, self.started = job, time.monotonic()
+        self.shared[3] = self.shared[4] = 0.0
         self.conn.send((job[1], job[2]))
 
     def stop(self, kill: bool) -> None:
@@ -96,11 +98,17 @@ class ProcessBackend:
         self._idle: list[_Worker] = []
         self._busy: list[_Worker] = []
 
+    def progress(self) -> list[tuple[object, int, int, float]]:
+        """(item, steps done, steps in all, seconds since it started) of every job in flight."""
+        now = time.monotonic()
+        return [(w.job[3], *watchdog.progress_of(w.shared), now - w.started) for w in self._busy]
+
     def run(self, queue: list[Job], refill: Callable[[], None], on_crash: Callable) -> Iterable[tuple]:
         """Run (kind, fn, args, item) jobs from ``queue`` (which ``refill`` may grow), at most ``workers`` at once.
 
-        Yields (kind, result) as jobs finish; a job whose worker died or overran the timeout yields
-        ``on_crash(kind, item, message)`` and its worker is replaced.
+        Yields (kind, result) as jobs finish, and (None, None) every POLL seconds meanwhile (a moment to show
+        progress); a job whose worker died or overran the timeout yields ``on_crash(kind, item, message)`` and its
+        worker is replaced.
         """
         while queue or self._busy:
             while queue and len(self._busy) < self.workers:
@@ -113,6 +121,7 @@ class ProcessBackend:
                 if finished is not None:
                     self._busy.remove(worker)
                     yield finished
+            yield None, None
             refill()
 
     def _check(self, worker: _Worker, on_crash: Callable) -> tuple | None:
@@ -180,6 +189,10 @@ class RayBackend:
                     result = on_crash(job[0], job[3], f"worker died: {type(e).__name__}: {e}")
                 yield job[0], result
             refill()
+
+    def progress(self) -> list:
+        """Ray tasks do not report their steps."""
+        return []
 
     def close(self, kill: bool) -> None:
         """Stop Ray if this backend started it; a session the caller opened is left running."""

@@ -61,3 +61,20 @@ def test_lock_refuses_a_live_owner_and_a_stale_one_without_resume(tmp_path):
     with pytest.raises(SuiteDirError, match="already holds results"):
         SuiteLock(tmp_path, resume=False)
     assert os.path.exists(tmp_path / "results.jsonl")
+
+
+def test_step_bars_show_only_runs_whose_steps_are_slow():
+    from occsim.scenarios import load_scenario
+    from rich.progress import Progress
+
+    from occsim.suite.runner import StepBars
+    from occsim.suite.tasks import expand_tasks
+
+    slow, fast = expand_tasks([load_scenario("bus_ahead")], ["expert", "constant_velocity"], [None], 1, 0)
+    progress = Progress()
+    bars = StepBars(progress)
+    bars.show([(slow, 2, 30, 5.0), (fast, 10, 30, 1.0), ("bus_ahead|7", 0, 30, 0.2)])
+    shown = {t.description: t.completed for t in progress.tasks}
+    assert shown == {"  bus_ahead / expert / own / r0": 2}
+    bars.show([(fast, 12, 30, 1.2)])  # the slow run finished: its bar goes
+    assert not progress.tasks
