@@ -102,8 +102,8 @@ def run_episode(
         perception_meter=perception_meter,
     )
     start = time.perf_counter()
-    record = _Recorder(env, pictures, bool(perception_meter), video, fps=1.0 / scenario.dt)
-    record.total = int(round(scenario.duration / scenario.dt))
+    total = int(round(scenario.duration / scenario.dt))
+    record = _Recorder(env, pictures, bool(perception_meter), video, fps=1.0 / scenario.dt, total=total)
     if progress:
         record.watch(f"{scenario.name} / {planner}")
     try:
@@ -156,12 +156,12 @@ class _GuardedAgent:
 class _Recorder:
     """What an episode keeps of each observation: off-road, the meter's score, the frame for a video or still."""
 
-    def __init__(self, env: OccSimEnv, pictures: bool, meter: bool, video: str | Path | None, fps: float):
+    def __init__(self, env: OccSimEnv, pictures: bool, meter: bool, video: str | Path | None, fps: float, total: int):
         self.env, self.pictures, self.meter = env, pictures, meter
+        self.total = total  # the episode's steps at most
         self.writer = _VideoWriter(Path(video), fps) if video is not None else None
         self.offroad, self.perceived, self.frame = False, [], None
         self.bar: tqdm | None = None
-        self.total = 0  # the episode's steps at most
         self._label, self._last = "", None
 
     def watch(self, label: str) -> None:
