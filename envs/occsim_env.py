@@ -33,7 +33,8 @@ class OccSimEnv(gym.Env):
         privileged: add the occupancy window, the actor table, the ego pose and the goal to observations.
         perception_meter: add ``info["perceived_occupancy_miou"]`` each step: the occupied-class mIoU between the
             world's occupancy window and what the occupancy perception model sees in the rendered views (``True``:
-            the shipped model; a path: a ``train-perception`` folder).
+            the shipped model; a path: a ``train-perception`` folder), and ``info["sightings"]``: the actors within
+            40 m the raster geometry shows, each a ``Sighting`` (class, distance, found by the model).
         render_mode: None or ``rgb_array``.
     """
 
@@ -198,6 +199,7 @@ class OccSimEnv(gym.Env):
         }
         if self.sim.meter is not None:
             info["perceived_occupancy_miou"] = outcome.perceived_occupancy_miou
+            info["sightings"] = outcome.sightings
         return info
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from occsim.metrics.collision import Collision, check_collision
 from occsim.metrics.occupancy import occupancy_iou
+from occsim.metrics.recall import Sighting, sightings
 from occsim.scenario import Scenario, build_world, weather_of
 from occsim.sensors import RENDERERS, make_renderer
 from occsim.sensors.renderer import Renderer
@@ -33,6 +34,7 @@ class StepOutcome:
     progress: float  # [m]
     route_completion: float  # [0, 1]
     perceived_occupancy_miou: float | None = None  # the perception meter's score of the views, when it is on
+    sightings: tuple[Sighting, ...] | None = None  # actors visible within 40 m and whether the meter found them
 
 
 class Simulation:
@@ -44,7 +46,7 @@ class Simulation:
         render: render frames at all (off: geometry and scores only).
         renderer_kwargs: options for a named renderer.
         perception_meter: score every frame with the occupancy perception model (``True``: the shipped one; a
-            path: a ``train-perception`` folder): ``StepOutcome.perceived_occupancy_miou``.
+            path: a ``train-perception`` folder): ``StepOutcome.perceived_occupancy_miou`` and ``sightings``.
     """
 
     def __init__(
@@ -159,7 +161,7 @@ class Simulation:
         self.occupancy = world.occupancy()
         frame_seed = int(np.random.SeedSequence([self.seed, self.steps]).generate_state(1)[0])
         self.frames = self.renderer.render(world, self.weather, frame_seed) if self.render_enabled else None
-        perceived = self._perceived_miou() if self.frames is not None and self.meter is not None else None
+        perceived, seen = self._perceive() if self.frames is not None and self.meter is not None else (None, None)
         progress = world.route.progress(world.ego)
         completion = float(np.clip(progress / max(world.route.length, 1e-6), 0.0, 1.0))
         return StepOutcome(
@@ -171,16 +173,19 @@ class Simulation:
             progress=progress,
             route_completion=completion,
             perceived_occupancy_miou=perceived,
+            sightings=seen,
         )
 
-    def _perceived_miou(self) -> float:
-        """Occupied-class mIoU between what the meter perceives in the frames and the world's coarsened window."""
+    def _perceive(self) -> tuple[float, tuple[Sighting, ...]]:
+        """What the meter perceives in the frames: its mIoU against the world's window, and which actors it found."""
         from occsim.generative.models.perception import coarsen_occupancy
 
-        assert self.meter is not None and self.frames is not None and self.occupancy is not None
+        world = self.world
+        assert self.meter is not None and self.frames is not None and self.occupancy is not None and world is not None
         perceived = self.meter.perceive(self.frames.rgb, self.rig)
         truth = coarsen_occupancy(self.occupancy, tuple(self.meter.model.config.coarse))
-        return occupancy_iou(perceived, truth)["miou"]
+        seen = sightings(world.actor_states(), world.ego.pose, self.frames, self.rig, perceived)
+        return occupancy_iou(perceived, truth)["miou"], tuple(seen)
 
 
 def _load_meter(choice: bool | str | Path):

@@ -57,8 +57,9 @@ def test_episode_mean_and_summary_column():
     scenario = load_scenario("bus_ahead").model_copy(update={"duration": 2.0})
     result = run_episode(scenario, "expert", camera_hw=(64, 112), perception_meter=True)
     assert 0.0 < result.perceived_occupancy_miou <= 1.0
+    assert sum(v for _, v in result.object_recall["bus"].values()) == result.steps + 1  # seen in every frame
     plain = run_episode(scenario, "expert", camera_hw=(64, 112))
-    assert plain.perceived_occupancy_miou is None
+    assert plain.perceived_occupancy_miou is None and plain.object_recall is None
     metered = {**result.to_dict(), "ncap": 5.0, "pdms": 1.0, "driving_score": 1.0}
     rows = summarise([metered])
     assert rows[0][METER_COLUMN] == pytest.approx(result.perceived_occupancy_miou, abs=1e-3)

@@ -94,5 +94,10 @@ def run(
     out.print(f"  route completion {result.route_completion:.0%}, {result.steps} steps, offroad: {result.offroad}")
     if result.perceived_occupancy_miou is not None:
         out.print(f"  perceived occupancy mIoU {result.perceived_occupancy_miou:.3f} (mean over frames)")
+    for name, bands in sorted((result.object_recall or {}).items()):
+        found = ", ".join(
+            f"{band} m {f}/{v}" for band, (f, v) in sorted(bands.items(), key=lambda b: float(b[0].split("-")[0]))
+        )
+        out.print(f"  {name} found by the meter (frames): {found}")
     if video is not None:
         out.print(f"  video: {video}")

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 import occsim
 from occsim.envs.occsim_env import OccSimEnv
+from occsim.metrics.recall import tally
 from occsim.planners import make_planner
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
@@ -45,6 +46,7 @@ class EpisodeResult:
     wall_time: float  # [s]
     renderer: str
     perceived_occupancy_miou: float | None = None  # mean over the frames, when the perception meter is on
+    object_recall: dict | None = None  # {class: {distance band: [found, visible]}} over the frames, with the meter
     version: str = occsim.__version__
     history: list[HistoryStep] = field(default_factory=list, repr=False, compare=False)
 
@@ -132,6 +134,7 @@ def run_episode(
         wall_time=round(wall, 3),
         renderer=renderer,
         perceived_occupancy_miou=round(float(np.nanmean(record.perceived)), 4) if record.perceived else None,
+        object_recall=tally(record.sightings) if record.perceived else None,
         history=list(env.sim.history),
     )
 
@@ -154,13 +157,13 @@ class _GuardedAgent:
 
 
 class _Recorder:
-    """What an episode keeps of each observation: off-road, the meter's score, the frame for a video or still."""
+    """What an episode keeps of each observation: off-road, the meter's scores, the frame for a video or still."""
 
     def __init__(self, env: OccSimEnv, pictures: bool, meter: bool, video: str | Path | None, fps: float, total: int):
         self.env, self.pictures, self.meter = env, pictures, meter
         self.total = total  # the episode's steps at most
         self.writer = _VideoWriter(Path(video), fps) if video is not None else None
-        self.offroad, self.perceived, self.frame = False, [], None
+        self.offroad, self.perceived, self.sightings, self.frame = False, [], [], None
         self.bar: tqdm | None = None
         self._label, self._last = "", None
 
@@ -173,6 +176,7 @@ class _Recorder:
         report_progress(step, self.total)  # the suite's per-run progress, when in a suite worker
         if self.meter:
             self.perceived.append(info["perceived_occupancy_miou"])
+            self.sightings.extend(info["sightings"] or ())
         if self.pictures:
             self.frame = self.env.render()
         if self.writer is not None:

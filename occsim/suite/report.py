@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless backend
 import numpy as np  # noqa: E402
 
-from occsim.suite.summary import columns, summarise, write_csv  # noqa: E402
+from occsim.suite.summary import columns, recall_rows, summarise, write_csv, write_recall_csv  # noqa: E402
 
 RUN_COLUMNS = (
     ("scenario", "scenario"),
@@ -50,9 +50,12 @@ def write_report(out_dir: Path) -> Path:
     records = load_results(out_dir)
     rows = summarise(records)
     write_csv(rows, out_dir / "summary.csv")
+    recalled = recall_rows(records)
+    if recalled:
+        write_recall_csv(recalled, out_dir / "recall.csv")
     plots = _plots(records, out_dir / "plots")
     page = out_dir / "report.html"
-    page.write_text(_page(records, rows, plots, out_dir))
+    page.write_text(_page(records, rows, plots, out_dir, recalled))
     return page
 
 
@@ -98,7 +101,27 @@ def _cell(value) -> str:
     return "" if value is None else html.escape(str(value))
 
 
-def _page(records: list[dict], rows: list[dict], plots: list[str], out_dir: Path) -> str:
+def _page(records: list[dict], rows: list[dict], plots: list[str], out_dir: Path, recalled: list[dict]) -> str:
+    recall_part = ""
+    if recalled:
+        keys = [k for k in recalled[0] if not k.endswith(" seen")]
+        recall_part = (
+            "<h2>Object recall (perception meter; found / visible within 40 m, visible count)</h2><table><thead><tr>"
+            + "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+            + "</tr></thead><tbody>"
+            + "".join(
+                "<tr>"
+                + "".join(
+                    f"<td>{_cell(row[k])} ({row[k + ' seen']})</td>"
+                    if k + " seen" in row
+                    else f"<td>{_cell(row[k])}</td>"
+                    for k in keys
+                )
+                + "</tr>"
+                for row in recalled
+            )
+            + "</tbody></table>"
+        )
     summary = "".join(
         "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns(rows)) + "</tr>" for row in rows
     )
@@ -137,6 +160,7 @@ def _page(records: list[dict], rows: list[dict], plots: list[str], out_dir: Path
         n=len(records),
         summary_head=head,
         summary=summary,
+        recall=recall_part,
         images=images,
         selects=selects,
         run_head=run_head,
@@ -163,6 +187,7 @@ label {{ margin-right: 1em; }}
 PDMS = NC &middot; DAC &middot; (5 TTC + 5 EP + 2 C) / 12.</p>
 <h2>Summary (per planner and weather)</h2>
 <table id="summary"><thead><tr>{summary_head}</tr></thead><tbody>{summary}</tbody></table>
+{recall}
 <div class="plots">{images}</div>
 <h2>Runs</h2>
 <div id="filters">{selects} <span id="shown"></span></div>

@@ -1,4 +1,7 @@
-"""Per planner x weather aggregates of a suite's results: terminal table and summary.csv."""
+"""Per planner x weather aggregates of a suite's results: terminal table and summary.csv.
+
+With the perception meter on, also object recall by class and distance band (recall.csv).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 from rich.table import Table
+
+from occsim.metrics.recall import BANDS, merge_tallies, recall
 
 COLUMNS = (
     "planner",
@@ -82,4 +87,47 @@ def summary_table(rows: list[dict]) -> Table:
     for row in rows:
         cells = (row.get(c, "") for c in shown)
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells))
+    return table
+
+
+BAND_NAMES = tuple(f"{lo:g}-{hi:g}" for lo, hi in BANDS)
+
+
+def recall_rows(records: list[dict]) -> list[dict]:
+    """One row per (weather, class) over the metered runs: found / visible per distance band, and the recall.
+
+    Runs of every planner count alike: visibility and finding depend on the views, not on who drives.
+    """
+    by_weather: dict[str, list[dict]] = {}
+    for r in records:
+        if r.get("object_recall") is not None:
+            by_weather.setdefault(r["weather"], []).append(r["object_recall"])
+    rows = []
+    for weather, tallies in sorted(by_weather.items()):
+        for name, bands in sorted(merge_tallies(tallies).items()):
+            row: dict = {"weather": weather, "class": name}
+            for band in BAND_NAMES:
+                found, visible = bands.get(band, [0, 0])
+                row[f"{band} m"] = round(recall([found, visible]), 3) if visible else float("nan")
+                row[f"{band} m seen"] = visible
+            rows.append(row)
+    return rows
+
+
+def write_recall_csv(rows: list[dict], path: Path) -> None:
+    """recall.csv: ``recall_rows``' rows."""
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["weather", "class"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def recall_table(rows: list[dict]) -> Table:
+    """The terminal table of ``recall_rows``: recall (visible count) per class and distance band."""
+    table = Table(title="object recall by the perception meter (found / visible within 40 m; visible count)")
+    for c in ("weather", "class", *(f"{b} m" for b in BAND_NAMES)):
+        table.add_column(c, no_wrap=True)
+    for row in rows:
+        cells = [f"{row[f'{b} m']:.2f} ({row[f'{b} m seen']})" if row[f"{b} m seen"] else "-" for b in BAND_NAMES]
+        table.add_row(row["weather"], row["class"], *cells)
     return table
