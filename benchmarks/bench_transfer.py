@@ -3,9 +3,10 @@ learned renderer, and the gap of each score to raster (``occsim.metrics.transfer
 
     python benchmarks/bench_transfer.py --renderer syntheocc --option init=raster --option strength=0.5 \
         --planner vision --planner constant_velocity --weather clear,fog [--scenario bus_ahead ...] \
-        [--camera-hw 256x448] [--runs 1] [--workers 2] --out runs/transfer
+        [--camera-hw 256x448] [--runs 1] [--workers 2] [--perception-meter] [--label NAME] --out runs/transfer
 
-Each renderer's suite lands in OUT/<renderer> (resumable); the table is printed and written to OUT/transfer.json.
+Each renderer's suite lands in OUT/<label> (default the renderer's name; resumable); the transfer table is printed and
+written to OUT/transfer.json, and with --perception-meter the object recall per renderer to OUT/recall.json.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from occsim.metrics.transfer import SCORES, planner_transfer
 from occsim.suite.runner import SuiteConfig, run_suite
+from occsim.suite.summary import recall_rows
 from occsim.suite.tasks import collect_scenarios, expand_tasks
 
 
@@ -30,6 +32,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/transfer"))
+    parser.add_argument("--perception-meter", action="store_true", help="also object recall and perceived mIoU")
+    parser.add_argument("--label", default=None, help="name of the learned setting's folder and rows")
     args = parser.parse_args()
     options = {}
     for item in args.option:
@@ -44,9 +48,10 @@ def main() -> None:
     weathers = [None if w == "own" else w for w in args.weather.split(",")]
     tasks = expand_tasks(scenarios, args.planner or ["vision", "constant_velocity"], weathers, args.runs, 0)
     hw = tuple(int(v) for v in args.camera_hw.split("x"))
-    records = []
-    for renderer, kwargs in (("raster", {}), (args.renderer, options)):
-        out = args.out / renderer
+    records, recall = [], {}
+    label = args.label or args.renderer
+    for name, renderer, kwargs in (("raster", "raster", {}), (label, args.renderer, options)):
+        out = args.out / name
         config = SuiteConfig(
             out_dir=out,
             workers=args.workers,
@@ -55,10 +60,15 @@ def main() -> None:
             camera_hw=hw,
             no_video=True,
             resume=out.exists(),
+            perception_meter=args.perception_meter,
         )
-        records += run_suite(tasks, config).records
+        runs = [{**r, "renderer": name} for r in run_suite(tasks, config).records]
+        records += runs
+        recall[name] = recall_rows(runs)
     rows = planner_transfer(records)
     (args.out / "transfer.json").write_text(json.dumps(rows, indent=1))
+    if args.perception_meter:
+        (args.out / "recall.json").write_text(json.dumps(recall, indent=1))
     header = ["renderer", "planner", "weather", "runs", *SCORES, *(f"{k}_gap" for k in SCORES)]
     print(" | ".join(header))
     for row in rows:

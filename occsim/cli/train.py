@@ -314,3 +314,90 @@ def train_occscene(
                 )
         out.print(table)
     out.print(f"model, metrics and model card in {out_dir}")
+
+
+@app.command("distill-syntheocc")
+def distill_syntheocc(
+    data_dir: Annotated[Path, typer.Argument(help="A collect-render folder matching the teacher's sizes.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the distilled pipeline and its card.")] = Path(
+        "weights/syntheocc-lcm"
+    ),
+    teacher: Annotated[
+        Path | None, typer.Option(help="A train-syntheocc folder; default the shipped syntheocc-small.")
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 1500,
+    batch_size: Annotated[int, typer.Option(min=1, help="Six-view samples per step.")] = 2,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 1e-4,
+    guidance: Annotated[float, typer.Option(min=1.0, help="The teacher's guidance, baked into the student.")] = 7.5,
+    sample_steps: Annotated[int, typer.Option(min=1, max=50, help="The distilled model's default steps.")] = 4,
+    held_out: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of episodes held out.")] = 0.1,
+    eval_samples: Annotated[int, typer.Option(min=1, help="Held-out samples for the side-by-side figures.")] = 12,
+    eval_dir: Annotated[
+        Path | None,
+        typer.Option("--eval", help="A collect-render folder for the figures (e.g. --seed 1); default the held-out."),
+    ] = None,
+    save_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 500,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Consistency-distil a SyntheOcc model for 2-4 step sampling, then compare it with its teacher side by side."""
+    from occsim.generative.models.perception import PerceptionMeter
+    from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+    from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
+    from occsim.training.distill import DistillConfig, distill_syntheocc, write_distilled_card
+    from occsim.training.episodes import episode_files
+    from occsim.training.evaluate import save_examples, save_loss_curve
+    from occsim.training.fidelity import Sampling, compare_sampling
+    from occsim.training.probe import SegmentationProbe
+    from occsim.training.run import write_metrics
+
+    teacher = teacher or SMALL_WEIGHTS
+    config = DistillConfig(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        teacher=teacher,
+        steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        guidance=guidance,
+        sample_steps=sample_steps,
+        held_out=held_out,
+        save_every=save_every,
+        seed=seed,
+    )
+    try:
+        student, record = distill_syntheocc(config)
+    except (FileNotFoundError, ValueError) as e:
+        raise fail(str(e)) from None
+    save_loss_curve(out_dir / "training.png", record["losses"], ylabel="consistency loss (pseudo-Huber)")
+    figures_from = episode_files(eval_dir) if eval_dir else [data_dir / name for name in record["held_out_episodes"]]
+    if not figures_from or not (teacher / "probe").is_dir():
+        write_metrics(out_dir, record)
+        out.print(f"distilled in {record['train_seconds']:.0f} s; no evaluation episodes or teacher probe: no figures")
+        return
+    base = OccSimSyntheOccPipeline.load(teacher)
+    few = max(2, sample_steps // 2)
+    rows, examples = compare_sampling(
+        [
+            Sampling("teacher, 20 UniPC steps", base, 20, guidance),
+            Sampling(f"teacher, {sample_steps} UniPC steps", base, sample_steps, guidance),
+            Sampling(f"distilled, {sample_steps} LCM steps", student, sample_steps, 1.0),
+            Sampling(f"distilled, {few} LCM steps", student, few, 1.0),
+        ],
+        figures_from,
+        SegmentationProbe.from_pretrained(teacher / "probe", local_files_only=True),
+        PerceptionMeter.load(),
+        samples=eval_samples,
+        seed=seed,
+    )
+    save_examples(out_dir / "samples.png", examples, title="held-out sample: teacher and distilled student")
+    write_metrics(out_dir, {**record, "fidelity": rows})
+    where = f"{len(figures_from)} episodes of {eval_dir}" if eval_dir else "held-out episodes"
+    write_distilled_card(out_dir, record, rows, f"{eval_samples} samples from {where}")
+    table = Table(title=f"fidelity on {eval_samples} held-out samples, same seeds")
+    for column in ("sampling", "probe mIoU", "perceived mIoU", "s / sample"):
+        table.add_column(column)
+    for r in rows:
+        seconds = "-" if r["seconds_per_sample"] is None else f"{r['seconds_per_sample']:.2f}"
+        table.add_row(r["setting"], f"{r['probe_miou']:.3f}", f"{r['perceived_miou']:.3f}", seconds)
+    out.print(table)
+    out.print(f"distilled in {record['train_seconds']:.0f} s; model card: {out_dir / 'MODEL_CARD.md'}")

@@ -29,13 +29,7 @@ from occsim.generative.models.mda import MambaDualAlignment, camera_parameters
 from occsim.generative.models.perception import OccupancyPerception
 from occsim.generative.models.pixel_space import decode_latents, latent_factor
 from occsim.generative.pipelines.conditioning import frustum_points, plane_depths, sample_frustum
-from occsim.generative.pipelines.syntheocc import (
-    DEFAULT_GUIDANCE,
-    DEFAULT_STEPS,
-    OccSimSyntheOccPipeline,
-    load_parts,
-    read_settings,
-)
+from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline, load_parts, read_settings
 
 NUM_CLASSES = len(CLASS_NAMES)
 
@@ -219,8 +213,8 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         prompt: str,
         context: ContextFrame | None = None,
         negative_prompt: str = "",
-        num_inference_steps: int = DEFAULT_STEPS,
-        guidance_scale: float = DEFAULT_GUIDANCE,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
         generator: torch.Generator | None = None,
         init_images: np.ndarray | None = None,
         strength: float = 1.0,
@@ -234,8 +228,8 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             prompt: weather and style text.
             context: the previous call's ``context``, or None for a first frame.
             negative_prompt: the unconditional half of classifier-free guidance.
-            num_inference_steps: UniPC steps.
-            guidance_scale: classifier-free guidance weight; 1 turns guidance off.
+            num_inference_steps: sampler steps (None: the model's own, see ``sampling``).
+            guidance_scale: classifier-free guidance weight; 1 turns guidance off (None: the model's own).
             generator: seeds the initial noise.
             init_images: (V, H, W, 3) uint8 views at the model's size to start from (SDEdit), or None.
             strength: how much of the schedule runs from ``init_images`` (1: pure generation).
@@ -245,6 +239,7 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         k = torch.as_tensor(intrinsics, dtype=torch.float32, device=device)
         t_cam = torch.as_tensor(cam2ego, dtype=torch.float32, device=device)
         views = condition.mpi.shape[0]
+        num_inference_steps, guidance_scale = self.sampling(num_inference_steps, guidance_scale)
         text, mpi_in, nearest_in = self.guided_inputs(
             prompt, negative_prompt, guidance_scale, condition.mpi, condition.nearest
         )
@@ -270,7 +265,7 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
                     features = torch.stack([previous, current], dim=1)
                     sequence = torch.stack([context.latents.to(latents), latents], dim=1)
                 residual = self.mda.align(features, sequence)
-                latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale, residual)
+                latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale, residual, generator)
         finally:
             set_video_mode(self.unet, "off")
         images = decode_latents(self.vae, latents).float().clamp(-1, 1)

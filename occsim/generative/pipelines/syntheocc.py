@@ -1,18 +1,20 @@
 """``OccSimSyntheOccPipeline``: six views from semantic MPIs, camera-consistent through cross-view attention.
 
-UniPC (20 steps by default) with classifier-free guidance (7.5 by default); the six views and both guidance halves
-go through the ControlNet and the UNet in one batch each step: [unconditional views 0..5, conditional views 0..5],
-which keeps each group of six contiguous for the cross-view attention.
+UniPC (20 steps by default) with classifier-free guidance (7.5 by default), or, for a consistency-distilled model
+(``occsim distill-syntheocc``), diffusers' LCM scheduler in 2-4 unguided steps; the six views and both guidance
+halves go through the ControlNet and the UNet in one batch each step: [unconditional views 0..5, conditional views
+0..5], which keeps each group of six contiguous for the cross-view attention.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel, UniPCMultistepScheduler
+from diffusers import AutoencoderKL, DiffusionPipeline, LCMScheduler, UNet2DConditionModel, UniPCMultistepScheduler
 from safetensors.torch import load_file
 from transformers import CLIPTextModel, CLIPTokenizer
 
@@ -29,6 +31,7 @@ from occsim.types import scale_intrinsics
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 7.5
 SETTINGS_FILE = "occsim_syntheocc.json"  # what model_index.json cannot say: cross-view layout, condition geometry
+SCHEDULERS = {s.__name__: s for s in (UniPCMultistepScheduler, LCMScheduler)}  # the samplers a saved model may name
 
 
 class OccSimSyntheOccPipeline(DiffusionPipeline):
@@ -41,7 +44,7 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         tokenizer: CLIPTokenizer,
         unet: UNet2DConditionModel,
         controlnet: MPIControlNet,
-        scheduler: UniPCMultistepScheduler,
+        scheduler: UniPCMultistepScheduler | LCMScheduler,
     ):
         super().__init__()
         self.register_modules(
@@ -126,8 +129,8 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         nearest: torch.Tensor,
         prompt: str,
         negative_prompt: str = "",
-        num_inference_steps: int = DEFAULT_STEPS,
-        guidance_scale: float = DEFAULT_GUIDANCE,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
         generator: torch.Generator | None = None,
         init_images: np.ndarray | None = None,
         strength: float = 1.0,
@@ -139,20 +142,30 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
             nearest: (V, h, w) label of the nearest surface per latent pixel.
             prompt: weather and style text (see ``occsim.generative.pipelines.prompts``).
             negative_prompt: the unconditional half of classifier-free guidance (empty: the prompt dropped in training).
-            num_inference_steps: UniPC steps.
+            num_inference_steps: sampler steps (None: the model's own, see ``sampling``).
             guidance_scale: classifier-free guidance weight; 1 turns guidance off (one half of the batch).
             generator: seeds the initial noise: the same seed gives the same images.
             init_images: (V, H, W, 3) uint8 views at the model's size to start from (SDEdit), or None.
             strength: how much of the schedule runs from ``init_images``: 0 returns them through the autoencoder,
                 1 is pure generation.
         """
+        num_inference_steps, guidance_scale = self.sampling(num_inference_steps, guidance_scale)
         text, mpi_in, nearest_in = self.guided_inputs(prompt, negative_prompt, guidance_scale, mpi, nearest)
         latents, timesteps = self.initial_latents(
             mpi.shape[0], mpi.shape[-2:], num_inference_steps, generator, init_images, strength
         )
         for t in self.progress_bar(timesteps):
-            latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale)
+            latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale, generator=generator)
         return to_uint8(decode_latents(self.vae, latents))
+
+    def sampling(self, steps: int | None = None, guidance: float | None = None) -> tuple[int, float]:
+        """The steps and guidance to sample with: those given, else the model's own.
+
+        A consistency-distilled model saves its own (4 steps, guidance 1: baked in); others use UniPC's 20 and 7.5.
+        """
+        steps = int(self.settings.get("steps", DEFAULT_STEPS)) if steps is None else steps
+        guidance = float(self.settings.get("guidance", DEFAULT_GUIDANCE)) if guidance is None else guidance
+        return steps, guidance
 
     def guided_inputs(
         self, prompt: str, negative_prompt: str, guidance_scale: float, mpi: torch.Tensor, nearest: torch.Tensor
@@ -210,10 +223,12 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         nearest: torch.Tensor,
         guidance_scale: float,
         condition_residual: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """One UniPC step: ControlNet and UNet on both guidance halves in one batch (``guided_inputs``' layout).
+        """One sampler step: ControlNet and UNet on both guidance halves in one batch (``guided_inputs``' layout).
 
-        ``condition_residual`` (views, C, h, w) enters the ControlNet's condition for both halves.
+        ``condition_residual`` (views, C, h, w) enters the ControlNet's condition for both halves; ``generator``
+        seeds the noise a stochastic sampler (LCM's multistep sampling) injects, so a seed gives the same images.
         """
         halves = text.shape[0] // latents.shape[0]
         model_in = self.scheduler.scale_model_input(torch.cat([latents] * halves), t)
@@ -225,6 +240,8 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         if halves == 2:
             uncond, cond = noise.chunk(2)
             noise = uncond + guidance_scale * (cond - uncond)
+        if "generator" in inspect.signature(self.scheduler.step).parameters:
+            return self.scheduler.step(noise, t, latents, generator=generator).prev_sample
         return self.scheduler.step(noise, t, latents).prev_sample
 
 
@@ -256,7 +273,10 @@ def load_parts(directory: Path, settings: dict, video: bool | None = None) -> di
     new = video and not saved_video
     if unexpected or (missing and not (new and all(".processor.frame_" in k for k in missing))):
         raise ValueError(f"{directory / 'unet'}: weights do not match the UNet: missing {missing[:3]}...")
-    vae_class = json.loads((directory / "model_index.json").read_text())["vae"][1]
+    index = json.loads((directory / "model_index.json").read_text())
+    vae_class, scheduler_class = index["vae"][1], index["scheduler"][1]
+    if scheduler_class not in SCHEDULERS:
+        raise ValueError(f"{directory}: sampler {scheduler_class} is not one of {', '.join(SCHEDULERS)}")
     return {
         "vae": (PixelSpace if vae_class == PixelSpace.__name__ else AutoencoderKL).from_pretrained(
             directory / "vae", local_files_only=True
@@ -265,5 +285,5 @@ def load_parts(directory: Path, settings: dict, video: bool | None = None) -> di
         "tokenizer": CLIPTokenizer.from_pretrained(directory / "tokenizer", local_files_only=True),
         "unet": unet.eval(),
         "controlnet": MPIControlNet.from_pretrained(directory / "controlnet", local_files_only=True),
-        "scheduler": UniPCMultistepScheduler.from_pretrained(directory / "scheduler", local_files_only=True),
+        "scheduler": SCHEDULERS[scheduler_class].from_pretrained(directory / "scheduler", local_files_only=True),
     }

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from occsim.generative.pipelines.occscene import ContextFrame, FrameCondition, OccScenePipeline
-from occsim.generative.pipelines.syntheocc import DEFAULT_GUIDANCE
 from occsim.generative.renderers.syntheocc import SyntheOccRenderer
 from occsim.sensors.renderer import register_renderer
 from occsim.types import CameraFrames, CameraRig, Weather
@@ -32,7 +31,7 @@ class OccSceneRenderer(SyntheOccRenderer):
     Args:
         rig: the cameras; images are generated at the model's resolution and resized to ``rig.hw``.
         weights: a directory written by ``occsim train-occscene``; default the small model shipped with OccSim.
-        steps: UniPC denoising steps.
+        steps: denoising steps; default CPU_STEPS, or a distilled model's own.
         guidance: classifier-free guidance scale (1 turns it off and halves the UNet's work).
         device: torch device for the model.
         dtype: "float32", "float16" or "bfloat16".
@@ -49,8 +48,8 @@ class OccSceneRenderer(SyntheOccRenderer):
         self,
         rig: CameraRig,
         weights: str | Path | None = None,
-        steps: int = CPU_STEPS,
-        guidance: float = DEFAULT_GUIDANCE,
+        steps: int | None = None,
+        guidance: float | None = None,
         device: str = "cpu",
         dtype: str = "float32",
         prompt: str | None = None,
@@ -62,6 +61,10 @@ class OccSceneRenderer(SyntheOccRenderer):
         self.video = video
         self.context: ContextFrame | None = None
         self.perceived_occupancy: np.ndarray | None = None
+
+    def fallback_steps(self, settings: dict) -> int | None:
+        """CPU_STEPS unless the model names its own (a distilled one)."""
+        return None if "steps" in settings else CPU_STEPS
 
     def reset(self, world: World) -> None:
         """A new episode: its first frame has no previous frame to follow."""

@@ -16,7 +16,7 @@ from safetensors import safe_open
 
 from occsim.generative.pipelines.conditioning import LatentCondition, latent_condition, plane_depths
 from occsim.generative.pipelines.prompts import weather_prompt
-from occsim.generative.pipelines.syntheocc import DEFAULT_GUIDANCE, DEFAULT_STEPS, OccSimSyntheOccPipeline
+from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.sensors.raster import RasterRenderer
 from occsim.sensors.renderer import Renderer, register_renderer
 from occsim.types import CameraFrames, CameraRig, Weather
@@ -61,8 +61,8 @@ class SyntheOccRenderer(Renderer):
     Args:
         rig: the cameras; images are generated at the model's resolution and resized to ``rig.hw``.
         weights: a directory written by ``occsim train-syntheocc``; default the small model shipped with OccSim.
-        steps: UniPC denoising steps.
-        guidance: classifier-free guidance scale (1 turns it off and halves the work).
+        steps: denoising steps; default the model's own (UniPC's 20, a distilled model's 4).
+        guidance: classifier-free guidance scale (1 turns it off and halves the work); default the model's own.
         device: torch device for the model ("cpu", "cuda", "cuda:1", ...).
         dtype: "float32", "float16" or "bfloat16" (half precision on a GPU).
         prompt: text that replaces the weather's prompt (and the scenario's ``weather.prompt``).
@@ -81,8 +81,8 @@ class SyntheOccRenderer(Renderer):
         self,
         rig: CameraRig,
         weights: str | Path | None = None,
-        steps: int = DEFAULT_STEPS,
-        guidance: float = DEFAULT_GUIDANCE,
+        steps: int | None = None,
+        guidance: float | None = None,
         device: str = "cpu",
         dtype: str = "float32",
         prompt: str | None = None,
@@ -97,12 +97,19 @@ class SyntheOccRenderer(Renderer):
         self.pipe = self.pipeline_class.load(weights or self.default_weights, DTYPES[dtype]).to(device)
         self.pipe.set_progress_bar_config(disable=True)
         settings = self.pipe.settings
-        self.steps, self.guidance, self.prompt = steps, guidance, prompt
+        self.steps, self.guidance = self.pipe.sampling(
+            steps if steps is not None else self.fallback_steps(settings), guidance
+        )
+        self.prompt = prompt
         self.factor = int(settings["latent_factor"])
         self.depths = plane_depths(int(settings["planes"]), float(settings["max_depth"]))
         self.model_rig = rig.resized(tuple(settings["image_hw"]))
         self.condition_raster = RasterRenderer(self.model_rig)
         self.geometry_raster = self.condition_raster if self.model_rig.hw == rig.hw else RasterRenderer(rig)
+
+    def fallback_steps(self, settings: dict) -> int | None:
+        """Steps when neither the caller nor the model names them (None: the pipeline's default)."""
+        return None
 
     @classmethod
     def check_options(cls, **options) -> None:
@@ -112,10 +119,12 @@ class SyntheOccRenderer(Renderer):
             ValueError: a bad name or value. FileNotFoundError: no saved model at ``weights``.
         """
         super().check_options(**options)
-        steps = options.get("steps", 1)
+        steps = options.get("steps")
+        steps = 1 if steps is None else steps
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
             raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
-        guidance = options.get("guidance", 1.0)
+        guidance = options.get("guidance")
+        guidance = 1.0 if guidance is None else guidance
         if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0.0 <= guidance <= MAX_GUIDANCE:
             raise ValueError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {guidance!r}")
         dtype = options.get("dtype", "float32")
