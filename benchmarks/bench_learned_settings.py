@@ -36,6 +36,7 @@ def settings(lcm: Path | None) -> list[tuple[str, str, dict]]:
         ("syntheocc, pure, 20 UniPC steps", "syntheocc", {"init": "noise", "steps": 20, "guidance": 7.5}),
         ("syntheocc, pure, 4 UniPC steps", "syntheocc", {"init": "noise", "steps": 4, "guidance": 7.5}),
         ("syntheocc, shipped default", "syntheocc", {}),
+        ("syntheocc, raster-guided 0.25 x 4 UniPC", "syntheocc", {"init": "raster", "strength": 0.25, "steps": 4}),
     ]
     if lcm is not None:
         rows += [
@@ -50,6 +51,7 @@ def settings(lcm: Path | None) -> list[tuple[str, str, dict]]:
     rows += [
         ("occscene, pure, 12 UniPC steps", "occscene", {"init": "noise", "steps": 12}),
         ("occscene, shipped default", "occscene", {}),
+        ("occscene, raster-guided 0.2 x 12", "occscene", {"init": "raster", "strength": 0.2}),
     ]
     return rows
 

@@ -27,6 +27,7 @@ from occsim.training.syntheocc import _data_meta, _encode_all
 
 SIGMA_DATA = 0.5  # LCM's boundary-condition constants (LCMScheduler uses the same)
 HUBER_C = 0.001  # pseudo-Huber constant of the LCM recipe
+SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "prediction_type")
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,9 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
     empty = texts[0]
     prompt_states = torch.stack([by_prompt[p] for p in pairs.prompts])
 
-    noise_scheduler = DDPMScheduler.from_config(teacher.scheduler.config)
+    # the teacher's noise schedule only: a sampler's own settings (UniPC's solver order...) mean nothing here
+    schedule_config = {k: teacher.scheduler.config[k] for k in SCHEDULE_KEYS if k in teacher.scheduler.config}
+    noise_scheduler = DDPMScheduler(**schedule_config)
     schedule = _Schedule(noise_scheduler)
     jump = noise_scheduler.config.num_train_timesteps // config.solver_steps
     solver_timesteps = torch.arange(1, config.solver_steps + 1) * jump - 1  # 19, 39, ..., 999
@@ -125,8 +128,8 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     losses: list[float] = []
-    lcm = LCMScheduler.from_config(
-        noise_scheduler.config,
+    lcm = LCMScheduler(
+        **schedule_config,
         original_inference_steps=config.solver_steps,
         timestep_scaling=config.timestep_scaling,
         clip_sample=False,

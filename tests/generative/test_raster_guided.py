@@ -8,7 +8,7 @@ from occsim.scenarios import load_scenario
 from occsim.generative.models.images import to_signed, to_uint8
 from occsim.generative.models.pixel_space import decode_latents, encode_images
 from occsim.generative.renderers.occscene import OccSceneRenderer
-from occsim.generative.renderers.syntheocc import SyntheOccRenderer
+from occsim.generative.renderers.syntheocc import DEFAULT_INIT, DEFAULT_STRENGTH, SyntheOccRenderer
 from occsim.scenario import build_world
 from occsim.types import CameraRig, Weather
 from tests.generative.tiny import as_if_trained, tiny_occscene, tiny_renderer_weights
@@ -40,7 +40,7 @@ def test_strength_zero_returns_the_raster_views_through_the_autoencoder(weights,
 
 def test_strength_one_equals_pure_generation_with_the_same_seed(weights, world):
     rig = CameraRig.nuscenes((32, 56))
-    pure = SyntheOccRenderer(rig, weights=weights, steps=3).render(world, Weather("clear"), seed=5)
+    pure = SyntheOccRenderer(rig, weights=weights, steps=3, init="noise").render(world, Weather("clear"), seed=5)
     guided = SyntheOccRenderer(rig, weights=weights, steps=3, init="raster", strength=1.0)
     assert np.array_equal(guided.render(world, Weather("clear"), seed=5).rgb, pure.rgb)
 
@@ -55,7 +55,7 @@ def test_partial_strength_runs_part_of_the_schedule_deterministically(weights, w
     assert len(calls) == 2  # strength x steps
     b = renderer.render(world, Weather("clear"), seed=2)
     assert np.array_equal(a.rgb, b.rgb)
-    pure = SyntheOccRenderer(rig, weights=weights, steps=4).render(world, Weather("clear"), seed=2)
+    pure = SyntheOccRenderer(rig, weights=weights, steps=4, init="noise").render(world, Weather("clear"), seed=2)
     zero = SyntheOccRenderer(rig, weights=weights, steps=4, init="raster", strength=0.0).render(
         world, Weather("clear"), seed=2
     )
@@ -78,3 +78,15 @@ def test_occscene_starts_from_the_raster_views_and_keeps_its_context(tmp_path, w
     raster = renderer.condition_raster.render(world, Weather("clear"), seed=1)
     assert np.array_equal(frames.rgb, _round_trip(renderer.pipe, raster.rgb))
     assert renderer.context is not None  # the next frame is still conditioned on this one
+
+
+def test_the_default_is_raster_guided_and_still_denoises(weights, world, monkeypatch):
+    rig = CameraRig.nuscenes((32, 56))
+    renderer = SyntheOccRenderer(rig, weights=weights)
+    assert (renderer.init, renderer.strength) == (DEFAULT_INIT, DEFAULT_STRENGTH) == ("raster", 0.1)
+    assert (renderer.steps, renderer.guidance) == (20, 7.5)  # the model's own
+    calls = []
+    denoise = type(renderer.pipe).denoise
+    monkeypatch.setattr(type(renderer.pipe), "denoise", lambda self, *a, **k: calls.append(1) or denoise(self, *a, **k))
+    renderer.render(world, Weather("clear"), seed=0)
+    assert len(calls) == 2  # the last tenth of 20 steps

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from occsim.generative.pipelines.occscene import ContextFrame, FrameCondition, OccScenePipeline
-from occsim.generative.renderers.syntheocc import SyntheOccRenderer
+from occsim.generative.renderers.syntheocc import DEFAULT_INIT, DEFAULT_STRENGTH, SyntheOccRenderer
 from occsim.sensors.renderer import register_renderer
 from occsim.types import CameraFrames, CameraRig, Weather
 from occsim.world.world import World
@@ -53,8 +53,8 @@ class OccSceneRenderer(SyntheOccRenderer):
         device: str = "cpu",
         dtype: str = "float32",
         prompt: str | None = None,
-        init: str = "noise",
-        strength: float = 1.0,
+        init: str = DEFAULT_INIT,
+        strength: float = DEFAULT_STRENGTH,
         video: bool = True,
     ):
         super().__init__(rig, weights, steps, guidance, device, dtype, prompt, init, strength)
