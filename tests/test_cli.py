@@ -110,3 +110,10 @@ def test_train_syntheocc_says_what_is_missing(tmp_path):
     assert missing.exit_code == 2 and "collect-render" in missing.output
     precision = runner.invoke(app, ["train-syntheocc", str(tmp_path), "--mixed-precision", "fp8"])
     assert precision.exit_code == 2 and "fp16 or bf16" in precision.output
+
+
+def test_distill_and_tune_decoder_say_what_is_missing(tmp_path):
+    missing = runner.invoke(app, ["distill-syntheocc", str(tmp_path / "none"), "--out", str(tmp_path / "w")])
+    assert missing.exit_code == 2 and "collect-render" in missing.output
+    no_vae = runner.invoke(app, ["tune-decoder", str(tmp_path), "--weights", str(tmp_path)])
+    assert no_vae.exit_code == 2 and "no autoencoder (vae/)" in no_vae.output

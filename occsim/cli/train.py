@@ -401,3 +401,89 @@ def distill_syntheocc(
         table.add_row(r["setting"], f"{r['probe_miou']:.3f}", f"{r['perceived_miou']:.3f}", seconds)
     out.print(table)
     out.print(f"distilled in {record['train_seconds']:.0f} s; model card: {out_dir / 'MODEL_CARD.md'}")
+
+
+@app.command("tune-decoder")
+def tune_decoder(
+    data_dir: Annotated[Path, typer.Argument(help="A collect-render folder at the models' image size.")],
+    weights: Annotated[
+        list[Path] | None,
+        typer.Option(help="Model folders sharing one autoencoder (repeatable); default the shipped small models."),
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 3000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Single views per step.")] = 16,
+    foreground_weight: Annotated[float, typer.Option(min=1.0, help="Loss weight of object-class pixels.")] = 4.0,
+    held_out: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of episodes held out.")] = 0.1,
+    eval_dir: Annotated[
+        Path | None, typer.Option("--eval", help="A collect-render folder for the figures; default the held-out.")
+    ] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train a model's autoencoder decoder further (encoder frozen, so its diffusion model stays valid)."""
+    import time
+
+    import numpy as np
+    from diffusers import AutoencoderKL
+
+    from occsim.generative.models.perception import PerceptionMeter
+    from occsim.generative.renderers.occscene import SMALL_OCCSCENE
+    from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
+    from occsim.training.decoder import (
+        DecoderTuning,
+        card_section,
+        measure_round_trip,
+        same_autoencoder,
+        update_card,
+    )
+    from occsim.training.decoder import tune_decoder as run
+    from occsim.training.episodes import episode_files, read_episodes, split_episodes
+
+    folders = weights or [SMALL_WEIGHTS, SMALL_OCCSCENE]
+    missing = [f for f in folders if not (f / "vae" / "diffusion_pytorch_model.safetensors").is_file()]
+    if missing:
+        raise fail(f"no autoencoder (vae/) in {', '.join(map(str, missing))}")
+    if not same_autoencoder(folders):
+        raise fail("the --weights folders hold different autoencoders: tune them one at a time")
+    try:
+        train_files, held_files = split_episodes(episode_files(data_dir), held_out, seed)
+    except (FileNotFoundError, ValueError) as e:
+        raise fail(str(e)) from None
+    figures_from = episode_files(eval_dir) if eval_dir else held_files
+    if not figures_from:
+        raise fail("no episodes to measure on: give --eval DIR or a --held-out share above 0")
+    vae = AutoencoderKL.from_pretrained(folders[0] / "vae", local_files_only=True).eval()
+    data = read_episodes(train_files, ("images", "nearest"))
+    images = data["images"].reshape(-1, *data["images"].shape[2:])
+    nearest = data["nearest"].reshape(-1, *data["nearest"].shape[2:])
+    if images.shape[1] // nearest.shape[1] != 2 ** (len(vae.config.block_out_channels) - 1):
+        raise fail(f"{data_dir}: its latent factor does not match the autoencoder of {folders[0]}")
+    meter = PerceptionMeter.load()
+    before = measure_round_trip(vae, figures_from, meter, seed=seed)
+    tuning = DecoderTuning(steps=steps, batch_size=batch_size, foreground_weight=foreground_weight, seed=seed)
+    started = time.perf_counter()
+    losses = run(vae, images, nearest, tuning)
+    seconds = time.perf_counter() - started
+    after = measure_round_trip(vae, figures_from, meter, seed=seed)
+    record = {
+        "config": tuning.__dict__,
+        "data_dir": str(data_dir),
+        "evaluated_on": f"{len(figures_from)} episodes of {eval_dir}" if eval_dir else "held-out episodes",
+        "seconds": round(seconds, 1),
+        "before": before,
+        "after": after,
+        "final_loss": float(np.mean(losses[-50:])),
+    }
+    for folder in folders:
+        vae.save_pretrained(folder / "vae", safe_serialization=True)
+        (folder / "decoder_tuning.json").write_text(json.dumps(record, indent=1))
+        update_card(folder / "MODEL_CARD.md", card_section(record))
+    table = Table(title="autoencoder round trip before and after")
+    for column in ("decoder", "L1 [0-255]", "L1 on objects", "perceived mIoU"):
+        table.add_column(column)
+    for name, r in (("before", before), ("after", after)):
+        table.add_row(name, f"{r['l1']:.2f}", f"{r['foreground_l1']:.2f}", f"{r['perceived_miou']:.3f}")
+    out.print(table)
+    out.print(
+        f"raster views: perceived mIoU {after['raster_perceived_miou']:.3f}; {seconds:.0f} s; saved in "
+        + ", ".join(map(str, folders))
+    )

@@ -1,0 +1,154 @@
+"""``occsim tune-decoder``: train a small model's autoencoder decoder longer, its encoder (and so its latents) frozen.
+
+The small SyntheOcc and OccScene models decode through an autoencoder trained for a few hundred steps; its round trip
+alone blurs away the small and distant objects a planner must see (measured: the perception meter's mIoU falls from
+0.67 on raster views to 0.51 on their round trip). Stable Diffusion's ft-MSE decoders are the precedent: with the
+encoder frozen the latent space does not move, so a diffusion model trained on it stays valid while the decoder
+learns to draw its latents sharper. Pixels of the object classes weigh more, so small things are not averaged away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKL
+from tqdm.auto import tqdm
+
+from occsim.generative.models.images import to_signed, to_uint8
+from occsim.training.reweighing import FOREGROUND_CLASSES
+
+
+@dataclass(frozen=True)
+class DecoderTuning:
+    """A tune-decoder run."""
+
+    steps: int = 3000
+    batch_size: int = 16  # single views per step
+    learning_rate: float = 5e-4
+    foreground_weight: float = 4.0  # loss weight of object-class pixels (1 elsewhere)
+    seed: int = 0
+
+
+def foreground_mask(nearest: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
+    """(N, H, W) bool: pixels whose latent cell's nearest surface is an object class, at the images' size."""
+    fg = np.isin(nearest, list(FOREGROUND_CLASSES))
+    fy, fx = image_hw[0] // nearest.shape[-2], image_hw[1] // nearest.shape[-1]
+    return fg.repeat(fy, axis=-2).repeat(fx, axis=-1)
+
+
+def tune_decoder(vae: AutoencoderKL, images: np.ndarray, nearest: np.ndarray, tuning: DecoderTuning) -> list[float]:
+    """Fit ``vae``'s decoder to (N, H, W, 3) uint8 views from their frozen encodings; returns the loss curve.
+
+    Args:
+        vae: the autoencoder, changed in place (decoder only).
+        images: single views.
+        nearest: (N, h, w) their nearest-surface labels at latent resolution (the foreground weights).
+        tuning: steps, batch, learning rate, foreground weight, seed.
+    """
+    vae.requires_grad_(False)
+    vae.decoder.requires_grad_(True)
+    vae.post_quant_conv.requires_grad_(True)
+    params = [*vae.decoder.parameters(), *vae.post_quant_conv.parameters()]
+    optimiser = torch.optim.AdamW(params, lr=tuning.learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, tuning.steps)
+    rng = np.random.default_rng(tuning.seed)
+    generator = torch.Generator().manual_seed(tuning.seed)
+    weights = foreground_mask(nearest, images.shape[1:3])
+    losses: list[float] = []
+    vae.train()
+    for _ in (bar := tqdm(range(tuning.steps), desc="decoder")):
+        pick = rng.integers(len(images), size=tuning.batch_size)
+        x = to_signed(torch.from_numpy(images[pick]).permute(0, 3, 1, 2))
+        with torch.no_grad():  # the latents the diffusion model was trained on, sampled as in its training
+            z = vae.encode(x).latent_dist.sample(generator)
+        reconstruction = vae.decode(z).sample
+        w = 1.0 + (tuning.foreground_weight - 1.0) * torch.from_numpy(weights[pick]).float()[:, None]
+        error = reconstruction - x
+        loss = ((error.abs() + error**2) * w).mean() / w.mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+    vae.eval().requires_grad_(False)
+    return losses
+
+
+@torch.no_grad()
+def round_trip(vae: AutoencoderKL, images: np.ndarray, batch: int = 64) -> np.ndarray:
+    """(N, H, W, 3) uint8: ``images`` encoded (posterior mean) and decoded."""
+    out = []
+    for i in range(0, len(images), batch):
+        x = to_signed(torch.from_numpy(images[i : i + batch]).permute(0, 3, 1, 2))
+        out.append(to_uint8(vae.decode(vae.encode(x).latent_dist.mean).sample))
+    return np.concatenate(out)
+
+
+def same_autoencoder(folders: list[Path]) -> bool:
+    """Whether every model folder holds byte-identical autoencoder weights (so one tuning serves them all)."""
+    blobs = [(Path(f) / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() for f in folders]
+    return all(b == blobs[0] for b in blobs)
+
+
+def measure_round_trip(vae: AutoencoderKL, files: list[Path], meter, samples: int = 24, seed: int = 0) -> dict:
+    """The autoencoder's round trip on six-view samples of collect-render ``files``: what it costs a perceiver.
+
+    Returns:
+        ``l1``: mean absolute error on the [0, 255] scale; ``foreground_l1``: the same on object-class pixels;
+        ``perceived_miou``: the meter's occupancy mIoU on the round trips; ``raster_perceived_miou``: on the views.
+    """
+    from occsim.metrics.occupancy import occupancy_iou
+    from occsim.training.episodes import read_episodes
+    from occsim.types import CAMERA_NAMES, CameraRig
+
+    data = read_episodes(files, ("images", "nearest"), coarse=tuple(meter.model.config.coarse))
+    picks = np.random.default_rng(seed).choice(
+        len(data["images"]), size=min(samples, len(data["images"])), replace=False
+    )
+    views = data["images"][picks]
+    hw = views.shape[2:4]
+    back = round_trip(vae, views.reshape(-1, *views.shape[2:])).reshape(views.shape)
+    error = np.abs(back.astype(np.float32) - views.astype(np.float32)).mean(axis=-1)
+    fg = foreground_mask(data["nearest"][picks], hw)
+    scores = {"raster": [], "round_trip": []}
+    for n, i in enumerate(picks):
+        rig = CameraRig(CAMERA_NAMES, data["intrinsics"][i], data["cam2ego"][i], hw)
+        for name, images in (("raster", views[n]), ("round_trip", back[n])):
+            scores[name].append(occupancy_iou(meter.perceive(images, rig), data["labels"][i])["miou"])
+    return {
+        "samples": len(picks),
+        "l1": round(float(error.mean()), 3),
+        "foreground_l1": round(float(error[fg].mean()), 3) if fg.any() else float("nan"),
+        "perceived_miou": round(float(np.nanmean(scores["round_trip"])), 4),
+        "raster_perceived_miou": round(float(np.nanmean(scores["raster"])), 4),
+    }
+
+
+def card_section(record: dict) -> str:
+    """The model card's section on the tuned decoder (replaced, not repeated, on a later tuning)."""
+    cfg, before, after = record["config"], record["before"], record["after"]
+    return f"""{CARD_HEADER}
+The autoencoder's decoder was trained further with the encoder frozen (the latents, and so the diffusion model, are
+unchanged): `occsim tune-decoder {record["data_dir"]} --weights DIR --steps {cfg["steps"]}` ({cfg["steps"]} steps of
+{cfg["batch_size"]} views, L1 + MSE, object pixels weighted {cfg["foreground_weight"]}x; {record["seconds"]:.0f} s).
+Round trip of {after["samples"]} six-view samples from {record["evaluated_on"]}:
+
+| decoder | L1 [0-255] | L1 on objects | perceived mIoU (raster views: {after["raster_perceived_miou"]:.3f}) |
+|---|---|---|---|
+| before | {before["l1"]:.2f} | {before["foreground_l1"]:.2f} | {before["perceived_miou"]:.3f} |
+| after | {after["l1"]:.2f} | {after["foreground_l1"]:.2f} | {after["perceived_miou"]:.3f} |
+"""
+
+
+CARD_HEADER = "## Decoder tuned"
+
+
+def update_card(card: Path, section: str) -> None:
+    """Put ``section`` at the end of ``card``, replacing an earlier one with the same header."""
+    text = card.read_text() if card.is_file() else ""
+    text = text.split(CARD_HEADER)[0].rstrip("\n")
+    card.write_text(f"{text}\n\n{section}")
