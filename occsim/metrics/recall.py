@@ -19,6 +19,7 @@ BANDS: tuple[tuple[float, float], ...] = ((0.0, 15.0), (15.0, 30.0), (30.0, 40.0
 MIN_VISIBLE_SHARE = 1e-4  # of a view's pixels (11 px at 256 x 448): fewer and nobody could be asked to see it
 MIN_VISIBLE_PIXELS = 2
 DEPTH_MARGIN = 0.5  # [m] around the box's depth range: the pixel belongs to this box, not a look-alike behind
+VEHICLES = ("bus", "car", "construction_vehicle", "trailer", "truck")  # summed into one "vehicles" row
 FOOTPRINT_STEP = 0.4  # [m] sampling of the footprint: finer than the finest cell, so thin actors hit a cell
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from occsim.metrics.recall import BANDS, merge_tallies, recall
+from occsim.metrics.recall import BANDS, VEHICLES, merge_tallies, recall
 
 COLUMNS = (
     "planner",
@@ -96,7 +96,8 @@ BAND_NAMES = tuple(f"{lo:g}-{hi:g}" for lo, hi in BANDS)
 def recall_rows(records: list[dict]) -> list[dict]:
     """One row per (weather, class) over the metered runs: found / visible per distance band, and the recall.
 
-    Runs of every planner count alike: visibility and finding depend on the views, not on who drives.
+    A ``vehicles`` row sums the vehicle classes. Runs of every planner count alike: visibility and finding depend
+    on the views, not on who drives.
     """
     by_weather: dict[str, list[dict]] = {}
     for r in records:
@@ -104,7 +105,9 @@ def recall_rows(records: list[dict]) -> list[dict]:
             by_weather.setdefault(r["weather"], []).append(r["object_recall"])
     rows = []
     for weather, tallies in sorted(by_weather.items()):
-        for name, bands in sorted(merge_tallies(tallies).items()):
+        merged = merge_tallies(tallies)
+        vehicles = merge_tallies([{"vehicles": merged[name]} for name in VEHICLES if name in merged])
+        for name, bands in [*sorted(merged.items()), *vehicles.items()]:
             row: dict = {"weather": weather, "class": name}
             for band in BAND_NAMES:
                 found, visible = bands.get(band, [0, 0])

@@ -76,7 +76,8 @@ def test_tallies_bands_and_rows():
     rows = recall_rows(
         [{"weather": "fog", "object_recall": t}, {"weather": "fog", "object_recall": None}, {"weather": "clear"}]
     )
-    assert [(r["weather"], r["class"]) for r in rows] == [("fog", "bus"), ("fog", "car")]
-    car = rows[1]
+    assert [(r["weather"], r["class"]) for r in rows] == [("fog", "bus"), ("fog", "car"), ("fog", "vehicles")]
+    car, vehicles = rows[1], rows[2]
     assert car["15-30 m"] == 0.5 and car["15-30 m seen"] == 2 and np.isnan(car["30-40 m"])
-    assert set(CLASS_NAMES) >= {r["class"] for r in rows}
+    assert vehicles["30-40 m"] == 1.0 and vehicles["30-40 m seen"] == 1 and vehicles["0-15 m seen"] == 1
+    assert set(CLASS_NAMES) | {"vehicles"} >= {r["class"] for r in rows}
