@@ -218,6 +218,7 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         generator: torch.Generator | None = None,
         init_images: np.ndarray | None = None,
         strength: float = 1.0,
+        keep_detail: bool = False,
     ) -> OccSceneOutput:
         """Generate the six views of one frame (Algorithm 2), conditioned on the previous frame if given.
 
@@ -233,6 +234,7 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             generator: seeds the initial noise.
             init_images: (V, H, W, 3) uint8 views at the model's size to start from (SDEdit), or None.
             strength: how much of the schedule runs from ``init_images`` (1: pure generation).
+            keep_detail: add back what the autoencoder loses of ``init_images`` (see the SyntheOcc pipeline).
         """
         device, dtype = self.device, self.unet.dtype
         image_hw = tuple(self.settings["image_hw"])
@@ -268,7 +270,10 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
                 latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale, residual, generator)
         finally:
             set_video_mode(self.unet, "off")
-        images = decode_latents(self.vae, latents).float().clamp(-1, 1)
+        images = decode_latents(self.vae, latents).float()
+        if keep_detail and init_images is not None:
+            images = images + self.detail_residual(init_images)
+        images = images.clamp(-1, 1)
         logits = self.perception(images[None], k[None], t_cam[None])  # Algorithm 2 returns X_occ with y_0
         return OccSceneOutput(
             images=to_uint8(images),

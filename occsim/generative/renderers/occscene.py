@@ -36,8 +36,8 @@ class OccSceneRenderer(SyntheOccRenderer):
         device: torch device for the model.
         dtype: "float32", "float16" or "bfloat16".
         prompt: text that replaces the weather's prompt (and the scenario's ``weather.prompt``).
-        init, strength: ``init="raster"`` starts each frame from its raster views noised to ``strength`` (SDEdit), as
-            the ``syntheocc`` renderer does; the previous-frame context is kept.
+        init, strength, keep_detail: ``init="raster"`` starts each frame from its raster views noised to
+            ``strength`` (SDEdit), as the ``syntheocc`` renderer does; the previous-frame context is kept.
         video: condition each frame on the previous one of the episode (off: every frame on its own).
     """
 
@@ -55,9 +55,10 @@ class OccSceneRenderer(SyntheOccRenderer):
         prompt: str | None = None,
         init: str = DEFAULT_INIT,
         strength: float = DEFAULT_STRENGTH,
+        keep_detail: bool = True,
         video: bool = True,
     ):
-        super().__init__(rig, weights, steps, guidance, device, dtype, prompt, init, strength)
+        super().__init__(rig, weights, steps, guidance, device, dtype, prompt, init, strength, keep_detail)
         self.video = video
         self.context: ContextFrame | None = None
         self.perceived_occupancy: np.ndarray | None = None

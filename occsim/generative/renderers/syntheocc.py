@@ -74,6 +74,8 @@ class SyntheOccRenderer(Renderer):
             method, which a pretrained base on a GPU can afford).
         strength: with ``init="raster"``, the share of the schedule that runs (0: the raster views through the
             autoencoder; 1: pure generation); ``strength x steps`` steps run.
+        keep_detail: with ``init="raster"``, add back what the autoencoder loses of the raster views (the small
+            models' autoencoder blurs away small and distant objects); strength 0 then returns the raster views.
 
     Subclasses set ``pipeline_class`` and ``default_weights`` and reuse ``condition`` and ``frames``.
     """
@@ -92,12 +94,20 @@ class SyntheOccRenderer(Renderer):
         prompt: str | None = None,
         init: str = DEFAULT_INIT,
         strength: float = DEFAULT_STRENGTH,
+        keep_detail: bool = True,
     ):
         super().__init__(rig)
         self.check_options(
-            weights=weights, steps=steps, guidance=guidance, dtype=dtype, prompt=prompt, init=init, strength=strength
+            weights=weights,
+            steps=steps,
+            guidance=guidance,
+            dtype=dtype,
+            prompt=prompt,
+            init=init,
+            strength=strength,
+            keep_detail=keep_detail,
         )
-        self.init, self.strength = init, float(strength)
+        self.init, self.strength, self.keep_detail = init, float(strength), bool(keep_detail)
         self.pipe = self.pipeline_class.load(weights or self.default_weights, DTYPES[dtype]).to(device)
         self.pipe.set_progress_bar_config(disable=True)
         settings = self.pipe.settings
@@ -139,6 +149,8 @@ class SyntheOccRenderer(Renderer):
         strength = options.get("strength", 1.0)
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be a number from 0 to 1, got {strength!r}")
+        if not isinstance(options.get("keep_detail", True), bool):
+            raise ValueError(f"keep_detail must be true or false, got {options.get('keep_detail')!r}")
         prompt = options.get("prompt")
         if prompt is not None and (not isinstance(prompt, str) or not 0 < len(prompt) <= MAX_PROMPT):
             raise ValueError(f"prompt must be text of 1 to {MAX_PROMPT} characters, got {str(prompt)[:40]!r}")
@@ -161,7 +173,7 @@ class SyntheOccRenderer(Renderer):
     def start(self, small: CameraFrames) -> dict:
         """Where denoising starts: the raster views at the model's size (``init="raster"``), or noise."""
         if self.init == "raster":
-            return {"init_images": small.rgb, "strength": self.strength}
+            return {"init_images": small.rgb, "strength": self.strength, "keep_detail": self.keep_detail}
         return {}
 
     def condition(self, world: World, weather: Weather, seed: int) -> tuple[CameraFrames, LatentCondition]:
