@@ -133,8 +133,9 @@ def card_section(record: dict) -> str:
     cfg, before, after = record["config"], record["before"], record["after"]
     return f"""{CARD_HEADER}
 The autoencoder's decoder was trained further with the encoder frozen (the latents, and so the diffusion model, are
-unchanged): `occsim tune-decoder {record["data_dir"]} --steps {cfg["steps"]} --batch-size {cfg["batch_size"]}` (
-{cfg["steps"]} steps of {cfg["batch_size"]} views, L1 + MSE, object pixels weighted {cfg["foreground_weight"]}x; {record["seconds"]:.0f} s).
+unchanged): `occsim tune-decoder {record["data_dir"]} --steps {cfg["steps"]} --batch-size {cfg["batch_size"]}`
+({cfg["steps"]} steps of {cfg["batch_size"]} views, L1 + MSE, object pixels weighted {cfg["foreground_weight"]}x;
+{record["seconds"]:.0f} s).
 Round trip of {after["samples"]} six-view samples from {record["evaluated_on"]}:
 
 | decoder | L1 [0-255] | L1 on objects | perceived mIoU (raster views: {after["raster_perceived_miou"]:.3f}) |
