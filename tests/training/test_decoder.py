@@ -73,3 +73,20 @@ def test_folders_must_share_one_autoencoder(tmp_path):
         vae.save_pretrained(tmp_path / name / "vae", safe_serialization=True)
     assert same_autoencoder([tmp_path / "a", tmp_path / "b"])
     assert not same_autoencoder([tmp_path / "a", tmp_path / "c"])
+
+
+def test_card_section_quotes_the_command_and_both_round_trips():
+    from occsim.training.decoder import card_section
+
+    figures = {"samples": 4, "l1": 9.5, "foreground_l1": 15.0, "perceived_miou": 0.5, "raster_perceived_miou": 0.6}
+    record = {
+        "config": DecoderTuning(steps=10, batch_size=2).__dict__,
+        "data_dir": "data/render",
+        "evaluated_on": "held-out episodes",
+        "seconds": 3.0,
+        "before": figures,
+        "after": {**figures, "l1": 8.0, "perceived_miou": 0.55},
+    }
+    text = card_section(record)
+    assert text.startswith(CARD_HEADER) and "occsim tune-decoder data/render --steps 10 --batch-size 2" in text
+    assert "| before | 9.50 | 15.00 | 0.500 |" in text and "| after | 8.00 | 15.00 | 0.550 |" in text
