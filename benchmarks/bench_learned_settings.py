@@ -16,18 +16,8 @@ import json
 from pathlib import Path
 
 import torch
-from occsim.envs.occsim_env import OccSimEnv
 
-from occsim.suite.bench import timed_steps
-from occsim.types import Trajectory
-
-
-def seconds_per_step(renderer: str, kwargs: dict, hw: tuple[int, int], env_steps: int) -> float:
-    env = OccSimEnv("fog_bus", camera_hw=hw, renderer=renderer, renderer_kwargs=kwargs)
-    obs, _ = env.reset(seed=0)
-    plan = Trajectory.constant_velocity(max(float(obs["ego"][0]), 2.0))
-    timed_steps(env, plan, 1)  # warm caches and kernels
-    return timed_steps(env, plan, env_steps) / env_steps
+from occsim.suite.bench import renderer_seconds_per_step
 
 
 def settings(lcm: Path | None) -> list[tuple[str, str, dict]]:
@@ -67,7 +57,7 @@ def main() -> None:
     hw = tuple(int(v) for v in args.camera_hw.split("x"))
     rows = []
     for name, renderer, kwargs in settings(args.lcm):
-        seconds = seconds_per_step(renderer, kwargs, hw, args.env_steps)
+        seconds = renderer_seconds_per_step(renderer, hw, args.env_steps, kwargs)
         rows.append({"setting": name, "renderer": renderer, "options": kwargs, "s_per_step": round(seconds, 3)})
         print(f"{name:48s} {seconds:7.3f} s / step", flush=True)
     raster = rows[0]["s_per_step"]

@@ -28,25 +28,18 @@ BATCH, DIM = 8, 64  # sequences per call (patch positions) and token width, as i
 
 
 def env_seconds(env_steps: int) -> dict[str, float]:
-    """Mean seconds per env step after one warm-up step, for each renderer configuration."""
-    from occsim.envs.occsim_env import OccSimEnv
-
-    from occsim.suite.bench import timed_steps
-    from occsim.types import Trajectory
+    """Mean seconds per env step after one warm-up step, for each renderer configuration (pure generation)."""
+    from occsim.suite.bench import renderer_seconds_per_step
 
     configs = {
         "raster": ("raster", {}),
-        "syntheocc, 20 steps": ("syntheocc", {"steps": 20}),
-        "occscene, 12 steps (CPU default)": ("occscene", {}),
-        "occscene, 20 steps": ("occscene", {"steps": 20}),
+        "syntheocc, 20 steps": ("syntheocc", {"init": "noise", "steps": 20}),
+        "occscene, 12 steps (CPU default)": ("occscene", {"init": "noise"}),
+        "occscene, 20 steps": ("occscene", {"init": "noise", "steps": 20}),
     }
     seconds = {}
     for name, (renderer, kwargs) in configs.items():
-        env = OccSimEnv("fog_bus", renderer=renderer, renderer_kwargs=kwargs)
-        obs, _ = env.reset(seed=0)
-        plan = Trajectory.constant_velocity(max(float(obs["ego"][0]), 2.0))
-        timed_steps(env, plan, 1)  # warm-up
-        seconds[name] = round(timed_steps(env, plan, env_steps) / env_steps, 3)
+        seconds[name] = round(renderer_seconds_per_step(renderer, (256, 448), env_steps, kwargs), 3)
         print(f"{name}: {seconds[name]} s / env step", flush=True)
     return seconds
 

@@ -18,19 +18,6 @@ import numpy as np
 import torch
 
 
-def env_seconds_per_step(renderer: str, hw: tuple[int, int], env_steps: int, kwargs: dict) -> float:
-    from occsim.envs.occsim_env import OccSimEnv
-
-    from occsim.suite.bench import timed_steps
-    from occsim.types import Trajectory
-
-    env = OccSimEnv("fog_bus", camera_hw=hw, renderer=renderer, renderer_kwargs=kwargs)
-    obs, _ = env.reset(seed=0)
-    plan = Trajectory.constant_velocity(max(float(obs["ego"][0]), 2.0))
-    timed_steps(env, plan, 1)  # warm caches and kernels
-    return timed_steps(env, plan, env_steps) / env_steps
-
-
 def full_size_seconds(device: str, steps: int, compile_unet: bool, repeats: int = 3) -> dict:
     """One 6 x 256 x 448 generation with an SD 2.1-shaped pipeline in fp16 (random weights)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel, UniPCMultistepScheduler
@@ -101,12 +88,14 @@ def main() -> None:
     parser.add_argument("--full-size", action="store_true", help="time the SD 2.1-shaped pipeline (needs CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the UNet for --full-size")
     args = parser.parse_args()
+    from occsim.suite.bench import renderer_seconds_per_step
+
     torch.manual_seed(0)
     figures: dict = {"device": args.device, "torch_threads": torch.get_num_threads(), "unipc_steps": args.steps}
     for hw in ((64, 112), (256, 448)):
-        raster = env_seconds_per_step("raster", hw, args.env_steps, {})
-        kwargs = {"steps": args.steps, "device": args.device}
-        syntheocc = env_seconds_per_step("syntheocc", hw, args.env_steps, kwargs)
+        raster = renderer_seconds_per_step("raster", hw, args.env_steps)
+        kwargs = {"init": "noise", "steps": args.steps, "device": args.device}  # pure generation, as documented
+        syntheocc = renderer_seconds_per_step("syntheocc", hw, args.env_steps, kwargs)
         figures[f"{hw[0]}x{hw[1]}"] = {
             "raster_s_per_step": round(raster, 4),
             "syntheocc_s_per_step": round(syntheocc, 3),

@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from occsim.cli.common import renderer_options
 from occsim.metrics.transfer import SCORES, planner_transfer
 from occsim.suite.runner import SuiteConfig, run_suite
 from occsim.suite.summary import recall_rows
@@ -35,13 +36,7 @@ def main() -> None:
     parser.add_argument("--perception-meter", action="store_true", help="also object recall and perceived mIoU")
     parser.add_argument("--label", default=None, help="name of the learned setting's folder and rows")
     args = parser.parse_args()
-    options = {}
-    for item in args.option:
-        key, _, value = item.partition("=")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    options = renderer_options(args.option)
     scenarios, problems = collect_scenarios(args.scenario)
     if problems:
         raise SystemExit("\n".join(problems))

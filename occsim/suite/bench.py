@@ -63,6 +63,20 @@ def timed_steps(env, action, steps: int, seed: int = 0) -> float:
     return clock["elapsed"]
 
 
+def renderer_seconds_per_step(
+    renderer: str, hw: tuple[int, int], steps: int, kwargs: dict | None = None, scenario: str = "fog_bus"
+) -> float:
+    """Mean seconds per env step with ``renderer`` and its ``kwargs``, after one untimed warm-up step.
+
+    A constant-velocity plan in ``scenario``: what the diffusion renderers' benchmarks compare with raster.
+    """
+    env = OccSimEnv(scenario, camera_hw=hw, renderer=renderer, renderer_kwargs=kwargs or {})
+    obs, _ = env.reset(seed=0)
+    plan = Trajectory.constant_velocity(max(float(obs["ego"][0]), 2.0))
+    timed_steps(env, plan, 1)  # warm caches and kernels
+    return timed_steps(env, plan, steps) / steps
+
+
 def env_steps_per_second(hw: tuple[int, int], steps: int = 60) -> float:
     """Whole env steps per second (world step, occupancy window, render, collision), resets excluded."""
     env = OccSimEnv(scenario=bench_scenario(), camera_hw=hw)
