@@ -59,6 +59,7 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
 ) -> None:
     """Drive one planner through one scenario and report what happened."""
+    from occsim.metrics.recall import BAND_NAMES
     from occsim.suite.episode import PlannerError, run_episode
 
     hw = parse_hw(camera_hw)
@@ -95,9 +96,7 @@ def run(
     if result.perceived_occupancy_miou is not None:
         out.print(f"  perceived occupancy mIoU {result.perceived_occupancy_miou:.3f} (mean over frames)")
     for name, bands in sorted((result.object_recall or {}).items()):
-        found = ", ".join(
-            f"{band} m {f}/{v}" for band, (f, v) in sorted(bands.items(), key=lambda b: float(b[0].split("-")[0]))
-        )
+        found = ", ".join(f"{band} m {bands[band][0]}/{bands[band][1]}" for band in BAND_NAMES if band in bands)
         out.print(f"  {name} found by the meter (frames): {found}")
     if video is not None:
         out.print(f"  video: {video}")

@@ -14,8 +14,11 @@ import numpy as np
 
 from occsim.classes import CLASS_NAMES
 from occsim.types import OCC3D_GRID, ActorState, CameraFrames, CameraRig, Pose2D, VoxelGrid
+from occsim.world.geometry import box_corners
+from occsim.world.occupancy import actor_array
 
 BANDS: tuple[tuple[float, float], ...] = ((0.0, 15.0), (15.0, 30.0), (30.0, 40.0))  # [m] from the ego
+BAND_NAMES = tuple(f"{lo:g}-{hi:g}" for lo, hi in BANDS)  # "0-15", ...: the keys of a tally
 MIN_VISIBLE_SHARE = 1e-4  # of a view's pixels (11 px at 256 x 448): fewer and nobody could be asked to see it
 MIN_VISIBLE_PIXELS = 2
 DEPTH_MARGIN = 0.5  # [m] around the box's depth range: the pixel belongs to this box, not a look-alike behind
@@ -34,9 +37,9 @@ class Sighting:
 
 def band_name(distance: float) -> str | None:
     """``"0-15"``, ``"15-30"`` or ``"30-40"``; None beyond the last band."""
-    for lo, hi in BANDS:
+    for (lo, hi), name in zip(BANDS, BAND_NAMES, strict=True):
         if lo <= distance < hi:
-            return f"{lo:g}-{hi:g}"
+            return name
     return None
 
 
@@ -49,20 +52,13 @@ def visible_actors(
     """
     h, w = frames.depth.shape[1:3]
     need = max(MIN_VISIBLE_PIXELS, int(round(MIN_VISIBLE_SHARE * h * w)))
-    unit = np.array([[sx, sy, sz] for sx in (-0.5, 0.5) for sy in (-0.5, 0.5) for sz in (0.0, 1.0)])
     seen = []
-    for actor in actors:
-        centre = ego.to_local(np.array([actor.pose.x, actor.pose.y]))
-        distance = float(np.hypot(*centre))
+    for actor, (x, y, yaw, length, width, height, _) in zip(actors, actor_array(actors, ego), strict=True):
+        distance = float(np.hypot(x, y))
         if distance >= max_range:
             continue
-        yaw = actor.pose.yaw - ego.yaw
-        local = unit * actor.size
-        c, s = np.cos(yaw), np.sin(yaw)
-        corners = np.stack(
-            [centre[0] + c * local[:, 0] - s * local[:, 1], centre[1] + s * local[:, 0] + c * local[:, 1], local[:, 2]],
-            axis=1,
-        )
+        ground = box_corners(x, y, yaw, length, width)  # ego frame
+        corners = np.concatenate([np.c_[ground, np.zeros(4)], np.c_[ground, np.full(4, height)]])
         if any(_pixels(corners, actor.cls, frames, rig, v) >= need for v in range(len(rig.names))):
             seen.append((actor, distance))
     return seen

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from occsim.metrics.recall import BANDS, VEHICLES, merge_tallies, recall
+from occsim.metrics.recall import BAND_NAMES, VEHICLES, merge_tallies, recall
 
 COLUMNS = (
     "planner",
@@ -88,9 +88,6 @@ def summary_table(rows: list[dict]) -> Table:
         cells = (row.get(c, "") for c in shown)
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells))
     return table
-
-
-BAND_NAMES = tuple(f"{lo:g}-{hi:g}" for lo, hi in BANDS)
 
 
 def recall_rows(records: list[dict]) -> list[dict]:
