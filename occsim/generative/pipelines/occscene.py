@@ -253,8 +253,14 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
             volume = self.occupancy_volume(context.condition, context.logits, points).to(dtype)
             previous = self.mda.frame_features(volume, cameras[:, 0], slot - 1)
         self.record_context(None if context is None else context.latents, text[-views:])  # the conditional half
+        start = self.encode_start(init_images, strength, keep_detail)
         latents, timesteps = self.initial_latents(
-            views, condition.mpi.shape[-2:], num_inference_steps, generator, init_images, strength
+            views,
+            condition.mpi.shape[-2:],
+            num_inference_steps,
+            generator,
+            None if start is None else start[1],
+            strength,
         )
         try:
             for t in self.progress_bar(timesteps):
@@ -271,8 +277,8 @@ class OccScenePipeline(OccSimSyntheOccPipeline):
         finally:
             set_video_mode(self.unet, "off")
         images = decode_latents(self.vae, latents).float()
-        if keep_detail and init_images is not None:
-            images = images + self.detail_residual(init_images)
+        if keep_detail and start is not None:
+            images = images + self.detail_residual(*start)
         images = images.clamp(-1, 1)
         logits = self.perception(images[None], k[None], t_cam[None])  # Algorithm 2 returns X_occ with y_0
         return OccSceneOutput(

@@ -154,25 +154,36 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         """
         num_inference_steps, guidance_scale = self.sampling(num_inference_steps, guidance_scale)
         text, mpi_in, nearest_in = self.guided_inputs(prompt, negative_prompt, guidance_scale, mpi, nearest)
+        start = self.encode_start(init_images, strength, keep_detail)
         latents, timesteps = self.initial_latents(
-            mpi.shape[0], mpi.shape[-2:], num_inference_steps, generator, init_images, strength
+            mpi.shape[0], mpi.shape[-2:], num_inference_steps, generator, None if start is None else start[1], strength
         )
         for t in self.progress_bar(timesteps):
             latents = self.denoise(latents, t, text, mpi_in, nearest_in, guidance_scale, generator=generator)
         images = decode_latents(self.vae, latents)
-        if keep_detail and init_images is not None:
-            images = images.float() + self.detail_residual(init_images)
+        if keep_detail and start is not None:
+            images = images.float() + self.detail_residual(*start)
         return to_uint8(images)
 
     @torch.no_grad()
-    def detail_residual(self, init_images: np.ndarray) -> torch.Tensor:
-        """(V, 3, H, W) what the autoencoder loses of ``init_images``: the views minus their round trip, in [-1, 1].
+    def encode_start(
+        self, init_images: np.ndarray | None, strength: float, keep_detail: bool
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(views in [-1, 1], their latents) of the (V, H, W, 3) uint8 views to start from; None if nothing uses them.
+
+        Encoded once for both the noised start (``initial_latents``) and the detail residual.
+        """
+        if init_images is None or (strength >= 1.0 and not keep_detail):
+            return None
+        images = to_signed(torch.from_numpy(np.ascontiguousarray(init_images)).permute(0, 3, 1, 2)).to(self.device)
+        return images, encode_images(self.vae, images.to(self.vae.dtype))
+
+    def detail_residual(self, images: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+        """(V, 3, H, W) what the autoencoder loses of ``images``: the views minus their round trip, in [-1, 1].
 
         A small autoencoder blurs away small and distant objects; laid back over the decoded views, the residual
-        keeps the world's detail where the model changed nothing.
+        keeps the world's detail where the model changed nothing. ``latents``: the views' encoding.
         """
-        images = to_signed(torch.from_numpy(np.ascontiguousarray(init_images)).permute(0, 3, 1, 2)).to(self.device)
-        latents = encode_images(self.vae, images.to(self.vae.dtype))
         return images.float() - decode_latents(self.vae, latents).float()
 
     def sampling(self, steps: int | None = None, guidance: float | None = None) -> tuple[int, float]:
@@ -207,26 +218,26 @@ class OccSimSyntheOccPipeline(DiffusionPipeline):
         latent_hw: tuple[int, int],
         num_inference_steps: int,
         generator: torch.Generator | None,
-        init_images: np.ndarray | None = None,
+        init_latents: torch.Tensor | None = None,
         strength: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Starting latents for ``views`` and the timesteps to run from them (the scheduler is set up for those).
 
         Pure generation starts from seeded noise, drawn on the CPU so a seed gives the same noise on every device.
-        With ``init_images`` and ``strength`` below 1 (SDEdit, as diffusers' image-to-image pipelines): the images'
-        latents noised to the timestep where the last ``strength`` share of the schedule begins, which then runs.
+        With ``init_latents`` (``encode_start``'s) and ``strength`` below 1 (SDEdit, as diffusers' image-to-image
+        pipelines): those latents noised to the timestep where the last ``strength`` share of the schedule begins,
+        which then runs.
         """
         shape = (views, self.unet.config.in_channels, *latent_hw)
         noise = torch.randn(shape, generator=generator, device="cpu", dtype=torch.float32)
         self.scheduler.set_timesteps(num_inference_steps, device=self.device)
         noise = noise.to(self.device, self.unet.dtype)
-        if init_images is None or strength >= 1.0:
+        if init_latents is None or strength >= 1.0:
             return noise * self.scheduler.init_noise_sigma, self.scheduler.timesteps
         start = num_inference_steps - min(int(num_inference_steps * strength), num_inference_steps)
         timesteps = self.scheduler.timesteps[start * self.scheduler.order :]
         self.scheduler.set_begin_index(start * self.scheduler.order)
-        images = to_signed(torch.from_numpy(np.ascontiguousarray(init_images)).permute(0, 3, 1, 2))
-        latents = encode_images(self.vae, images.to(self.device, self.vae.dtype)).to(self.unet.dtype)
+        latents = init_latents.to(self.unet.dtype)
         if len(timesteps):
             latents = self.scheduler.add_noise(latents, noise, timesteps[:1])
         return latents, timesteps
