@@ -18,6 +18,8 @@ from diffusers import AutoencoderKL
 from tqdm.auto import tqdm
 
 from occsim.generative.models.images import to_signed, to_uint8
+from occsim.training.episodes import read_episodes
+from occsim.training.fidelity import perceived_miou, pick_samples
 from occsim.training.reweighing import FOREGROUND_CLASSES
 
 
@@ -101,30 +103,19 @@ def measure_round_trip(vae: AutoencoderKL, files: list[Path], meter, samples: in
         ``l1``: mean absolute error on the [0, 255] scale; ``foreground_l1``: the same on object-class pixels;
         ``perceived_miou``: the meter's occupancy mIoU on the round trips; ``raster_perceived_miou``: on the views.
     """
-    from occsim.metrics.occupancy import occupancy_iou
-    from occsim.training.episodes import read_episodes
-    from occsim.types import CAMERA_NAMES, CameraRig
-
     data = read_episodes(files, ("images", "nearest"), coarse=tuple(meter.model.config.coarse))
-    picks = np.random.default_rng(seed).choice(
-        len(data["images"]), size=min(samples, len(data["images"])), replace=False
-    )
+    picks = pick_samples(data, samples, seed)
     views = data["images"][picks]
     hw = views.shape[2:4]
     back = round_trip(vae, views.reshape(-1, *views.shape[2:])).reshape(views.shape)
     error = np.abs(back.astype(np.float32) - views.astype(np.float32)).mean(axis=-1)
     fg = foreground_mask(data["nearest"][picks], hw)
-    scores = {"raster": [], "round_trip": []}
-    for n, i in enumerate(picks):
-        rig = CameraRig(CAMERA_NAMES, data["intrinsics"][i], data["cam2ego"][i], hw)
-        for name, images in (("raster", views[n]), ("round_trip", back[n])):
-            scores[name].append(occupancy_iou(meter.perceive(images, rig), data["labels"][i])["miou"])
     return {
         "samples": len(picks),
         "l1": round(float(error.mean()), 3),
         "foreground_l1": round(float(error[fg].mean()), 3) if fg.any() else float("nan"),
-        "perceived_miou": round(float(np.nanmean(scores["round_trip"])), 4),
-        "raster_perceived_miou": round(float(np.nanmean(scores["raster"])), 4),
+        "perceived_miou": round(perceived_miou(meter, list(back), data, picks), 4),
+        "raster_perceived_miou": round(perceived_miou(meter, list(views), data, picks), 4),
     }
 
 

@@ -33,6 +33,28 @@ class Sampling:
     guidance: float
 
 
+def pick_samples(data: dict, samples: int, seed: int) -> np.ndarray:
+    """Indices of up to ``samples`` distinct samples of ``read_episodes``' ``data``, drawn with ``seed``."""
+    n = len(data["images"])
+    return np.random.default_rng(seed).choice(n, size=min(samples, n), replace=False)
+
+
+def perceived_miou(meter: PerceptionMeter, views: list[np.ndarray], data: dict, picks: np.ndarray) -> float:
+    """The meter's occupancy mIoU on six-view ``views`` (one per pick), averaged over the samples.
+
+    Each is scored against its sample's coarsened window (``read_episodes(..., coarse=...)``' labels).
+    """
+    hw = data["images"].shape[2:4]
+    scores = [
+        occupancy_iou(
+            meter.perceive(v, CameraRig(CAMERA_NAMES, data["intrinsics"][i], data["cam2ego"][i], hw)),
+            data["labels"][i],
+        )["miou"]
+        for v, i in zip(views, picks, strict=True)
+    ]
+    return float(np.nanmean(scores))
+
+
 def compare_sampling(
     settings: list[Sampling],
     held_out: list[Path],
@@ -50,10 +72,7 @@ def compare_sampling(
     """
     coarse = tuple(meter.model.config.coarse)
     data = read_episodes(held_out, ("images", "mpi", "nearest"), coarse=coarse)
-    picks = np.random.default_rng(seed).choice(
-        len(data["images"]), size=min(samples, len(data["images"])), replace=False
-    )
-    hw = data["images"].shape[2:4]
+    picks = pick_samples(data, samples, seed)
     views: dict[str, list[np.ndarray]] = {"raster": [data["images"][i] for i in picks]}
     seconds: dict[str, list[float]] = {}
     for s in settings:
@@ -76,19 +95,12 @@ def compare_sampling(
     for name, generated in views.items():
         labels = probe.labels(np.concatenate(generated))
         layout = layout_agreement(labels, truth.reshape(labels.shape))
-        perceived = [
-            occupancy_iou(
-                meter.perceive(v, CameraRig(CAMERA_NAMES, data["intrinsics"][i], data["cam2ego"][i], hw)),
-                data["labels"][i],
-            )["miou"]
-            for v, i in zip(generated, picks, strict=True)
-        ]
         rows.append(
             {
                 "setting": name,
                 "probe_pixel_accuracy": round(layout["pixel_accuracy"], 4),
                 "probe_miou": round(layout["miou"], 4),
-                "perceived_miou": round(float(np.nanmean(perceived)), 4),
+                "perceived_miou": round(perceived_miou(meter, generated, data, picks), 4),
                 "seconds_per_sample": round(float(np.mean(seconds[name])), 3) if name in seconds else None,
             }
         )
