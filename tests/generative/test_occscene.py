@@ -1,23 +1,16 @@
 import numpy as np
 import pytest
 import torch
-from occsim.scenarios import load_scenario
 
 from occsim.generative.models.cross_view import VideoAttnProcessor, set_video_mode
 from occsim.generative.pipelines.conditioning import frustum_points, plane_depths, sample_frustum
 from occsim.generative.pipelines.occscene import OccScenePipeline, ego_motion
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
-from occsim.scenario import build_world
 from occsim.sensors.mpi import build_mpi
 from occsim.types import CameraRig
 from tests.generative.tiny import as_if_trained, tiny_occscene
 
 RIG = CameraRig.nuscenes((32, 56))
-
-
-@pytest.fixture(scope="module")
-def world():
-    return build_world(load_scenario("bus_ahead"), seed=0)
 
 
 @pytest.fixture(scope="module")

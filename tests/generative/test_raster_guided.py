@@ -3,25 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from occsim.scenarios import load_scenario
 
 from occsim.generative.models.images import to_signed, to_uint8
 from occsim.generative.models.pixel_space import decode_latents, encode_images
 from occsim.generative.renderers.occscene import OccSceneRenderer
 from occsim.generative.renderers.syntheocc import DEFAULT_INIT, DEFAULT_STRENGTH, SyntheOccRenderer
-from occsim.scenario import build_world
 from occsim.types import CameraRig, Weather
-from tests.generative.tiny import as_if_trained, tiny_occscene, tiny_renderer_weights
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    return tiny_renderer_weights(tmp_path_factory.mktemp("syntheocc"))
-
-
-@pytest.fixture(scope="module")
-def world():
-    return build_world(load_scenario("bus_ahead"), seed=0)
+from tests.generative.tiny import as_if_trained, tiny_occscene
 
 
 def _round_trip(pipe, images: np.ndarray) -> np.ndarray:

@@ -7,21 +7,10 @@ import occsim  # noqa: F401 - registers the env ids
 from occsim.classes import FREE
 from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS, SyntheOccRenderer
 from occsim.registry import Registry
-from occsim.scenario import build_world, weather_of
+from occsim.scenario import weather_of
 from occsim.sensors import RasterRenderer
 from occsim.sim import RENDERERS
 from occsim.types import CameraRig, Weather
-from tests.generative.tiny import tiny_renderer_weights
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    return tiny_renderer_weights(tmp_path_factory.mktemp("syntheocc"))
-
-
-@pytest.fixture(scope="module")
-def world():
-    return build_world(load_scenario("bus_ahead"), seed=0)
 
 
 def test_views_at_the_rigs_size_geometry_from_the_raster_and_the_same_seed_gives_the_same_bytes(weights, world):
