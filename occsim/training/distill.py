@@ -23,7 +23,7 @@ from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
 from occsim.training.episodes import RenderPairs, class_balanced_sampler, episode_files, split_episodes
 from occsim.training.reweighing import loss_weights
 from occsim.training.run import TrainingRun
-from occsim.training.syntheocc import _data_meta, _encode_all
+from occsim.training.syntheocc import data_meta, encode_all
 
 SIGMA_DATA = 0.5  # LCM's boundary-condition constants (LCMScheduler uses the same)
 HUBER_C = 0.001  # pseudo-Huber constant of the LCM recipe
@@ -88,7 +88,7 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
     """
     run = TrainingRun("distill-syntheocc", config)
     teacher = OccSimSyntheOccPipeline.load(config.teacher)
-    meta = _data_meta(config.data_dir)
+    meta = data_meta(config.data_dir)
     settings = {key: teacher.settings[key] for key in ("image_hw", "planes", "max_depth", "latent_factor")}
     mismatched = [
         k for k in settings if k != "max_depth" and list(np.atleast_1d(meta[k])) != list(np.atleast_1d(settings[k]))
@@ -101,7 +101,7 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
     train_files, held_files = split_episodes(episode_files(config.data_dir), config.held_out, config.seed)
     pairs = RenderPairs(config.data_dir, train_files)
     torch.manual_seed(config.seed)
-    latents = _encode_all(teacher.vae, pairs.images, torch.device("cpu"))
+    latents = encode_all(teacher.vae, pairs.images, torch.device("cpu"))
     with torch.no_grad():
         texts = teacher.encode_prompt("")  # [empty, empty]
         unique = sorted(set(pairs.prompts))

@@ -81,7 +81,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    meta = _data_meta(config.data_dir)
+    meta = data_meta(config.data_dir)
     train_files, held_files = split_episodes(episode_files(config.data_dir), config.held_out, config.seed)
     pairs = RenderPairs(config.data_dir, train_files)
     torch.manual_seed(config.seed)
@@ -96,7 +96,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     # (a float32 cast would only draw diffusers' keep-in-float32 warning)
     keep = isinstance(parts.vae, PixelSpace) or frozen_dtype == torch.float32
     vae = parts.vae.to(device) if keep else parts.vae.to(device, frozen_dtype)
-    latents = _encode_all(vae, pairs.images, device)
+    latents = encode_all(vae, pairs.images, device)
     unet = parts.unet
     controlnet = MPIControlNet.from_unet(unet, planes=meta["planes"], hidden=64 if parts.train_base else 128)
     install_cross_view(unet)
@@ -204,7 +204,12 @@ def _schedulers(base: Path | None, vae) -> tuple[DDPMScheduler, UniPCMultistepSc
     return noise_scheduler, sampler
 
 
-def _data_meta(data_dir: Path) -> dict:
+def data_meta(data_dir: Path) -> dict:
+    """A collect-render folder's meta.json (image size, planes, latent factor...).
+
+    Raises:
+        FileNotFoundError: no meta.json: not a collect-render folder.
+    """
     path = Path(data_dir) / "meta.json"
     if not path.is_file():
         raise FileNotFoundError(f"{data_dir}: no meta.json; run `occsim collect-render --out {data_dir}` first")
@@ -261,7 +266,7 @@ def _train_vae(vae: AutoencoderKL, images: np.ndarray, steps: int, seed: int, ba
 
 
 @torch.no_grad()
-def _encode_all(vae: AutoencoderKL | PixelSpace, images: np.ndarray, device: torch.device) -> torch.Tensor:
+def encode_all(vae: AutoencoderKL | PixelSpace, images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(N, 6, C, h, w) latents of every sample's views, kept on the CPU (encoded once: the VAE is frozen)."""
     out = []
     for i in range(0, len(images), 16):
