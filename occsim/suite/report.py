@@ -101,27 +101,25 @@ def _cell(value) -> str:
     return "" if value is None else html.escape(str(value))
 
 
+def _recall_section(recalled: list[dict]) -> str:
+    """The object-recall table (``summary.recall_rows``), each band's recall with its visible count; empty if none."""
+    if not recalled:
+        return ""
+    keys = [k for k in recalled[0] if not k.endswith(" seen")]
+
+    def cell(row: dict, key: str) -> str:
+        seen = f" ({row[key + ' seen']})" if key + " seen" in row else ""
+        return f"<td>{_cell(row[key])}{seen}</td>"
+
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    body = "".join("<tr>" + "".join(cell(row, k) for k in keys) + "</tr>" for row in recalled)
+    return (
+        "<h2>Object recall (perception meter; found / visible within 40 m, visible count)</h2>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
 def _page(records: list[dict], rows: list[dict], plots: list[str], out_dir: Path, recalled: list[dict]) -> str:
-    recall_part = ""
-    if recalled:
-        keys = [k for k in recalled[0] if not k.endswith(" seen")]
-        recall_part = (
-            "<h2>Object recall (perception meter; found / visible within 40 m, visible count)</h2><table><thead><tr>"
-            + "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-            + "</tr></thead><tbody>"
-            + "".join(
-                "<tr>"
-                + "".join(
-                    f"<td>{_cell(row[k])} ({row[k + ' seen']})</td>"
-                    if k + " seen" in row
-                    else f"<td>{_cell(row[k])}</td>"
-                    for k in keys
-                )
-                + "</tr>"
-                for row in recalled
-            )
-            + "</tbody></table>"
-        )
     summary = "".join(
         "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns(rows)) + "</tr>" for row in rows
     )
@@ -160,7 +158,7 @@ def _page(records: list[dict], rows: list[dict], plots: list[str], out_dir: Path
         n=len(records),
         summary_head=head,
         summary=summary,
-        recall=recall_part,
+        recall=_recall_section(recalled),
         images=images,
         selects=selects,
         run_head=run_head,

@@ -102,11 +102,9 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
     pairs = RenderPairs(config.data_dir, train_files)
     torch.manual_seed(config.seed)
     latents = encode_all(teacher.vae, pairs.images, torch.device("cpu"))
-    with torch.no_grad():
-        texts = teacher.encode_prompt("")  # [empty, empty]
-        unique = sorted(set(pairs.prompts))
-        by_prompt = {p: teacher.encode_prompt(p)[1] for p in unique}
-    empty = texts[0]
+    with torch.no_grad():  # encode_prompt gives [negative (empty), prompt]
+        empty = teacher.encode_prompt("")[0]
+        by_prompt = {p: teacher.encode_prompt(p)[1] for p in set(pairs.prompts)}
     prompt_states = torch.stack([by_prompt[p] for p in pairs.prompts])
 
     # the teacher's noise schedule only: a sampler's own settings (UniPC's solver order...) mean nothing here

@@ -81,3 +81,24 @@ def test_tallies_bands_and_rows():
     assert car["15-30 m"] == 0.5 and car["15-30 m seen"] == 2 and np.isnan(car["30-40 m"])
     assert vehicles["30-40 m"] == 1.0 and vehicles["30-40 m seen"] == 1 and vehicles["0-15 m seen"] == 1
     assert set(CLASS_NAMES) | {"vehicles"} >= {r["class"] for r in rows}
+
+
+def test_recall_rows_reach_the_csv_and_the_report_table(tmp_path):
+    import csv
+
+    from occsim.metrics.recall import Sighting
+    from occsim.suite.report import _recall_section
+    from occsim.suite.summary import write_recall_csv
+
+    rows = recall_rows(
+        [{"weather": "clear", "object_recall": tally([Sighting(CAR, 5.0, True), Sighting(CAR, 6.0, False)])}]
+    )
+    write_recall_csv(rows, tmp_path / "recall.csv")
+    with (tmp_path / "recall.csv").open() as f:
+        lines = list(csv.DictReader(f))
+    assert [(r["class"], r["0-15 m"], r["0-15 m seen"]) for r in lines] == [
+        ("car", "0.5", "2"),
+        ("vehicles", "0.5", "2"),
+    ]
+    page = _recall_section(rows)
+    assert "<td>0.50 (2)</td>" in page and "<th>30-40 m</th>" in page and _recall_section([]) == ""
