@@ -426,6 +426,7 @@ def tune_decoder(
     from diffusers import AutoencoderKL
 
     from occsim.generative.models.perception import PerceptionMeter
+    from occsim.generative.models.pixel_space import latent_factor
     from occsim.generative.renderers.occscene import SMALL_OCCSCENE
     from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
     from occsim.training.decoder import (
@@ -455,7 +456,7 @@ def tune_decoder(
     data = read_episodes(train_files, ("images", "nearest"))
     images = data["images"].reshape(-1, *data["images"].shape[2:])
     nearest = data["nearest"].reshape(-1, *data["nearest"].shape[2:])
-    if images.shape[1] // nearest.shape[1] != 2 ** (len(vae.config.block_out_channels) - 1):
+    if images.shape[1] // nearest.shape[1] != latent_factor(vae):
         raise fail(f"{data_dir}: its latent factor does not match the autoencoder of {folders[0]}")
     meter = PerceptionMeter.load()
     before = measure_round_trip(vae, figures_from, meter, seed=seed)
