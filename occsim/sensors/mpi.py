@@ -11,6 +11,11 @@ from occsim.sensors.parallel import KERNEL_LOCK
 from occsim.types import OCC3D_GRID, VoxelGrid
 
 DEFAULT_DEPTHS = tuple(0.2 * (k + 1) for k in range(256))  # [m] 0.2, 0.4, ..., 51.2
+LAYOUTS = ("occsim", "official")
+# The released SyntheOcc's class ids are SurroundOcc's labels (EnVision-Research/SyntheOcc, utils/gen_mtp.py; objects
+# are ids 1-10 in utils/dataset_nusmtv.py l. 252): 0 is empty space, 1-16 are Occ3D's 1-16. Occ3D's "others" (0) has
+# no id there and reads as empty, as does FREE (17).
+OFFICIAL_IDS = np.array([0, *range(1, 17), 0], dtype=np.uint8)
 
 
 def build_mpi(
@@ -21,11 +26,17 @@ def build_mpi(
     depths: np.ndarray | torch.Tensor | list[float] | None = None,
     grid: VoxelGrid = OCC3D_GRID,
     backend: str = "auto",
+    layout: str = "occsim",
 ) -> torch.Tensor:
     """The semantic MPI of an occupancy window for a camera rig.
 
     For each camera, plane depth d and pixel centre (u, v): the label of the voxel holding
     ``cam2ego @ K^-1 @ (u d, v d, d)``, or FREE (17) outside the window.
+
+    ``layout="official"`` gives the released SyntheOcc's condition instead (utils/gen_mtp.py of
+    EnVision-Research/SyntheOcc): pixels at whole coordinates (u, v) rather than centres, its class ids
+    (``OFFICIAL_IDS``: 0 empty), and a last channel holding the class of each pixel's nearest occupied plane (0 if
+    none): (N, D + 1, H, W), 257 channels with the default planes.
 
     Args:
         occupancy: (200, 200, 16) uint8 Occ3D labels in the ego frame.
@@ -35,10 +46,37 @@ def build_mpi(
         depths: D plane depths [m] along the camera z axis; default 0.2, 0.4, ..., 51.2 (D = 256).
         grid: the voxel grid of ``occupancy``.
         backend: ``numba`` (one-pass CPU kernel), ``torch`` (vectorised, any device) or ``auto`` (numba on CPU).
+        layout: ``occsim`` (OccSim's models) or ``official`` (the released SyntheOcc checkpoint).
 
     Returns:
-        (N, D, H, W) uint8 tensor on the device of ``occupancy``.
+        (N, D, H, W) uint8 tensor on the device of ``occupancy``; (N, D + 1, H, W) for the official layout.
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    mpi = _build(occupancy, intrinsics, cam2ego, hw, depths, grid, backend, 0.0 if layout == "official" else 0.5)
+    return mpi if layout == "occsim" else official_condition(mpi)
+
+
+def official_condition(mpi: torch.Tensor) -> torch.Tensor:
+    """(N, D + 1, H, W) uint8: an Occ3D-labelled MPI in the release's ids, plus its nearest occupied plane's id."""
+    ids = torch.as_tensor(OFFICIAL_IDS, device=mpi.device)[mpi.long()]
+    occupied = ids != 0
+    first = occupied.to(torch.uint8).argmax(dim=1, keepdim=True)  # the first occupied plane (0 when none is)
+    nearest = ids.gather(1, first)  # 0 where no plane is occupied, since plane 0 is then empty too
+    return torch.cat([ids, nearest], dim=1)
+
+
+def _build(
+    occupancy: np.ndarray | torch.Tensor,
+    intrinsics: np.ndarray | torch.Tensor,
+    cam2ego: np.ndarray | torch.Tensor,
+    hw: tuple[int, int],
+    depths: np.ndarray | torch.Tensor | list[float] | None,
+    grid: VoxelGrid,
+    backend: str,
+    pixel_offset: float,
+) -> torch.Tensor:
+    """``build_mpi`` in Occ3D labels, pixels sampled at ``pixel_offset`` (0.5: centres) from whole coordinates."""
     occ = torch.as_tensor(occupancy)
     device = occ.device
     if tuple(occ.shape) != grid.shape:
@@ -51,8 +89,8 @@ def build_mpi(
     n = K.shape[0]
 
     v, u = torch.meshgrid(
-        torch.arange(h, dtype=torch.float64, device=device) + 0.5,
-        torch.arange(w, dtype=torch.float64, device=device) + 0.5,
+        torch.arange(h, dtype=torch.float64, device=device) + pixel_offset,
+        torch.arange(w, dtype=torch.float64, device=device) + pixel_offset,
         indexing="ij",
     )
     pix = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # (H, W, 3)

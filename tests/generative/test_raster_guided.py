@@ -103,3 +103,13 @@ def test_keep_detail_returns_what_a_lossy_autoencoder_drops(weights, world):
     renderer.keep_detail, renderer.strength = True, 0.5
     partial = renderer.render(world, Weather("clear"), seed=1).rgb
     assert not np.array_equal(partial, kept)  # the model's change is laid over the detail
+
+
+def test_keep_detail_lays_the_models_change_over_the_rig_size_raster(weights, world):
+    rig = CameraRig.nuscenes((64, 112))  # twice the tiny model's size
+    renderer = SyntheOccRenderer(rig, weights=weights, steps=4, init="raster", strength=0.0)
+    raster = renderer.geometry_raster.render(world, Weather("clear"), seed=1).rgb
+    assert np.array_equal(renderer.render(world, Weather("clear"), seed=1).rgb, raster)  # not an upsampled small frame
+    renderer.strength = 0.5
+    changed = renderer.render(world, Weather("clear"), seed=1).rgb
+    assert changed.shape == raster.shape and not np.array_equal(changed, raster)

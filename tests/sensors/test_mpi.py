@@ -83,3 +83,33 @@ def test_cuda_matches_cpu(case):
     occ, rig, depths, expected = case
     mpi = build_mpi(torch.as_tensor(occ).cuda(), rig.intrinsics, rig.cam2ego, rig.hw, depths)
     assert mpi.is_cuda and np.array_equal(mpi.cpu().numpy(), expected)
+
+
+def test_official_layout_follows_the_release_gen_mtp():
+    """utils/gen_mtp.py of the release: whole-pixel rays at 1/16 intrinsics, depths 0.2..51.2, SurroundOcc ids
+    (0 empty, Occ3D's 1-16 kept), then the nearest occupied plane's id as channel 257."""
+    rng = np.random.default_rng(3)
+    occ = np.full(OCC3D_GRID.shape, FREE, dtype=np.uint8)
+    occ[100:130, 80:120, 0:3] = rng.integers(0, 17, (30, 40, 3))  # a block ahead holding every class, 0 included
+    rig = CameraRig.nuscenes((7, 12))
+    condition = build_mpi(occ, rig.intrinsics, rig.cam2ego, rig.hw, layout="official").numpy()
+    assert condition.shape == (6, 257, 7, 12) and condition.dtype == np.uint8
+    depths = np.arange(1, 257) * 0.2
+    for cam in range(6):
+        k = rig.intrinsics[cam]
+        v, u = np.meshgrid(np.arange(7.0), np.arange(12.0), indexing="ij")  # whole pixels, as gen_mtp's meshgrid
+        x = (u[None] - k[0, 2]) * depths[:, None, None] / k[0, 0]
+        y = (v[None] - k[1, 2]) * depths[:, None, None] / k[1, 1]
+        points = np.stack([x, y, np.broadcast_to(depths[:, None, None], x.shape)], axis=-1)
+        ego = points @ rig.cam2ego[cam, :3, :3].T + rig.cam2ego[cam, :3, 3]
+        idx = np.floor((ego - np.array(OCC3D_GRID.lower)) / OCC3D_GRID.voxel_size).astype(int)
+        inside = np.all((idx >= 0) & (idx < OCC3D_GRID.shape), axis=-1)
+        labels = np.zeros(inside.shape, dtype=np.uint8)
+        found = occ[tuple(idx[inside].T)]
+        labels[inside] = np.where((found == FREE) | (found == 0), 0, found)
+        assert np.array_equal(condition[cam, :256], labels), cam
+        nearest = np.zeros((7, 12), dtype=np.uint8)
+        for plane in labels[::-1]:  # far to near, the nearer overwriting, as gen_mtp's fuse_img
+            nearest[plane != 0] = plane[plane != 0]
+        assert np.array_equal(condition[cam, 256], nearest), cam
+    assert condition[:, 256].max() > 0 and condition[:, :256].max() <= 16

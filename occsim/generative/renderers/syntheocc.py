@@ -15,8 +15,10 @@ import torch
 from safetensors import safe_open
 
 from occsim.generative.pipelines.conditioning import LatentCondition, latent_condition, plane_depths
-from occsim.generative.pipelines.prompts import weather_prompt
+from occsim.generative.pipelines.official import check_base, check_official, load_official
+from occsim.generative.pipelines.prompts import official_prompt, weather_prompt
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+from occsim.sensors.mpi import build_mpi
 from occsim.sensors.raster import RasterRenderer
 from occsim.sensors.renderer import Renderer, register_renderer
 from occsim.types import CameraFrames, CameraRig, Weather
@@ -31,6 +33,8 @@ INITS = ("noise", "raster")  # where denoising starts: pure generation, or the r
 # The default: raster-guided, the last tenth of the schedule (2 of 20 UniPC steps). The best measured trade-off of
 # the shipped small models: the planner behaves as in raster and a step takes about a second (README, "Defaults").
 DEFAULT_INIT, DEFAULT_STRENGTH = "raster", 0.1
+# The weights' layout: OccSim's own (`occsim train-syntheocc`) or the released SyntheOcc checkpoint on a local SD 2.1.
+FORMATS = ("occsim", "official")
 
 
 def check_weights(directory: Path) -> None:
@@ -75,7 +79,12 @@ class SyntheOccRenderer(Renderer):
         strength: with ``init="raster"``, the share of the schedule that runs (0: the raster views through the
             autoencoder; 1: pure generation); ``strength x steps`` steps run.
         keep_detail: with ``init="raster"``, add back what the autoencoder loses of the raster views (the small
-            models' autoencoder blurs away small and distant objects); strength 0 then returns the raster views.
+            models' autoencoder blurs away small and distant objects), and upsample only the model's change to the
+            raster views onto the rig-size raster; strength 0 then returns the rig-size raster views.
+        format: ``occsim`` (a model ``occsim train-syntheocc`` wrote) or ``official`` (the released SyntheOcc's
+            ``controlnet/`` and ``unet/`` in ``weights``, on the Stable Diffusion 2.1 folder ``base``; 448 x 800,
+            its own MPI condition and prompt; ``init`` defaults to ``noise``, the paper's method).
+        base: the local Stable Diffusion 2.1 folder, for ``format="official"``.
 
     Subclasses set ``pipeline_class`` and ``default_weights`` and reuse ``condition`` and ``frames``.
     """
@@ -92,12 +101,14 @@ class SyntheOccRenderer(Renderer):
         device: str = "cpu",
         dtype: str = "float32",
         prompt: str | None = None,
-        init: str = DEFAULT_INIT,
+        init: str | None = None,
         strength: float = DEFAULT_STRENGTH,
         keep_detail: bool = True,
+        format: str = "occsim",  # noqa: A002 - the option's documented name
+        base: str | Path | None = None,
     ):
         super().__init__(rig)
-        self.check_options(
+        options = dict(
             weights=weights,
             steps=steps,
             guidance=guidance,
@@ -107,8 +118,16 @@ class SyntheOccRenderer(Renderer):
             strength=strength,
             keep_detail=keep_detail,
         )
-        self.init, self.strength, self.keep_detail = init, float(strength), bool(keep_detail)
-        self.pipe = self.pipeline_class.load(weights or self.default_weights, DTYPES[dtype]).to(device)
+        if format != "occsim" or base is not None:  # subclasses without the official format do not name these
+            options.update(format=format, base=base)
+        self.check_options(**options)
+        self.official = format == "official"
+        self.init = init or ("noise" if self.official else DEFAULT_INIT)
+        self.strength, self.keep_detail = float(strength), bool(keep_detail)
+        if self.official:
+            self.pipe = load_official(weights, base, DTYPES[dtype]).to(device)
+        else:
+            self.pipe = self.pipeline_class.load(weights or self.default_weights, DTYPES[dtype]).to(device)
         self.pipe.set_progress_bar_config(disable=True)
         settings = self.pipe.settings
         self.steps, self.guidance = self.pipe.sampling(
@@ -142,9 +161,13 @@ class SyntheOccRenderer(Renderer):
         if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0.0 <= guidance <= MAX_GUIDANCE:
             raise ValueError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {guidance!r}")
         dtype = options.get("dtype", "float32")
+        kind = options.get("format", "occsim")
+        if kind not in FORMATS or (kind == "official" and cls.pipeline_class is not OccSimSyntheOccPipeline):
+            allowed = FORMATS if cls.pipeline_class is OccSimSyntheOccPipeline else FORMATS[:1]
+            raise ValueError(f"format must be one of {', '.join(allowed)} for this renderer, got {kind!r}")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        if options.get("init", DEFAULT_INIT) not in INITS:
+        if (options.get("init") or DEFAULT_INIT) not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {options.get('init')!r}")
         strength = options.get("strength", 1.0)
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
@@ -154,14 +177,20 @@ class SyntheOccRenderer(Renderer):
         prompt = options.get("prompt")
         if prompt is not None and (not isinstance(prompt, str) or not 0 < len(prompt) <= MAX_PROMPT):
             raise ValueError(f"prompt must be text of 1 to {MAX_PROMPT} characters, got {str(prompt)[:40]!r}")
-        check_weights(Path(options.get("weights") or cls.default_weights))
+        if kind == "official":
+            if not options.get("weights"):
+                raise ValueError("format official needs weights: the released checkpoint's folder")
+            check_official(options["weights"])
+            check_base(options.get("base"))
+        else:
+            check_weights(Path(options.get("weights") or cls.default_weights))
 
     def render(self, world: World, weather: Weather, seed: int) -> CameraFrames:
         """Six generated views; the same world, weather and ``seed`` give the same bytes on the same device."""
-        small, condition = self.condition(world, weather, seed)
+        small, mpi, nearest = self.inputs(world, weather, seed)
         images = self.pipe(
-            torch.from_numpy(condition.mpi.astype(np.int64)),
-            torch.from_numpy(condition.nearest.astype(np.int64)),
+            mpi,
+            nearest,
             self.prompt_for(weather),
             num_inference_steps=self.steps,
             guidance_scale=self.guidance,
@@ -170,11 +199,29 @@ class SyntheOccRenderer(Renderer):
         )
         return self.frames(images, small, world, weather, seed)
 
-    def start(self, small: CameraFrames) -> dict:
+    def start(self, small: CameraFrames | None) -> dict:
         """Where denoising starts: the raster views at the model's size (``init="raster"``), or noise."""
         if self.init == "raster":
             return {"init_images": small.rgb, "strength": self.strength, "keep_detail": self.keep_detail}
         return {}
+
+    def inputs(
+        self, world: World, weather: Weather, seed: int
+    ) -> tuple[CameraFrames | None, torch.Tensor, torch.Tensor]:
+        """The raster pass at the model's size (None if nothing needs it) and the pipeline's ``(mpi, nearest)``.
+
+        The official format reads both from the occupancy window alone (``build_mpi(layout="official")``), as the
+        release's data did; OccSim's models take the nearest surface from the raster pass, as their training did.
+        """
+        if self.official:
+            small = self.condition_raster.render(world, weather, seed) if self.init == "raster" else None
+            h, w = self.model_rig.hw
+            latent = self.model_rig.resized((h // self.factor, w // self.factor))
+            condition = build_mpi(world.occupancy(), latent.intrinsics, latent.cam2ego, latent.hw, layout="official")
+            return small, condition[:, :-1].long(), condition[:, -1].long()
+        small, condition = self.condition(world, weather, seed)
+        mpi, nearest = (torch.from_numpy(a.astype(np.int64)) for a in (condition.mpi, condition.nearest))
+        return small, mpi, nearest
 
     def condition(self, world: World, weather: Weather, seed: int) -> tuple[CameraFrames, LatentCondition]:
         """A raster pass at the model's size and the latent condition read from it and the occupancy window."""
@@ -183,18 +230,27 @@ class SyntheOccRenderer(Renderer):
 
     def prompt_for(self, weather: Weather) -> str:
         """The weather's prompt, unless the scenario's ``weather.prompt`` or the ``prompt`` option replaces it."""
+        if self.official:
+            return official_prompt(weather.kind, self.prompt or weather.prompt)
         return weather_prompt(weather.kind, self.prompt or weather.prompt)
 
     def frames(
-        self, images: np.ndarray, small: CameraFrames, world: World, weather: Weather, seed: int
+        self, images: np.ndarray, small: CameraFrames | None, world: World, weather: Weather, seed: int
     ) -> CameraFrames:
         """Generated ``images`` resized to the rig, with the raster's depth and semantics at the rig's size."""
         geometry = (
             small
-            if self.geometry_raster is self.condition_raster
+            if small is not None and self.geometry_raster is self.condition_raster
             else self.geometry_raster.render(world, weather, seed)
         )
         h, w = self.rig.hw
         if images.shape[1:3] != (h, w):
-            images = np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_CUBIC) for view in images])
+            if self.init == "raster" and self.keep_detail:
+                # Only the model's change to the raster views is upsampled: the rig-size raster keeps its own
+                # detail (the thin poles and distant cars that a model-size frame, upsampled, smears away).
+                change = images.astype(np.float32) - small.rgb.astype(np.float32)
+                change = np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_LINEAR) for view in change])
+                images = np.clip(np.rint(geometry.rgb.astype(np.float32) + change), 0, 255).astype(np.uint8)
+            else:
+                images = np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_CUBIC) for view in images])
         return CameraFrames(rgb=images, depth=geometry.depth, semantic=geometry.semantic)
