@@ -107,24 +107,59 @@ def collect_render(
     latent_factor: Annotated[
         int, typer.Option(min=1, help="Image pixels per latent pixel: 4 for the small default, 8 for Stable Diffusion.")
     ] = 4,
-    planes: Annotated[int, typer.Option(min=1, help="MPI depth planes.")] = 32,
+    planes: Annotated[
+        int | None, typer.Option(min=1, help="MPI depth planes; default 32 (the release's 256 with --layout official).")
+    ] = None,
     weather: Annotated[
         str | None, typer.Option(help="One weather for every episode; default a random one each.")
     ] = None,
     seed: Annotated[
         int, typer.Option(help="Seed offset: another value gives other jitters (for evaluation sets).")
     ] = 0,
+    layout: Annotated[
+        str, typer.Option(help="MPI encoding: occsim, or official (the released SyntheOcc's 256 planes and ids).")
+    ] = "occsim",
+    nuscenes: Annotated[
+        Path | None,
+        typer.Option(help="A nuScenes dataroot: pair its real camera JPEGs with MPIs from Occ3D labels instead."),
+    ] = None,
+    version: Annotated[str, typer.Option(help="With --nuscenes: the metadata version folder.")] = "v1.0-trainval",
+    occ3d: Annotated[
+        Path | None, typer.Option(help="With --nuscenes: the Occ3D gts folder (<scene>/<token>/labels.npz).")
+    ] = None,
+    scenes: Annotated[
+        list[str] | None, typer.Option("--scenes", help="With --nuscenes: scene names (repeatable); default all.")
+    ] = None,
 ) -> None:
-    """Training pairs for the diffusion renderers: raster views, latent-resolution MPIs, occupancy, prompts."""
+    """Training pairs for the diffusion renderers: raster (or real nuScenes) views, latent MPIs, occupancy, prompts."""
+    from occsim.data.nuscenes import NuScenesError
+    from occsim.training.collect_nuscenes import NuScenesRenderConfig, collect_nuscenes
     from occsim.training.collect_render import RenderCollectConfig
     from occsim.training.collect_render import collect_render as run
 
     hw = parse_hw(image_hw, "--image-hw")
     if hw[0] % latent_factor or hw[1] % latent_factor:
         raise fail(f"--image-hw must be multiples of --latent-factor {latent_factor}, got {image_hw!r}")
+    if layout not in ("occsim", "official"):
+        raise fail(f"--layout must be occsim or official, got {layout!r}")
+    if layout == "official" and planes not in (None, 256):
+        raise fail(f"--layout official has the release's 256 planes, not --planes {planes}")
+    planes = planes or (256 if layout == "official" or nuscenes is not None else 32)
+    if nuscenes is not None:
+        config = NuScenesRenderConfig(
+            nuscenes, out_dir, version, occ3d, tuple(scenes or ()), hw, latent_factor, planes, layout=layout
+        )
+        try:
+            meta = collect_nuscenes(config)
+        except NuScenesError as e:
+            raise fail(str(e)) from None
+        out.print(f"{meta['episodes']} scenes, {meta['samples']} keyframes in {out_dir}")
+        return
     check_choices([], weather, "raster", {})
     loaded = scenario_option(scenarios)
-    config = RenderCollectConfig(out_dir, episodes, hw, latent_factor, planes, weather=weather, seed=seed)
+    config = RenderCollectConfig(
+        out_dir, episodes, hw, latent_factor, planes, weather=weather, seed=seed, layout=layout
+    )
     meta = run(loaded, config)
     out.print(f"{meta['episodes']} episodes, {meta['samples']} samples in {out_dir}")
 

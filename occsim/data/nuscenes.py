@@ -82,7 +82,8 @@ class LoggedScene:
     notes: list[str] = field(default_factory=list)  # what was missing and what was used instead
 
 
-def _yaw(quaternion: list[float]) -> float:
+def yaw_of(quaternion: list[float]) -> float:
+    """Yaw [rad] of a nuScenes (w, x, y, z) quaternion."""
     w, x, y, z = quaternion
     return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
 
@@ -130,24 +131,21 @@ def load_scene(dataroot: str | Path, version: str, scene: str) -> LoggedScene:
         raise NuScenesError(f"scene '{scene}' is not in {Path(dataroot) / version}{hint}")
     record = nusc.scene[names.index(scene)]
     log = nusc.get("log", record["log_token"])
-    tokens, token = [], record["first_sample_token"]
-    while token:
-        tokens.append(token)
-        token = nusc.get("sample", token)["next"]
-    samples = [nusc.get("sample", t) for t in tokens]
+    samples = scene_samples(nusc, record)
+    tokens = [s["token"] for s in samples]
     times = np.array([(s["timestamp"] - samples[0]["timestamp"]) * 1e-6 for s in samples])
 
     reference = "LIDAR_TOP" if "LIDAR_TOP" in samples[0]["data"] else "CAM_FRONT"
     poses_global = []
     for s in samples:
         pose = nusc.get("ego_pose", nusc.get("sample_data", s["data"][reference])["ego_pose_token"])
-        poses_global.append((pose["translation"][0], pose["translation"][1], _yaw(pose["rotation"])))
+        poses_global.append((pose["translation"][0], pose["translation"][1], yaw_of(pose["rotation"])))
     poses_global = np.array(poses_global)
     origin = (float(poses_global[0, 0]), float(poses_global[0, 1]))
     ego_poses = poses_global - (*origin, 0.0)
     ego_speeds = _speeds(ego_poses, times)
 
-    rig = _calibration(nusc, samples[0])
+    rig = calibration(nusc, samples[0])
     agents = _agents(nusc, samples, times, origin)
     notes: list[str] = []
     drivable, lanes = _map(nusc, dataroot, log, ego_poses, origin, notes)
@@ -169,6 +167,15 @@ def load_scene(dataroot: str | Path, version: str, scene: str) -> LoggedScene:
     )
 
 
+def scene_samples(nusc, scene: dict) -> list[dict]:
+    """The keyframe (sample) records of a scene record, in time order."""
+    samples, token = [], scene["first_sample_token"]
+    while token:
+        samples.append(nusc.get("sample", token))
+        token = samples[-1]["next"]
+    return samples
+
+
 def _speeds(poses: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Speed at each sample from the neighbouring positions (central differences, one-sided at the ends)."""
     if len(poses) < 2:
@@ -176,7 +183,12 @@ def _speeds(poses: np.ndarray, times: np.ndarray) -> np.ndarray:
     return np.hypot(np.gradient(poses[:, 0], times), np.gradient(poses[:, 1], times))
 
 
-def _calibration(nusc, sample: dict) -> CameraRig:
+def calibration(nusc, sample: dict) -> CameraRig:
+    """The six cameras of ``sample`` as logged (intrinsics at the logged image size, OccSim camera order).
+
+    Raises:
+        NuScenesError: a camera is missing.
+    """
     missing = [c for c in CAMERA_NAMES if c not in sample["data"]]
     if missing:
         raise NuScenesError(f"sample {sample['token']} has no {missing} data: OccSim needs the six cameras")
@@ -201,7 +213,7 @@ def _agents(nusc, samples: list[dict], times: np.ndarray, origin: tuple[float, f
             x, y = ann["translation"][0] - origin[0], ann["translation"][1] - origin[1]
             w, length, h = ann["size"]
             tracks.setdefault(ann["instance_token"], []).append(
-                (times[k], (x, y, _yaw(ann["rotation"])), cls_name, (length, w, h))
+                (times[k], (x, y, yaw_of(ann["rotation"])), cls_name, (length, w, h))
             )
     agents = []
     for instance, track in tracks.items():

@@ -16,7 +16,7 @@ import numpy as np
 from rich.progress import track
 
 from occsim.envs.occsim_env import OccSimEnv
-from occsim.generative.pipelines.conditioning import latent_condition, plane_depths
+from occsim.generative.pipelines.conditioning import latent_condition, occupancy_condition, plane_depths
 from occsim.planners import make_planner
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
@@ -41,6 +41,7 @@ class RenderCollectConfig:
     every: int = 2  # keep every n-th env step (consecutive steps are near duplicates)
     weather: str | None = None  # one weather for every episode; None draws one per episode
     seed: int = 0  # added to the base seed: another value gives other jitters (an evaluation set)
+    layout: str = "occsim"  # MPI encoding: "occsim" (OccSim's models) or "official" (the released SyntheOcc)
 
 
 def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> dict:
@@ -71,6 +72,7 @@ def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> di
         "latent_factor": config.latent_factor,
         "planes": config.planes,
         "max_depth": config.max_depth,
+        "layout": config.layout,
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     return meta
@@ -83,7 +85,12 @@ def _rollout(scenario, seed, weather, config, depths) -> tuple[dict[str, np.ndar
     def act(step: int, obs: dict, plan):
         """Keep every ``config.every``-th observation as a sample; execute the expert's plan."""
         if step % config.every == 0:
-            condition = latent_condition(obs["occupancy"], env.sim.frames, env.sim.rig, config.latent_factor, depths)
+            if config.layout == "official":  # the release's condition reads the occupancy alone
+                condition = occupancy_condition(obs["occupancy"], env.sim.rig, config.latent_factor, depths, "official")
+            else:
+                condition = latent_condition(
+                    obs["occupancy"], env.sim.frames, env.sim.rig, config.latent_factor, depths
+                )
             rows["images"].append(obs["images"])
             rows["mpi"].append(condition.mpi)
             rows["nearest"].append(condition.nearest)

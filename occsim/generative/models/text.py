@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers.utils import logging as transformers_logging
 
 MAX_LENGTH = 96  # tokens: characters of a prompt plus start and end (the built-in prompts are under 80)
 
@@ -53,3 +56,15 @@ def token_ids(tokenizer: CLIPTokenizer, prompts: list[str]) -> torch.Tensor:
     return tokenizer(
         prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
     ).input_ids
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Silence transformers' per-load progress bar (a suite loads a text encoder per worker and episode)."""
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from occsim.classes import CLASS_NAMES
+from occsim.classes import CLASS_NAMES, FREE
 from occsim.sensors.mpi import build_mpi
 from occsim.types import OCC3D_GRID, CameraFrames, CameraRig
 
@@ -24,8 +24,8 @@ SKY_DEPTH = 1000.0  # [m] stands in for the raster's inf (sky), so depths stay f
 class LatentCondition:
     """The six cameras' condition at latent resolution (h, w)."""
 
-    mpi: np.ndarray  # (6, D, h, w) uint8 Occ3D labels per depth plane, FREE where a plane is empty
-    nearest: np.ndarray  # (6, h, w) uint8 label of the nearest surface, FREE for sky
+    mpi: np.ndarray  # (6, D, h, w) uint8 Occ3D labels per depth plane, FREE where empty (official layout: its ids, 0)
+    nearest: np.ndarray  # (6, h, w) uint8 label of the nearest surface, FREE for sky (official layout: 0)
     depth: np.ndarray  # (6, h, w) float32 camera z-depth of the nearest surface [m], SKY_DEPTH for sky
 
 
@@ -53,6 +53,33 @@ def latent_condition(
     latent = rig.resized((h // factor, w // factor))
     mpi = build_mpi(occupancy, latent.intrinsics, latent.cam2ego, latent.hw, depths).numpy()
     return LatentCondition(mpi, pool_mode(frames.semantic, factor), pool_min(frames.depth, factor))
+
+
+def occupancy_condition(
+    occupancy: np.ndarray, rig: CameraRig, factor: int, depths: np.ndarray, layout: str = "occsim"
+) -> LatentCondition:
+    """The condition from the occupancy window alone, for views no raster pass drew (real camera images).
+
+    The nearest surface is each latent pixel's first occupied MPI plane and its depth that plane's (SKY_DEPTH where
+    none is). ``layout="official"`` stores the released SyntheOcc's MPI and nearest channel (``build_mpi``).
+
+    Args:
+        occupancy: (200, 200, 16) uint8 Occ3D window in the ego frame.
+        rig: the cameras at the views' size (multiples of ``factor``).
+        factor: image pixels per latent pixel.
+        depths: the MPI's plane depths [m].
+        layout: ``occsim`` or ``official``.
+    """
+    h, w = rig.hw
+    latent = rig.resized((h // factor, w // factor))
+    built = build_mpi(occupancy, latent.intrinsics, latent.cam2ego, latent.hw, depths, layout=layout).numpy()
+    mpi, empty = (built[:, :-1], 0) if layout == "official" else (built, FREE)
+    occupied = mpi != empty
+    first = occupied.argmax(axis=1)
+    seen = occupied.any(axis=1)
+    nearest = np.where(seen, np.take_along_axis(mpi, first[:, None], 1)[:, 0], empty).astype(np.uint8)
+    depth = np.where(seen, np.asarray(depths, dtype=np.float64)[first], SKY_DEPTH).astype(np.float32)
+    return LatentCondition(np.ascontiguousarray(mpi), nearest, depth)
 
 
 def _blocks(a: np.ndarray, f: int) -> np.ndarray:

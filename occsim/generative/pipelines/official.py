@@ -23,6 +23,7 @@ from occsim.generative.models.official import (
     official_unet,
     read_state,
 )
+from occsim.generative.models.text import quiet_loading
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 
 # What the release was trained and sampled with (infer.py l. 46-47, 97, 108, 187 of EnVision-Research/SyntheOcc;
@@ -62,9 +63,11 @@ def load_official(
             f"the official layout takes {OFFICIAL_CONDITION_CHANNELS} (256 MPI planes and the nearest class)"
         )
     load_exact(controlnet, read_state(weights / "controlnet"), weights / "controlnet")
+    with quiet_loading():
+        text_encoder = CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True)
     pipe = OccSimSyntheOccPipeline(
         vae=AutoencoderKL.from_pretrained(base / "vae", local_files_only=True),
-        text_encoder=CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True),
+        text_encoder=text_encoder,
         tokenizer=CLIPTokenizer.from_pretrained(base / "tokenizer", local_files_only=True),
         unet=unet.eval(),
         controlnet=controlnet.eval(),

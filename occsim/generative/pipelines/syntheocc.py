@@ -23,7 +23,7 @@ from occsim.generative.models.controlnet import MPIControlNet
 from occsim.generative.models.cross_view import NeighbourAttnProcessor, VideoAttnProcessor, install_cross_view
 from occsim.generative.models.images import to_signed, to_uint8
 from occsim.generative.models.pixel_space import PixelSpace, decode_latents, encode_images, latent_factor
-from occsim.generative.models.text import token_ids
+from occsim.generative.models.text import quiet_loading, token_ids
 from occsim.generative.pipelines.conditioning import plane_depths
 from occsim.sensors.mpi import build_mpi
 from occsim.types import scale_intrinsics
@@ -305,11 +305,13 @@ def load_parts(directory: Path, settings: dict, video: bool | None = None) -> di
     vae_class, scheduler_class = index["vae"][1], index["scheduler"][1]
     if scheduler_class not in SCHEDULERS:
         raise ValueError(f"{directory}: sampler {scheduler_class} is not one of {', '.join(SCHEDULERS)}")
+    with quiet_loading():
+        text_encoder = CLIPTextModel.from_pretrained(directory / "text_encoder", local_files_only=True)
     return {
         "vae": (PixelSpace if vae_class == PixelSpace.__name__ else AutoencoderKL).from_pretrained(
             directory / "vae", local_files_only=True
         ),
-        "text_encoder": CLIPTextModel.from_pretrained(directory / "text_encoder", local_files_only=True),
+        "text_encoder": text_encoder,
         "tokenizer": CLIPTokenizer.from_pretrained(directory / "tokenizer", local_files_only=True),
         "unet": unet.eval(),
         "controlnet": MPIControlNet.from_pretrained(directory / "controlnet", local_files_only=True),
