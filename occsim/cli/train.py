@@ -188,6 +188,16 @@ def train_syntheocc(
     eval_samples: Annotated[int, typer.Option(min=1, help="Held-out samples generated for the model card.")] = 24,
     save_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
+    format: Annotated[  # noqa: A002 - the option's documented name
+        str,
+        typer.Option(help="occsim, or official: the released SyntheOcc's layout on an SD 2.1 --base."),
+    ] = "occsim",
+    init_from: Annotated[
+        Path | None, typer.Option(help="--format official: a released checkpoint (unet/, controlnet/) to fine-tune.")
+    ] = None,
+    gradient_checkpointing: Annotated[
+        bool, typer.Option(help="Recompute activations in the backward pass (full-size models on a GPU).")
+    ] = False,
 ) -> None:
     """Train the SyntheOcc renderer (also under `accelerate launch`), then measure it and write its model card."""
     from occsim.training.card import document
@@ -209,6 +219,9 @@ def train_syntheocc(
         held_out=held_out,
         save_every=save_every,
         seed=seed,
+        format=format,
+        init_from=init_from,
+        gradient_checkpointing=gradient_checkpointing,
     )
     try:
         pipe, record = run(config)

@@ -8,6 +8,12 @@ One script for one CPU, one GPU or many (``accelerate launch``). Two bases:
   character-level text encoder, built here; the UNet and text encoder train from scratch together with the ControlNet
   and cross-view layers, since there is no pretrained base to keep. ``pixel_space`` swaps the autoencoder for a
   lossless 4 x 4 space-to-depth (no first stage, but far more steps before the low-noise steps denoise cleanly).
+
+``format="official"`` trains the released SyntheOcc's layout instead (``--base`` SD 2.1, data collected with
+``--layout official``): its 257-channel position-encoder ControlNet and the norm4 / attn4 / connector blocks, only
+those and the ControlNet trained (the release's ``trainable_state="only_new"``), optionally from the released
+weights (``init_from``), and saved as the release saves them (``unet/``, ``controlnet/``), with gradient
+checkpointing and bitsandbytes' 8-bit AdamW on a GPU where it imports.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from diffusers import (
     UNet2DConditionModel,
     UniPCMultistepScheduler,
 )
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import CLIPTextModel, CLIPTokenizer
@@ -32,9 +39,11 @@ from transformers import CLIPTextModel, CLIPTokenizer
 from occsim.generative.models.controlnet import MPIControlNet
 from occsim.generative.models.cross_view import install_cross_view
 from occsim.generative.models.images import to_signed
+from occsim.generative.models.official import OfficialControlNet, install_official_cross_view
 from occsim.generative.models.pixel_space import PixelSpace, encode_images, latent_factor
 from occsim.generative.models.small import small_text, small_unet, small_vae
 from occsim.generative.models.text import token_ids
+from occsim.generative.pipelines.official import official_parts, save_official
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.training.episodes import RenderPairs, class_balanced_sampler, episode_files, split_episodes
 from occsim.training.run import TrainingRun
@@ -58,6 +67,9 @@ class SyntheOccTrainConfig:
     mixed_precision: str = "no"  # "no", "fp16" or "bf16" (accelerate's; fp16 needs a GPU)
     save_every: int = 1000  # steps between checkpoints, so a stopped run keeps its progress
     seed: int = 0
+    format: str = "occsim"  # "occsim" or "official" (the released SyntheOcc's layout, on an SD 2.1 --base)
+    init_from: Path | None = None  # official format: a release-layout folder to fine-tune; None: from the base UNet
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass (full-size models on a GPU)
 
 
 @dataclass
@@ -85,6 +97,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     train_files, held_files = split_episodes(episode_files(config.data_dir), config.held_out, config.seed)
     pairs = RenderPairs(config.data_dir, train_files)
     torch.manual_seed(config.seed)
+    official = _check_format(config, meta)
     parts = _components(config, pairs, out, meta["latent_factor"])
     if latent_factor(parts.vae) != meta["latent_factor"]:
         raise ValueError(
@@ -97,15 +110,22 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     keep = isinstance(parts.vae, PixelSpace) or frozen_dtype == torch.float32
     vae = parts.vae.to(device) if keep else parts.vae.to(device, frozen_dtype)
     latents = encode_all(vae, pairs.images, device)
-    unet = parts.unet
-    controlnet = MPIControlNet.from_unet(unet, planes=meta["planes"], hidden=64 if parts.train_base else 128)
-    install_cross_view(unet)
-    params = trainable_parameters(unet, controlnet, train_base=parts.train_base)
+    if official:
+        unet, controlnet = _official_models(parts.unet, config.init_from)
+        params = official_trainable_parameters(unet, controlnet)
+    else:
+        unet = parts.unet
+        controlnet = MPIControlNet.from_unet(unet, planes=meta["planes"], hidden=64 if parts.train_base else 128)
+        install_cross_view(unet)
+        params = trainable_parameters(unet, controlnet, train_base=parts.train_base)
+    if config.gradient_checkpointing:
+        unet.enable_gradient_checkpointing()
+        controlnet.enable_gradient_checkpointing()
     text_encoder = parts.text_encoder.requires_grad_(parts.train_base)
     if parts.train_base:
         params += list(text_encoder.parameters())
     lr = config.learning_rate or (3e-4 if parts.train_base else 1e-5)
-    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
+    optimiser = adamw(params, lr, device)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / 200))  # linear warm-up
     noise_scheduler, sampler = _schedulers(config.base, parts.vae)
     index_sampler = class_balanced_sampler(pairs, config.steps * config.batch_size, seed=config.seed)
@@ -119,6 +139,8 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     generator = torch.Generator().manual_seed(config.seed)
     losses: list[float] = []
     settings = {key: meta[key] for key in ("image_hw", "planes", "max_depth", "latent_factor")}
+    if official:
+        settings["format"] = "official"
 
     def pipeline() -> OccSimSyntheOccPipeline:
         modules = (text_encoder, unet, controlnet)
@@ -152,11 +174,11 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
             losses.append(accelerator.gather(loss.detach()).mean().item())
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
             if accelerator.is_main_process and (step + 1) % config.save_every == 0:
-                pipeline().save(out, **settings)
+                _save(pipeline(), out, settings, official)
     accelerator.wait_for_everyone()
     pipe = pipeline()
     if accelerator.is_main_process:
-        pipe.save(out, **settings)
+        _save(pipe, out, settings, official)
     record = run.record(
         data={**meta, "train_episodes": len(train_files), "train_samples": len(pairs)},
         held_out_episodes=[f.name for f in held_files],
@@ -168,6 +190,60 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
         },
     )
     return pipe.to(torch.device("cpu")), record
+
+
+def _check_format(config: SyntheOccTrainConfig, meta: dict) -> bool:
+    """Whether the run trains the official layout; ValueError if its base or data do not fit it."""
+    if config.format not in ("occsim", "official"):
+        raise ValueError(f"format must be occsim or official, got {config.format!r}")
+    if config.format == "occsim":
+        if config.init_from is not None:
+            raise ValueError("init_from (a released checkpoint to fine-tune) needs format official")
+        return False
+    if config.base is None:
+        raise ValueError("format official needs --base: the local Stable Diffusion 2.1 folder")
+    if meta.get("layout") != "official":
+        raise ValueError(
+            f"{config.data_dir} holds {meta.get('layout', 'occsim')}-layout MPIs; collect with --layout official"
+        )
+    return True
+
+
+def _official_models(unet: UNet2DConditionModel, init_from: Path | None):
+    """The release's ControlNet and cross-view UNet: from ``init_from``'s weights, or built on the base UNet."""
+    if init_from is not None:
+        return official_parts(init_from)
+    controlnet = OfficialControlNet.from_unet(unet)
+    install_official_cross_view(unet)
+    return unet, controlnet
+
+
+def official_trainable_parameters(unet: nn.Module, controlnet: nn.Module) -> list[nn.Parameter]:
+    """The release's ``only_new``: the ControlNet and the UNet's norm4 / attn4 / connector; the rest frozen."""
+    for name, parameter in unet.named_parameters():
+        parameter.requires_grad_(any(f".{part}." in name for part in ("norm4", "attn4", "connector")))
+    controlnet.requires_grad_(True)
+    return [p for p in unet.parameters() if p.requires_grad] + list(controlnet.parameters())
+
+
+def adamw(params: list[nn.Parameter], lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW; bitsandbytes' 8-bit AdamW on a GPU where it imports (a quarter of the optimiser state's memory)."""
+    if device.type == "cuda":
+        try:
+            import bitsandbytes
+
+            return bitsandbytes.optim.AdamW8bit(params, lr=lr, weight_decay=1e-2)
+        except ImportError:
+            pass
+    return torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
+
+
+def _save(pipe: OccSimSyntheOccPipeline, out: Path, settings: dict, official: bool) -> None:
+    """A checkpoint: the whole pipeline, or only the release-layout UNet and ControlNet (the base is the user's)."""
+    if official:
+        save_official(out, pipe.unet, pipe.controlnet)
+    else:
+        pipe.save(out, **settings)
 
 
 def _pipeline(parts, text_encoder, unet, controlnet, sampler, settings: dict) -> OccSimSyntheOccPipeline:

@@ -11,13 +11,15 @@ import json
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, UniPCMultistepScheduler
+from diffusers import AutoencoderKL, UNet2DConditionModel, UniPCMultistepScheduler
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from occsim.generative.models.official import (
     OFFICIAL_CONDITION_CHANNELS,
+    OFFICIAL_NEIGHBOURS,
     PICKLE_FILES,
     WEIGHT_FILES,
+    OfficialControlNet,
     load_exact,
     official_controlnet,
     official_unet,
@@ -38,6 +40,15 @@ OFFICIAL_SETTINGS = {
     "guidance": 7.5,
 }
 BASE_PARTS = ("vae", "text_encoder", "tokenizer", "scheduler")
+# The release's cross-view settings as its UNet config stores them (utils/common.py l. 21-28).
+RELEASE_UNET_CONFIG = {
+    "trainable_state": "only_new",
+    "neighboring_view_pair": {str(k): v for k, v in OFFICIAL_NEIGHBOURS.items()},
+    "neighboring_attn_type": "add",
+    "zero_module_type": "zero_linear",
+    "crossview_attn_type": "basic",
+    "img_size": OFFICIAL_SETTINGS["image_hw"],
+}
 
 
 def load_official(
@@ -52,17 +63,8 @@ def load_official(
         ValueError: no ``base``, or weights that are not the official layout. FileNotFoundError: a folder or file
             missing, named.
     """
-    weights = Path(weights)
     base = check_base(base)
-    unet = official_unet(_config(weights / "unet"))
-    load_exact(unet, read_state(weights / "unet"), weights / "unet")
-    controlnet = official_controlnet(_config(weights / "controlnet"))
-    if controlnet.config.conditioning_channels != OFFICIAL_CONDITION_CHANNELS:
-        raise ValueError(
-            f"{weights / 'controlnet'}: conditioning_channels is {controlnet.config.conditioning_channels}; "
-            f"the official layout takes {OFFICIAL_CONDITION_CHANNELS} (256 MPI planes and the nearest class)"
-        )
-    load_exact(controlnet, read_state(weights / "controlnet"), weights / "controlnet")
+    unet, controlnet = official_parts(weights)
     with quiet_loading():
         text_encoder = CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True)
     pipe = OccSimSyntheOccPipeline(
@@ -76,6 +78,36 @@ def load_official(
     )
     pipe.settings = dict(OFFICIAL_SETTINGS)
     return pipe.to(torch_dtype=torch_dtype) if torch_dtype else pipe
+
+
+def official_parts(weights: str | Path) -> tuple[UNet2DConditionModel, OfficialControlNet]:
+    """The UNet and ControlNet of a release-layout folder, every key checked (see ``load_official``)."""
+    weights = Path(weights)
+    unet = official_unet(_config(weights / "unet"))
+    load_exact(unet, read_state(weights / "unet"), weights / "unet")
+    controlnet = official_controlnet(_config(weights / "controlnet"))
+    if controlnet.config.conditioning_channels != OFFICIAL_CONDITION_CHANNELS:
+        raise ValueError(
+            f"{weights / 'controlnet'}: conditioning_channels is {controlnet.config.conditioning_channels}; "
+            f"the official layout takes {OFFICIAL_CONDITION_CHANNELS} (256 MPI planes and the nearest class)"
+        )
+    load_exact(controlnet, read_state(weights / "controlnet"), weights / "controlnet")
+    return unet, controlnet
+
+
+def save_official(directory: str | Path, unet: UNet2DConditionModel, controlnet: OfficialControlNet) -> Path:
+    """Write ``unet/`` and ``controlnet/`` in the release's layout (safetensors), so the release's code reads them.
+
+    The UNet's config gets the release's cross-view keys (``UNet2DConditionModelMultiview``).
+    """
+    directory = Path(directory)
+    unet.save_pretrained(directory / "unet", safe_serialization=True)
+    controlnet.save_pretrained(directory / "controlnet", safe_serialization=True)
+    config_path = directory / "unet" / "config.json"
+    config = json.loads(config_path.read_text())
+    config.update(_class_name="UNet2DConditionModelMultiview", **RELEASE_UNET_CONFIG)
+    config_path.write_text(json.dumps(config, indent=2))
+    return directory
 
 
 def check_base(base: str | Path | None) -> Path:
