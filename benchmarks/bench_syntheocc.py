@@ -1,11 +1,17 @@
-"""Seconds per env step with the SyntheOcc renderer against the raster renderer in the same run, and, on a GPU, the
-full-size configuration (Stable Diffusion 2.1 UNet shape, 6 x 256 x 448, 20 UniPC steps, random weights).
+"""Seconds per env step with the SyntheOcc renderer against the raster renderer in the same run, and the full-size
+configurations: OccSim's layout (Stable Diffusion 2.1 UNet shape, 6 x 256 x 448) or the released SyntheOcc's
+(``--format official``: 6 x 448 x 800, 257-channel condition, norm4 / attn4 / connector blocks).
 
-    python benchmarks/bench_syntheocc.py [--steps 20] [--env-steps 5] [--full-size] [--compile]
+    python benchmarks/bench_syntheocc.py [--steps 20] [--env-steps 5]
+    python benchmarks/bench_syntheocc.py --device cuda --format official --full-size [--compile]
+        [--weights RELEASE_DIR --base SD21_DIR]
+    python benchmarks/bench_syntheocc.py --format official --flops [--peak-tflops 989 --utilisation 0.45]
 
-The env part uses the shipped small model on the CPU (or --device cuda). --full-size builds SD 2.1's UNet, VAE and a
-1024-wide text encoder from config (nothing is downloaded) and times one six-view generation with classifier-free
-guidance: the figure to compare with the 1.5 s per env step goal on an H100.
+The env part uses the shipped small model on the CPU (or --device cuda). --full-size builds the models from config
+with random weights unless --weights/--base name a release (nothing is downloaded), and times a six-view generation
+with classifier-free guidance in fp16 at 20 and 4 UniPC steps, with peak GPU memory. --flops counts the floating-point
+work of one env step on the meta device (no memory, any machine) and turns it into a paper estimate for a GPU of the
+given peak fp16 throughput: where no GPU is lent, that estimate is what README reports, labelled as one.
 """
 
 from __future__ import annotations
@@ -80,14 +86,154 @@ def full_size_seconds(device: str, steps: int, compile_unet: bool, repeats: int 
     }
 
 
+def sd21_unet(device: str = "cpu"):
+    """Stable Diffusion 2.1's UNet shape (random weights), built from config on ``device`` ("meta": shapes only)."""
+    from diffusers import UNet2DConditionModel
+
+    with torch.device(device):
+        return UNet2DConditionModel(
+            sample_size=96,
+            block_out_channels=(320, 640, 1280, 1280),
+            attention_head_dim=(5, 10, 20, 20),
+            cross_attention_dim=1024,
+            use_linear_projection=True,
+            layers_per_block=2,
+        )
+
+
+def sd21_vae(device: str = "cpu"):
+    """Stable Diffusion's autoencoder shape (random weights)."""
+    from diffusers import AutoencoderKL
+
+    with torch.device(device):
+        return AutoencoderKL(
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=2,
+            latent_channels=4,
+            sample_size=768,
+        )
+
+
+def official_models(device: str = "cpu"):
+    """(UNet, ControlNet) in the released SyntheOcc's layout on SD 2.1's shape, random weights."""
+    from occsim.generative.models.official import OfficialControlNet, install_official_cross_view
+
+    unet = sd21_unet(device)
+    with torch.device(device):
+        controlnet = OfficialControlNet.from_unet(unet)
+    install_official_cross_view(unet)
+    return unet, controlnet
+
+
+def official_flops(steps: int) -> dict:
+    """Floating-point work of one official-format env step (6 x 448 x 800, guidance), counted on the meta device."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    unet, controlnet = official_models("meta")
+    vae = sd21_vae("meta")
+    views, (h, w) = 6, (56, 100)
+    latents = torch.empty(2 * views, 4, h, w, device="meta")
+    text = torch.empty(2 * views, 77, 1024, device="meta")
+    mpi = torch.empty(2 * views, 256, h, w, device="meta", dtype=torch.long)
+    nearest = torch.empty(2 * views, h, w, device="meta", dtype=torch.long)
+    t = torch.tensor(500, device="meta")
+    with FlopCounterMode(display=False) as denoiser:
+        down, mid = controlnet(latents, t, text, mpi, nearest)
+        unet(latents, t, text, down_block_additional_residuals=down, mid_block_additional_residual=mid)
+    with FlopCounterMode(display=False) as decoder:
+        vae.decode(torch.empty(views, 4, h, w, device="meta"))
+    per_call, decode = denoiser.get_total_flops(), decoder.get_total_flops()
+    return {
+        "unet_parameters_m": round(sum(p.numel() for p in unet.parameters()) / 1e6, 1),
+        "controlnet_parameters_m": round(sum(p.numel() for p in controlnet.parameters()) / 1e6, 1),
+        "denoiser_tflop_per_step": round(per_call / 1e12, 2),  # ControlNet + UNet, both guidance halves, 6 views
+        "decode_tflop": round(decode / 1e12, 2),
+        "tflop_per_env_step": {str(n): round((n * per_call + decode) / 1e12, 1) for n in sorted({steps, 4})},
+    }
+
+
+def official_full_size_seconds(device: str, compile_unet: bool, weights: str | None, base: str | None) -> dict:
+    """Seconds per six-view 448 x 800 generation in fp16 at 20 and 4 UniPC steps, and peak memory."""
+    from diffusers import UniPCMultistepScheduler
+
+    from occsim.generative.models.text import char_tokenizer, small_text_encoder
+    from occsim.generative.pipelines.official import load_official
+    from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+
+    torch.manual_seed(0)
+    if weights:
+        pipe = load_official(weights, base, torch.float16).to(device)
+    else:
+        import tempfile
+
+        unet, controlnet = official_models()
+        tokenizer = char_tokenizer(tempfile.mkdtemp())
+        pipe = OccSimSyntheOccPipeline(
+            sd21_vae(),
+            small_text_encoder(tokenizer, width=1024, layers=1, heads=16),  # once per generation: not the cost
+            tokenizer,
+            unet,
+            controlnet,
+            UniPCMultistepScheduler(prediction_type="v_prediction"),
+        ).to(device, torch.float16)
+    pipe.set_progress_bar_config(disable=True)
+    if compile_unet:
+        pipe.unet = torch.compile(pipe.unet)
+        pipe.controlnet = torch.compile(pipe.controlnet)
+    mpi = torch.randint(0, 17, (6, 256, 56, 100))
+    nearest = torch.randint(0, 17, (6, 56, 100))
+    figures: dict = {"weights": weights or "random, official layout", "compiled": compile_unet}
+    for steps in (20, 4):
+        times = []
+        for r in range(3):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            pipe(
+                mpi,
+                nearest,
+                "show a photorealistic street view image.",
+                num_inference_steps=steps,
+                guidance_scale=7.5,
+                generator=torch.Generator().manual_seed(r),
+            )
+            torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        figures[f"{steps}_steps"] = {"seconds": round(float(np.median(times[1:])), 3), "first_call": round(times[0], 2)}
+    figures["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="UniPC steps")
     parser.add_argument("--env-steps", type=int, default=5)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--full-size", action="store_true", help="time the SD 2.1-shaped pipeline (needs CUDA)")
+    parser.add_argument("--format", choices=("occsim", "official"), default="occsim")
+    parser.add_argument("--full-size", action="store_true", help="time the full-size pipeline (needs CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the UNet for --full-size")
+    parser.add_argument("--weights", help="--format official: a released checkpoint folder (default random weights)")
+    parser.add_argument("--base", help="--format official with --weights: the local SD 2.1 folder")
+    parser.add_argument("--flops", action="store_true", help="--format official: count the work, estimate GPU time")
+    parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense fp16 peak (H100 SXM: 989)")
+    parser.add_argument("--utilisation", type=float, default=0.45, help="share of peak a UNet reaches (estimate)")
     args = parser.parse_args()
+    if args.flops:
+        counted = official_flops(args.steps)
+        rate = args.peak_tflops * args.utilisation
+        counted["estimate"] = {
+            "assumed_tflops": rate,
+            "seconds_per_env_step": {n: round(w / rate, 2) for n, w in counted["tflop_per_env_step"].items()},
+            "note": "an estimate from counted work and an assumed throughput, not a measurement",
+        }
+        print(json.dumps(counted, indent=2))
+        return
+    if args.format == "official":
+        if not (args.full_size and torch.cuda.is_available()):
+            raise SystemExit("--format official times --full-size on CUDA; without a GPU use --flops for an estimate")
+        print(json.dumps(official_full_size_seconds("cuda", args.compile, args.weights, args.base), indent=2))
+        return
     from occsim.suite.bench import renderer_seconds_per_step
 
     torch.manual_seed(0)

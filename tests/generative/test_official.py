@@ -227,3 +227,31 @@ def test_the_renderer_draws_a_world_through_the_official_layout(release, world):
     assert np.array_equal(frames.rgb, renderer.render(world, Weather("clear"), seed=4).rgb)
     assert renderer.prompt_for(Weather("clear")) == "show a photorealistic street view image."
     assert "fog" in renderer.prompt_for(Weather("fog"))
+
+
+def test_a_logged_nuscenes_scene_renders_with_its_real_calibration(release, mini_root):
+    import warnings
+
+    from occsim.data.nuscenes import load_scene
+    from occsim.scenario import parse_scenario
+    from occsim.sim import Simulation
+
+    root, _, _ = release
+    scenario = parse_scenario(
+        f"""name: bus_on_scene_0061
+map: {{type: nuscenes, dataroot: {mini_root}, version: v1.0-mini, scene: scene-0061, start_sample: 2}}
+ego: {{from_log: true, command: follow}}
+actors:
+  - {{id: bus, type: bus, lane: 0, s: 20, speed: 0}}
+remove: {{within: 5.0, of: bus}}
+"""
+    )
+    options = {"weights": str(root / "ckpt"), "format": "official", "base": str(root / "base"), "steps": 1}
+    sim = Simulation("syntheocc", camera_hw=(32, 56), renderer_kwargs=options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = sim.reset(scenario, seed=0)
+    logged = load_scene(mini_root, "v1.0-mini", "scene-0061").rig
+    assert np.allclose(sim.renderer.model_rig.cam2ego, logged.cam2ego)  # the dataset's calibration, not the default
+    assert np.allclose(sim.renderer.model_rig.intrinsics, logged.resized((448, 800)).intrinsics)
+    assert outcome.frames.rgb.shape == (6, 32, 56, 3) and outcome.frames.rgb.std() > 0

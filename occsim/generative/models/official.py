@@ -147,6 +147,9 @@ class OfficialMultiviewBlock(nn.Module):
         self.connector = nn.Linear(dim, dim)
         nn.init.zeros_(self.connector.weight)
         nn.init.zeros_(self.connector.bias)
+        like = next(block.parameters())  # the new layers live where the block does (a GPU, half precision)
+        for module in (self.norm4, self.attn4, self.connector):
+            module.to(like.device, like.dtype)
 
     def forward(
         self,
