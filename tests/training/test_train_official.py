@@ -52,12 +52,20 @@ def test_training_the_official_layout_trains_only_the_new_parts_and_saves_the_re
     assert renderer.render(world, Weather("clear"), seed=0).rgb.shape == (6, 64, 112, 3)
 
 
-def test_fine_tuning_starts_from_the_released_weights(setup):
+def test_fine_tuning_starts_from_the_released_weights_with_gradient_checkpointing(setup):
     root, base, data = setup
     release = root / "release"
     unet_state, _ = write_official_checkpoint(release)
     config = SyntheOccTrainConfig(
-        data, root / "tuned", base=base, steps=1, batch_size=1, held_out=0.0, format="official", init_from=release
+        data,
+        root / "tuned",
+        base=base,
+        steps=1,
+        batch_size=1,
+        held_out=0.0,
+        format="official",
+        init_from=release,
+        gradient_checkpointing=True,
     )
     pipe, _ = train_syntheocc(config)
     frozen = next(k for k in unet_state if ".norm1." in k)
