@@ -388,21 +388,13 @@ def distill_syntheocc(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Consistency-distil a SyntheOcc model for 2-4 step sampling, then compare it with its teacher side by side."""
-    from occsim.generative.models.perception import PerceptionMeter
-    from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
     from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
-    from occsim.training.distill import DistillConfig, distill_syntheocc, write_distilled_card
-    from occsim.training.episodes import episode_files
-    from occsim.training.evaluate import save_examples, save_loss_curve
-    from occsim.training.fidelity import Sampling, compare_sampling
-    from occsim.training.probe import SegmentationProbe
-    from occsim.training.run import write_metrics
+    from occsim.training.distill import DistillConfig, distill_and_compare
 
-    teacher = teacher or SMALL_WEIGHTS
     config = DistillConfig(
         data_dir=data_dir,
         out_dir=out_dir,
-        teacher=teacher,
+        teacher=teacher or SMALL_WEIGHTS,
         steps=steps,
         batch_size=batch_size,
         learning_rate=learning_rate,
@@ -413,34 +405,12 @@ def distill_syntheocc(
         seed=seed,
     )
     try:
-        student, record = distill_syntheocc(config)
+        record, rows = distill_and_compare(config, eval_dir, eval_samples)
     except (FileNotFoundError, ValueError) as e:
         raise fail(str(e)) from None
-    save_loss_curve(out_dir / "training.png", record["losses"], ylabel="consistency loss (pseudo-Huber)")
-    figures_from = episode_files(eval_dir) if eval_dir else [data_dir / name for name in record["held_out_episodes"]]
-    if not figures_from or not (teacher / "probe").is_dir():
-        write_metrics(out_dir, record)
+    if rows is None:
         out.print(f"distilled in {record['train_seconds']:.0f} s; no evaluation episodes or teacher probe: no figures")
         return
-    base = OccSimSyntheOccPipeline.load(teacher)
-    few = max(2, sample_steps // 2)
-    rows, examples = compare_sampling(
-        [
-            Sampling("teacher, 20 UniPC steps", base, 20, guidance),
-            Sampling(f"teacher, {sample_steps} UniPC steps", base, sample_steps, guidance),
-            Sampling(f"distilled, {sample_steps} LCM steps", student, sample_steps, 1.0),
-            Sampling(f"distilled, {few} LCM steps", student, few, 1.0),
-        ],
-        figures_from,
-        SegmentationProbe.from_pretrained(teacher / "probe", local_files_only=True),
-        PerceptionMeter.load(),
-        samples=eval_samples,
-        seed=seed,
-    )
-    save_examples(out_dir / "samples.png", examples, title="held-out sample: teacher and distilled student")
-    write_metrics(out_dir, {**record, "fidelity": rows})
-    where = f"{len(figures_from)} episodes of {eval_dir}" if eval_dir else "held-out episodes"
-    write_distilled_card(out_dir, record, rows, f"{eval_samples} samples from {where}")
     table = Table(title=f"fidelity on {eval_samples} held-out samples, same seeds")
     for column in ("sampling", "probe mIoU", "perceived mIoU", "s / sample"):
         table.add_column(column)
@@ -468,64 +438,17 @@ def tune_decoder(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Train a model's autoencoder decoder further (encoder frozen, so its diffusion model stays valid)."""
-    import time
-
-    import numpy as np
-    from diffusers import AutoencoderKL
-
-    from occsim.generative.models.perception import PerceptionMeter
-    from occsim.generative.models.pixel_space import latent_factor
     from occsim.generative.renderers.occscene import SMALL_OCCSCENE
     from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
-    from occsim.training.decoder import (
-        DecoderTuning,
-        card_section,
-        measure_round_trip,
-        same_autoencoder,
-        update_card,
-    )
-    from occsim.training.decoder import tune_decoder as run
-    from occsim.training.episodes import episode_files, read_episodes, split_episodes
+    from occsim.training.decoder import DecoderTuning, tune_shared_decoder
 
     folders = weights or [SMALL_WEIGHTS, SMALL_OCCSCENE]
-    missing = [f for f in folders if not (f / "vae" / "diffusion_pytorch_model.safetensors").is_file()]
-    if missing:
-        raise fail(f"no autoencoder (vae/) in {', '.join(map(str, missing))}")
-    if not same_autoencoder(folders):
-        raise fail("the --weights folders hold different autoencoders: tune them one at a time")
+    tuning = DecoderTuning(steps=steps, batch_size=batch_size, foreground_weight=foreground_weight, seed=seed)
     try:
-        train_files, held_files = split_episodes(episode_files(data_dir), held_out, seed)
+        record = tune_shared_decoder(folders, data_dir, tuning, held_out, eval_dir)
     except (FileNotFoundError, ValueError) as e:
         raise fail(str(e)) from None
-    figures_from = episode_files(eval_dir) if eval_dir else held_files
-    if not figures_from:
-        raise fail("no episodes to measure on: give --eval DIR or a --held-out share above 0")
-    vae = AutoencoderKL.from_pretrained(folders[0] / "vae", local_files_only=True).eval()
-    data = read_episodes(train_files, ("images", "nearest"))
-    images = data["images"].reshape(-1, *data["images"].shape[2:])
-    nearest = data["nearest"].reshape(-1, *data["nearest"].shape[2:])
-    if images.shape[1] // nearest.shape[1] != latent_factor(vae):
-        raise fail(f"{data_dir}: its latent factor does not match the autoencoder of {folders[0]}")
-    meter = PerceptionMeter.load()
-    before = measure_round_trip(vae, figures_from, meter, seed=seed)
-    tuning = DecoderTuning(steps=steps, batch_size=batch_size, foreground_weight=foreground_weight, seed=seed)
-    started = time.perf_counter()
-    losses = run(vae, images, nearest, tuning)
-    seconds = time.perf_counter() - started
-    after = measure_round_trip(vae, figures_from, meter, seed=seed)
-    record = {
-        "config": tuning.__dict__,
-        "data_dir": str(data_dir),
-        "evaluated_on": f"{len(figures_from)} episodes of {eval_dir}" if eval_dir else "held-out episodes",
-        "seconds": round(seconds, 1),
-        "before": before,
-        "after": after,
-        "final_loss": float(np.mean(losses[-50:])),
-    }
-    for folder in folders:
-        vae.save_pretrained(folder / "vae", safe_serialization=True)
-        (folder / "decoder_tuning.json").write_text(json.dumps(record, indent=1))
-        update_card(folder / "MODEL_CARD.md", card_section(record))
+    before, after, seconds = record["before"], record["after"], record["seconds"]
     table = Table(title="autoencoder round trip before and after")
     for column in ("decoder", "L1 [0-255]", "L1 on objects", "perceived mIoU"):
         table.add_column(column)

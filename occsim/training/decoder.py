@@ -9,6 +9,8 @@ learns to draw its latents sharper. Pixels of the object classes weigh more, so 
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,9 @@ from diffusers import AutoencoderKL
 from tqdm.auto import tqdm
 
 from occsim.generative.models.images import to_signed, to_uint8
-from occsim.training.episodes import read_episodes
+from occsim.generative.models.perception import PerceptionMeter
+from occsim.generative.models.pixel_space import latent_factor
+from occsim.training.episodes import episode_files, read_episodes, split_episodes
 from occsim.training.fidelity import perceived_miou, pick_samples
 from occsim.training.reweighing import FOREGROUND_CLASSES
 
@@ -144,3 +148,51 @@ def update_card(card: Path, section: str) -> None:
     text = card.read_text() if card.is_file() else ""
     text = text.split(CARD_HEADER)[0].rstrip("\n")
     card.write_text(f"{text}\n\n{section}")
+
+
+def tune_shared_decoder(
+    folders: list[Path], data_dir: Path, tuning: DecoderTuning, held_out: float = 0.1, eval_dir: Path | None = None
+) -> dict:
+    """``occsim tune-decoder``: tune the autoencoder the model ``folders`` share, measured before and after.
+
+    The tuned decoder is saved into every folder with ``decoder_tuning.json`` and a model-card section.
+
+    Raises:
+        ValueError: no autoencoder, different autoencoders, no episodes to measure on, or data of another latent
+            factor. FileNotFoundError: no episodes in ``data_dir``.
+    """
+    missing = [f for f in folders if not (f / "vae" / "diffusion_pytorch_model.safetensors").is_file()]
+    if missing:
+        raise ValueError(f"no autoencoder (vae/) in {', '.join(map(str, missing))}")
+    if not same_autoencoder(folders):
+        raise ValueError("the --weights folders hold different autoencoders: tune them one at a time")
+    train_files, held_files = split_episodes(episode_files(data_dir), held_out, tuning.seed)
+    figures_from = episode_files(eval_dir) if eval_dir else held_files
+    if not figures_from:
+        raise ValueError("no episodes to measure on: give --eval DIR or a --held-out share above 0")
+    vae = AutoencoderKL.from_pretrained(folders[0] / "vae", local_files_only=True).eval()
+    data = read_episodes(train_files, ("images", "nearest"))
+    images = data["images"].reshape(-1, *data["images"].shape[2:])
+    nearest = data["nearest"].reshape(-1, *data["nearest"].shape[2:])
+    if images.shape[1] // nearest.shape[1] != latent_factor(vae):
+        raise ValueError(f"{data_dir}: its latent factor does not match the autoencoder of {folders[0]}")
+    meter = PerceptionMeter.load()
+    before = measure_round_trip(vae, figures_from, meter, seed=tuning.seed)
+    started = time.perf_counter()
+    losses = tune_decoder(vae, images, nearest, tuning)
+    seconds = time.perf_counter() - started
+    after = measure_round_trip(vae, figures_from, meter, seed=tuning.seed)
+    record = {
+        "config": tuning.__dict__,
+        "data_dir": str(data_dir),
+        "evaluated_on": f"{len(figures_from)} episodes of {eval_dir}" if eval_dir else "held-out episodes",
+        "seconds": round(seconds, 1),
+        "before": before,
+        "after": after,
+        "final_loss": float(np.mean(losses[-50:])),
+    }
+    for folder in folders:
+        vae.save_pretrained(folder / "vae", safe_serialization=True)
+        (folder / "decoder_tuning.json").write_text(json.dumps(record, indent=1))
+        update_card(folder / "MODEL_CARD.md", card_section(record))
+    return record

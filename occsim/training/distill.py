@@ -18,11 +18,15 @@ import torch
 from diffusers import DDPMScheduler, LCMScheduler
 from torch.utils.data import DataLoader
 
+from occsim.generative.models.perception import PerceptionMeter
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
 from occsim.training.episodes import RenderPairs, class_balanced_sampler, episode_files, split_episodes
+from occsim.training.evaluate import save_examples, save_loss_curve
+from occsim.training.fidelity import Sampling, compare_sampling
+from occsim.training.probe import SegmentationProbe
 from occsim.training.reweighing import loss_weights
-from occsim.training.run import TrainingRun
+from occsim.training.run import TrainingRun, write_metrics
 from occsim.training.syntheocc import data_meta, encode_all
 
 SIGMA_DATA = 0.5  # LCM's boundary-condition constants (LCMScheduler uses the same)
@@ -267,3 +271,44 @@ meter's occupancy from the views against the world's coarsened window.
     path = Path(out_dir) / "MODEL_CARD.md"
     path.write_text(text)
     return path
+
+
+def distill_and_compare(
+    config: DistillConfig, eval_dir: Path | None = None, eval_samples: int = 12
+) -> tuple[dict, list[dict] | None]:
+    """``occsim distill-syntheocc``: distil, then the side-by-side fidelity table and the model card.
+
+    The table compares the teacher at 20 and at the student's steps with the student at its steps and half of them,
+    on ``eval_dir``'s episodes (default the held-out ones), if the teacher has a segmentation probe.
+
+    Returns:
+        (the run record, the table's rows or None when there was nothing to measure on).
+    """
+    out_dir, teacher = Path(config.out_dir), Path(config.teacher)
+    student, record = distill_syntheocc(config)
+    save_loss_curve(out_dir / "training.png", record["losses"], ylabel="consistency loss (pseudo-Huber)")
+    held = [Path(config.data_dir) / name for name in record["held_out_episodes"]]
+    figures_from = episode_files(eval_dir) if eval_dir else held
+    if not figures_from or not (teacher / "probe").is_dir():
+        write_metrics(out_dir, record)
+        return record, None
+    base = OccSimSyntheOccPipeline.load(teacher)
+    steps, few = config.sample_steps, max(2, config.sample_steps // 2)
+    rows, examples = compare_sampling(
+        [
+            Sampling("teacher, 20 UniPC steps", base, 20, config.guidance),
+            Sampling(f"teacher, {steps} UniPC steps", base, steps, config.guidance),
+            Sampling(f"distilled, {steps} LCM steps", student, steps, 1.0),
+            Sampling(f"distilled, {few} LCM steps", student, few, 1.0),
+        ],
+        figures_from,
+        SegmentationProbe.from_pretrained(teacher / "probe", local_files_only=True),
+        PerceptionMeter.load(),
+        samples=eval_samples,
+        seed=config.seed,
+    )
+    save_examples(out_dir / "samples.png", examples, title="held-out sample: teacher and distilled student")
+    write_metrics(out_dir, {**record, "fidelity": rows})
+    where = f"{len(figures_from)} episodes of {eval_dir}" if eval_dir else "held-out episodes"
+    write_distilled_card(out_dir, record, rows, f"{eval_samples} samples from {where}")
+    return record, rows
