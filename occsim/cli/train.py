@@ -193,8 +193,15 @@ def train_syntheocc(
         typer.Option(help="occsim, or official: the released SyntheOcc's layout on an SD 2.1 --base."),
     ] = "occsim",
     init_from: Annotated[
-        Path | None, typer.Option(help="--format official: a released checkpoint (unet/, controlnet/) to fine-tune.")
+        Path | None,
+        typer.Option(help="Go on training a model: a train-syntheocc folder, or (--format official) a release."),
     ] = None,
+    foreground_gain: Annotated[
+        float, typer.Option(min=1.0, help="Eq. 6's m: the largest weight of object pixels (paper: 2).")
+    ] = 2.0,
+    near_lane_boost: Annotated[
+        float, typer.Option(min=1.0, help="Sampling weight x this for frames with an object in the ego's corridor.")
+    ] = 1.0,
     gradient_checkpointing: Annotated[
         bool, typer.Option(help="Recompute activations in the backward pass (full-size models on a GPU).")
     ] = False,
@@ -221,6 +228,8 @@ def train_syntheocc(
         seed=seed,
         format=format,
         init_from=init_from,
+        foreground_gain=foreground_gain,
+        near_lane_boost=near_lane_boost,
         gradient_checkpointing=gradient_checkpointing,
     )
     try:

@@ -12,6 +12,7 @@ from occsim.generative.models.images import to_signed
 from occsim.generative.models.perception import coarsen_occupancy
 from occsim.generative.pipelines.prompts import weather_prompt
 from occsim.training.reweighing import FOREGROUND_CLASSES
+from occsim.types import OCC3D_GRID
 
 
 def episode_files(folder: str | Path, command: str = "collect-render") -> list[Path]:
@@ -130,7 +131,30 @@ def class_balanced_weights(present: list[set[int]]) -> np.ndarray:
     return weights / weights.sum()
 
 
-def class_balanced_sampler(dataset: RenderPairs, num_samples: int, seed: int = 0) -> WeightedRandomSampler:
-    """A sampler drawing ``num_samples`` indices with ``class_balanced_weights``."""
-    weights = torch.as_tensor(class_balanced_weights(dataset.classes_present()))
+def class_balanced_sampler(
+    dataset: RenderPairs, num_samples: int, seed: int = 0, boost: np.ndarray | None = None
+) -> WeightedRandomSampler:
+    """A sampler drawing ``num_samples`` indices with ``class_balanced_weights``, times ``boost`` per sample."""
+    weights = class_balanced_weights(dataset.classes_present())
+    weights = torch.as_tensor(weights if boost is None else weights * boost)
     return WeightedRandomSampler(weights, num_samples, generator=torch.Generator().manual_seed(seed))
+
+
+# The ego's corridor in the occupancy window: 0-40 m ahead, within 4 m of its centreline (a lane and its edges).
+CORRIDOR_AHEAD, CORRIDOR_HALF_WIDTH = (0.0, 40.0), 4.0  # [m]
+
+
+def near_lane(files: list[Path]) -> np.ndarray:
+    """Per sample of ``files`` (RenderPairs' order), whether an object voxel lies in the ego's corridor ahead.
+
+    Read from the stored occupancy one episode at a time, so the windows never sit in memory together.
+    """
+    lower, size = np.array(OCC3D_GRID.lower), OCC3D_GRID.voxel_size
+    x0, x1 = ((np.array(CORRIDOR_AHEAD) - lower[0]) / size).astype(int)
+    y0, y1 = ((np.array([-CORRIDOR_HALF_WIDTH, CORRIDOR_HALF_WIDTH]) - lower[1]) / size).astype(int)
+    flags = []
+    for path in files:
+        with np.load(path) as data:
+            corridor = data["occupancy"][:, x0:x1, y0:y1]
+        flags.append(np.isin(corridor, FOREGROUND_CLASSES).any(axis=(1, 2, 3)))
+    return np.concatenate(flags)

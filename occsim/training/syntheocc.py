@@ -45,7 +45,13 @@ from occsim.generative.models.small import small_text, small_unet, small_vae
 from occsim.generative.models.text import token_ids
 from occsim.generative.pipelines.official import official_parts, save_official
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
-from occsim.training.episodes import RenderPairs, class_balanced_sampler, episode_files, split_episodes
+from occsim.training.episodes import (
+    RenderPairs,
+    class_balanced_sampler,
+    episode_files,
+    near_lane,
+    split_episodes,
+)
 from occsim.training.run import TrainingRun
 from occsim.training.syntheocc_loss import SyntheOccBatch, trainable_parameters, training_loss
 
@@ -68,7 +74,11 @@ class SyntheOccTrainConfig:
     save_every: int = 1000  # steps between checkpoints, so a stopped run keeps its progress
     seed: int = 0
     format: str = "occsim"  # "occsim" or "official" (the released SyntheOcc's layout, on an SD 2.1 --base)
-    init_from: Path | None = None  # official format: a release-layout folder to fine-tune; None: from the base UNet
+    # A model to go on training: a train-syntheocc folder (occsim format; longer training over several sessions) or
+    # a release-layout folder (official format). None: a new model.
+    init_from: Path | None = None
+    foreground_gain: float = 2.0  # eq. 6's m: the largest progressive and depth-aware weight of object pixels
+    near_lane_boost: float = 1.0  # sampling weight x this for frames with an object in the ego's corridor ahead
     gradient_checkpointing: bool = False  # recompute activations in the backward pass (full-size models on a GPU)
 
 
@@ -80,6 +90,7 @@ class _Components:
     unet: UNet2DConditionModel
     train_base: bool  # the UNet and text encoder train too (small default)
     vae_losses: list[float]  # the small default's autoencoder stage (empty otherwise)
+    controlnet: MPIControlNet | None = None  # a saved model's, when training goes on from it
 
 
 def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeline, dict]:
@@ -113,6 +124,9 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     if official:
         unet, controlnet = _official_models(parts.unet, config.init_from)
         params = official_trainable_parameters(unet, controlnet)
+    elif parts.controlnet is not None:  # going on from a saved model: its ControlNet and cross-view layers
+        unet, controlnet = parts.unet, parts.controlnet
+        params = trainable_parameters(unet, controlnet, train_base=parts.train_base)
     else:
         unet = parts.unet
         controlnet = MPIControlNet.from_unet(unet, planes=meta["planes"], hidden=64 if parts.train_base else 128)
@@ -128,7 +142,8 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     optimiser = adamw(params, lr, device)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / 200))  # linear warm-up
     noise_scheduler, sampler = _schedulers(config.base, parts.vae)
-    index_sampler = class_balanced_sampler(pairs, config.steps * config.batch_size, seed=config.seed)
+    boost = 1.0 + (config.near_lane_boost - 1.0) * near_lane(train_files) if config.near_lane_boost != 1.0 else None
+    index_sampler = class_balanced_sampler(pairs, config.steps * config.batch_size, seed=config.seed, boost=boost)
     loader = DataLoader(range(len(pairs)), batch_size=config.batch_size, sampler=index_sampler, drop_last=True)
     unet, controlnet, optimiser, loader, schedule = accelerator.prepare(unet, controlnet, optimiser, loader, schedule)
     # a frozen module cannot be wrapped for data parallelism; it only moves
@@ -165,7 +180,9 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
                     depth=torch.from_numpy(pairs.depth[index]).flatten(0, 1).to(device),
                 )
                 with accelerator.autocast():
-                    loss = training_loss(unet, controlnet, noise_scheduler, batch, step, config.steps, generator)
+                    loss = training_loss(
+                        unet, controlnet, noise_scheduler, batch, step, config.steps, generator, config.foreground_gain
+                    )
                 accelerator.backward(loss)
                 accelerator.clip_grad_norm_(params, 1.0)
                 optimiser.step()
@@ -197,8 +214,6 @@ def _check_format(config: SyntheOccTrainConfig, meta: dict) -> bool:
     if config.format not in ("occsim", "official"):
         raise ValueError(f"format must be occsim or official, got {config.format!r}")
     if config.format == "occsim":
-        if config.init_from is not None:
-            raise ValueError("init_from (a released checkpoint to fine-tune) needs format official")
         return False
     if config.base is None:
         raise ValueError("format official needs --base: the local Stable Diffusion 2.1 folder")
@@ -293,6 +308,8 @@ def data_meta(data_dir: Path) -> dict:
 
 
 def _components(config: SyntheOccTrainConfig, pairs: RenderPairs, out: Path, factor: int) -> _Components:
+    if config.init_from is not None and config.format == "occsim":
+        return _saved_components(Path(config.init_from), pairs, config.base is None)
     if config.base is None:
         tokenizer, text_encoder = small_text(out / "tokenizer")
         pick = np.random.default_rng(config.seed).permutation(len(pairs))[:256]
@@ -318,6 +335,30 @@ def _components(config: SyntheOccTrainConfig, pairs: RenderPairs, out: Path, fac
         unet=UNet2DConditionModel.from_pretrained(base / "unet", local_files_only=True),
         train_base=False,
         vae_losses=[],
+    )
+
+
+def _saved_components(folder: Path, pairs: RenderPairs, train_base: bool) -> _Components:
+    """A train-syntheocc folder's parts, to go on training (its autoencoder is kept as it is).
+
+    Raises:
+        ValueError: the data's views or MPI planes are not the model's.
+    """
+    saved = OccSimSyntheOccPipeline.load(folder)
+    hw, planes = tuple(saved.settings["image_hw"]), saved.settings["planes"]
+    if pairs.images.shape[2:4] != hw or pairs.mpi.shape[2] != planes:
+        raise ValueError(
+            f"{folder} renders {hw[0]}x{hw[1]} views from {planes} planes; the data has "
+            f"{pairs.images.shape[2]}x{pairs.images.shape[3]} views and {pairs.mpi.shape[2]} planes"
+        )
+    return _Components(
+        saved.vae.requires_grad_(False),
+        saved.tokenizer,
+        saved.text_encoder,
+        saved.unet,
+        train_base,
+        vae_losses=[],
+        controlnet=saved.controlnet,
     )
 
 

@@ -12,7 +12,7 @@ import torch
 from diffusers import DDPMScheduler
 
 from occsim.generative.models.controlnet import MPIControlNet
-from occsim.training.reweighing import loss_weights, weighted_noise_loss
+from occsim.training.reweighing import MAX_WEIGHT, loss_weights, weighted_noise_loss
 
 
 @dataclass
@@ -47,8 +47,11 @@ def training_loss(
     step: int,
     total_steps: int,
     generator: torch.Generator | None = None,
+    foreground_gain: float = MAX_WEIGHT,
 ) -> torch.Tensor:
     """Eq. 7 on ``batch``: noise at a random timestep per six-view sample, reweighed by eq. 6 (progressive x depth).
+
+    ``foreground_gain`` is eq. 6's m, the largest weight of each factor (the paper's 2).
 
     The target is what the scheduler's ``prediction_type`` says: the noise (epsilon, SD 1.x and the paper) or the
     velocity (v_prediction, SD 2.1 768 and OccSim's small pixel-space model).
@@ -59,7 +62,7 @@ def training_loss(
     prediction = unet(
         noisy, steps, batch.text, down_block_additional_residuals=down, mid_block_additional_residual=mid
     ).sample
-    weights = loss_weights(batch.nearest, batch.depth, step, total_steps).to(latents.device)
+    weights = loss_weights(batch.nearest, batch.depth, step, total_steps, m=foreground_gain).to(latents.device)
     return weighted_noise_loss(prediction, training_target(noise_scheduler, latents, noise, steps), weights)
 
 
