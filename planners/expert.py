@@ -49,6 +49,9 @@ LANE_WIDTH_NOMINAL = 3.5  # [m]
 BLEND_TIMES = (2.5, 1.4)  # [s] of travel for a whole lane width of sideways motion: gentle, and sharp
 BLEND_MIN = 8.0  # [m]
 HARD_BRAKE = 8.0  # [m/s^2]
+LATERAL_ACCEL = 3.0  # [m/s^2] the most sideways acceleration the expert takes in a bend (a comfortable turn)
+CURVE_BRAKE = 2.5  # [m/s^2] braking toward a bend's speed
+DIVERGING = 0.35  # [rad] a lane heading this far from a turning route's is not a neighbour to change into
 
 
 @dataclass
@@ -59,6 +62,7 @@ class _Path:
     points: np.ndarray  # (P, 2) ego frame, starting at the ego, 1 m spacing
     stations: np.ndarray  # (P,)
     headings: np.ndarray  # (P,)
+    speed_cap: np.ndarray | None = None  # (P,) [m/s] the lane's bends allow at most this, braking ahead included
 
 
 @register_planner("expert")
@@ -73,6 +77,7 @@ class ExpertPlanner(Planner):
         self.layout: RoadLayout | None = None
         self._choice: tuple[str, float] | None = None  # (lane id, nudge) driven last step
         self._current = ""  # id of the lane the ego is in
+        self._turning_route = False  # the layout's route lane turns off the map's lanes
 
     def reset(self, info: dict[str, Any]) -> None:
         """Take the road layout from the reset info."""
@@ -80,6 +85,10 @@ class ExpertPlanner(Planner):
             raise ValueError("the expert planner needs the env's privileged information: make it with privileged=True")
         self.layout = info["road"]
         self._choice = None
+        roads = {lane.id: lane.road for lane in self.layout.lanes}
+        route_road = roads.get(self.layout.route_lane, -1)
+        # A route that turns is a road of its own, after the map's: only then does it override the nearest lane.
+        self._turning_route = route_road > max((r for i, r in roads.items() if i != self.layout.route_lane), default=0)
 
     def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
         """Best collision-free proposal, or the hardest stop if none is."""
@@ -143,6 +152,11 @@ class ExpertPlanner(Planner):
         # lateral position of each lane's centre at the ego, left positive
         lateral = {lane.id: float(local[k, 1]) for lane, local, k, _ in found}
         current = min(found, key=lambda f: abs(lateral[f[0].id]) + (100.0 if f[3] else 0.0))
+        route_heading = 0.0
+        on_route = [f for f in found if self._turning_route and f[0].id == self.layout.route_lane and not f[3]]
+        if on_route and abs(lateral[self.layout.route_lane]) < on_route[0][0].width:
+            current = on_route[0]  # where the route turns off a map lane, follow the route, not the lane it overlays
+            route_heading = _heading_at(current[1], current[2])
         self._current = current[0].id
         nearest_oncoming = min((f for f in found if f[3]), key=lambda f: abs(lateral[f[0].id]), default=None)
         if sum(1 for f in found if not f[3]) > 1:
@@ -150,6 +164,13 @@ class ExpertPlanner(Planner):
         for lane, local, k, oncoming in found:
             if oncoming and (nearest_oncoming is None or lane is not nearest_oncoming[0]):
                 continue
+            overlaid = abs(lateral[lane.id] - lateral[self._current]) < lane.width / 2
+            if (
+                on_route
+                and lane.id != self._current
+                and (overlaid or abs(_heading_at(local, k) - route_heading) > 0.35)
+            ):
+                continue  # lanes the route overlays or crosses go on where the route turns
             if abs(lateral[lane.id] - lateral[self._current]) > 1.6 * lane.width:
                 continue  # only the current lane and its neighbours
             left, right = _free_sides(lateral, lane.id, lane.width)
@@ -158,6 +179,12 @@ class ExpertPlanner(Planner):
                     continue
                 for blend_time in BLEND_TIMES if nudge == 0.0 else BLEND_TIMES[:1]:
                     yield _make_path(lane.id, local, k, nudge, oncoming, blend_time * speed)
+
+
+def _heading_at(local: np.ndarray, k: int) -> float:
+    """Heading [rad] of an ego-frame polyline at point ``k``."""
+    tangent = local[min(k + 1, len(local) - 1)] - local[max(k - 1, 0)]
+    return float(np.arctan2(tangent[1], tangent[0]))
 
 
 def _free_sides(lateral: dict[str, float], lane_id: str, width: float) -> tuple[float, float]:
@@ -186,12 +213,28 @@ def _make_path(lane_id: str, local: np.ndarray, k: int, nudge: float, oncoming: 
     offset = d0 + (nudge - d0) * blend
     shifted = pts + normal * offset[:, None]
     keep = stations >= s0
+    cap = _bend_speeds(heading, stations)  # from the lane's own bends, so lane changes and nudges do not count
     shifted = np.vstack([[0.0, 0.0], shifted[keep]])
+    cap = np.concatenate([cap[keep][:1], cap[keep]])
     seg = np.diff(shifted, axis=0)
     stations = np.concatenate([[0.0], np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))])
     heading = np.arctan2(seg[:, 1], seg[:, 0])
     heading = np.append(heading, heading[-1])
-    return _Path(lane_id, nudge, oncoming, shifted, stations, heading)
+    return _Path(lane_id, nudge, oncoming, shifted, stations, heading, cap)
+
+
+def _bend_speeds(heading: np.ndarray, stations: np.ndarray) -> np.ndarray:
+    """The fastest speed at each point that keeps every bend ahead within LATERAL_ACCEL, braking at CURVE_BRAKE."""
+    if len(heading) < 3:
+        return np.full(len(heading), np.inf)
+    curvature = np.abs(np.gradient(np.unwrap(heading), stations))
+    if len(curvature) >= 5:
+        curvature = np.convolve(curvature, np.ones(5) / 5, mode="same")  # 1 m samples: smooth the kinks
+    allowed = np.sqrt(LATERAL_ACCEL / np.maximum(curvature, 1e-6))
+    for i in range(len(allowed) - 2, -1, -1):  # reach each later bend slowly enough
+        step = stations[i + 1] - stations[i]
+        allowed[i] = min(allowed[i], np.sqrt(allowed[i + 1] ** 2 + 2 * CURVE_BRAKE * step))
+    return allowed
 
 
 def _pose_at(path: _Path, s: np.ndarray) -> np.ndarray:
@@ -288,7 +331,10 @@ def _rollout(path: _Path, boxes: np.ndarray, v0: float, target: float, horizon: 
     s_lo = np.where(corridor, boxes[..., 0], np.inf)  # (K, N)
     s, v = 0.0, v0
     out_s, out_v = [s], [v]
+    cruise = target
     for step in range(steps):
+        if path.speed_cap is not None:
+            target = min(cruise, float(np.interp(s, path.stations, path.speed_cap)))
         k = min(int(step * ROLL_DT / SAMPLE_DT), len(boxes) - 1)
         window = s_lo[k:]  # IDM keeps clear of wherever an obstacle will be within the horizon
         front = s + EGO_FRONT

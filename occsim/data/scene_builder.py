@@ -41,7 +41,7 @@ def build_nuscenes_world(scenario: Scenario, seed: int | None = None) -> World:
     template = _template(spec.dataroot, spec.version, spec.scene, spec.start_sample, spec.agents)
     logged = copy.deepcopy(template.actors)
     route = template.route
-    if scenario.ego.command != "follow":
+    if scenario.ego.command not in ("follow", "route"):  # a logged route's command comes from the log
         route = Route(route.lane, route.start_s, route.goal_s, COMMANDS[scenario.ego.command])
     rng = np.random.default_rng(seed) if seed is not None else None
     inserted = place_actors(scenario, template.road_map, rng, template.ego)

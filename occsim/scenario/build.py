@@ -18,7 +18,8 @@ from occsim.world.actors import BEHAVIORS, Actor, Behavior, Trigger
 from occsim.world.background import StaticWorld, build_static_world
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
 from occsim.world.geometry import box_polygon
-from occsim.world.roadmap import RoadMap
+from occsim.world.roadmap import Lane, RoadMap
+from occsim.world.routes import plan_route, route_road
 from occsim.world.world import Route, World
 
 JITTER_TRIES = 20  # redraws before a run falls back to the unjittered layout
@@ -60,10 +61,27 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
     lane = road_map.lane(ego_spec.lane, ego_spec.road)
     x, y, yaw = lane.pose_at(ego_spec.s, ego_spec.offset)
     ego = EgoState(Pose2D(x, y, yaw), float(ego_spec.speed))
-    route = Route(lane, ego_spec.s, ego_spec.goal_s, COMMANDS[ego_spec.command])
+    route = ego_route(road_map, lane, ego_spec.s, ego_spec.goal_s, ego_spec.route, ego_spec.command)
 
     actors = place_actors(scenario, road_map, rng if jitter else None, ego)
     return World(road_map, static, actors, ego, route)
+
+
+def ego_route(road_map: RoadMap, lane: Lane, start_s: float, goal_s: float, turns: list[str], command: str) -> Route:
+    """The ego's route: its lane, or (with a turn) a one-lane road along the path through the junctions.
+
+    Raises:
+        ValueError: the turns do not fit the map (see ``plan_route``), or the goal lies beyond the route.
+    """
+    if any(turn != "straight" for turn in turns):
+        points, _ = plan_route(road_map, lane, start_s, turns)
+        lane = Lane(route_road(road_map, points, lane.width), 0)
+        if not start_s < goal_s <= lane.road.length:
+            raise ValueError(
+                f"ego.goal_s {goal_s:g} m is not on the route: it runs {lane.road.length:.0f} m from the road's "
+                f"station 0 (start at {start_s:g} m)"
+            )
+    return Route(lane, start_s, goal_s, None if command == "route" else COMMANDS[command], turns=tuple(turns))
 
 
 def place_actors(scenario: Scenario, road_map: RoadMap, rng: np.random.Generator | None, ego: EgoState) -> list[Actor]:

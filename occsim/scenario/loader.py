@@ -19,6 +19,7 @@ from occsim.scenario.schema import Scenario
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
 from occsim.world.geometry import box_polygon
 from occsim.world.roadmap import MAP_BUILDERS, RoadMap
+from occsim.world.routes import plan_route
 
 
 @dataclass(frozen=True)
@@ -309,9 +310,15 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
             add(("ego", "s"), f"the ego at s={ego.s}, lane {ego.lane} is off the road")
         boxes.append((("ego",), "the ego", ego_box))
         goal_lane = road_map.lane(ego.lane, ego.road)
-        road_len = goal_lane.road.length
+        road_len, where = goal_lane.road.length, "the road"
+        if any(turn != "straight" for turn in ego.route):
+            try:
+                points, _ = plan_route(road_map, goal_lane, ego.s, ego.route)
+                road_len, where = float(np.hypot(*np.diff(points, axis=0).T).sum()), "the route"
+            except ValueError as e:
+                add(("ego", "route"), str(e))
         if not 0.0 <= ego.goal_s <= road_len:
-            add(("ego", "goal_s"), f"goal_s {ego.goal_s} is off the road; allowed 0..{road_len:g}")
+            add(("ego", "goal_s"), f"goal_s {ego.goal_s} is off {where}; allowed 0..{road_len:.0f}")
         elif (ego.goal_s - ego.s) * goal_lane.direction <= 0:
             add(("ego", "goal_s"), f"goal_s {ego.goal_s} is behind the start s={ego.s} in the lane's direction")
 

@@ -101,10 +101,19 @@ class EgoSpec(Strict):
     s: float = Field(0.0, description="Station along the road [m].")
     offset: float = Field(0.0, description="Lateral offset from the lane centre, left positive [m].")
     speed: float = Field(10.0, ge=0.0, le=40.0, description="Initial speed [m/s].")
-    command: Literal["straight", "left", "right", "follow"] = Field(
-        "straight", description="High-level command; 'follow' takes it from the logged route (VAD's rule)."
+    command: Literal["route", "straight", "left", "right", "follow"] = Field(
+        "route",
+        description="High-level command: 'route' derives it from the route as VAD and nuScenes do (the route 3 s "
+        "ahead more than 2 m left or right), so it changes as a turn approaches; 'follow' takes it from a logged "
+        "route; straight, left or right fix it.",
     )
-    goal_s: float = Field(150.0, description="Station of the goal along the ego's road [m].")
+    route: list[Literal["straight", "left", "right"]] = Field(
+        default_factory=list,
+        description="The turn taken at each junction the ego meets, in order (junctions beyond the list: straight).",
+    )
+    goal_s: float = Field(
+        150.0, description="Goal in metres along the route from its road's station 0 (the road's station if straight)."
+    )
     from_log: bool = Field(False, description="Start at the logged pose and speed of a nuScenes map (required there).")
 
 
@@ -249,6 +258,8 @@ class Scenario(Strict):
             raise ValueError("ego.from_log needs a nuscenes map")
         if not logged and self.ego.command == "follow":
             raise ValueError("command 'follow' takes the command from a log: it needs a nuscenes map")
+        if logged and any(turn != "straight" for turn in self.ego.route):
+            raise ValueError("ego.route does not apply to a nuscenes map: the ego's route is the logged one")
         if not logged and self.remove is not None:
             raise ValueError("remove drops logged agents: it needs a nuscenes map")
         return self

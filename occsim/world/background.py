@@ -59,7 +59,10 @@ def build_static_world(road_map: RoadMap, rng: np.random.Generator) -> StaticWor
     step = int(round(VOXEL / TEXEL))
     labels[:, :, GROUND_LAYER] = _TEXTURE_TO_CLASS[texture[step // 2 :: step, step // 2 :: step][:nx, :ny]]
 
-    keep_clear = unary_union([r.polygon(SIDEWALK_WIDTH + 0.5) for r in road_map.roads])
+    clear = [r.polygon(SIDEWALK_WIDTH + 0.5) for r in road_map.roads]
+    if road_map.extra_drivable is not None:  # junction corners and a real map's extra area stay clear too
+        clear.append(road_map.extra_drivable.buffer(SIDEWALK_WIDTH + 0.5))
+    keep_clear = unary_union(clear)
     blocked = _raster_mask(keep_clear, grid)
     lamps = []
     for road in road_map.roads:

@@ -11,6 +11,7 @@ from shapely.ops import unary_union
 
 SAMPLE_SPACING = 0.5  # [m] between reference-line samples
 RUN_OUT = 20.0  # [m] of road before station 0 and after the nominal length, so nothing starts at a cliff edge
+CORNER_RADIUS = 10.0  # [m] curb radius of junction corners
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,18 @@ def build_intersection(
     """A 4-way crossing: road 0 along +x, road 1 along +y through the point (length / 2, 0)."""
     main = _road(0, _line((0.0, 0.0), 0.0, length), lanes, oncoming_lanes, lane_width)
     cross = _road(1, _line((length / 2, -length / 2), np.pi / 2, length), lanes, oncoming_lanes, lane_width)
-    return RoadMap("intersection", [main, cross])
+    return RoadMap("intersection", [main, cross], extra_drivable=rounded_corners([main, cross]))
+
+
+def rounded_corners(roads: list[Road], radius: float = CORNER_RADIUS) -> Polygon | None:
+    """Where roads cross, the area between their edges and a curb arc of ``radius``, so turns fit (None: none)."""
+    if len(roads) < 2:
+        return None
+    union = unary_union([r.polygon() for r in roads])
+    # Closing (grow, then shrink) fills each concave corner of the union with an arc of about ``radius``.
+    closed = union.buffer(radius, join_style="round").buffer(-radius, join_style="round")
+    fillets = closed.difference(union)
+    return None if fillets.is_empty else shapely.make_valid(fillets)
 
 
 MAP_BUILDERS = {"straight": build_straight, "curve": build_curve, "intersection": build_intersection}

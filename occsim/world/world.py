@@ -12,22 +12,24 @@ from occsim.world.background import StaticWorld
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE, Control, bicycle_step
 from occsim.world.occupancy import occupancy_window
 from occsim.world.roadmap import Lane, RoadMap
+from occsim.world.routes import route_command
 
 
 @dataclass
 class Route:
     """The ego's route: a lane from a start station to a goal station."""
 
-    lane: Lane
+    lane: Lane  # a map lane, or (a route that turns) the one lane of a road along the route
     start_s: float  # [m]
     goal_s: float  # [m]
-    command: int  # planner command (0 right, 1 left, 2 straight)
+    command: int | None  # planner command (0 right, 1 left, 2 straight); None: derived from the route (VAD's rule)
     command_profile: tuple[np.ndarray, np.ndarray] | None = None  # (stations [m], commands): command by progress
+    turns: tuple[str, ...] = ()  # the turn at each junction met, as the scenario gives them
 
     def command_at(self, ego: EgoState) -> int:
-        """The command where the ego is: the profile's entry at or before its station, else ``command``."""
+        """The command where the ego is: a logged profile's, the fixed ``command``, or VAD's rule on the route."""
         if self.command_profile is None:
-            return self.command
+            return route_command(self.lane, ego.pose, ego.speed) if self.command is None else self.command
         stations, commands = self.command_profile
         station, _ = self.lane.road.project(np.array([[ego.pose.x, ego.pose.y]]))
         k = int(np.searchsorted(stations, station[0] * self.lane.direction, side="right")) - 1
@@ -80,10 +82,11 @@ class World:
 
     def layout(self) -> RoadLayout:
         """The map as privileged planners see it."""
+        route_lane = [] if self.route.lane.road in self.road_map.roads else [self.route.lane]  # a route that turns
         lanes = tuple(
             LaneGeometry(
                 lane.id, lane.road.index, lane.index, lane.centreline(-60.0, lane.road.length + 60.0), lane.width
             )
-            for lane in self.road_map.lanes()
+            for lane in [*self.road_map.lanes(), *route_lane]
         )
         return RoadLayout(lanes=lanes, route_lane=self.route.lane.id, goal=self.route.goal)
