@@ -6,10 +6,12 @@ import cv2
 import numpy as np
 
 from occsim.classes import CLASS_COLORS
-from occsim.types import Trajectory
+from occsim.types import COMMANDS, Trajectory
 from occsim.world.ego import footprint_corners
 from occsim.world.geometry import box_corners
 from occsim.world.world import World
+
+COMMAND_NAMES = {code: name for name, code in COMMANDS.items()}
 
 
 def mosaic(images: np.ndarray) -> np.ndarray:
@@ -33,6 +35,9 @@ def bev_image(world: World, plan: Trajectory | None, size: int, extent: float = 
         cv2.fillPoly(img, [px(np.asarray(geom.exterior.coords))], (90, 90, 95), cv2.LINE_AA, 4)
     for lane in world.road_map.lanes():
         cv2.polylines(img, [px(lane.centreline(spacing=2.0))], False, (150, 150, 155), 1, cv2.LINE_AA, 4)
+    route = world.route
+    ends = sorted((route.start_s, route.goal_s))
+    cv2.polylines(img, [px(route.lane.centreline(*ends, spacing=1.0))], False, (90, 160, 255), 3, cv2.LINE_AA, 4)
     for a in world.actors:
         color = tuple(int(c) for c in CLASS_COLORS[a.cls])
         cv2.fillPoly(img, [px(box_corners(a.x, a.y, a.yaw, a.size[0], a.size[1]))], color, cv2.LINE_AA, 4)
@@ -43,6 +48,10 @@ def bev_image(world: World, plan: Trajectory | None, size: int, extent: float = 
     gx, gy = world.route.goal
     centre = px(np.array([[gx, gy]]))[0] // 16
     cv2.drawMarker(img, (int(centre[0]), int(centre[1])), (255, 200, 0), cv2.MARKER_STAR, max(8, size // 30), 2)
+    command = COMMAND_NAMES[route.command_at(world.ego)]
+    scale = max(0.35, size / 700)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, f"command: {command}", (6, size - 8), font, scale, (40, 40, 40), 1, cv2.LINE_AA)
     return img
 
 
