@@ -26,13 +26,22 @@ from occsim.cli.common import (
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")]) -> None:
-    """Check scenario files: one line per problem (file:line: field: message); exit code 2 if any."""
+def validate(files: Annotated[list[Path], typer.Argument(help="Scenario or family YAML files.")]) -> None:
+    """Check scenario files: one line per problem (file:line: field: message); exit code 2 if any.
+
+    A family file (with distributions) is checked and five instances are drawn from it.
+    """
     from occsim.scenario import ScenarioError, load_scenario_file
+    from occsim.scenario.family import load_family_file, sample_family
 
     bad = 0
     for path in files:
         try:
+            family = load_family_file(path)
+            if family.draws or family.meta:
+                sample_family(family, 5, 0)  # the draws must pass the scenario checks too
+                out.print(f"ok  {path}  (family {family.name}, {len(family.draws)} distributions, 5 draws)")
+                continue
             scenario = load_scenario_file(path)
         except ScenarioError as e:
             bad += 1
@@ -41,6 +50,28 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario YAML fil
         out.print(f"ok  {path}  ({scenario.name}, {len(scenario.actors)} actor entries)", highlight=False)
     if bad:
         raise typer.Exit(2)
+
+
+@app.command()
+def sample(
+    family_file: Annotated[Path, typer.Argument(help="A scenario family YAML file (with distributions).")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Instances to draw.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed: instance i is drawn from (seed, i).")] = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the concrete scenario files.")] = Path("sampled"),
+) -> None:
+    """Draw concrete scenarios from a family: plain YAML files that `validate` accepts and anyone can edit."""
+    from occsim.scenario import ScenarioError
+    from occsim.scenario.family import dump_instance, load_family_file, sample_family
+
+    try:
+        instances = sample_family(load_family_file(family_file), n, seed)
+    except ScenarioError as e:
+        err.print(str(e), highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for instance in instances:
+        (out_dir / f"{instance.scenario.name}.yaml").write_text(dump_instance(instance))
+    out.print(f"{len(instances)} scenarios of family {instances[0].family} in {out_dir}", highlight=False)
 
 
 @app.command()

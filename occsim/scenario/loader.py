@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from occsim.classes import ACTOR_SIZES
 from occsim.registry import did_you_mean
 from occsim.scenario import schema
+from occsim.scenario.distributions import find_draws
 from occsim.scenario.schema import Scenario
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
 from occsim.world.geometry import box_polygon
@@ -68,7 +69,27 @@ def load_scenario_file(path: str | Path) -> Scenario:
 
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
-    """Validate scenario YAML ``text``; ``source`` names it in messages."""
+    """Validate scenario YAML ``text``; ``source`` names it in messages.
+
+    Raises:
+        ScenarioError: every problem, one per line; a family file (with distributions) is refused here, since it
+            describes many scenarios: draw from it with ``occsim.scenario.family`` or ``occsim sample``.
+    """
+    data, lines = parse_tree(text, source)
+    draws = find_draws({k: v for k, v in data.items() if k != "family"})
+    if draws or "family" in data:
+        first = draws[0].path if draws else ("family",)
+        message = "this is a scenario family (it holds distributions): sample it with `occsim sample` or run it"
+        raise ScenarioError([Problem(source, line_of(lines, first), field_name(first), message)])
+    return validate_data(data, source, lines)
+
+
+def parse_tree(text: str, source: str = "<string>") -> tuple[dict, dict[Path_, int]]:
+    """Scenario YAML ``text`` as plain data and the line of every key path (safe loader, size and alias limits).
+
+    Raises:
+        ScenarioError: the text is not a YAML mapping within the limits.
+    """
     if len(text) > MAX_FILE_BYTES:
         raise ScenarioError([Problem(source, None, "", f"text of {len(text):,} characters is over the limit")])
     node = _compose(text, source)
@@ -89,11 +110,15 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         raise ScenarioError(
             [Problem(source, node.start_mark.line + 1, "", f"expected a mapping at the top, got {type(data).__name__}")]
         )
-    lines = _line_index(node)
+    return data, _line_index(node)
+
+
+def validate_data(data: dict, source: str, lines: dict[Path_, int]) -> Scenario:
+    """Schema and semantic checks of parsed scenario data; ScenarioError lists every problem with its line."""
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
-        raise ScenarioError([_problem_from_error(err, source, lines) for err in e.errors()]) from None
+        raise ScenarioError([problem_from_error(err, source, lines) for err in e.errors()]) from None
     problems = check_semantics(scenario, source, lines)
     if problems:
         raise ScenarioError(problems)
@@ -139,7 +164,7 @@ def _duplicate_keys(node: yaml.Node, source: str) -> list[Problem]:
                 name = str(key.value)
                 line = key.start_mark.line + 1
                 if name in first and name != "<<":
-                    field = _field_name((*path, name))
+                    field = field_name((*path, name))
                     problems.append(
                         Problem(source, line, field, f"duplicate key '{name}' (first given at line {first[name]})")
                     )
@@ -195,20 +220,23 @@ def _line_index(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
     return index
 
 
-def _line_of(lines: dict[Path_, int], path: Path_) -> int | None:
+def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
+    """The line of ``path``, or of its nearest ancestor that has one."""
     while path not in lines and path:
         path = path[:-1]
     return lines.get(path)
 
 
-def _field_name(path: Path_) -> str:
+def field_name(path: Path_) -> str:
+    """A key path as people write it: ``actors[2].type``."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _problem_from_error(err: dict, source: str, lines: dict[Path_, int]) -> Problem:
+def problem_from_error(err: dict, source: str, lines: dict[Path_, int]) -> Problem:
+    """One pydantic error as a file:line problem with a did-you-mean where a key is unknown."""
     # pydantic inserts the union tag into the location (actors.0.behavior.cut_in.to_lane): drop it.
     loc: list[str | int] = []
     for part in err["loc"]:
@@ -239,7 +267,7 @@ def _problem_from_error(err: dict, source: str, lines: dict[Path_, int]) -> Prob
         msg = err["msg"].removeprefix("Value error, ")
         if value is not None and not isinstance(value, (dict, list)):
             msg += f" (got {value!r})"
-    return Problem(source, _line_of(lines, path), _field_name(path), msg)
+    return Problem(source, line_of(lines, path), field_name(path), msg)
 
 
 _UNION_MODELS: dict[str, type[BaseModel]] = {
@@ -281,7 +309,7 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
     problems: list[Problem] = []
 
     def add(path: Path_, message: str) -> None:
-        problems.append(Problem(source, _line_of(lines, path), _field_name(path), message))
+        problems.append(Problem(source, line_of(lines, path), field_name(path), message))
 
     if scenario.map.type == "nuscenes":
         return _check_logged(scenario, add, problems)

@@ -1,0 +1,365 @@
+"""Scenario families: a scenario file whose numbers and choices may be distributions, sampled into concrete scenarios.
+
+Any value of a scenario may be written as a distribution (Scenic's idea: a scenario describes a set, and concrete
+instances are drawn from it):
+
+- ``{uniform: [a, b]}``: a number drawn uniformly from [a, b];
+- ``{normal: [mean, std], clip: [lo, hi]}``: Gaussian, clipped (``clip`` optional);
+- ``{choice: [v1, v2, ...], weights: [w1, w2, ...]}``: one of the values (``weights`` optional, any positive);
+- ``{expr: "bus.s + 5"}``: arithmetic (+ - * /, parentheses, ``min``, ``max``, ``abs``) over numbers and other
+  fields, named ``ego.<field>``, ``map.<field>``, ``weather.<field>`` or ``<actor id>.<field>``; a referenced field
+  that is itself drawn is used as drawn, so relative placements stay consistent.
+
+A top-level ``family:`` block names the family's difficulty measures, each an ``expr`` over the drawn scenario, e.g.
+``family: {difficulty: {ttc_s: "(bus.s - ego.s) / ego.speed"}}``; they are reported per run. Mistakes (an empty
+range, an unknown kind, a reference to a missing field, a cycle) are ``file:line`` errors. A draw that the scenario
+checks refuse (overlapping actors, an actor off the road) is drawn again, up to ``MAX_REDRAWS`` times, then reported.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from occsim.scenario.distributions import KINDS, Draw, find_draws
+from occsim.scenario.loader import (
+    Path_,
+    Problem,
+    ScenarioError,
+    field_name,
+    line_of,
+    parse_tree,
+    problem_from_error,
+    validate_data,
+)
+from occsim.scenario.schema import Scenario
+
+# pydantic names union members in error locations (float, int, ...): not keys of the file
+_UNION_TAGS = {"float", "int", "str", "bool", "list", "list[float]"}
+MAX_REDRAWS = 50  # draws of one instance before the family is reported as unsatisfiable
+FUNCTIONS = {"min": min, "max": max, "abs": abs}
+OPERATORS = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__, ast.Div: float.__truediv__}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One concrete scenario drawn from a family."""
+
+    scenario: Scenario
+    data: dict[str, Any]  # the concrete scenario as plain data (what ``occsim sample`` writes)
+    drawn: dict[str, Any]  # field name → drawn value
+    difficulty: dict[str, float]  # the family's difficulty measures for this instance
+    family: str
+
+
+def is_family(data: Any) -> bool:
+    """Whether parsed scenario data holds any distribution (or a ``family`` block)."""
+    return isinstance(data, dict) and ("family" in data or bool(find_draws(data)))
+
+
+class Family:
+    """A parsed family file: check it once, then draw instances reproducibly from seeds."""
+
+    def __init__(self, data: dict[str, Any], source: str, lines: dict[Path_, int]):
+        self.source, self.lines = source, lines
+        self.meta = data.get("family") or {}
+        self.base = {k: v for k, v in data.items() if k != "family"}
+        self.name = str(self.base.get("name", "family"))
+        self.draws = find_draws(self.base)
+        problems = self._check()
+        if problems:
+            raise ScenarioError(problems)
+
+    def _problem(self, path: Path_, message: str) -> Problem:
+        return Problem(self.source, line_of(self.lines, path), field_name(path), message)
+
+    def _check(self) -> list[Problem]:
+        problems = []
+        if not isinstance(self.meta, dict) or set(self.meta) - {"difficulty"}:
+            problems.append(self._problem(("family",), "family takes one key, difficulty: {name: expression}"))
+        for draw in self.draws:
+            problems += self._check_draw(draw)
+        for name, text in (self.meta.get("difficulty") or {}).items() if isinstance(self.meta, dict) else []:
+            problems += self._check_expr(("family", "difficulty", name), text)
+        if not problems:
+            try:  # every reference resolves and no two draws depend on each other
+                self._order()
+            except ValueError as e:
+                problems.append(self._problem(e.args[1], e.args[0]))
+        return problems or self._check_schema()
+
+    def _check_schema(self) -> list[Problem]:
+        """The schema's problems with one draw: a mapping left where a value belongs is an unknown distribution."""
+        data = copy.deepcopy(self.base)
+        rng = np.random.default_rng(0)
+        for draw in self._order():
+            _set(data, draw.path, self._draw(draw, data, rng))
+        try:
+            Scenario.model_validate(data)
+        except ValidationError as e:
+            problems = []
+            for err in e.errors():
+                if isinstance(err.get("input"), dict) and err["type"] not in ("extra_forbidden", "missing"):
+                    kind = ", ".join(map(str, err["input"]))
+                    message = f"unknown distribution '{kind}'; a distribution is one of {', '.join(KINDS)}"
+                    path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+                    problems.append(self._problem(path, message))
+                else:
+                    problems.append(problem_from_error(err, self.source, self.lines))
+            return problems
+        return []
+
+    def _check_draw(self, draw: Draw) -> list[Problem]:
+        spec, path = draw.spec, draw.path
+        extra = set(spec) - {draw.kind} - KINDS[draw.kind]
+        if len([k for k in spec if k in KINDS]) > 1 or extra:
+            allowed = ", ".join(sorted({draw.kind} | KINDS[draw.kind]))
+            return [self._problem(path, f"a {draw.kind} distribution takes {allowed}, got {', '.join(sorted(spec))}")]
+        args = spec[draw.kind]
+        if draw.kind == "expr":
+            return self._check_expr(path, args)
+        if draw.kind in ("uniform", "normal"):
+            if not (isinstance(args, list) and len(args) == 2 and all(_is_number(a) for a in args)):
+                return [self._problem(path, f"{draw.kind} takes two numbers, got {args!r}")]
+            if draw.kind == "uniform" and not args[0] < args[1]:
+                return [self._problem(path, f"uniform range [{args[0]}, {args[1]}] is empty")]
+            if draw.kind == "normal" and not args[1] > 0:
+                return [self._problem(path, f"normal std must be positive, got {args[1]}")]
+            clip = spec.get("clip")
+            if clip is not None and not (isinstance(clip, list) and len(clip) == 2 and clip[0] < clip[1]):
+                return [self._problem(path, f"clip must be [lo, hi] with lo < hi, got {clip!r}")]
+            return []
+        if not isinstance(args, list) or not args:
+            return [self._problem(path, f"choice takes a non-empty list of values, got {args!r}")]
+        weights = spec.get("weights")
+        if weights is not None and (
+            not isinstance(weights, list)
+            or len(weights) != len(args)
+            or not all(_is_number(w) and w >= 0 for w in weights)
+            or not sum(weights) > 0
+        ):
+            return [self._problem(path, f"weights must be {len(args)} non-negative numbers, not all 0: {weights!r}")]
+        return []
+
+    def _check_expr(self, path: Path_, text: Any) -> list[Problem]:
+        if not isinstance(text, str):
+            return [self._problem(path, f"an expression is text, got {text!r}")]
+        try:
+            _parse(text)
+        except ValueError as e:
+            return [self._problem(path, f"expression {text!r}: {e}")]
+        return []
+
+    def _order(self) -> list[Draw]:
+        """Draws in dependency order (an expr after the fields it reads); ValueError(message, path) otherwise."""
+        by_field = {self._field_of(d.path): d for d in self.draws}
+        needs = {}
+        for draw in self.draws:
+            names = _names(_parse(draw.spec["expr"])) if draw.kind == "expr" else set()
+            for name in names:
+                if name not in by_field and self._lookup(self.base, name) is None:
+                    raise ValueError(f"'{name}' is not a field of this scenario", draw.path)
+            needs[id(draw)] = {id(by_field[n]) for n in names if n in by_field}
+        ordered, placed = [], set()
+        while len(ordered) < len(self.draws):
+            ready = [d for d in self.draws if id(d) not in placed and needs[id(d)] <= placed]
+            if not ready:
+                stuck = next(d for d in self.draws if id(d) not in placed)
+                raise ValueError("expressions refer to each other in a cycle", stuck.path)
+            for draw in ready:
+                ordered.append(draw)
+                placed.add(id(draw))
+        return ordered
+
+    def _field_of(self, path: Path_) -> str:
+        """The reference name of a field: ego.s, map.length, weather.visibility, <actor id>.s."""
+        if path[:1] == ("actors",) and len(path) >= 3:
+            actor = self.base["actors"][path[1]]
+            return f"{actor.get('id', path[1])}." + ".".join(str(p) for p in path[2:])
+        return ".".join(str(p) for p in path)
+
+    def _lookup(self, data: dict, name: str) -> Any:
+        head, _, rest = name.partition(".")
+        if head in ("ego", "map", "weather"):
+            node: Any = data.get(head)
+        else:
+            node = next((a for a in data.get("actors", []) if isinstance(a, dict) and a.get("id") == head), None)
+        for part in rest.split(".") if rest else []:
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    def sample(self, seed: int) -> Instance:
+        """A concrete instance; the same seed gives the same instance.
+
+        Raises:
+            ScenarioError: no draw out of MAX_REDRAWS passed the scenario checks (their last problems listed).
+        """
+        rng = np.random.default_rng(seed)
+        order = self._order()
+        last: list[Problem] = []
+        for _ in range(MAX_REDRAWS):
+            data, drawn = copy.deepcopy(self.base), {}
+            for draw in order:
+                value = self._draw(draw, data, rng)
+                _set(data, draw.path, value)
+                drawn[self._field_of(draw.path)] = value
+            try:
+                scenario = validate_data(data, self.source, self.lines)
+            except ScenarioError as e:
+                last = e.problems
+                continue
+            difficulty = {
+                name: round(_evaluate(_parse(text), lambda n, d=data: self._lookup(d, n)), 4)
+                for name, text in (self.meta.get("difficulty") or {}).items()
+            }
+            return Instance(scenario, data, drawn, difficulty, self.name)
+        note = Problem(self.source, None, "", f"no draw of {MAX_REDRAWS} passed the scenario checks; the last one's:")
+        raise ScenarioError([note, *last])
+
+    def _draw(self, draw: Draw, data: dict, rng: np.random.Generator) -> Any:
+        spec, args = draw.spec, draw.spec[draw.kind]
+        if draw.kind == "uniform":
+            return round(float(rng.uniform(args[0], args[1])), 3)
+        if draw.kind == "normal":
+            value = float(rng.normal(args[0], args[1]))
+            lo, hi = spec.get("clip", [-math.inf, math.inf])
+            return round(min(max(value, lo), hi), 3)
+        if draw.kind == "choice":
+            weights = np.asarray(spec.get("weights") or [1.0] * len(args), dtype=np.float64)
+            return copy.deepcopy(args[int(rng.choice(len(args), p=weights / weights.sum()))])
+        return round(_evaluate(_parse(args), lambda name: self._lookup(data, name)), 3)
+
+
+def family_from_text(text: str, source: str = "<string>") -> Family:
+    """Parse a family file (the same safe loader and limits as any scenario)."""
+    data, lines = parse_tree(text, source)
+    return Family(data, source, lines)
+
+
+def load_family_file(path: str | Path) -> Family:
+    """Read a family file; ScenarioError (file:line problems) if it is unreadable or wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {e}")]) from None
+    return family_from_text(text, str(path))
+
+
+def instance_seed(seed: int, index: int) -> int:
+    """The seed of instance ``index`` drawn with ``seed``: independent streams, reproducible."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def sample_family(family: Family, n: int, seed: int) -> list[Instance]:
+    """``n`` instances, the i-th drawn from ``instance_seed(seed, i)`` and named ``<family>_<i>``."""
+    instances = []
+    for i in range(n):
+        instance = family.sample(instance_seed(seed, i))
+        name = f"{family.name}_{i:03d}"
+        data = {**instance.data, "name": name}
+        instances.append(
+            Instance(
+                instance.scenario.model_copy(update={"name": name}),
+                data,
+                instance.drawn,
+                instance.difficulty,
+                family.name,
+            )
+        )
+    return instances
+
+
+def dump_instance(instance: Instance) -> str:
+    """The instance as plain scenario YAML that ``occsim validate`` accepts, with where it came from on top."""
+    header = [f"# drawn from family {instance.family}"]
+    header += [f"#   {name}: {value}" for name, value in instance.drawn.items()]
+    header += [f"# difficulty {name}: {value}" for name, value in instance.difficulty.items()]
+    return "\n".join(header) + "\n" + yaml.safe_dump(instance.data, sort_keys=False, default_flow_style=None)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _set(data: Any, path: Path_, value: Any) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
+
+
+def _parse(text: str) -> ast.Expression:
+    """The expression's syntax tree, refusing anything but numbers, field names, + - * /, min, max and abs."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as e:
+        raise ValueError(f"not an expression ({e.msg})") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS) or node.keywords:
+                raise ValueError("only min, max and abs may be called")
+        elif isinstance(node, ast.Constant):
+            if not _is_number(node.value):
+                raise ValueError(f"{node.value!r} is not a number")
+        elif isinstance(node, ast.BinOp):
+            if type(node.op) not in OPERATORS:
+                raise ValueError("only + - * / are allowed")
+        elif not isinstance(
+            node, (ast.Expression, ast.Name, ast.Attribute, ast.Load, ast.UnaryOp, ast.USub, ast.UAdd, *OPERATORS)
+        ):
+            raise ValueError(f"{type(node).__name__} is not allowed")
+    return tree
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return None if head is None else f"{head}.{node.attr}"
+    return None
+
+
+def _names(tree: ast.AST) -> set[str]:
+    """The field names an expression reads (min, max and abs excluded)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        name = _dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        if name is not None:  # a whole dotted name: its parts are not names of their own
+            if name not in FUNCTIONS:
+                found.add(name)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _evaluate(tree: ast.AST, lookup) -> float:
+    """The value of a parsed expression; ``lookup(name)`` gives a field's value."""
+    node = tree.body if isinstance(tree, ast.Expression) else tree
+    if isinstance(node, ast.Constant):
+        return float(node.value)
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        name = _dotted(node)
+        value = lookup(name)
+        if not _is_number(value):
+            raise ValueError(f"'{name}' is {value!r}, not a number")
+        return float(value)
+    if isinstance(node, ast.UnaryOp):
+        value = _evaluate(node.operand, lookup)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp):
+        return OPERATORS[type(node.op)](_evaluate(node.left, lookup), _evaluate(node.right, lookup))
+    assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    return float(FUNCTIONS[node.func.id](*(_evaluate(a, lookup) for a in node.args)))
