@@ -38,7 +38,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario or famil
     for path in files:
         try:
             family = load_family_file(path)
-            if family.draws or family.meta:
+            if family.is_family:
                 sample_family(family, 5, 0)  # the draws must pass the scenario checks too
                 out.print(f"ok  {path}  (family {family.name}, {len(family.draws)} distributions, 5 draws)")
                 continue

@@ -37,7 +37,9 @@ def suite(
     weather: Annotated[
         str | None, typer.Option(help="Comma-separated weathers, e.g. clear,fog,night; 'own' keeps each scenario's.")
     ] = None,
-    runs: Annotated[int, typer.Option(min=1, help="Jittered copies of each scenario.")] = 1,
+    runs: Annotated[
+        int, typer.Option(min=1, help="Jittered copies of each scenario; for a family file, instances drawn.")
+    ] = 1,
     workers: Annotated[int, typer.Option(min=1, help="Runs in parallel (worker processes, or Ray CPUs).")] = 1,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for results.jsonl, summary.csv, report.html, media.")
@@ -70,6 +72,7 @@ def suite(
 ) -> None:
     """Run scenarios x planners x weathers x jittered runs; results.jsonl, summary.csv and report.html in --out."""
     from occsim.planners import PLANNERS
+    from occsim.scenario import ScenarioError
     from occsim.sensors import WEATHERS
     from occsim.suite.jobs import import_plugins
     from occsim.suite.report import write_report
@@ -84,7 +87,7 @@ def suite(
     except Exception as e:
         problems.append(f"--import: {type(e).__name__}: {e}")
     hw = parse_hw(camera_hw)
-    loaded, scenario_problems = collect_scenarios(list(scenarios or []))
+    loaded, scenario_problems = collect_scenarios(list(scenarios or []), families=True)
     problems += scenario_problems
     planners = list(planner or DEFAULT_PLANNERS)
     weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]
@@ -104,7 +107,10 @@ def suite(
             err.print(line, highlight=False, markup=False)
         err.print(f"{len(problems)} problem(s); nothing was run", style="red")
         raise typer.Exit(2)
-    tasks = expand_tasks(loaded, planners, weathers, runs, seed)
+    try:
+        tasks = expand_tasks(loaded, planners, weathers, runs, seed)
+    except ScenarioError as e:
+        raise fail(str(e)) from None
     config = SuiteConfig(
         out_dir=out_dir,
         workers=workers,

@@ -78,6 +78,11 @@ class Family:
         if problems:
             raise ScenarioError(problems)
 
+    @property
+    def is_family(self) -> bool:
+        """Whether the file describes more than one scenario (it holds distributions or a family block)."""
+        return bool(self.draws) or bool(self.meta)
+
     def _problem(self, path: Path_, message: str) -> Problem:
         return Problem(self.source, line_of(self.lines, path), field_name(path), message)
 

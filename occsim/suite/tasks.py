@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from occsim.scenario import Scenario, ScenarioError, load_scenario_file
+from occsim.scenario.family import Family, load_family_file
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,9 @@ class Task:
     scenario: Scenario
     planner: str
     weather: str | None  # None: the scenario's own
-    run: int  # jittered copy index
+    run: int  # jittered copy index (for a family: the instance drawn)
     seed: int
+    origin: dict | None = None  # a family instance's family name, drawn values and difficulty measures
 
     @property
     def key(self) -> str:
@@ -42,6 +44,7 @@ class Task:
             "weather": self.weather or self.scenario.weather.type,
             "run": self.run,
             "seed": self.seed,
+            **(self.origin or {}),
         }
 
 
@@ -69,20 +72,35 @@ def derive_seed(base_seed: int, scenario: str, run: int) -> int:
 
 
 def expand_tasks(
-    scenarios: list[Scenario], planners: list[str], weathers: list[str | None], runs: int, base_seed: int
+    scenarios: list[Scenario | Family], planners: list[str], weathers: list[str | None], runs: int, base_seed: int
 ) -> list[Task]:
-    """The cross product, scenario-major so the first results cover every planner and weather early."""
-    return [
-        Task(s, p, w, r, derive_seed(base_seed, s.name, r))
-        for r in range(runs)
-        for s in scenarios
-        for w in weathers
-        for p in planners
-    ]
+    """The cross product, scenario-major so the first results cover every planner and weather early.
+
+    A family's run r is its instance drawn from the run's seed (every planner and weather meets the same instance);
+    its records carry the family, the drawn values and the difficulty measures.
+
+    Raises:
+        ScenarioError: a family whose draw cannot be placed.
+    """
+    tasks = []
+    for r in range(runs):
+        for s in scenarios:
+            seed = derive_seed(base_seed, s.name, r)
+            scenario, origin = s, None
+            if isinstance(s, Family):
+                instance = s.sample(seed)
+                scenario = instance.scenario
+                origin = {"family": s.name, "drawn": instance.drawn, "difficulty": instance.difficulty}
+            tasks += [Task(scenario, p, w, r, seed, origin) for w in weathers for p in planners]
+    return tasks
 
 
-def collect_scenarios(items: list[str]) -> tuple[list[Scenario], list[str]]:
-    """Scenarios from built-in names, YAML files and directories of them; returns (scenarios, every problem)."""
+def collect_scenarios(items: list[str], families: bool = False) -> tuple[list[Scenario | Family], list[str]]:
+    """Scenarios from built-in names, YAML files and directories of them; returns (scenarios, every problem).
+
+    ``families`` lets family files (with distributions) through as ``Family`` objects, for ``expand_tasks`` to draw
+    from; otherwise a family is a problem.
+    """
     from occsim.scenarios import builtin_path, list_builtin
 
     paths: list[Path] = []
@@ -101,11 +119,12 @@ def collect_scenarios(items: list[str]) -> tuple[list[Scenario], list[str]]:
                 paths.append(builtin_path(item))
             except ValueError as e:
                 problems.append(str(e))
-    scenarios: list[Scenario] = []
+    scenarios: list[Scenario | Family] = []
     names: dict[str, Path] = {}
     for path in paths:
         try:
-            scenario = load_scenario_file(path)
+            family = load_family_file(path) if families else None
+            scenario = family if family is not None and family.is_family else load_scenario_file(path)
         except ScenarioError as e:
             problems.extend(str(p) for p in e.problems)
             continue

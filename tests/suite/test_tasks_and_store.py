@@ -78,3 +78,43 @@ def test_step_bars_show_only_runs_whose_steps_are_slow():
     assert shown == {"  bus_ahead / expert / own / r0": 2}
     bars.show([(fast, 12, 30, 1.2)])  # the slow run finished: its bar goes
     assert not progress.tasks
+
+
+FAMILY = """name: stopped_lead
+family: {difficulty: {ttc_s: "(lead.s - ego.s) / ego.speed"}}
+map: {type: straight, lanes: 2, oncoming_lanes: 1}
+ego: {lane: 0, s: 20, speed: {uniform: [8, 12]}, command: straight, goal_s: 120}
+duration: 3
+actors:
+  - {id: lead, type: bus, lane: 0, s: {uniform: [40, 70]}, speed: 0}
+"""
+
+
+def test_a_family_in_a_suite_draws_one_instance_per_run_and_records_the_draws(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from occsim.cli import app
+    from occsim.suite.tasks import collect_scenarios, expand_tasks
+
+    path = tmp_path / "stopped_lead.yaml"
+    path.write_text(FAMILY)
+    loaded, problems = collect_scenarios([str(path)], families=True)
+    assert not problems
+    tasks = expand_tasks(loaded, ["constant_velocity", "expert"], [None], 3, base_seed=7)
+    again = expand_tasks(loaded, ["constant_velocity", "expert"], [None], 3, base_seed=7)
+    assert [t.origin for t in tasks] == [t.origin for t in again]  # reproducible from the suite seed
+    by_run = {t.run: t.scenario.actors[0].s for t in tasks}
+    assert len(set(by_run.values())) == 3  # a new instance per run...
+    assert tasks[0].scenario == tasks[1].scenario  # ...that every planner meets
+    _, refused = collect_scenarios([str(path)])
+    assert refused and "scenario family" in refused[0]
+
+    out = tmp_path / "suite"
+    args = ["suite", str(path), "--runs", "2", "--planner", "constant_velocity", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--renderer", "blank", "--no-video", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(r["family"] == "stopped_lead" for r in records)
+    assert all(set(r["drawn"]) == {"ego.speed", "lead.s"} and "ttc_s" in r["difficulty"] for r in records)
