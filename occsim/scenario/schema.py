@@ -60,6 +60,16 @@ class IntersectionMap(StraightMap):
     length: float = Field(200.0, gt=20.0, le=2000.0, description="Length of each road [m].")
 
 
+class TJunctionMap(StraightMap):
+    """A T: road 0 along +x; road 1, the stem, runs down from +y and ends at road 0 at its midpoint."""
+
+    type: Literal["t_junction"]  # type: ignore[assignment]
+    lanes: int = Field(
+        1, ge=1, le=6, description="Lanes in each road's forward direction (the stem's: towards road 0)."
+    )
+    length: float = Field(200.0, gt=20.0, le=2000.0, description="Length of road 0 [m]; the stem is half as long.")
+
+
 class NuScenesMap(Strict):
     """A logged nuScenes scene: its map, its agents and its ego path (needs ``ego: {from_log: true}``)."""
 
@@ -71,7 +81,7 @@ class NuScenesMap(Strict):
     agents: Literal["log", "reactive"] = Field("log", description="Logged agents replay, or drive with IDM.")
 
 
-MapSpec = Annotated[StraightMap | CurveMap | IntersectionMap | NuScenesMap, Field(discriminator="type")]
+MapSpec = Annotated[StraightMap | CurveMap | IntersectionMap | TJunctionMap | NuScenesMap, Field(discriminator="type")]
 
 
 class WeatherSpec(Strict):

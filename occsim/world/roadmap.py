@@ -24,6 +24,7 @@ class Road:
     oncoming_lanes: int  # lanes in the opposite direction (left of it)
     lane_width: float  # [m]
     start: float = 0.0  # [m] station of the first reference point (negative: road before station 0)
+    end_run_out: float = RUN_OUT  # [m] of reference past the nominal end (0: the road ends there, a T's stem)
     stations: np.ndarray = field(init=False)  # (N,) arc length along the reference [m], from ``start``
     headings: np.ndarray = field(init=False)  # (N,) [rad]
     normals: np.ndarray = field(init=False)  # (N, 2) unit left normals
@@ -42,7 +43,7 @@ class Road:
     @property
     def length(self) -> float:
         """Nominal length [m]: stations 0..length are the scenario's road, with run-out on both ends."""
-        return float(self.stations[-1]) - RUN_OUT
+        return float(self.stations[-1]) - self.end_run_out
 
     def lane_lateral(self, lane: int) -> float:
         """Lateral position [m, left of the reference] of a lane's centre; lane 0 = rightmost forward lane."""
@@ -248,6 +249,22 @@ def build_intersection(
     return RoadMap("intersection", [main, cross], extra_drivable=rounded_corners([main, cross]))
 
 
+def build_t_junction(
+    lanes: int = 1, oncoming_lanes: int = 1, lane_width: float = 3.5, length: float = 200.0
+) -> RoadMap:
+    """A T: road 0 along +x; road 1 (the stem) comes down from +y and ends on road 0's centre line at x = length / 2.
+
+    The stem's forward lanes drive towards the junction, so an ego on it (lane >= 0) can turn left or right onto road 0.
+    """
+    main = _road(0, _line((0.0, 0.0), 0.0, length), lanes, oncoming_lanes, lane_width)
+    stem_length = length / 2
+    s = np.arange(0.0, stem_length + RUN_OUT + 1e-9, SAMPLE_SPACING)[::-1]
+    stem_line = np.stack([np.full_like(s, length / 2), s], axis=1)  # from far up +y down to y = 0
+    # no run-out past the junction: the stem ends where it meets road 0
+    stem = Road(1, stem_line, lanes, oncoming_lanes, lane_width, start=-RUN_OUT, end_run_out=0.0)
+    return RoadMap("t_junction", [main, stem], extra_drivable=rounded_corners([main, stem]))
+
+
 def rounded_corners(roads: list[Road], radius: float = CORNER_RADIUS) -> Polygon | None:
     """Where roads cross, the area between their edges and a curb arc of ``radius``, so turns fit (None: none)."""
     if len(roads) < 2:
@@ -259,7 +276,12 @@ def rounded_corners(roads: list[Road], radius: float = CORNER_RADIUS) -> Polygon
     return None if fillets.is_empty else shapely.make_valid(fillets)
 
 
-MAP_BUILDERS = {"straight": build_straight, "curve": build_curve, "intersection": build_intersection}
+MAP_BUILDERS = {
+    "straight": build_straight,
+    "curve": build_curve,
+    "intersection": build_intersection,
+    "t_junction": build_t_junction,
+}
 
 
 def road_following(

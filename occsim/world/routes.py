@@ -12,6 +12,7 @@ The command follows VAD and nuScenes (``command_at`` of ``occsim.data.scene_worl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from occsim.world.roadmap import SAMPLE_SPACING, Lane, Road, RoadMap, road_follo
 
 TURNS = ("straight", "left", "right")
 TURN_LEGS = {"right": 9.0, "left": 13.0}  # [m] each side of the lanes' crossing: a right turn is the tighter
+JUNCTION_REACH = 30.0  # [m] a lane is continued past its end by this much to find where it meets the new lane
 COMMAND_HORIZON, COMMAND_THRESHOLD = 3.0, 2.0  # [s], [m]: VAD's rule
 
 
@@ -45,7 +47,9 @@ def junctions_ahead(line: np.ndarray, road_map: RoadMap, skip: Road, after: floa
     for road in road_map.roads:
         if road is skip:
             continue
-        hit = path.intersection(LineString(road.reference))
+        # continued past both ends, so a road that ends at the junction (a T's stem) still counts
+        reference = extended(extended(road.reference[::-1], JUNCTION_REACH)[::-1], JUNCTION_REACH)
+        hit = path.intersection(LineString(reference))
         for point in getattr(hit, "geoms", [hit]):
             if isinstance(point, Point) and not point.is_empty:
                 distance = path.project(point)
@@ -70,6 +74,14 @@ def turn_lane(road: Road, at: np.ndarray, heading: float, turn: str, junction: i
     if forward:
         return Lane(road, 0 if turn == "right" else road.lanes - 1)
     return Lane(road, -road.oncoming_lanes if turn == "right" else -1)
+
+
+def extended(line: np.ndarray, length: float, spacing: float = SAMPLE_SPACING) -> np.ndarray:
+    """``line`` (N, 2) continued straight past its end by ``length`` metres."""
+    direction = line[-1] - line[-2]
+    direction = direction / max(float(np.hypot(*direction)), 1e-9)
+    steps = np.arange(spacing, length + 1e-9, spacing)[:, None]
+    return np.vstack([line, line[-1] + steps * direction])
 
 
 def bezier(a: np.ndarray, control: np.ndarray, b: np.ndarray, spacing: float = SAMPLE_SPACING) -> np.ndarray:
@@ -113,13 +125,17 @@ def plan_route(road_map: RoadMap, lane: Lane, start_s: float, turns: list[str]) 
         heading = float(np.arctan2(after_point.y - before_point.y, after_point.x - before_point.x))
         at = np.array(path.interpolate(turn_at.distance).coords[0])
         target = turn_lane(turn_at.road, at, heading, turn, len(taken) - 1)
-        target_line = target.centreline(spacing=SAMPLE_SPACING)
-        crossing = path.intersection(LineString(target_line))
-        corner = crossing if isinstance(crossing, Point) else min(crossing.geoms, key=path.project)
+        # Lanes that end or begin at the junction (a T's stem) are continued across it to find where they meet.
+        target_line = extended(target.centreline(spacing=SAMPLE_SPACING)[::-1], JUNCTION_REACH)[::-1]
+        line = extended(line, JUNCTION_REACH)
+        path, exit_line = LineString(line), LineString(target_line)
+        crossing = path.intersection(exit_line)
         leg = TURN_LEGS[turn]
+        exit_distance = exit_line.project(crossing) + leg if not crossing.is_empty else math.inf
+        if exit_distance > exit_line.length - leg:  # the lane it would enter is not there (or ends at once)
+            raise ValueError(f"route turn {len(taken) - 1} ({turn}): no road leaves junction {len(taken)} that way")
+        corner = crossing if isinstance(crossing, Point) else min(crossing.geoms, key=path.project)
         entry_distance = path.project(corner) - leg
-        exit_line = LineString(target_line)
-        exit_distance = exit_line.project(corner) + leg
         entry = np.array(path.interpolate(entry_distance).coords[0])
         exit_ = np.array(exit_line.interpolate(exit_distance).coords[0])
         kept = line[np.array([path.project(Point(p)) for p in line]) < entry_distance]

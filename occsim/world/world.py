@@ -11,7 +11,7 @@ from occsim.world.actors import Actor, StepContext
 from occsim.world.background import StaticWorld
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE, Control, bicycle_step
 from occsim.world.occupancy import occupancy_window
-from occsim.world.roadmap import Lane, RoadMap
+from occsim.world.roadmap import Lane, Road, RoadMap
 from occsim.world.routes import route_command
 
 
@@ -85,8 +85,13 @@ class World:
         route_lane = [] if self.route.lane.road in self.road_map.roads else [self.route.lane]  # a route that turns
         lanes = tuple(
             LaneGeometry(
-                lane.id, lane.road.index, lane.index, lane.centreline(-60.0, lane.road.length + 60.0), lane.width
+                lane.id, lane.road.index, lane.index, lane.centreline(-60.0, _layout_end(lane.road)), lane.width
             )
             for lane in [*self.road_map.lanes(), *route_lane]
         )
         return RoadLayout(lanes=lanes, route_lane=self.route.lane.id, goal=self.route.goal)
+
+
+def _layout_end(road: Road) -> float:
+    """Where a lane's polyline for planners ends: 60 m past the road's end, unless it ends at a junction (a stem)."""
+    return road.length + (60.0 if road.end_run_out > 0 else 0.0)

@@ -7,7 +7,7 @@ from shapely.geometry import LineString
 from occsim.scenario import build_world, parse_scenario
 from occsim.suite.episode import run_episode
 from occsim.types import COMMAND_LEFT, COMMAND_RIGHT, COMMAND_STRAIGHT, EgoState, Pose2D
-from occsim.world.roadmap import build_intersection
+from occsim.world.roadmap import build_intersection, build_t_junction
 from occsim.world.routes import plan_route, route_command
 
 
@@ -76,3 +76,33 @@ map: {type: intersection}
 ego: {lane: 0, road: 0, s: 40, route: [left, left], goal_s: 160}
 """
         )
+
+
+@pytest.mark.parametrize(
+    ("road", "turn", "heading"), [(1, "left", 0.0), (1, "right", np.pi), (0, "left", np.pi / 2), (0, "straight", 0.0)]
+)
+def test_routes_through_a_t_junction(road, turn, heading):
+    road_map = build_t_junction()
+    points, _ = plan_route(road_map, road_map.lane(0, road), 20.0, [turn])
+    end = points[-1] - points[-20]
+    assert abs(np.angle(np.exp(1j * (np.arctan2(end[1], end[0]) - heading)))) < 0.05
+    near = points[np.hypot(points[:, 0] - 100.0, points[:, 1]) < 40.0]
+    assert LineString(near).within(road_map.drivable.buffer(-0.9))
+
+
+def test_a_turn_onto_no_road_is_an_error():
+    road_map = build_t_junction()
+    with pytest.raises(ValueError, match="no road leaves junction 1 that way"):
+        plan_route(road_map, road_map.lane(0, 0), 20.0, ["right"])
+
+
+def test_the_expert_turns_out_of_a_t_junctions_stem():
+    scenario = parse_scenario(
+        """name: stem_left
+map: {type: t_junction}
+ego: {lane: 0, road: 1, s: 20, speed: 8, route: [left], goal_s: 150}
+duration: 25
+"""
+    )
+    result = run_episode(scenario, "expert", camera_hw=(32, 56))
+    assert result.outcome == "goal" and not result.offroad
