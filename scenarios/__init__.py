@@ -37,6 +37,12 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     return load_scenario_file(builtin_path(str(name_or_path)))
 
 
+def family_paths() -> list[Path]:
+    """The shipped scenario families (``scenarios/families/*.yaml``), sorted by name."""
+    root = resources.files(__name__) / "families"
+    return sorted(Path(str(f)) for f in root.iterdir() if str(f).endswith(".yaml"))
+
+
 def load_builtin_suite() -> list[Scenario]:
     """Every built-in scenario."""
     return [load_scenario_file(p) for _, p in sorted(_files().items())]

@@ -92,14 +92,23 @@ class Family:
             problems.append(self._problem(("family",), "family takes one key, difficulty: {name: expression}"))
         for draw in self.draws:
             problems += self._check_draw(draw)
-        for name, text in (self.meta.get("difficulty") or {}).items() if isinstance(self.meta, dict) else []:
+        for name, text in self._difficulty().items():
             problems += self._check_expr(("family", "difficulty", name), text)
         if not problems:
             try:  # every reference resolves and no two draws depend on each other
                 self._order()
             except ValueError as e:
                 problems.append(self._problem(e.args[1], e.args[0]))
+        drawn = {self._field_of(d.path) for d in self.draws}
+        for name, text in self._difficulty().items():
+            for field in _names(_parse(text)) if not problems else ():
+                if field not in drawn and self._lookup(self.base, field) is None:
+                    path = ("family", "difficulty", name)
+                    problems.append(self._problem(path, f"'{field}' is not a field of this scenario"))
         return problems or self._check_schema()
+
+    def _difficulty(self) -> dict[str, str]:
+        return (self.meta.get("difficulty") or {}) if isinstance(self.meta, dict) else {}
 
     def _check_schema(self) -> list[Problem]:
         """The schema's problems with one draw: a mapping left where a value belongs is an unknown distribution."""
@@ -198,7 +207,10 @@ class Family:
         else:
             node = next((a for a in data.get("actors", []) if isinstance(a, dict) and a.get("id") == head), None)
         for part in rest.split(".") if rest else []:
-            node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = node.get(part) if isinstance(node, dict) else None
         return node
 
     def sample(self, seed: int) -> Instance:
@@ -213,7 +225,10 @@ class Family:
         for _ in range(MAX_REDRAWS):
             data, drawn = copy.deepcopy(self.base), {}
             for draw in order:
-                value = self._draw(draw, data, rng)
+                try:
+                    value = self._draw(draw, data, rng)
+                except (ValueError, ZeroDivisionError) as e:
+                    raise ScenarioError([self._problem(draw.path, str(e) or "division by zero")]) from None
                 _set(data, draw.path, value)
                 drawn[self._field_of(draw.path)] = value
             try:
@@ -221,10 +236,13 @@ class Family:
             except ScenarioError as e:
                 last = e.problems
                 continue
-            difficulty = {
-                name: round(_evaluate(_parse(text), lambda n, d=data: self._lookup(d, n)), 4)
-                for name, text in (self.meta.get("difficulty") or {}).items()
-            }
+            difficulty = {}
+            for name, text in self._difficulty().items():
+                try:
+                    difficulty[name] = round(_evaluate(_parse(text), lambda n, d=data: self._lookup(d, n)), 4)
+                except (ValueError, ZeroDivisionError) as e:
+                    path = ("family", "difficulty", name)
+                    raise ScenarioError([self._problem(path, str(e) or "division by zero")]) from None
             return Instance(scenario, data, drawn, difficulty, self.name)
         note = Problem(self.source, None, "", f"no draw of {MAX_REDRAWS} passed the scenario checks; the last one's:")
         raise ScenarioError([note, *last])
@@ -317,19 +335,29 @@ def _parse(text: str) -> ast.Expression:
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in OPERATORS:
                 raise ValueError("only + - * / are allowed")
-        elif not isinstance(
-            node, (ast.Expression, ast.Name, ast.Attribute, ast.Load, ast.UnaryOp, ast.USub, ast.UAdd, *OPERATORS)
+        elif (
+            not isinstance(
+                node,
+                (ast.Expression, ast.Name, ast.Attribute, ast.Subscript, ast.Load, ast.UnaryOp, ast.USub, ast.UAdd),
+            )
+            and type(node) not in OPERATORS
         ):
             raise ValueError(f"{type(node).__name__} is not allowed")
+        if isinstance(node, ast.Subscript) and _dotted(node) is None:
+            raise ValueError("only a field's list entries may be indexed, with whole numbers: points[1][0]")
     return tree
 
 
 def _dotted(node: ast.AST) -> str | None:
+    """``lead.behavior.points[1][0]`` as ``lead.behavior.points.1.0``; None for anything but a field name."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
         head = _dotted(node.value)
         return None if head is None else f"{head}.{node.attr}"
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, int):
+        head = _dotted(node.value)
+        return None if head is None else f"{head}.{node.slice.value}"
     return None
 
 
@@ -338,7 +366,7 @@ def _names(tree: ast.AST) -> set[str]:
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        name = _dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        name = _dotted(node) if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)) else None
         if name is not None:  # a whole dotted name: its parts are not names of their own
             if name not in FUNCTIONS:
                 found.add(name)
@@ -355,7 +383,7 @@ def _evaluate(tree: ast.AST, lookup) -> float:
     node = tree.body if isinstance(tree, ast.Expression) else tree
     if isinstance(node, ast.Constant):
         return float(node.value)
-    if isinstance(node, (ast.Name, ast.Attribute)):
+    if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)):
         name = _dotted(node)
         value = lookup(name)
         if not _is_number(value):

@@ -82,3 +82,18 @@ def test_sample_writes_files_that_validate(tmp_path):
     assert checked.exit_code == 0 and "family stopped_vehicle" in checked.output
     with pytest.raises(ScenarioError, match="scenario family"):
         load_scenario_file(path)  # a family is not one scenario
+
+
+def test_every_shipped_family_validates_and_draws_the_same_instances_per_seed():
+    from occsim.scenarios import family_paths
+
+    from occsim.scenario.family import load_family_file
+
+    paths = family_paths()
+    assert len(paths) >= 12
+    for path in paths:
+        family = load_family_file(path)
+        assert family.is_family and family.name == path.stem
+        first = [i.drawn for i in sample_family(family, 3, seed=0)]
+        assert first == [i.drawn for i in sample_family(family, 3, seed=0)]
+        assert all(i.difficulty for i in sample_family(family, 3, seed=0))  # each declares its difficulty
