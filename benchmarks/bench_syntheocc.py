@@ -26,64 +26,65 @@ import torch
 
 def full_size_seconds(device: str, steps: int, compile_unet: bool, repeats: int = 3) -> dict:
     """One 6 x 256 x 448 generation with an SD 2.1-shaped pipeline in fp16 (random weights)."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel, UniPCMultistepScheduler
+    from diffusers import UniPCMultistepScheduler
 
     from occsim.generative.models.controlnet import MPIControlNet
     from occsim.generative.models.cross_view import install_cross_view
-    from occsim.generative.models.text import char_tokenizer, small_text_encoder
-    from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=96,
-        block_out_channels=(320, 640, 1280, 1280),
-        attention_head_dim=(5, 10, 20, 20),
-        cross_attention_dim=1024,
-        use_linear_projection=True,
-        layers_per_block=2,
-    )
+    unet = sd21_unet()
     controlnet = MPIControlNet.from_unet(unet, planes=64)
     install_cross_view(unet)
-    import tempfile
-
-    tokenizer = char_tokenizer(tempfile.mkdtemp())
-    pipe = OccSimSyntheOccPipeline(
-        AutoencoderKL(
-            block_out_channels=(128, 256, 512, 512),
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            layers_per_block=2,
-            latent_channels=4,
-            sample_size=768,
-        ),
-        small_text_encoder(tokenizer, width=1024, layers=1, heads=16),
-        tokenizer,
-        unet,
-        controlnet,
-        UniPCMultistepScheduler(),
-    ).to(device, torch.float16)
-    pipe.set_progress_bar_config(disable=True)
+    pipe = random_pipeline(unet, controlnet, UniPCMultistepScheduler(), device)
     if compile_unet:
         pipe.unet = torch.compile(pipe.unet)
     mpi = torch.randint(0, 18, (6, 64, 32, 56))
     nearest = torch.randint(0, 18, (6, 32, 56))
-    times = []
-    for r in range(repeats + 1):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        images = pipe(
-            mpi, nearest, "a street in fog", num_inference_steps=steps, generator=torch.Generator().manual_seed(r)
-        )
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+    times = cuda_seconds(pipe, mpi, nearest, "a street in fog", steps, None, repeats + 1)
     return {
-        "images": list(images.shape),
+        "images": [mpi.shape[0], mpi.shape[2] * 8, mpi.shape[3] * 8, 3],  # SD's autoencoder: 8x the latent
         "seconds_per_generation": round(float(np.median(times[1:])), 3),  # the first call compiles and warms up
         "first_call_seconds": round(times[0], 2),
         "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2),
         "unet_parameters_m": round(sum(p.numel() for p in unet.parameters()) / 1e6, 1),
         "controlnet_parameters_m": round(sum(p.numel() for p in controlnet.parameters()) / 1e6, 1),
     }
+
+
+def random_pipeline(unet, controlnet, scheduler, device: str):
+    """A SyntheOcc pipeline in fp16 on ``device``: SD's autoencoder shape and a 1024-wide one-layer text encoder.
+
+    The text encoder runs once per generation, so its size is not the cost being timed.
+    """
+    import tempfile
+
+    from occsim.generative.models.text import char_tokenizer, small_text_encoder
+    from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+
+    tokenizer = char_tokenizer(tempfile.mkdtemp())
+    text_encoder = small_text_encoder(tokenizer, width=1024, layers=1, heads=16)
+    pipe = OccSimSyntheOccPipeline(sd21_vae(), text_encoder, tokenizer, unet, controlnet, scheduler)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device, torch.float16)
+
+
+def cuda_seconds(pipe, mpi, nearest, prompt: str, steps: int, guidance: float | None, calls: int) -> list[float]:
+    """Wall seconds of ``calls`` generations, the device synchronised around each (the first one warms up)."""
+    times = []
+    for r in range(calls):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        pipe(
+            mpi,
+            nearest,
+            prompt,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=torch.Generator().manual_seed(r),
+        )
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def sd21_unet(device: str = "cpu"):
@@ -158,27 +159,15 @@ def official_full_size_seconds(device: str, compile_unet: bool, weights: str | N
     """Seconds per six-view 448 x 800 generation in fp16 at 20 and 4 UniPC steps, and peak memory."""
     from diffusers import UniPCMultistepScheduler
 
-    from occsim.generative.models.text import char_tokenizer, small_text_encoder
     from occsim.generative.pipelines.official import load_official
-    from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 
     torch.manual_seed(0)
     if weights:
         pipe = load_official(weights, base, torch.float16).to(device)
+        pipe.set_progress_bar_config(disable=True)
     else:
-        import tempfile
-
         unet, controlnet = official_models()
-        tokenizer = char_tokenizer(tempfile.mkdtemp())
-        pipe = OccSimSyntheOccPipeline(
-            sd21_vae(),
-            small_text_encoder(tokenizer, width=1024, layers=1, heads=16),  # once per generation: not the cost
-            tokenizer,
-            unet,
-            controlnet,
-            UniPCMultistepScheduler(prediction_type="v_prediction"),
-        ).to(device, torch.float16)
-    pipe.set_progress_bar_config(disable=True)
+        pipe = random_pipeline(unet, controlnet, UniPCMultistepScheduler(prediction_type="v_prediction"), device)
     if compile_unet:
         pipe.unet = torch.compile(pipe.unet)
         pipe.controlnet = torch.compile(pipe.controlnet)
@@ -186,20 +175,7 @@ def official_full_size_seconds(device: str, compile_unet: bool, weights: str | N
     nearest = torch.randint(0, 17, (6, 56, 100))
     figures: dict = {"weights": weights or "random, official layout", "compiled": compile_unet}
     for steps in (20, 4):
-        times = []
-        for r in range(3):
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            pipe(
-                mpi,
-                nearest,
-                "show a photorealistic street view image.",
-                num_inference_steps=steps,
-                guidance_scale=7.5,
-                generator=torch.Generator().manual_seed(r),
-            )
-            torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
+        times = cuda_seconds(pipe, mpi, nearest, "show a photorealistic street view image.", steps, 7.5, 3)
         figures[f"{steps}_steps"] = {"seconds": round(float(np.median(times[1:])), 3), "first_call": round(times[0], 2)}
     figures["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     return figures
