@@ -141,8 +141,7 @@ class ExpertPlanner(Planner):
             k = int(np.argmin(np.hypot(local[:, 0], local[:, 1])))
             if np.hypot(*local[k]) > 3.0 * lane.width:
                 continue
-            tangent = local[min(k + 1, len(local) - 1)] - local[max(k - 1, 0)]
-            heading = np.arctan2(tangent[1], tangent[0])
+            heading = _heading_at(local, k)
             if abs(heading) < np.pi / 3:
                 found.append((lane, local, k, False))
             elif abs(heading) > 2 * np.pi / 3:

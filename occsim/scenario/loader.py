@@ -19,7 +19,7 @@ from occsim.scenario.distributions import find_draws
 from occsim.scenario.schema import Scenario
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
 from occsim.world.geometry import box_polygon
-from occsim.world.roadmap import MAP_BUILDERS, RoadMap
+from occsim.world.roadmap import MAP_BUILDERS, RoadMap, arc_length
 from occsim.world.routes import plan_route
 
 
@@ -342,7 +342,7 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
         if any(turn != "straight" for turn in ego.route):
             try:
                 points, _ = plan_route(road_map, goal_lane, ego.s, ego.route)
-                road_len, where = float(np.hypot(*np.diff(points, axis=0).T).sum()), "the route"
+                road_len, where = float(arc_length(points)[-1]), "the route"
             except ValueError as e:
                 add(("ego", "route"), str(e))
         if not 0.0 <= ego.goal_s <= road_len:

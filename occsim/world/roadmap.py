@@ -14,6 +14,11 @@ RUN_OUT = 20.0  # [m] of road before station 0 and after the nominal length, so 
 CORNER_RADIUS = 10.0  # [m] curb radius of junction corners
 
 
+def arc_length(line: np.ndarray) -> np.ndarray:
+    """(N,) metres along the polyline ``line`` (N, 2) to each of its points (what projecting them onto it gives)."""
+    return np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(line, axis=0).T))])
+
+
 @dataclass(frozen=True)
 class Road:
     """A road: a reference line (the divider between directions) with lanes on both sides."""
@@ -31,8 +36,7 @@ class Road:
 
     def __post_init__(self) -> None:
         ref = np.asarray(self.reference, dtype=np.float64)
-        seg = np.diff(ref, axis=0)
-        stations = self.start + np.concatenate([[0.0], np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))])
+        stations = self.start + arc_length(ref)
         tangent = np.gradient(ref, axis=0)
         headings = np.arctan2(tangent[:, 1], tangent[:, 0])
         object.__setattr__(self, "reference", ref)
@@ -301,7 +305,7 @@ def road_following(
     if total < min_length:
         direction = (pts[-1] - pts[0]) / max(total, 1e-9)
         pts = np.vstack([pts[:1], pts[:1] + direction * min_length])
-    stations = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
+    stations = arc_length(pts)
     samples = np.arange(0.0, stations[-1] + 1e-9, SAMPLE_SPACING)
     centre = np.stack([np.interp(samples, stations, pts[:, 0]), np.interp(samples, stations, pts[:, 1])], axis=1)
     start_dir = _unit(centre[1] - centre[0])

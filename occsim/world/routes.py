@@ -19,7 +19,7 @@ import numpy as np
 from shapely.geometry import LineString, Point
 
 from occsim.types import COMMAND_LEFT, COMMAND_RIGHT, COMMAND_STRAIGHT, Pose2D
-from occsim.world.roadmap import SAMPLE_SPACING, Lane, Road, RoadMap, road_following
+from occsim.world.roadmap import SAMPLE_SPACING, Lane, Road, RoadMap, arc_length, road_following
 
 TURNS = ("straight", "left", "right")
 TURN_LEGS = {"right": 9.0, "left": 13.0}  # [m] each side of the lanes' crossing: a right turn is the tighter
@@ -138,9 +138,9 @@ def plan_route(road_map: RoadMap, lane: Lane, start_s: float, turns: list[str]) 
         entry_distance = path.project(corner) - leg
         entry = np.array(path.interpolate(entry_distance).coords[0])
         exit_ = np.array(exit_line.interpolate(exit_distance).coords[0])
-        kept = line[np.array([path.project(Point(p)) for p in line]) < entry_distance]
+        kept = line[arc_length(line) < entry_distance]
         pieces += [kept, bezier(entry, np.array(corner.coords[0]), exit_)]
-        rest = target_line[np.array([exit_line.project(Point(p)) for p in target_line]) > exit_distance]
+        rest = target_line[arc_length(target_line) > exit_distance]
         line, current, after = rest, target, 0.0
         if len(line) < 2:
             break
