@@ -31,18 +31,17 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario or famil
 
     A family file (with distributions) is checked and five instances are drawn from it.
     """
-    from occsim.scenario import ScenarioError, load_scenario_file
-    from occsim.scenario.family import load_family_file, sample_family
+    from occsim.scenario import ScenarioError
+    from occsim.scenario.family import Family, load_scenario_or_family, sample_family
 
     bad = 0
     for path in files:
         try:
-            family = load_family_file(path)
-            if family.is_family:
-                sample_family(family, 5, 0)  # the draws must pass the scenario checks too
-                out.print(f"ok  {path}  (family {family.name}, {len(family.draws)} distributions, 5 draws)")
+            scenario = load_scenario_or_family(path)
+            if isinstance(scenario, Family):
+                sample_family(scenario, 5, 0)  # the draws must pass the scenario checks too
+                out.print(f"ok  {path}  (family {scenario.name}, {len(scenario.draws)} distributions, 5 draws)")
                 continue
-            scenario = load_scenario_file(path)
         except ScenarioError as e:
             bad += 1
             err.print(str(e), highlight=False, markup=False)

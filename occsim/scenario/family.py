@@ -38,6 +38,7 @@ from occsim.scenario.loader import (
     line_of,
     parse_tree,
     problem_from_error,
+    read_scenario_text,
     validate_data,
 )
 from occsim.scenario.schema import Scenario
@@ -105,7 +106,7 @@ class Family:
                 if field not in drawn and self._lookup(self.base, field) is None:
                     path = ("family", "difficulty", name)
                     problems.append(self._problem(path, f"'{field}' is not a field of this scenario"))
-        return problems or self._check_schema()
+        return problems or (self._check_schema() if self.draws else [])
 
     def _difficulty(self) -> dict[str, str]:
         return (self.meta.get("difficulty") or {}) if isinstance(self.meta, dict) else {}
@@ -269,12 +270,17 @@ def family_from_text(text: str, source: str = "<string>") -> Family:
 
 def load_family_file(path: str | Path) -> Family:
     """Read a family file; ScenarioError (file:line problems) if it is unreadable or wrong."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {e}")]) from None
-    return family_from_text(text, str(path))
+    return family_from_text(read_scenario_text(path), str(path))
+
+
+def load_scenario_or_family(path: str | Path) -> Scenario | Family:
+    """A scenario file as its ``Scenario``, or a family file as a ``Family``: read and parsed once.
+
+    Raises:
+        ScenarioError: every problem of the file, with its line.
+    """
+    family = load_family_file(path)
+    return family if family.is_family else validate_data(family.base, family.source, family.lines)
 
 
 def instance_seed(seed: int, index: int) -> int:

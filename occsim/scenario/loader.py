@@ -55,6 +55,11 @@ MAX_NODES = 200_000  # YAML values after alias expansion; refuses alias bombs be
 
 def load_scenario_file(path: str | Path) -> Scenario:
     """Read and validate one scenario file; raise ScenarioError listing every problem found."""
+    return parse_scenario(read_scenario_text(path), str(path))
+
+
+def read_scenario_text(path: str | Path) -> str:
+    """A scenario file's text, refusing an oversize file before reading it; ScenarioError if unreadable."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -62,10 +67,9 @@ def load_scenario_file(path: str | Path) -> Scenario:
             raise ScenarioError(
                 [Problem(str(path), None, "", f"file of {size:,} bytes is over the {MAX_FILE_BYTES:,}-byte limit")]
             )
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError([Problem(str(path), None, "", f"cannot read: {e}")]) from None
-    return parse_scenario(text, str(path))
 
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from occsim.scenario import Scenario, ScenarioError, load_scenario_file
-from occsim.scenario.family import Family, load_family_file
+from occsim.scenario.family import Family, load_scenario_or_family
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,7 @@ def collect_scenarios(items: list[str], families: bool = False) -> tuple[list[Sc
     names: dict[str, Path] = {}
     for path in paths:
         try:
-            family = load_family_file(path) if families else None
-            scenario = family if family is not None and family.is_family else load_scenario_file(path)
+            scenario = load_scenario_or_family(path) if families else load_scenario_file(path)
         except ScenarioError as e:
             problems.extend(str(p) for p in e.problems)
             continue

@@ -9,7 +9,6 @@ files have the same arrays as the simulator's collect-render, one file per scene
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from rich.progress import track
 
 from occsim.data.nuscenes import NuScenesError, calibration, open_nuscenes, scene_samples, yaw_of
 from occsim.generative.pipelines.conditioning import occupancy_condition, plane_depths
-from occsim.training.episodes import write_episode
+from occsim.training.episodes import RENDER_ROW_KEYS, write_episode, write_render_meta
 from occsim.types import CAMERA_NAMES
 
 # Words of a nuScenes scene description that name its weather (the rest is clear daytime).
@@ -42,7 +41,7 @@ class NuScenesRenderConfig:
     layout: str = "official"  # MPI encoding: "official" (the released SyntheOcc) or "occsim"
 
 
-def weather_of(description: str) -> str:
+def description_weather(description: str) -> str:
     """OccSim's weather for a scene description ("Night, rain, ..." → night; "... rain ..." → rain; else clear)."""
     text = description.lower()
     return next((weather for word, weather in DESCRIPTION_WEATHER if word in text), "clear")
@@ -72,7 +71,7 @@ def collect_nuscenes(config: NuScenesRenderConfig) -> dict:
         skipped += missing
         if not rows["images"]:
             continue
-        weather = weather_of(by_name[name].get("description", ""))
+        weather = description_weather(by_name[name].get("description", ""))
         write_episode(
             out / f"{name}__{config.version}.npz",  # the episode-file pattern: <scene>__<source>
             **{k: np.stack(v) for k, v in rows.items()},
@@ -82,24 +81,15 @@ def collect_nuscenes(config: NuScenesRenderConfig) -> dict:
             cam2ego=rig.cam2ego,
         )
         samples += len(rows["images"])
-    meta = {
-        "source": f"nuScenes {config.version} at {config.dataroot}",
-        "episodes": len(names),
-        "samples": samples,
-        "keyframes_without_occ3d": skipped,
-        "image_hw": list(config.image_hw),
-        "latent_factor": config.latent_factor,
-        "planes": config.planes,
-        "max_depth": config.max_depth,
-        "layout": config.layout,
-    }
-    (out / "meta.json").write_text(json.dumps(meta, indent=2))
-    return meta
+    source = f"nuScenes {config.version} at {config.dataroot}"
+    return write_render_meta(
+        out, config, source=source, episodes=len(names), samples=samples, keyframes_without_occ3d=skipped
+    )
 
 
 def _scene_rows(nusc, scene: dict, labels_dir: Path, config: NuScenesRenderConfig, depths: np.ndarray):
     """The keyframes of one scene that have Occ3D labels; returns (rows, the last sample's rig, keyframes skipped)."""
-    rows: dict[str, list] = {"images": [], "mpi": [], "nearest": [], "depth": [], "occupancy": [], "ego_pose": []}
+    rows: dict[str, list] = {key: [] for key in RENDER_ROW_KEYS}
     rig, skipped = None, 0
     h, w = config.image_hw
     for sample in scene_samples(nusc, scene):

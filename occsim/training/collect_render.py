@@ -8,7 +8,6 @@ the perception model and temporal consistency), and the weather prompt. One ``.n
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.sensors import WEATHERS
 from occsim.suite.tasks import derive_seed
-from occsim.training.episodes import write_episode
+from occsim.training.episodes import RENDER_ROW_KEYS, write_episode, write_render_meta
 from occsim.types import CameraRig
 
 RENDER_BASE_SEED = 2_000_003  # keeps these seeds apart from the suite's and the planner collection's
@@ -65,22 +64,12 @@ def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> di
             path, **rows, weather=np.array(weather), depths=depths, intrinsics=rig.intrinsics, cam2ego=rig.cam2ego
         )
         samples += len(rows["images"])
-    meta = {
-        "episodes": len(jobs),
-        "samples": samples,
-        "image_hw": list(config.image_hw),
-        "latent_factor": config.latent_factor,
-        "planes": config.planes,
-        "max_depth": config.max_depth,
-        "layout": config.layout,
-    }
-    (out / "meta.json").write_text(json.dumps(meta, indent=2))
-    return meta
+    return write_render_meta(out, config, episodes=len(jobs), samples=samples)
 
 
 def _rollout(scenario, seed, weather, config, depths) -> tuple[dict[str, np.ndarray], CameraRig]:
     env = OccSimEnv(scenario, weather=weather, camera_hw=config.image_hw, privileged=True)
-    rows: dict[str, list] = {"images": [], "mpi": [], "nearest": [], "depth": [], "occupancy": [], "ego_pose": []}
+    rows: dict[str, list] = {key: [] for key in RENDER_ROW_KEYS}
 
     def act(step: int, obs: dict, plan):
         """Keep every ``config.every``-th observation as a sample; execute the expert's plan."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,24 @@ def write_episode(path: Path, **arrays) -> None:
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
+
+
+# What collect-render keeps per sample, from the simulator or from logged nuScenes keyframes alike.
+RENDER_ROW_KEYS = ("images", "mpi", "nearest", "depth", "occupancy", "ego_pose")
+
+
+def write_render_meta(out: Path, config, **counts) -> dict:
+    """``meta.json`` of a collect-render folder: ``counts`` and the condition's geometry from ``config``."""
+    meta = {
+        **counts,
+        "image_hw": list(config.image_hw),
+        "latent_factor": config.latent_factor,
+        "planes": config.planes,
+        "max_depth": config.max_depth,
+        "layout": config.layout,
+    }
+    (Path(out) / "meta.json").write_text(json.dumps(meta, indent=2))
+    return meta
 
 
 def split_episodes(files: list, held_out: float, seed: int = 0) -> tuple[list, list]:
