@@ -61,11 +61,6 @@ class Instance:
     family: str
 
 
-def is_family(data: Any) -> bool:
-    """Whether parsed scenario data holds any distribution (or a ``family`` block)."""
-    return isinstance(data, dict) and ("family" in data or bool(find_draws(data)))
-
-
 class Family:
     """A parsed family file: check it once, then draw instances reproducibly from seeds."""
 
@@ -75,6 +70,7 @@ class Family:
         self.base = {k: v for k, v in data.items() if k != "family"}
         self.name = str(self.base.get("name", "family"))
         self.draws = find_draws(self.base)
+        self.order: list[Draw] = []  # the draws in dependency order, set once the file checks out
         problems = self._check()
         if problems:
             raise ScenarioError(problems)
@@ -95,14 +91,15 @@ class Family:
             problems += self._check_draw(draw)
         for name, text in self._difficulty().items():
             problems += self._check_expr(("family", "difficulty", name), text)
-        if not problems:
-            try:  # every reference resolves and no two draws depend on each other
-                self._order()
-            except ValueError as e:
-                problems.append(self._problem(e.args[1], e.args[0]))
+        if problems:
+            return problems
+        try:  # every reference resolves and no two draws depend on each other
+            self.order = self._order()
+        except ValueError as e:
+            return [self._problem(e.args[1], e.args[0])]
         drawn = {self._field_of(d.path) for d in self.draws}
         for name, text in self._difficulty().items():
-            for field in _names(_parse(text)) if not problems else ():
+            for field in _names(_parse(text)):
                 if field not in drawn and self._lookup(self.base, field) is None:
                     path = ("family", "difficulty", name)
                     problems.append(self._problem(path, f"'{field}' is not a field of this scenario"))
@@ -115,7 +112,7 @@ class Family:
         """The schema's problems with one draw: a mapping left where a value belongs is an unknown distribution."""
         data = copy.deepcopy(self.base)
         rng = np.random.default_rng(0)
-        for draw in self._order():
+        for draw in self.order:
             _set(data, draw.path, self._draw(draw, data, rng))
         try:
             Scenario.model_validate(data)
@@ -221,11 +218,10 @@ class Family:
             ScenarioError: no draw out of MAX_REDRAWS passed the scenario checks (their last problems listed).
         """
         rng = np.random.default_rng(seed)
-        order = self._order()
         last: list[Problem] = []
         for _ in range(MAX_REDRAWS):
             data, drawn = copy.deepcopy(self.base), {}
-            for draw in order:
+            for draw in self.order:
                 try:
                     value = self._draw(draw, data, rng)
                 except (ValueError, ZeroDivisionError) as e:
