@@ -53,7 +53,12 @@ from occsim.training.episodes import (
     split_episodes,
 )
 from occsim.training.run import TrainingRun
-from occsim.training.syntheocc_loss import SyntheOccBatch, trainable_parameters, training_loss
+from occsim.training.syntheocc_loss import (
+    OFFICIAL_CROSS_VIEW_PARTS,
+    SyntheOccBatch,
+    trainable_parameters,
+    training_loss,
+)
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     latents = encode_all(vae, pairs.images, device)
     if official:
         unet, controlnet = _official_models(parts.unet, config.init_from)
-        params = official_trainable_parameters(unet, controlnet)
+        params = trainable_parameters(unet, controlnet, cross_view_parts=OFFICIAL_CROSS_VIEW_PARTS)
     elif parts.controlnet is not None:  # going on from a saved model: its ControlNet and cross-view layers
         unet, controlnet = parts.unet, parts.controlnet
         params = trainable_parameters(unet, controlnet, train_base=parts.train_base)
@@ -231,14 +236,6 @@ def _official_models(unet: UNet2DConditionModel, init_from: Path | None):
     controlnet = OfficialControlNet.from_unet(unet)
     install_official_cross_view(unet)
     return unet, controlnet
-
-
-def official_trainable_parameters(unet: nn.Module, controlnet: nn.Module) -> list[nn.Parameter]:
-    """The release's ``only_new``: the ControlNet and the UNet's norm4 / attn4 / connector; the rest frozen."""
-    for name, parameter in unet.named_parameters():
-        parameter.requires_grad_(any(f".{part}." in name for part in ("norm4", "attn4", "connector")))
-    controlnet.requires_grad_(True)
-    return [p for p in unet.parameters() if p.requires_grad] + list(controlnet.parameters())
 
 
 def adamw(params: list[nn.Parameter], lr: float, device: torch.device) -> torch.optim.Optimizer:

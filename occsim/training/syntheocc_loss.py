@@ -26,15 +26,25 @@ class SyntheOccBatch:
     depth: torch.Tensor  # (N, h, w) nearest-surface depth [m] for the depth-aware weight
 
 
+# Where the cross-view layers sit in a UNet's parameter names: OccSim's attention processors, or the released
+# SyntheOcc's norm4 / attn4 / connector (its ``trainable_state="only_new"``).
+CROSS_VIEW_PARTS = (".processor.",)
+OFFICIAL_CROSS_VIEW_PARTS = (".norm4.", ".attn4.", ".connector.")
+
+
 def trainable_parameters(
-    unet: torch.nn.Module, controlnet: MPIControlNet, train_base: bool = False
+    unet: torch.nn.Module,
+    controlnet: torch.nn.Module,
+    train_base: bool = False,
+    cross_view_parts: tuple[str, ...] = CROSS_VIEW_PARTS,
 ) -> list[torch.nn.Parameter]:
     """Freeze the base UNet except its cross-view layers; return those and the ControlNet's parameters.
 
     ``train_base`` trains the whole UNet instead: the small default has no pretrained base to keep.
+    ``cross_view_parts`` name the cross-view layers' parameters.
     """
     for name, parameter in unet.named_parameters():
-        parameter.requires_grad_(train_base or ".processor." in name)
+        parameter.requires_grad_(train_base or any(part in name for part in cross_view_parts))
     controlnet.requires_grad_(True)
     return [p for p in unet.parameters() if p.requires_grad] + list(controlnet.parameters())
 
