@@ -35,9 +35,10 @@ def bev_image(world: World, plan: Trajectory | None, size: int, extent: float = 
         cv2.fillPoly(img, [px(np.asarray(geom.exterior.coords))], (90, 90, 95), cv2.LINE_AA, 4)
     for lane in world.road_map.lanes():
         cv2.polylines(img, [px(lane.centreline(spacing=2.0))], False, (150, 150, 155), 1, cv2.LINE_AA, 4)
+    for crosswalk in world.road_map.crosswalks:
+        cv2.fillPoly(img, [px(crosswalk.outline())], (200, 200, 200), cv2.LINE_AA, 4)
     route = world.route
-    ends = sorted((route.start_s, route.goal_s))
-    cv2.polylines(img, [px(route.lane.centreline(*ends, spacing=1.0))], False, (90, 160, 255), 3, cv2.LINE_AA, 4)
+    cv2.polylines(img, [px(route.centreline())], False, (90, 160, 255), 3, cv2.LINE_AA, 4)
     for a in world.actors:
         color = tuple(int(c) for c in CLASS_COLORS[a.cls])
         cv2.fillPoly(img, [px(box_corners(a.x, a.y, a.yaw, a.size[0], a.size[1]))], color, cv2.LINE_AA, 4)

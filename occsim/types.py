@@ -184,9 +184,13 @@ class RoadLayout:
     """What a privileged planner may know of the map: the lanes, and which one the ego's route uses."""
 
     lanes: tuple[LaneGeometry, ...]
-    route_lane: str  # id of the lane the ego starts in
+    route_lane: str  # id of the lane the ego starts in (a route that turns: its own lane, after the map's)
     goal: tuple[float, float]  # goal position, world frame [m]
     speed_limit: float = 13.9  # [m/s]
+    route: np.ndarray | None = None  # (N, 2) the route's centreline from the start to the goal, world frame [m]
+    turns: tuple[str, ...] = ()  # the turn taken at each junction met (straight, left, right)
+    crosswalks: tuple[np.ndarray, ...] = ()  # zebra crossings' corners (4, 2), world frame [m]
+    map_kind: str = ""  # straight, curve, intersection, t_junction, nuscenes
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,10 @@ def layout_to_dict(layout: RoadLayout) -> dict:
         "route_lane": layout.route_lane,
         "goal": list(layout.goal),
         "speed_limit": layout.speed_limit,
+        "route": layout.route,
+        "turns": list(layout.turns),
+        "crosswalks": list(layout.crosswalks),
+        "map_kind": layout.map_kind,
     }
 
 
@@ -165,7 +169,17 @@ def layout_from_dict(data: dict) -> RoadLayout:
     lanes = tuple(
         LaneGeometry(x["id"], x["road"], x["index"], np.asarray(x["points"]), x["width"]) for x in data["lanes"]
     )
-    return RoadLayout(lanes, data["route_lane"], tuple(data["goal"]), data["speed_limit"])
+    route = data.get("route")
+    return RoadLayout(
+        lanes,
+        data["route_lane"],
+        tuple(data["goal"]),
+        data["speed_limit"],
+        route=None if route is None else np.asarray(route),
+        turns=tuple(data.get("turns", ())),
+        crosswalks=tuple(np.asarray(c) for c in data.get("crosswalks", ())),
+        map_kind=data.get("map_kind", ""),
+    )
 
 
 class PlannerModel:

@@ -19,7 +19,7 @@ from occsim.world.background import StaticWorld, build_static_world
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
 from occsim.world.geometry import box_polygon
 from occsim.world.roadmap import Lane, RoadMap
-from occsim.world.routes import plan_route, route_road
+from occsim.world.routes import plan_route, route_road, turning_lane
 from occsim.world.world import Route, World
 
 JITTER_TRIES = 20  # redraws before a run falls back to the unjittered layout
@@ -74,6 +74,8 @@ def ego_route(road_map: RoadMap, lane: Lane, start_s: float, goal_s: float, turn
         ValueError: the turns do not fit the map (see ``plan_route``), or the goal lies beyond the route.
     """
     if any(turn != "straight" for turn in turns):
+        if lane.direction < 0:
+            raise ValueError("an ego route that turns starts on a forward lane (lane >= 0)")
         points, _ = plan_route(road_map, lane, start_s, turns)
         lane = Lane(route_road(road_map, points, lane.width), 0)
         if not start_s < goal_s <= lane.road.length:
@@ -111,12 +113,15 @@ def _copies(spec: ActorSpec) -> range:
 
 def _make(spec: ActorSpec, road_map: RoadMap, k: int, ds: float, doff: float, dv: float) -> Actor:
     rep = spec.repeat
+    lane, s = road_map.lane(spec.lane, spec.road), spec.s + (k * rep.ds if rep else 0.0) + ds
+    if any(turn != "straight" for turn in spec.route):
+        lane, s = turning_lane(road_map, lane, s, spec.route)
     return Actor(
         id=expanded_ids(spec)[k],
         cls_name=spec.type,
         size=tuple(spec.size or ACTOR_SIZES[spec.type]),  # type: ignore[arg-type]
-        lane=road_map.lane(spec.lane, spec.road),
-        s=spec.s + (k * rep.ds if rep else 0.0) + ds,
+        lane=lane,
+        s=s,
         offset=spec.offset + (k * rep.doffset if rep else 0.0) + doff,
         speed=max(0.0, spec.speed + (dv if spec.speed > 0 else 0.0)),
         behavior=make_behavior(spec),

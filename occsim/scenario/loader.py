@@ -20,7 +20,7 @@ from occsim.scenario.schema import Scenario
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
 from occsim.world.geometry import box_polygon
 from occsim.world.roadmap import MAP_BUILDERS, RoadMap, arc_length
-from occsim.world.routes import plan_route
+from occsim.world.routes import plan_route, turning_lane
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ Path_ = tuple[str | int, ...]
 MAX_FILE_BYTES = 1 << 20  # a scenario is a few KB; 1 MiB leaves room for thousands of actors
 MAX_DEPTH = 32  # nesting levels; the schema needs 6
 MAX_NODES = 200_000  # YAML values after alias expansion; refuses alias bombs before they expand
+ROUTE_BEHAVIORS = ("constant", "idm")  # behaviours that follow a lane, so can follow a turning route
 
 
 def load_scenario_file(path: str | Path) -> Scenario:
@@ -343,7 +344,9 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
         boxes.append((("ego",), "the ego", ego_box))
         goal_lane = road_map.lane(ego.lane, ego.road)
         road_len, where = goal_lane.road.length, "the road"
-        if any(turn != "straight" for turn in ego.route):
+        if any(turn != "straight" for turn in ego.route) and goal_lane.direction < 0:
+            add(("ego", "route"), "an ego route that turns starts on a forward lane (lane >= 0)")
+        elif any(turn != "straight" for turn in ego.route):
             try:
                 points, _ = plan_route(road_map, goal_lane, ego.s, ego.route)
                 road_len, where = float(arc_length(points)[-1]), "the route"
@@ -374,6 +377,13 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
                 (*path, "behavior", "to_lane"),
                 f"lane {behavior.to_lane} does not exist; allowed {-road.oncoming_lanes}..{road.lanes - 1}",
             )
+        if any(turn != "straight" for turn in actor.route):
+            if behavior is not None and behavior.type not in ROUTE_BEHAVIORS:
+                add((*path, "route"), f"a route is followed by {' or '.join(ROUTE_BEHAVIORS)}, not {behavior.type}")
+            try:
+                turning_lane(road_map, road_map.lane(actor.lane, actor.road), actor.s, actor.route)
+            except ValueError as e:
+                add((*path, "route"), str(e))
         lane = road_map.lane(actor.lane, actor.road)
         length, width, _ = actor.size or ACTOR_SIZES[actor.type]
         for k, actor_id in enumerate(expanded_ids(actor)):

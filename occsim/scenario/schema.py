@@ -58,6 +58,7 @@ class IntersectionMap(StraightMap):
     type: Literal["intersection"]  # type: ignore[assignment]
     lanes: int = Field(1, ge=1, le=6, description="Lanes in each road's forward direction.")
     length: float = Field(200.0, gt=20.0, le=2000.0, description="Length of each road [m].")
+    crosswalks: bool = Field(True, description="Zebra crossings on every arm of the junction.")
 
 
 class TJunctionMap(StraightMap):
@@ -68,6 +69,7 @@ class TJunctionMap(StraightMap):
         1, ge=1, le=6, description="Lanes in each road's forward direction (the stem's: towards road 0)."
     )
     length: float = Field(200.0, gt=20.0, le=2000.0, description="Length of road 0 [m]; the stem is half as long.")
+    crosswalks: bool = Field(True, description="Zebra crossings on every arm of the junction.")
 
 
 class NuScenesMap(Strict):
@@ -224,6 +226,11 @@ class ActorSpec(Strict):
         None, description="(length, width, height) [m]; class mean if unset."
     )
     behavior: BehaviorSpec | None = Field(None, description="Motion; default constant when speed > 0 else static.")
+    route: list[Literal["straight", "left", "right"]] = Field(
+        default_factory=list,
+        description="The turn taken at each junction met, as the ego's route (any lane, oncoming ones included); "
+        "the actor's lane, s and behaviour then follow the turning path.",
+    )
     repeat: Repeat | None = Field(None, description="Place a row of copies.")
 
 
@@ -270,6 +277,8 @@ class Scenario(Strict):
             raise ValueError("command 'follow' takes the command from a log: it needs a nuscenes map")
         if logged and any(turn != "straight" for turn in self.ego.route):
             raise ValueError("ego.route does not apply to a nuscenes map: the ego's route is the logged one")
+        if logged and any(turn != "straight" for actor in self.actors for turn in actor.route):
+            raise ValueError("actor routes need a procedural map with junctions, not a nuscenes map")
         if not logged and self.remove is not None:
             raise ValueError("remove drops logged agents: it needs a nuscenes map")
         return self

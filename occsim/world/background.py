@@ -12,7 +12,7 @@ from shapely.ops import unary_union
 
 from occsim.classes import DRIVEABLE_SURFACE, FREE, MANMADE, SIDEWALK, TERRAIN, VEGETATION
 from occsim.types import GROUND_LAYER, VoxelGrid
-from occsim.world.roadmap import RoadMap
+from occsim.world.roadmap import Crosswalk, RoadMap
 
 VOXEL = 0.4  # [m] world voxel size, as Occ3D
 TEXEL = 0.1  # [m] ground texture resolution, fine enough for 0.15 m lane markings
@@ -22,6 +22,7 @@ SIDEWALK_WIDTH = 3.0  # [m]
 KERB_WIDTH = 0.3  # [m]
 LAMP_SPACING = 30.0  # [m] between street lamps along a road side
 LAMP_HEIGHT = 6.0  # [m]
+ZEBRA_BAR = 0.5  # [m] width of a zebra crossing's bars and of the gaps between them
 BLOCK = 8  # columns per side of the coarse blocks rays skip over when they pass above everything inside
 
 # Ground texture codes, read by the renderer.
@@ -128,7 +129,19 @@ def _ground_texture(road_map: RoadMap, grid: VoxelGrid) -> np.ndarray:
             _dashed(tex, road, road.reference - road.normals * (k * road.lane_width), grid, junction, MARK_WHITE, 3.0)
         for k in range(1, road.oncoming_lanes):
             _dashed(tex, road, road.reference + road.normals * (k * road.lane_width), grid, junction, MARK_WHITE, 3.0)
+    for crosswalk in road_map.crosswalks:
+        _zebra(tex, crosswalk, grid)
     return tex
+
+
+def _zebra(tex: np.ndarray, crosswalk: Crosswalk, grid: VoxelGrid) -> None:
+    """White bars along the road, ZEBRA_BAR wide with as wide gaps, across the crossing's carriageway."""
+    road = crosswalk.road
+    right, left = -road.lanes * road.lane_width, road.oncoming_lanes * road.lane_width
+    s = np.array([crosswalk.s_from, crosswalk.s_to, crosswalk.s_to, crosswalk.s_from])
+    for lateral in np.arange(right + ZEBRA_BAR / 2, left - ZEBRA_BAR / 2, 2 * ZEBRA_BAR):
+        corners = road.to_world(s, np.array([lateral, lateral, lateral + ZEBRA_BAR, lateral + ZEBRA_BAR]))
+        _fill(tex, Polygon(corners), grid, TEXEL, MARK_WHITE)
 
 
 def _junction(road_map: RoadMap) -> Polygon | None:

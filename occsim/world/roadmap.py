@@ -12,6 +12,8 @@ from shapely.ops import unary_union
 SAMPLE_SPACING = 0.5  # [m] between reference-line samples
 RUN_OUT = 20.0  # [m] of road before station 0 and after the nominal length, so nothing starts at a cliff edge
 CORNER_RADIUS = 10.0  # [m] curb radius of junction corners
+CROSSWALK_WIDTH = 3.0  # [m] of a zebra crossing along its road
+CROSSWALK_SETBACK = 1.0  # [m] between a crossing and the junction's box (the crossing roads' carriageways)
 
 
 def arc_length(line: np.ndarray) -> np.ndarray:
@@ -165,6 +167,22 @@ class Lane:
         return pts if self.direction > 0 else pts[::-1]
 
 
+@dataclass(frozen=True)
+class Crosswalk:
+    """A zebra crossing across every lane of ``road`` between two stations."""
+
+    road: Road
+    s_from: float  # [m]
+    s_to: float  # [m]
+
+    def outline(self) -> np.ndarray:
+        """Corners (4, 2) in the world frame."""
+        r = self.road
+        right, left = -r.lanes * r.lane_width, r.oncoming_lanes * r.lane_width
+        s = np.array([self.s_from, self.s_to, self.s_to, self.s_from])
+        return r.to_world(s, np.array([right, right, left, left]))
+
+
 @dataclass
 class RoadMap:
     """All roads of a scenario, their lanes and the drivable area."""
@@ -172,6 +190,7 @@ class RoadMap:
     kind: str
     roads: list[Road]
     extra_drivable: Polygon | None = None  # drivable area beyond the roads' carriageways (a real map's)
+    crosswalks: list[Crosswalk] = field(default_factory=list)  # zebra crossings on the junctions' arms
     drivable: Polygon = field(init=False)
 
     def __post_init__(self) -> None:
@@ -245,16 +264,17 @@ def build_curve(
 
 
 def build_intersection(
-    lanes: int = 1, oncoming_lanes: int = 1, lane_width: float = 3.5, length: float = 200.0
+    lanes: int = 1, oncoming_lanes: int = 1, lane_width: float = 3.5, length: float = 200.0, crosswalks: bool = True
 ) -> RoadMap:
     """A 4-way crossing: road 0 along +x, road 1 along +y through the point (length / 2, 0)."""
     main = _road(0, _line((0.0, 0.0), 0.0, length), lanes, oncoming_lanes, lane_width)
     cross = _road(1, _line((length / 2, -length / 2), np.pi / 2, length), lanes, oncoming_lanes, lane_width)
-    return RoadMap("intersection", [main, cross], extra_drivable=rounded_corners([main, cross]))
+    roads = [main, cross]
+    return RoadMap("intersection", roads, rounded_corners(roads), junction_crosswalks(roads) if crosswalks else [])
 
 
 def build_t_junction(
-    lanes: int = 1, oncoming_lanes: int = 1, lane_width: float = 3.5, length: float = 200.0
+    lanes: int = 1, oncoming_lanes: int = 1, lane_width: float = 3.5, length: float = 200.0, crosswalks: bool = True
 ) -> RoadMap:
     """A T: road 0 along +x; road 1 (the stem) comes down from +y and ends on road 0's centre line at x = length / 2.
 
@@ -266,7 +286,32 @@ def build_t_junction(
     stem_line = np.stack([np.full_like(s, length / 2), s], axis=1)  # from far up +y down to y = 0
     # no run-out past the junction: the stem ends where it meets road 0
     stem = Road(1, stem_line, lanes, oncoming_lanes, lane_width, start=-RUN_OUT, end_run_out=0.0)
-    return RoadMap("t_junction", [main, stem], extra_drivable=rounded_corners([main, stem]))
+    roads = [main, stem]
+    return RoadMap("t_junction", roads, rounded_corners(roads), junction_crosswalks(roads) if crosswalks else [])
+
+
+def junction_crosswalks(roads: list[Road]) -> list[Crosswalk]:
+    """A crossing on each arm of each junction: CROSSWALK_SETBACK outside the box the crossing roads share.
+
+    An arm the road does not have (past a T's stem end) gets none.
+    """
+    found = []
+    for road in roads:
+        for other in roads:
+            if other is road:
+                continue
+            box = road.polygon().intersection(other.polygon())
+            if box.is_empty:
+                continue
+            stations, _ = road.project(np.asarray(box.exterior.coords))
+            lo, hi = float(stations.min()), float(stations.max())
+            for a, b in (
+                (lo - CROSSWALK_SETBACK - CROSSWALK_WIDTH, lo - CROSSWALK_SETBACK),
+                (hi + CROSSWALK_SETBACK, hi + CROSSWALK_SETBACK + CROSSWALK_WIDTH),
+            ):
+                if 0.0 <= a and b <= road.length:
+                    found.append(Crosswalk(road, a, b))
+    return found
 
 
 def rounded_corners(roads: list[Road], radius: float = CORNER_RADIUS) -> Polygon | None:

@@ -97,14 +97,11 @@ def plan_route(road_map: RoadMap, lane: Lane, start_s: float, turns: list[str]) 
     Junctions beyond ``turns`` are passed straight.
 
     Raises:
-        ValueError: turns on an oncoming lane, an unknown turn, more turns than junctions ahead, or a turn onto a
-            road with no lane that way.
+        ValueError: an unknown turn, more turns than junctions ahead, or a turn onto a road with no lane that way.
     """
     unknown = [t for t in turns if t not in TURNS]
     if unknown:
         raise ValueError(f"route turns must be {', '.join(TURNS)}, got {unknown[0]!r}")
-    if lane.direction < 0 and any(t != "straight" for t in turns):
-        raise ValueError("a route that turns starts on a forward lane (lane >= 0)")
     line = travel_polyline(lane)
     pieces: list[np.ndarray] = []
     taken: list[str] = []
@@ -154,6 +151,17 @@ def plan_route(road_map: RoadMap, lane: Lane, start_s: float, turns: list[str]) 
 def route_road(road_map: RoadMap, points: np.ndarray, lane_width: float) -> Road:
     """A one-lane road along the route (index after the map's roads); not part of the drivable area."""
     return road_following(len(road_map.roads), points, lane_width=lane_width, oncoming_lanes=0)
+
+
+def turning_lane(road_map: RoadMap, lane: Lane, s: float, turns: list[str]) -> tuple[Lane, float]:
+    """The lane along a route that turns, and station ``s`` of ``lane`` in its stations (what other traffic follows).
+
+    Any lane may turn, oncoming ones included (their route starts at the road's far end).
+    """
+    points, _ = plan_route(road_map, lane, s, turns)
+    route = Lane(route_road(road_map, points, lane.width), 0)
+    station, _ = route.road.project(np.array([lane.pose_at(s)[:2]]))
+    return route, float(station[0])
 
 
 def route_command(lane: Lane, pose: Pose2D, speed: float) -> int:

@@ -45,6 +45,12 @@ class Route:
         station, _ = self.lane.road.project(np.array([[ego.pose.x, ego.pose.y]]))
         return float((station[0] - self.start_s) * self.lane.direction)
 
+    def centreline(self, spacing: float = 1.0) -> np.ndarray:
+        """The route (N, 2) from the start to the goal in the driving direction, world frame [m]."""
+        lo, hi = sorted((self.start_s, self.goal_s))
+        points = self.lane.road.to_world(np.arange(lo, hi + 1e-9, spacing), self.lane.lateral)
+        return points if self.lane.direction > 0 else points[::-1]
+
     @property
     def goal(self) -> tuple[float, float]:
         """Goal position, world frame [m]."""
@@ -89,7 +95,15 @@ class World:
             )
             for lane in [*self.road_map.lanes(), *route_lane]
         )
-        return RoadLayout(lanes=lanes, route_lane=self.route.lane.id, goal=self.route.goal)
+        return RoadLayout(
+            lanes=lanes,
+            route_lane=self.route.lane.id,
+            goal=self.route.goal,
+            route=self.route.centreline(),
+            turns=self.route.turns,
+            crosswalks=tuple(c.outline() for c in self.road_map.crosswalks),
+            map_kind=self.road_map.kind,
+        )
 
 
 def _layout_end(road: Road) -> float:

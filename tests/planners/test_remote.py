@@ -1,3 +1,4 @@
+import json
 import re
 import subprocess
 import sys
@@ -21,6 +22,21 @@ def test_codec_round_trip():
     back = decode(encode(value))
     assert back["a"].dtype == np.uint8 and np.array_equal(back["a"], value["a"])
     assert back["b"][0] == 1.5 and np.array_equal(back["b"][1]["c"], np.eye(2)) and back["d"] == "x"
+
+
+def test_the_road_layout_crosses_the_wire_with_its_route_and_crossings():
+    from occsim.planners.remote import layout_from_dict, layout_to_dict
+    from occsim.scenario import build_world, parse_scenario
+
+    world = build_world(
+        parse_scenario("name: w\nmap: {type: intersection}\nego: {lane: 0, s: 40, route: [left], goal_s: 160}\n")
+    )
+    layout = world.layout()
+    back = layout_from_dict(decode(json.loads(json.dumps(encode(layout_to_dict(layout))))))
+    assert back.turns == ("left",) and back.map_kind == "intersection" and len(back.crosswalks) == 4
+    assert np.array_equal(back.route, layout.route) and np.array_equal(back.crosswalks[2], layout.crosswalks[2])
+    # the route turns: it ends on road 1, heading +y, 60 m up it
+    assert abs(layout.route[-1, 0] - 101.75) < 0.1 and layout.route[-1, 1] > 50
 
 
 def test_can_bus_hand_values():

@@ -7,6 +7,7 @@ from shapely.geometry import LineString
 from occsim.scenario import build_world, parse_scenario
 from occsim.suite.episode import run_episode
 from occsim.types import COMMAND_LEFT, COMMAND_RIGHT, COMMAND_STRAIGHT, EgoState, Pose2D
+from occsim.world.ego import Control
 from occsim.world.roadmap import build_intersection, build_t_junction
 from occsim.world.routes import plan_route, route_command
 
@@ -39,8 +40,13 @@ def test_more_turns_than_junctions_is_an_error():
     road_map = build_intersection()
     with pytest.raises(ValueError, match="2 turns but the ego meets 1 junction"):
         plan_route(road_map, road_map.lane(0, 0), 40.0, ["left", "right"])
-    with pytest.raises(ValueError, match="forward lane"):
-        plan_route(road_map, road_map.lane(-1, 0), 40.0, ["left"])
+    with pytest.raises(ValueError, match=r"<string>:3: ego.route: an ego route that turns starts on a forward lane"):
+        parse_scenario(
+            """name: oncoming_turn
+map: {type: intersection}
+ego: {lane: -1, road: 0, s: 160, route: [left], goal_s: 40}
+"""
+        )
 
 
 def test_the_command_turns_left_three_seconds_before_the_route_does():
@@ -106,3 +112,48 @@ duration: 25
     )
     result = run_episode(scenario, "expert", camera_hw=(32, 56))
     assert result.outcome == "goal" and not result.offroad
+
+
+@pytest.mark.parametrize(
+    ("lane", "s", "turn", "end"),
+    [(-1, 170.0, "left", (98.25, -np.pi / 2)), (0, 30.0, "right", (98.25, -np.pi / 2))],
+)
+def test_traffic_turns_at_the_junction_from_either_direction(lane, s, turn, end):
+    scenario = parse_scenario(
+        f"""name: turning_traffic
+map: {{type: intersection}}
+ego: {{lane: 0, road: 1, s: 20, speed: 0, goal_s: 150}}
+actors:
+  - {{id: car, type: car, road: 0, lane: {lane}, s: {s}, speed: 10, route: [{turn}]}}
+"""
+    )
+    world = build_world(scenario, seed=3)
+    car = world.actors[0]
+    start = np.array([car.x, car.y])
+    assert np.hypot(*(start - world.road_map.lane(lane, 0).pose_at(s)[:2])) < 0.5  # starts where the file says
+    for _ in range(40):  # 10 s at 10 m/s: through the junction and 40 m down road 1
+        world.step(0.25, Control(0.0, 0.0))
+    assert abs(car.x - end[0]) < 0.3 and car.y < -15.0
+    assert abs(np.angle(np.exp(1j * (car.yaw - end[1])))) < 0.05
+    assert world.road_map.is_drivable(np.array([[car.x, car.y]]))[0]
+
+
+def test_a_route_on_a_behaviour_that_does_not_follow_lanes_is_a_file_line_error():
+    with pytest.raises(ValueError, match=r"<string>:5: actors\[0\].route: a route is followed by constant or idm"):
+        parse_scenario(
+            """name: crossing_route
+map: {type: intersection}
+ego: {lane: 0, road: 0, s: 40, goal_s: 160}
+actors:
+  - {id: p, type: pedestrian, road: 1, lane: 0, s: 60, route: [left], behavior: {type: crossing}}
+"""
+        )
+    with pytest.raises(ValueError, match=r"actors\[0\].route: the route has 2 turns"):
+        parse_scenario(
+            """name: two_turns_actor
+map: {type: intersection}
+ego: {lane: 0, road: 0, s: 40, goal_s: 160}
+actors:
+  - {id: c, type: car, road: 1, lane: 0, s: 60, speed: 5, route: [left, right]}
+"""
+        )
