@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from occsim.planners.base import Planner, register_planner
+from shapely.geometry import LineString, Point
 
 from occsim.classes import BICYCLE, FLAT_CLASSES, FREE, MOTORCYCLE, PEDESTRIAN
 from occsim.types import (
@@ -52,6 +53,13 @@ HARD_BRAKE = 8.0  # [m/s^2]
 LATERAL_ACCEL = 3.0  # [m/s^2] the most sideways acceleration the expert takes in a bend (a comfortable turn)
 CURVE_BRAKE = 2.5  # [m/s^2] braking toward a bend's speed
 DIVERGING = 0.35  # [rad] a lane heading this far from a turning route's is not a neighbour to change into
+JUNCTION_SPEED = 8.0  # [m/s] the most the expert drives through a junction, where traffic may turn across it
+JUNCTION_REACH = 6.0  # [m] either side of where the route crosses another road's lane that counts as the junction
+TURN_ZONE = 25.0  # [m] from a junction point within which a vehicle's turning is a turn at the junction
+TURNING = 0.08  # [rad/s] a vehicle turning faster than this is predicted on an arc, not along its lane
+MAX_YAW_RATE = 1.0  # [rad/s] faster estimates are matching errors
+MAX_PREDICTED_TURN = np.pi / 2  # [rad] a turn at a junction ends within a quarter circle
+MATCH_RADIUS = 1.5  # [m] between an actor's predicted and seen positions to count as the same actor
 
 
 @dataclass
@@ -78,6 +86,8 @@ class ExpertPlanner(Planner):
         self._choice: tuple[str, float] | None = None  # (lane id, nudge) driven last step
         self._current = ""  # id of the lane the ego is in
         self._turning_route = False  # the layout's route lane turns off the map's lanes
+        self._seen: _Sighting | None = None  # the actors last step, to estimate how fast each one turns
+        self._junctions = np.zeros((0, 2))  # world points where the route crosses another road's lane
 
     def reset(self, info: dict[str, Any]) -> None:
         """Take the road layout from the reset info."""
@@ -85,6 +95,8 @@ class ExpertPlanner(Planner):
             raise ValueError("the expert planner needs the env's privileged information: make it with privileged=True")
         self.layout = info["road"]
         self._choice = None
+        self._seen = None
+        self._junctions = _junction_points(self.layout)
         roads = {lane.id: lane.road for lane in self.layout.lanes}
         route_road = roads.get(self.layout.route_lane, -1)
         # A route that turns is a road of its own, after the map's: only then does it override the nearest lane.
@@ -99,7 +111,16 @@ class ExpertPlanner(Planner):
         x, y, yaw = (float(v) for v in inputs.ego_pose)
         speed = float(inputs.ego[0])
         cruise = self.cruise_speed or self.layout.speed_limit
-        obstacles = _obstacles(privileged.actors, privileged.occupancy)
+        sighting = _Sighting.of(privileged.actors, x, y, yaw, float(inputs.timestamp))
+        yaw_rates = sighting.yaw_rates(self._seen)
+        self._seen = sighting
+        # Turning is read as a turn only near a junction; elsewhere it is a lane change, which straightens out.
+        if len(self._junctions):
+            gap = np.hypot(*(sighting.xy[:, None] - self._junctions[None]).transpose(2, 0, 1)).min(axis=1)
+            yaw_rates = np.where(gap < TURN_ZONE, yaw_rates, 0.0)
+        else:
+            yaw_rates = np.zeros_like(yaw_rates)
+        obstacles = _obstacles(privileged.actors, privileged.occupancy, yaw_rates)
         best, best_score, fallback = None, -np.inf, None
         for path in self._paths(x, y, yaw, speed):
             if fallback is None or (path.lane, path.nudge) == self._choice:
@@ -148,6 +169,8 @@ class ExpertPlanner(Planner):
                 found.append((lane, local[::-1].copy(), len(local) - 1 - k, True))
         if not found:
             raise RuntimeError("the ego is not near any lane of the road layout")
+        d = self._junctions - (x, y)
+        junctions = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], 1)
         # lateral position of each lane's centre at the ego, left positive
         lateral = {lane.id: float(local[k, 1]) for lane, local, k, _ in found}
         current = min(found, key=lambda f: abs(lateral[f[0].id]) + (100.0 if f[3] else 0.0))
@@ -177,7 +200,7 @@ class ExpertPlanner(Planner):
                 if nudge + EGO_SIZE[1] / 2 > left or -nudge + EGO_SIZE[1] / 2 > right:
                     continue
                 for blend_time in BLEND_TIMES if nudge == 0.0 else BLEND_TIMES[:1]:
-                    yield _make_path(lane.id, local, k, nudge, oncoming, blend_time * speed)
+                    yield _make_path(lane.id, local, k, nudge, oncoming, blend_time * speed, junctions)
 
 
 def _heading_at(local: np.ndarray, k: int) -> float:
@@ -195,7 +218,32 @@ def _free_sides(lateral: dict[str, float], lane_id: str, width: float) -> tuple[
     return left - 0.05, right - 0.05
 
 
-def _make_path(lane_id: str, local: np.ndarray, k: int, nudge: float, oncoming: bool, blend_length: float) -> _Path:
+def _junction_points(layout: RoadLayout) -> np.ndarray:
+    """World points (J, 2) where the route crosses a lane of another road (not where it runs along one)."""
+    route_lane = next((lane for lane in layout.lanes if lane.id == layout.route_lane), None)
+    route = layout.route if layout.route is not None else (route_lane.points if route_lane else None)
+    if route is None or len(route) < 2:
+        return np.zeros((0, 2))
+    path = LineString(route)
+    own = route_lane.road if route_lane else -1
+    points = []
+    for lane in layout.lanes:
+        if lane.road == own or lane.id == layout.route_lane or len(lane.points) < 2:
+            continue
+        hit = path.intersection(LineString(lane.points))
+        points += [g.coords[0] for g in getattr(hit, "geoms", [hit]) if isinstance(g, Point)]
+    return np.asarray(points, dtype=np.float64).reshape(-1, 2)
+
+
+def _make_path(
+    lane_id: str,
+    local: np.ndarray,
+    k: int,
+    nudge: float,
+    oncoming: bool,
+    blend_length: float,
+    junctions: np.ndarray | None = None,
+) -> _Path:
     pts = local[max(k - 2, 0) : k + 120]
     seg = np.diff(pts, axis=0)
     heading = np.arctan2(seg[:, 1], seg[:, 0])
@@ -212,7 +260,14 @@ def _make_path(lane_id: str, local: np.ndarray, k: int, nudge: float, oncoming: 
     offset = d0 + (nudge - d0) * blend
     shifted = pts + normal * offset[:, None]
     keep = stations >= s0
-    cap = _bend_speeds(heading, stations)  # from the lane's own bends, so lane changes and nudges do not count
+    limit = np.full(len(stations), np.inf)
+    if junctions is not None and len(junctions):
+        along = _to_path(junctions, _Path(lane_id, 0.0, oncoming, pts, stations, heading))
+        for s_j, d_j in along:
+            if abs(d_j) < LANE_WIDTH_NOMINAL and 0.0 < s_j < stations[-1]:  # a junction on this lane
+                limit[np.abs(stations - s_j) < JUNCTION_REACH] = JUNCTION_SPEED
+    # from the lane's own bends and junctions, so lane changes and nudges do not count
+    cap = _bend_speeds(heading, stations, limit)
     shifted = np.vstack([[0.0, 0.0], shifted[keep]])
     cap = np.concatenate([cap[keep][:1], cap[keep]])
     seg = np.diff(shifted, axis=0)
@@ -222,14 +277,19 @@ def _make_path(lane_id: str, local: np.ndarray, k: int, nudge: float, oncoming: 
     return _Path(lane_id, nudge, oncoming, shifted, stations, heading, cap)
 
 
-def _bend_speeds(heading: np.ndarray, stations: np.ndarray) -> np.ndarray:
-    """The fastest speed at each point that keeps every bend ahead within LATERAL_ACCEL, braking at CURVE_BRAKE."""
+def _bend_speeds(heading: np.ndarray, stations: np.ndarray, limit: np.ndarray | None = None) -> np.ndarray:
+    """The fastest speed at each point that keeps bends within LATERAL_ACCEL and under ``limit``, braking ahead.
+
+    Braking towards a later bend or limit is at CURVE_BRAKE.
+    """
     if len(heading) < 3:
-        return np.full(len(heading), np.inf)
+        return np.full(len(heading), np.inf) if limit is None else limit
     curvature = np.abs(np.gradient(np.unwrap(heading), stations))
     if len(curvature) >= 5:
         curvature = np.convolve(curvature, np.ones(5) / 5, mode="same")  # 1 m samples: smooth the kinks
     allowed = np.sqrt(LATERAL_ACCEL / np.maximum(curvature, 1e-6))
+    if limit is not None:
+        allowed = np.minimum(allowed, limit)
     for i in range(len(allowed) - 2, -1, -1):  # reach each later bend slowly enough
         step = stations[i + 1] - stations[i]
         allowed[i] = min(allowed[i], np.sqrt(allowed[i + 1] ** 2 + 2 * CURVE_BRAKE * step))
@@ -249,21 +309,72 @@ class _Obstacles:
     static: np.ndarray
 
 
-def _obstacles(actors: ActorTable, occupancy: np.ndarray) -> _Obstacles:
+@dataclass
+class _Sighting:
+    """The actors of one step in the world frame, to match against the next step's."""
+
+    t: float  # [s]
+    cls: np.ndarray  # (N,)
+    xy: np.ndarray  # (N, 2) world [m]
+    yaw: np.ndarray  # (N,) world [rad]
+    velocity: np.ndarray  # (N, 2) world [m/s]
+
+    @classmethod
+    def of(cls, actors: ActorTable, x: float, y: float, yaw: float, t: float) -> _Sighting:
+        c, s = np.cos(yaw), np.sin(yaw)
+        xy = np.stack([x + c * actors.x - s * actors.y, y + s * actors.x + c * actors.y], 1)
+        velocity = np.stack([c * actors.vx - s * actors.vy, s * actors.vx + c * actors.vy], 1)
+        return cls(t, actors.cls, xy, actors.yaw + yaw, velocity)
+
+    def yaw_rates(self, before: _Sighting | None) -> np.ndarray:
+        """(N,) [rad/s] each actor's turn rate since ``before`` (0 where it cannot be matched)."""
+        rates = np.zeros(len(self.xy))
+        if before is None or not len(before.xy) or not len(self.xy) or self.t <= before.t:
+            return rates
+        dt = self.t - before.t
+        expected = before.xy + before.velocity * dt  # where each earlier actor should be now
+        distance = np.hypot(*(self.xy[:, None] - expected[None]).transpose(2, 0, 1))
+        distance[self.cls[:, None] != before.cls[None]] = np.inf
+        nearest = np.argmin(distance, axis=1)
+        matched = distance[np.arange(len(self.xy)), nearest] < MATCH_RADIUS
+        turned = np.angle(np.exp(1j * (self.yaw - before.yaw[nearest]))) / dt
+        rates[matched] = turned[matched]
+        return np.where(np.abs(rates) < MAX_YAW_RATE, rates, 0.0)
+
+
+def _obstacles(actors: ActorTable, occupancy: np.ndarray, yaw_rates: np.ndarray | None = None) -> _Obstacles:
     samples = np.arange(0.0, HORIZON + 1e-9, SAMPLE_DT)
     unit = np.array([[0.5, 0.5], [0.5, -0.5], [-0.5, -0.5], [-0.5, 0.5]])
     x, y, yaw, vx, vy = actors.x, actors.y, actors.yaw, actors.vx, actors.vy
-    c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
-    lx, ly = unit[None, :, 0] * actors.length[:, None], unit[None, :, 1] * actors.width[:, None]
-    base = np.stack([x[:, None] + c * lx - s * ly, y[:, None] + s * lx + c * ly], -1)  # (N, 4, 2)
+    rates = np.zeros(len(x)) if yaw_rates is None else yaw_rates
     # Vehicles travelling along the road (parallel or head-on to the ego) follow lanes: their sideways motion
-    # saturates instead of carrying them across every lane. Everything else moves at constant velocity.
-    along_road = (np.abs(np.cos(yaw)) > 0.7) & ~np.isin(actors.cls, VRU_CLASSES)
+    # saturates instead of carrying them across every lane. Vehicles turning (at a junction) go on turning at
+    # their rate, up to a quarter circle. Everything else moves at constant velocity.
+    vehicle = ~np.isin(actors.cls, VRU_CLASSES)
+    turning = vehicle & (np.abs(rates) > TURNING)
+    along_road = vehicle & ~turning & (np.abs(np.cos(yaw)) > 0.7)
     lateral_time = np.where(
         along_road[None, :], LATERAL_TAU * (1 - np.exp(-samples[:, None] / LATERAL_TAU)), samples[:, None]
     )
     shift = np.stack([samples[:, None] * vx[None], lateral_time * vy[None]], -1)  # (K, N, 2)
-    moved = base[None] + shift[:, :, None, :]
+    heading = np.broadcast_to(yaw[None], shift.shape[:2]).copy()  # (K, N)
+    if turning.any():
+        w, v = rates[turning], np.hypot(vx[turning], vy[turning])
+        turn = np.clip(w[None] * samples[:, None], -MAX_PREDICTED_TURN, MAX_PREDICTED_TURN)
+        arc_time = np.abs(turn / w[None])  # time spent on the arc; straight on after it
+        start = np.arctan2(vy[turning], vx[turning])
+        arc = (
+            np.stack([np.sin(start + turn) - np.sin(start), np.cos(start) - np.cos(start + turn)], -1)
+            * (v / w)[None, :, None]
+        )
+        straight = (samples[:, None] - arc_time)[..., None] * v[None, :, None]
+        end = start + turn
+        shift[:, turning] = arc + straight * np.stack([np.cos(end), np.sin(end)], -1)
+        heading[:, turning] = yaw[turning][None] + turn
+    c, s = np.cos(heading)[..., None], np.sin(heading)[..., None]  # (K, N, 1)
+    lx, ly = unit[None, None, :, 0] * actors.length[None, :, None], unit[None, None, :, 1] * actors.width[None, :, None]
+    corners = np.stack([c * lx - s * ly, s * lx + c * ly], -1)  # (K, N, 4, 2)
+    moved = np.stack([x, y], -1)[None, :, None, :] + shift[:, :, None, :] + corners
     return _Obstacles(moved, _static_cells(occupancy, actors))
 
 
@@ -291,8 +402,14 @@ def _project(obstacles: _Obstacles, path: _Path) -> np.ndarray:
     boxes = np.stack(
         [actors[..., 0].min(-1), actors[..., 0].max(-1), actors[..., 1].min(-1), actors[..., 1].max(-1)], -1
     )
-    if len(obstacles.static):
-        sd = _to_path(obstacles.static, path)  # static cells do not move: project once, repeat for every sample
+    static = obstacles.static
+    if len(static):
+        # Only cells near the path can enter its corridor; the rest would cost most of the projection.
+        reach = EGO_SIZE[1] / 2 + MARGIN + CHECK_EXTRA_LATERAL + OCC3D_GRID.voxel_size
+        lo, hi = path.points.min(0) - reach, path.points.max(0) + reach
+        static = static[np.all((static >= lo) & (static <= hi), axis=1)]
+    if len(static):
+        sd = _to_path(static, path)  # static cells do not move: project once, repeat for every sample
         half = OCC3D_GRID.voxel_size / 2
         cells = np.stack([sd[:, 0] - half, sd[:, 0] + half, sd[:, 1] - half, sd[:, 1] + half], -1)
         boxes = np.concatenate([boxes, np.broadcast_to(cells[None], (k, *cells.shape))], axis=1)

@@ -43,6 +43,11 @@ def family_paths() -> list[Path]:
     return sorted(Path(str(f)) for f in root.iterdir() if str(f).endswith(".yaml"))
 
 
+def benchmarks_root() -> Path:
+    """The folder of the shipped benchmark versions (``scenarios/benchmarks/<name>-v<version>/``)."""
+    return Path(str(resources.files(__name__) / "benchmarks"))
+
+
 def load_builtin_suite() -> list[Scenario]:
     """Every built-in scenario."""
     return [load_scenario_file(p) for _, p in sorted(_files().items())]

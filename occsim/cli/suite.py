@@ -29,7 +29,10 @@ DEFAULT_PLANNERS = ("expert", "constant_velocity")
 def suite(
     scenarios: Annotated[
         list[str] | None,
-        typer.Argument(help="Scenario names, YAML files or folders of them; default the built-in suite."),
+        typer.Argument(
+            help="Scenario names, YAML files or folders of them; default the built-in suite. With --benchmark: "
+            "family names of the split (default all)."
+        ),
     ] = None,
     planner: Annotated[
         list[str] | None, typer.Option(help="Planner (repeatable); default expert and constant_velocity.")
@@ -38,8 +41,21 @@ def suite(
         str | None, typer.Option(help="Comma-separated weathers, e.g. clear,fog,night; 'own' keeps each scenario's.")
     ] = None,
     runs: Annotated[
-        int, typer.Option(min=1, help="Jittered copies of each scenario; for a family file, instances drawn.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Jittered copies of each scenario; for a family file, instances drawn; with --benchmark, the first "
+            "N instances of each family (default 1, or all of a benchmark's).",
+        ),
+    ] = None,
+    benchmark: Annotated[
+        str | None,
+        typer.Option(help="Run a versioned benchmark split instead of scenarios, e.g. longtail (or its folder)."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="The benchmark's split: test or train.")] = "test",
+    benchmark_version: Annotated[
+        int | None, typer.Option(help="The benchmark's version; default the newest shipped.")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Runs in parallel (worker processes, or Ray CPUs).")] = 1,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for results.jsonl, summary.csv, report.html, media.")
@@ -76,6 +92,7 @@ def suite(
     from occsim.sensors import WEATHERS
     from occsim.suite.jobs import import_plugins
     from occsim.suite.report import write_report
+    from occsim.suite.benchmark import BenchmarkError, load_split, split_tasks
     from occsim.suite.runner import SuiteConfig, run_suite
     from occsim.suite.store import SuiteDirError
     from occsim.suite.summary import recall_rows, recall_table, summarise, summary_table
@@ -87,8 +104,16 @@ def suite(
     except Exception as e:
         problems.append(f"--import: {type(e).__name__}: {e}")
     hw = parse_hw(camera_hw)
-    loaded, scenario_problems = collect_scenarios(list(scenarios or []), families=True)
-    problems += scenario_problems
+    split_run = None
+    if benchmark is not None:
+        try:
+            split_run = load_split(benchmark, split, benchmark_version)
+        except BenchmarkError as e:
+            problems.append(str(e))
+        loaded = []
+    else:
+        loaded, scenario_problems = collect_scenarios(list(scenarios or []), families=True)
+        problems += scenario_problems
     planners = list(planner or DEFAULT_PLANNERS)
     weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]
     renderer_kwargs = renderer_options(renderer_option)
@@ -108,8 +133,13 @@ def suite(
         err.print(f"{len(problems)} problem(s); nothing was run", style="red")
         raise typer.Exit(2)
     try:
-        tasks = expand_tasks(loaded, planners, weathers, runs, seed)
-    except ScenarioError as e:
+        if split_run is not None:
+            chosen = [w for w in weathers if w] or None
+            tasks = split_tasks(split_run, planners, chosen, runs, list(scenarios or []) or None)
+            err.print(f"{split_run.label}: {len(tasks)} runs", highlight=False, markup=False)
+        else:
+            tasks = expand_tasks(loaded, planners, weathers, runs or 1, seed)
+    except (ScenarioError, BenchmarkError) as e:
         raise fail(str(e)) from None
     config = SuiteConfig(
         out_dir=out_dir,
@@ -153,6 +183,37 @@ def suite(
     if errors:
         err.print(f"{errors} run(s) ended in an error (see 'error' in results.jsonl); exit code {EXIT_RUN_ERRORS}")
         raise typer.Exit(EXIT_RUN_ERRORS)
+
+
+@app.command("make-benchmark")
+def make_benchmark_command(
+    families: Annotated[list[Path], typer.Argument(help="Family YAML files or folders of them.")],
+    name: Annotated[str, typer.Option(help="Benchmark name (lower case, digits, _).")],
+    version: Annotated[int, typer.Option(min=1, help="Version number; an existing version is never rewritten.")],
+    test: Annotated[int, typer.Option(min=1, help="Test instances per family.")] = 10,
+    train: Annotated[int, typer.Option(min=0, help="Train instances per family (never equal to a test one).")] = 40,
+    weather: Annotated[str, typer.Option(help="Comma-separated weathers every instance runs in.")] = (
+        "clear,fog,rain,night"
+    ),
+    seed: Annotated[int, typer.Option(help="Base seed of the instance streams.")] = 0,
+    out_root: Annotated[Path, typer.Option("--out", help="Folder that gets <name>-v<version>/.")] = Path("benchmarks"),
+) -> None:
+    """Freeze scenario families into a versioned benchmark: family copies plus test and train split files."""
+    from occsim.scenario import ScenarioError
+    from occsim.sensors import WEATHERS
+    from occsim.suite.benchmark import FOLDER, BenchmarkError, make_benchmark
+
+    files = [p for f in families for p in (sorted(f.glob("*.yaml")) if f.is_dir() else [f])]
+    weathers = [w for w in weather.split(",") if w]
+    try:
+        for w in weathers:
+            WEATHERS[w]
+        if not FOLDER.match(f"{name}-v{version}"):
+            raise BenchmarkError(f"benchmark name '{name}' must be lower case letters, digits and _")
+        folder = make_benchmark(files, out_root, name, version, test, train, weathers, seed)
+    except (ValueError, ScenarioError) as e:
+        raise fail(str(e)) from None
+    out.print(f"{len(files)} families, {test} test and {train} train instances each, in {folder}", highlight=False)
 
 
 @app.command()
