@@ -90,9 +90,9 @@ def suite(
     from occsim.planners import PLANNERS
     from occsim.scenario import ScenarioError
     from occsim.sensors import WEATHERS
+    from occsim.suite.benchmark import BenchmarkError, load_split, split_tasks
     from occsim.suite.jobs import import_plugins
     from occsim.suite.report import write_report
-    from occsim.suite.benchmark import BenchmarkError, load_split, split_tasks
     from occsim.suite.runner import SuiteConfig, run_suite
     from occsim.suite.store import SuiteDirError
     from occsim.suite.summary import recall_rows, recall_table, summarise, summary_table

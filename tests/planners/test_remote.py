@@ -26,6 +26,7 @@ def test_codec_round_trip():
 
 def test_the_road_layout_crosses_the_wire_with_its_route_and_crossings():
     from occsim.planners.remote import layout_from_dict, layout_to_dict
+
     from occsim.scenario import build_world, parse_scenario
 
     world = build_world(
