@@ -95,7 +95,14 @@ def suite(
     from occsim.suite.report import write_report
     from occsim.suite.runner import SuiteConfig, run_suite
     from occsim.suite.store import SuiteDirError
-    from occsim.suite.summary import recall_rows, recall_table, summarise, summary_table
+    from occsim.suite.summary import (
+        family_rows,
+        family_table,
+        recall_rows,
+        recall_table,
+        summarise,
+        summary_table,
+    )
     from occsim.suite.tasks import collect_scenarios, expand_tasks
 
     problems: list[str] = []
@@ -163,6 +170,8 @@ def suite(
     keys = {t.key for t in tasks}
     records = [r for r in outcome.records if r.get("key") in keys]
     out.print(summary_table(summarise(records)))
+    if families := family_rows(records):
+        out.print(family_table(families))
     if recalled := recall_rows(records):
         out.print(recall_table(recalled))
     try:
@@ -220,13 +229,22 @@ def make_benchmark_command(
 def report(out_dir: Annotated[Path, typer.Argument(help="A suite's --out folder.")]) -> None:
     """(Re)write summary.csv, plots and report.html for a suite folder."""
     from occsim.suite.report import load_results, write_report
-    from occsim.suite.summary import recall_rows, recall_table, summarise, summary_table
+    from occsim.suite.summary import (
+        family_rows,
+        family_table,
+        recall_rows,
+        recall_table,
+        summarise,
+        summary_table,
+    )
 
     try:
         records = load_results(out_dir)
     except FileNotFoundError as e:
         raise fail(str(e)) from None
     out.print(summary_table(summarise(records)))
+    if families := family_rows(records):
+        out.print(family_table(families))
     if recalled := recall_rows(records):
         out.print(recall_table(recalled))
     out.print(f"Report: {write_report(out_dir)}")

@@ -12,7 +12,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless backend
 import numpy as np  # noqa: E402
 
-from occsim.suite.summary import columns, recall_rows, summarise, write_csv, write_recall_csv  # noqa: E402
+from occsim.suite.summary import (  # noqa: E402
+    FAMILY_COLUMNS,
+    columns,
+    family_rows,
+    recall_rows,
+    summarise,
+    write_csv,
+    write_family_csv,
+    write_recall_csv,
+)
 
 RUN_COLUMNS = (
     ("scenario", "scenario"),
@@ -53,9 +62,12 @@ def write_report(out_dir: Path) -> Path:
     recalled = recall_rows(records)
     if recalled:
         write_recall_csv(recalled, out_dir / "recall.csv")
-    plots = _plots(records, out_dir / "plots")
+    families = family_rows(records)
+    if families:
+        write_family_csv(families, out_dir / "families.csv")
+    plots = _plots(records, out_dir / "plots") + _difficulty_plot(records, out_dir / "plots")
     page = out_dir / "report.html"
-    page.write_text(_page(records, rows, plots, out_dir, recalled))
+    page.write_text(_page(records, rows, plots, out_dir, recalled, families))
     return page
 
 
@@ -95,6 +107,60 @@ def _plots(records: list[dict], folder: Path) -> list[str]:
     return written
 
 
+def _difficulty_plot(records: list[dict], folder: Path) -> list[str]:
+    """NCAP against each family's first difficulty measure, one panel per family, a colour per planner.
+
+    Dots are runs; the line joins the means of up to four equal-count bins of the measure.
+    """
+    runs = [r for r in records if r.get("outcome") != "error" and r.get("difficulty")]
+    families = sorted({r["family"] for r in runs})
+    if not families:
+        return []
+    planners = sorted({r["planner"] for r in runs})
+    cols = min(4, len(families))
+    rows = -(-len(families) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
+    rng = np.random.default_rng(0)  # vertical jitter so runs with equal scores stay visible; fixed for the page
+    for ax, family in zip(axes.flat, families):
+        group = [r for r in runs if r["family"] == family]
+        measure = next(iter(group[0]["difficulty"]))
+        for i, planner in enumerate(planners):
+            mine = [r for r in group if r["planner"] == planner and measure in r["difficulty"]]
+            if not mine:
+                continue
+            x = np.array([float(r["difficulty"][measure]) for r in mine])
+            y = np.array([float(r["ncap"]) for r in mine])
+            color = f"C{i}"
+            ax.scatter(x, y + rng.uniform(-0.08, 0.08, len(y)), s=10, alpha=0.5, color=color, label=planner)
+            order = np.argsort(x)
+            bins = [b for b in np.array_split(order, min(4, len(order))) if len(b)]
+            ax.plot([x[b].mean() for b in bins], [y[b].mean() for b in bins], color=color, linewidth=1.5)
+        ax.set_title(family, fontsize=10)
+        ax.set_xlabel(measure, fontsize=9)
+        ax.set_ylim(-0.3, 5.3)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(families) :]:
+        ax.axis("off")
+    axes[0][0].set_ylabel("NCAP")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.savefig(folder / "score_by_difficulty.png", dpi=80)
+    plt.close(fig)
+    return ["plots/score_by_difficulty.png"]
+
+
+def _family_section(families: list[dict]) -> str:
+    """The per-family table (``summary.family_rows``); empty when no run came from a family."""
+    if not families:
+        return ""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in FAMILY_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in FAMILY_COLUMNS) + "</tr>" for row in families
+    )
+    return f"<h2>Per family (all weathers)</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
@@ -119,7 +185,9 @@ def _recall_section(recalled: list[dict]) -> str:
     )
 
 
-def _page(records: list[dict], rows: list[dict], plots: list[str], out_dir: Path, recalled: list[dict]) -> str:
+def _page(
+    records: list[dict], rows: list[dict], plots: list[str], out_dir: Path, recalled: list[dict], families: list[dict]
+) -> str:
     summary = "".join(
         "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns(rows)) + "</tr>" for row in rows
     )
@@ -159,6 +227,7 @@ def _page(records: list[dict], rows: list[dict], plots: list[str], out_dir: Path
         summary_head=head,
         summary=summary,
         recall=_recall_section(recalled),
+        families=_family_section(families),
         images=images,
         selects=selects,
         run_head=run_head,
@@ -185,6 +254,7 @@ label {{ margin-right: 1em; }}
 PDMS = NC &middot; DAC &middot; (5 TTC + 5 EP + 2 C) / 12.</p>
 <h2>Summary (per planner and weather)</h2>
 <table id="summary"><thead><tr>{summary_head}</tr></thead><tbody>{summary}</tbody></table>
+{families}
 {recall}
 <div class="plots">{images}</div>
 <h2>Runs</h2>

@@ -1,6 +1,7 @@
 """Per planner x weather aggregates of a suite's results: terminal table and summary.csv.
 
-With the perception meter on, also object recall by class and distance band (recall.csv).
+Runs drawn from scenario families also get a per-family table (families.csv). With the perception meter on, also
+object recall by class and distance band (recall.csv).
 """
 
 from __future__ import annotations
@@ -40,34 +41,78 @@ def columns(rows: list[dict]) -> tuple[str, ...]:
     return COLUMNS + ((METER_COLUMN,) if any(METER_COLUMN in row for row in rows) else ())
 
 
+def _mean(runs: list[dict], field: str) -> float:
+    return round(float(np.mean([float(r[field]) for r in runs])), 3) if runs else float("nan")
+
+
+def _scores(group: list[dict]) -> dict:
+    """Run and error counts, and the mean scores of the runs that did not end in an error."""
+    ok = [r for r in group if r.get("outcome") != "error"]
+    metered = [r for r in ok if r.get("perceived_occupancy_miou") is not None]
+    return {
+        "runs": len(group),
+        "errors": len(group) - len(ok),
+        "ncap": _mean(ok, "ncap"),
+        "collision_rate": _mean(ok, "collision"),
+        "pdms": _mean(ok, "pdms"),
+        "route_completion": _mean(ok, "route_completion"),
+        "driving_score": _mean(ok, "driving_score"),
+        **({METER_COLUMN: _mean(metered, "perceived_occupancy_miou")} if metered else {}),
+    }
+
+
+def _grouped(records: list[dict], keys: tuple[str, ...]) -> list[tuple[tuple, list[dict]]]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return sorted(groups.items())
+
+
 def summarise(records: list[dict]) -> list[dict]:
     """One row per (planner, weather): mean NCAP, collision rate, mean PDMS, route completion, driving score."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in records:
-        groups.setdefault((r["planner"], r["weather"]), []).append(r)
-    rows = []
-    for (planner, weather), group in sorted(groups.items()):
-        ok = [r for r in group if r.get("outcome") != "error"]
+    return [
+        {"planner": planner, "weather": weather, **_scores(group)}
+        for (planner, weather), group in _grouped(records, ("planner", "weather"))
+    ]
 
-        def mean(field: str, runs: list[dict] = ok) -> float:
-            return round(float(np.mean([float(r[field]) for r in runs])), 3) if runs else float("nan")
 
-        metered = [r for r in ok if r.get("perceived_occupancy_miou") is not None]
-        rows.append(
-            {
-                "planner": planner,
-                "weather": weather,
-                "runs": len(group),
-                "errors": len(group) - len(ok),
-                "ncap": mean("ncap"),
-                "collision_rate": mean("collision"),
-                "pdms": mean("pdms"),
-                "route_completion": mean("route_completion"),
-                "driving_score": mean("driving_score"),
-                **({METER_COLUMN: mean("perceived_occupancy_miou", metered)} if metered else {}),
-            }
-        )
-    return rows
+FAMILY_COLUMNS = ("family", "planner", "runs", "errors", "ncap", "collision_rate", "route_completion", "pdms")
+
+
+def family_rows(records: list[dict]) -> list[dict]:
+    """One row per (family, planner) over the runs drawn from scenario families (all weathers together)."""
+    drawn = [r for r in records if r.get("family")]
+    return [
+        {"family": family, "planner": planner, **{k: v for k, v in _scores(group).items() if k in FAMILY_COLUMNS}}
+        for (family, planner), group in _grouped(drawn, ("family", "planner"))
+    ]
+
+
+def write_family_csv(rows: list[dict], path: Path) -> None:
+    """families.csv: ``family_rows``' rows."""
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FAMILY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def family_table(rows: list[dict]) -> Table:
+    """The terminal table of ``family_rows``: one line per family, the planners side by side."""
+    planners = sorted({row["planner"] for row in rows})
+    table = Table(title="per family (all weathers; NCAP / collision rate / route completion)")
+    table.add_column("family", no_wrap=True)
+    for planner in planners:
+        table.add_column(planner, no_wrap=True)
+    by_key = {(row["family"], row["planner"]): row for row in rows}
+    for family in sorted({row["family"] for row in rows}):
+        cells = []
+        for planner in planners:
+            row = by_key.get((family, planner))
+            cells.append(
+                f"{row['ncap']:.2f} / {row['collision_rate']:.2f} / {row['route_completion']:.2f}" if row else "-"
+            )
+        table.add_row(family, *cells)
+    return table
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
