@@ -480,6 +480,8 @@ def _first_collision(path: _Path, boxes: np.ndarray, s: np.ndarray) -> float | N
     Stricter than the IDM's corridor: the tracker cuts corners and the path model ignores heading.
     """
     corridor = _in_corridor(boxes, MARGIN + CHECK_EXTRA_LATERAL)
+    # What starts behind the ego's middle is a follower's to avoid: braking for it only invites it into the back.
+    corridor &= boxes[0, :, 1] > s[0] + EGO_CENTRE_OFFSET
     for k in range(len(boxes)):
         t = k * SAMPLE_DT
         idx = min(int(round(t / ROLL_DT)), len(s) - 1)

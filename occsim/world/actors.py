@@ -229,6 +229,10 @@ class CutIn(Behavior):
         actor.update_pose(dt)
 
 
+KERB_CLEARANCE = 2.0  # [m] a crossing pedestrian stops at least this far past the far kerb
+MAX_WALK_ON = 10.0  # [m] past the kerb at most, even if the drivable area goes on (a wide junction corner)
+
+
 @register_behavior("crossing")
 @dataclass
 class Crossing(Behavior):
@@ -250,7 +254,11 @@ class Crossing(Behavior):
             if self.direction * actor.lane.direction > 0
             else (-road.lanes * road.lane_width)
         )
-        done = (far_edge - lat) * self.direction * actor.lane.direction < -2.0
+        beyond = (lat - far_edge) * self.direction * actor.lane.direction  # [m] past the far kerb
+        # off the carriageway and off the drivable area (a junction's rounded corner), or far enough past it
+        done = beyond > KERB_CLEARANCE and (
+            beyond > MAX_WALK_ON or not ctx.road_map.is_drivable(np.array([[actor.x, actor.y]]))[0]
+        )
         if self.when.holds(ctx.t, actor, ctx.ego) and not done:
             actor.offset += self.direction * self.speed * dt
             actor.speed = self.speed
