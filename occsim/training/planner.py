@@ -165,6 +165,17 @@ def evaluate(net: VisionPlannerNet, dataset: PlannerDataset) -> dict[str, float]
     return planner_metrics(predicted, dataset.plan, dataset.future_boxes, dataset.future_valid)
 
 
+def warmup_fraction(total_steps: int) -> float:
+    """OneCycleLR's ``pct_start``: about a tenth of the steps, never landing the warm-up's end on a whole step.
+
+    OneCycleLR divides by (pct_start · total − 1) and by (total − pct_start · total): a whole number of warm-up
+    steps equal to 1 or to total would divide by zero, as a 10-step run with 0.1 did.
+    """
+    if total_steps < 3:
+        return 0.3
+    return (max(1, round(0.1 * total_steps)) + 0.5) / total_steps
+
+
 def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     """Train, validate each epoch, keep the best weights; returns the summary written to ``metrics.json``."""
     if config.threads:
@@ -182,8 +193,9 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     net = VisionPlannerNet(vision)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, config.learning_rate, total_steps=config.epochs * steps_per_epoch, pct_start=0.1
+        optimiser, config.learning_rate, total_steps=total_steps, pct_start=warmup_fraction(total_steps)
     )
     rng = np.random.default_rng(config.seed)
     history, best = [], None

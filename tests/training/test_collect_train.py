@@ -2,12 +2,20 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from occsim.planners.vision import VisionConfig, load_vision
 from occsim.scenarios import load_scenario
 
 from occsim.classes import CAR, TRAFFIC_CONE
 from occsim.training.collect import CollectConfig, Perturbation, collect, perturb
-from occsim.training.planner import TrainConfig, _future_boxes, load_dataset, split_by_episode, train
+from occsim.training.planner import (
+    TrainConfig,
+    _future_boxes,
+    load_dataset,
+    split_by_episode,
+    train,
+    warmup_fraction,
+)
 
 TINY = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
 
@@ -77,3 +85,12 @@ def test_collect_then_train_end_to_end(tmp_path):
 def test_training_without_data_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="occsim collect"):
         train(TrainConfig(data_dir=tmp_path, out_dir=tmp_path / "w"))
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 10, 11, 20, 1000])
+def test_the_learning_rate_schedule_takes_any_number_of_steps(total):
+    optimiser = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 0.1, total_steps=total, pct_start=warmup_fraction(total))
+    for _ in range(total):
+        optimiser.step()
+        schedule.step()  # raised ZeroDivisionError at 10 steps with pct_start 0.1
