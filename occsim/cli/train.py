@@ -19,8 +19,33 @@ def collect(
         typer.Option("--scenarios", help="Scenario names, YAML files or folders (repeatable); default the built-ins."),
     ] = None,
     planner: Annotated[str, typer.Option(help="The labelling planner (privileged).")] = "expert",
-    weather: Annotated[str, typer.Option(help=WEATHER_HELP + " 'own' keeps each scenario's.")] = "clear",
-    episodes: Annotated[int, typer.Option(min=1, help="Jittered episodes per scenario.")] = 20,
+    weather: Annotated[
+        str | None,
+        typer.Option(
+            help=WEATHER_HELP + " 'own' keeps each scenario's; default clear, or with --benchmark the split's "
+            "weathers in turn (a comma-separated list is also taken in turn)."
+        ),
+    ] = None,
+    episodes: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Jittered episodes per scenario (default 20); with --benchmark, instances per family."
+        ),
+    ] = None,
+    benchmark: Annotated[
+        str | None, typer.Option(help="Collect on a benchmark split's instances instead (e.g. longtail).")
+    ] = None,
+    split: Annotated[str, typer.Option(help="The benchmark's split; collect on train, evaluate on test.")] = "train",
+    driver: Annotated[
+        str | None,
+        typer.Option(help="A learned planner that drives while the expert labels (DAgger), e.g. vision:weights/v1."),
+    ] = None,
+    expert_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="With --driver: chance per step the expert's plan is executed.")
+    ] = 0.5,
+    background_seeds: Annotated[
+        bool, typer.Option("--background-seeds", help="Give each episode its own buildings and trees.")
+    ] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the episode .npz files and meta.json.")] = Path(
         "data"
     ),
@@ -30,23 +55,41 @@ def collect(
     perturb: Annotated[float, typer.Option(min=0.0, max=1.0, help="Chance per step of a perturbation.")] = 0.1,
 ) -> None:
     """Imitation data for `occsim train-planner`: expert rollouts with DAgger-style perturbations."""
-    from occsim.training.collect import CollectConfig, Perturbation
+    from occsim.suite.benchmark import BenchmarkError, load_split
+    from occsim.training.collect import CollectConfig, Perturbation, split_jobs
     from occsim.training.collect import collect as run_collect
 
     if planner != "expert":
         raise fail(f"--planner: only the privileged 'expert' labels data, got {planner!r}")
-    check_choices([planner], None if weather == "own" else weather, "raster", {})
-    loaded = scenario_option(scenarios)
+    weathers = [w for w in (weather or "").split(",") if w and w != "own"]
+    for checked in weathers or [None]:
+        check_choices([planner, *([driver] if driver else [])], checked, "raster", {})
+    jobs = None
+    if benchmark is not None:
+        if scenarios:
+            raise fail("give --scenarios or --benchmark, not both")
+        try:
+            jobs = split_jobs(load_split(benchmark, split), episodes, weathers or None)
+        except BenchmarkError as e:
+            raise fail(str(e)) from None
+        loaded = []
+    else:
+        loaded = scenario_option(scenarios)
+        if len(weathers) > 1:
+            raise fail("--weather takes one weather without --benchmark")
     config = CollectConfig(
         out_dir=out_dir,
-        weather=None if weather == "own" else weather,
-        episodes_per_scenario=episodes,
+        weather=None if weather == "own" else (weathers[0] if weathers else "clear"),
+        episodes_per_scenario=episodes or 20,
         camera_hw=parse_hw(camera_hw),
         image_hw=parse_hw(image_hw, "--image-hw"),
         workers=workers,
         perturbation=Perturbation(probability=perturb),
+        driver=driver,
+        expert_share=expert_share if driver else 1.0,
+        background_seeds=background_seeds,
     )
-    meta = run_collect(loaded, config, console=err)
+    meta = run_collect(loaded, config, console=err, jobs=jobs)
     out.print(
         f"{meta['episodes']} episodes, {meta['samples']} samples in {out_dir} ({len(meta['errors'])} failed episodes)"
     )
@@ -64,6 +107,16 @@ def train_planner(
     val_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Fraction of episodes held out.")] = 0.15,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads; default all cores.")] = None,
+    more_data: Annotated[
+        list[Path] | None,
+        typer.Option(help="Another `occsim collect` folder to train on too (repeatable; DAgger's earlier rounds)."),
+    ] = None,
+    init_from: Annotated[
+        Path | None, typer.Option(help="Start from these vision weights (a train-planner --out folder).")
+    ] = None,
+    augment: Annotated[
+        bool, typer.Option("--augment", help="Colour and exposure jitter on the training views.")
+    ] = False,
 ) -> None:
     """Train the vision planner on collected data; report VAD's L2 and collision rate at 1/2/3 s."""
     from occsim.training.planner import TrainConfig, train, write_model_card
@@ -71,6 +124,9 @@ def train_planner(
     config = TrainConfig(
         data_dir=data_dir,
         out_dir=out_dir,
+        more_data=tuple(more_data or ()),
+        init_from=init_from,
+        augment=augment,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,

@@ -1,10 +1,15 @@
-"""Imitation data from closed-loop expert rollouts, with DAgger-style perturbations so it covers recoveries.
+"""Imitation data from closed-loop rollouts labelled by the expert, with perturbations so it covers recoveries.
 
 Each step records what the vision planner sees (six views resized to ``image_hw``, ego state, command, camera
 parameters), the expert's plan from that state (the label), the BEV targets from the privileged occupancy, and the
 agents' boxes (for the open-loop collision metric). Now and then the executed plan is perturbed for a few steps
 (steered sideways or slowed down or sped up); the expert keeps labelling, so the data shows how to come back.
-One ``.npz`` per episode, written by the worker that ran it; ``meta.json`` describes the set.
+
+For DAgger a learned ``driver`` drives instead: each step the expert's plan is executed with probability
+``expert_share`` (DAgger's β), the driver's otherwise, and the expert labels every step, so the data covers the
+states the learner itself reaches. Jobs are scenarios × seeds, or a benchmark split's instances, each under its own
+weather and (with ``background_seeds``) its own buildings and trees. One ``.npz`` per episode, written by the worker
+that ran it; ``meta.json`` describes the set.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from occsim.planners import make_planner
 from occsim.planners.vision import VisionConfig, bev_targets, resize_views
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
+from occsim.suite.benchmark import Split
 from occsim.suite.jobs import set_threads
 from occsim.suite.tasks import derive_seed
 from occsim.training.episodes import write_episode
-from occsim.types import Trajectory
+from occsim.types import PlannerInput, Trajectory
 
 MAX_AGENTS = 32  # agent boxes kept per step, nearest first
+BACKGROUNDS = 997  # distinct background seeds an episode's own seed maps to
 COLLECT_BASE_SEED = 1_000_003  # keeps collection seeds apart from the suite's (base seed 0)
 
 
@@ -55,6 +62,40 @@ class CollectConfig:
     image_hw: tuple[int, int] = VisionConfig.input_hw  # stored size
     workers: int = 1
     perturbation: Perturbation = Perturbation()
+    driver: str | None = None  # a learned planner ("vision:DIR") that drives, DAgger style; None: the expert
+    expert_share: float = 1.0  # with a driver: chance per step that the expert's plan is executed (DAgger's β)
+    background_seeds: bool = False  # each episode's background (buildings, trees) drawn from its own seed
+
+
+@dataclass(frozen=True)
+class CollectJob:
+    """One episode to collect: a scenario, its reset seed, and its weather (None: the config's)."""
+
+    scenario: Scenario
+    seed: int
+    weather: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        """``<scenario>__<seed>[__<weather>].npz``."""
+        return f"{self.scenario.name}__{self.seed}" + (f"__{self.weather}" if self.weather else "") + ".npz"
+
+
+def scenario_jobs(scenarios: list[Scenario], episodes: int) -> list[CollectJob]:
+    """``episodes`` jittered episodes of each scenario, seeded apart from the suite's."""
+    return [CollectJob(s, derive_seed(COLLECT_BASE_SEED, s.name, i)) for s in scenarios for i in range(episodes)]
+
+
+def split_jobs(split: Split, episodes: int | None = None, weathers: list[str] | None = None) -> list[CollectJob]:
+    """The first ``episodes`` instances (all if None) of each family of a benchmark split, one episode each.
+
+    Instance i runs in weather i mod len(weathers) (default the split's), so every weather gets its share.
+    """
+    weathers = list(weathers or split.weathers)
+    return [
+        CollectJob(instance.scenario, seed, weathers[index % len(weathers)])
+        for index, seed, instance in split.instances(episodes)
+    ]
 
 
 def perturb(plan: np.ndarray, kind: str, amount: float) -> np.ndarray:
@@ -67,55 +108,77 @@ def perturb(plan: np.ndarray, kind: str, amount: float) -> np.ndarray:
     raise ValueError(f"unknown perturbation {kind!r}; expected 'yaw' or 'speed'")
 
 
-def collect_episode(scenario: Scenario, seed: int, config: CollectConfig, threads: int = 1) -> dict:
-    """Roll the expert out once and write ``<scenario>__<seed>.npz``; returns a summary (never raises)."""
+def collect_episode(job: CollectJob, config: CollectConfig, threads: int = 1) -> dict:
+    """Roll one episode out and write ``job.file_name``; returns a summary (never raises)."""
     set_threads(threads)
-    path = Path(config.out_dir) / f"{scenario.name}__{seed}.npz"
+    path = Path(config.out_dir) / job.file_name
+    scenario = job.scenario
+    if config.background_seeds:
+        scenario = scenario.model_copy(update={"seed": job.seed % BACKGROUNDS})
     try:
-        arrays = _rollout(scenario, seed, config)
+        arrays = _rollout(scenario, job.seed, job.weather or config.weather, config)
     except Exception as e:  # a broken scenario should not stop a long collection
-        return {"scenario": scenario.name, "seed": seed, "error": repr(e)}
+        return {"scenario": job.scenario.name, "seed": job.seed, "error": repr(e)}
     write_episode(path, **arrays)
     return {
-        "scenario": scenario.name,
-        "seed": seed,
+        "scenario": job.scenario.name,
+        "seed": job.seed,
+        "weather": job.weather or config.weather,
         "file": path.name,
         "samples": len(arrays["plan"]),
         "perturbed": int(arrays["perturbed"].sum()),
+        "driven": int(arrays["driven"].sum()),
         "collided": bool(arrays["collided"]),
     }
 
 
-def _rollout(scenario: Scenario, seed: int, config: CollectConfig) -> dict[str, np.ndarray]:
-    env = OccSimEnv(scenario=scenario, weather=config.weather, camera_hw=config.camera_hw, privileged=True)
+def _rollout(scenario: Scenario, seed: int, weather: str | None, config: CollectConfig) -> dict[str, np.ndarray]:
+    env = OccSimEnv(scenario=scenario, weather=weather, camera_hw=config.camera_hw, privileged=True)
     rng = np.random.default_rng(seed)
     vision = VisionConfig(input_hw=tuple(config.image_hw))
+    driver = make_planner(config.driver) if config.driver else None
     p = config.perturbation
-    rows: dict[str, list] = {k: [] for k in ("images", "ego", "command", "ego_pose", "plan", "perturbed", "bev")}
+    keys = ("images", "ego", "command", "ego_pose", "plan", "perturbed", "driven", "bev")
+    rows: dict[str, list] = {k: [] for k in keys}
     agents: list[np.ndarray] = []
-    state = {"left": 0, "kind": "", "amount": 0.0}
+    state = {"left": 0, "kind": "", "amount": 0.0, "t": 0.0}
+
+    def observe(step: int, obs: dict, info: dict) -> None:
+        state["t"] = float(info["t"])
+        if step == 0 and driver is not None:
+            driver.reset(info)
 
     def act(step: int, obs: dict, label: Trajectory) -> Trajectory:
-        """Record the sample (the expert's plan is the label) and return the plan to execute, perturbed or not."""
+        """Record the sample (the expert's plan is the label) and return the plan to execute.
+
+        That is the driver's (when one drives and the expert's turn was not drawn), else the expert's, perturbed
+        or not.
+        """
         plan = label.points
-        if state["left"] == 0 and rng.random() < p.probability:
-            state["left"] = int(rng.integers(p.min_steps, p.max_steps + 1))
-            state["kind"] = "yaw" if rng.random() < 0.5 else "speed"
-            yaw = state["kind"] == "yaw"
-            state["amount"] = rng.uniform(-p.max_yaw, p.max_yaw) if yaw else rng.uniform(*p.speed_range)
-        executed = perturb(plan, state["kind"], state["amount"]) if state["left"] else plan
+        driven = driver is not None and rng.random() >= config.expert_share
+        if driven:
+            executed = driver.plan(PlannerInput.from_observation(obs, state["t"])).points
+        else:
+            if state["left"] == 0 and rng.random() < p.probability:
+                state["left"] = int(rng.integers(p.min_steps, p.max_steps + 1))
+                state["kind"] = "yaw" if rng.random() < 0.5 else "speed"
+                yaw = state["kind"] == "yaw"
+                state["amount"] = rng.uniform(-p.max_yaw, p.max_yaw) if yaw else rng.uniform(*p.speed_range)
+            executed = perturb(plan, state["kind"], state["amount"]) if state["left"] else plan
+        rows["driven"].append(driven)
         rows["images"].append(resize_views(obs["images"], vision.input_hw))
         rows["ego"].append(obs["ego"])
         rows["command"].append(obs["command"])
         rows["ego_pose"].append(obs["ego_pose"])
         rows["plan"].append(plan.astype(np.float32))
-        rows["perturbed"].append(state["left"] > 0)
+        rows["perturbed"].append(state["left"] > 0 and not driven)
         rows["bev"].append(bev_targets(obs["occupancy"], vision))
         agents.append(_agent_boxes(env))
-        state["left"] = max(0, state["left"] - 1)
+        if not driven:
+            state["left"] = max(0, state["left"] - 1)
         return Trajectory(executed)
 
-    end = rollout(env, make_planner("expert"), seed, act=act)
+    end = rollout(env, make_planner("expert"), seed, act=act, observe=observe)
     agents.append(_agent_boxes(env))  # the state after the last step, for the last sample's first future step
     return {
         **{k: np.stack(v) for k, v in rows.items()},
@@ -123,7 +186,7 @@ def _rollout(scenario: Scenario, seed: int, config: CollectConfig) -> dict[str, 
         "intrinsics": env.sim.rig.resized(vision.input_hw).intrinsics.astype(np.float32),
         "cam2ego": env.sim.rig.cam2ego.astype(np.float32),
         "collided": np.array(bool(end.info["collision"])),
-        "weather": np.array(config.weather or "scenario"),
+        "weather": np.array(weather or scenario.weather.type),
     }
 
 
@@ -139,8 +202,13 @@ def _agent_boxes(env: OccSimEnv) -> np.ndarray:
     return out
 
 
-def collect(scenarios: list[Scenario], config: CollectConfig, console: Console | None = None) -> dict:
-    """Collect ``episodes_per_scenario`` rollouts of every scenario into ``config.out_dir``.
+def collect(
+    scenarios: list[Scenario],
+    config: CollectConfig,
+    console: Console | None = None,
+    jobs: list[CollectJob] | None = None,
+) -> dict:
+    """Collect ``episodes_per_scenario`` rollouts of every scenario (or ``jobs``) into ``config.out_dir``.
 
     Episodes already there are kept, so an interrupted collection resumes. Returns the summary also written to
     ``meta.json``.
@@ -148,10 +216,8 @@ def collect(scenarios: list[Scenario], config: CollectConfig, console: Console |
     console = console or Console(stderr=True)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [
-        (s, derive_seed(COLLECT_BASE_SEED, s.name, i)) for s in scenarios for i in range(config.episodes_per_scenario)
-    ]
-    todo = [(s, seed) for s, seed in jobs if not (out / f"{s.name}__{seed}.npz").exists()]
+    jobs = jobs if jobs is not None else scenario_jobs(scenarios, config.episodes_per_scenario)
+    todo = [job for job in jobs if not (out / job.file_name).exists()]
     threads = max(1, (multiprocessing.cpu_count() or 1) // max(1, config.workers))
     errors = []
     columns = (TextColumn("collect"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
@@ -159,7 +225,7 @@ def collect(scenarios: list[Scenario], config: CollectConfig, console: Console |
         bar = progress.add_task("collect", total=len(jobs), completed=len(jobs) - len(todo))
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(config.workers, mp_context=context) as pool:
-            futures = [pool.submit(collect_episode, s, seed, config, threads) for s, seed in todo]
+            futures = [pool.submit(collect_episode, job, config, threads) for job in todo]
             for future in as_completed(futures):
                 record = future.result()
                 if "error" in record:
@@ -178,7 +244,7 @@ def collect(scenarios: list[Scenario], config: CollectConfig, console: Console |
         "samples": samples,
         "errors": errors,
         "config": {**asdict(config), "out_dir": str(out)},
-        "scenarios": sorted({s.name for s in scenarios}),
+        "scenarios": sorted({job.scenario.name for job in jobs}),
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
     return meta

@@ -17,7 +17,14 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from occsim.metrics.open_loop import HORIZONS, VAD_COLLISION_CLASSES, planner_metrics
-from occsim.planners.vision import BEV_CHANNELS, VisionConfig, VisionPlannerNet, save_vision, waypoints_from_preds
+from occsim.planners.vision import (
+    BEV_CHANNELS,
+    VisionConfig,
+    VisionPlannerNet,
+    load_vision,
+    save_vision,
+    waypoints_from_preds,
+)
 from occsim.training.episodes import episode_files, split_episodes
 from occsim.training.run import TrainingRun, write_metrics
 from occsim.types import WAYPOINTS
@@ -29,6 +36,9 @@ class TrainConfig:
 
     data_dir: Path
     out_dir: Path
+    more_data: tuple[Path, ...] = ()  # further collection folders trained on too (DAgger's aggregated rounds)
+    init_from: Path | None = None  # a vision weights folder to start from (its network shape is kept)
+    augment: bool = False  # colour and exposure jitter on the training views
     epochs: int = 6
     batch_size: int = 16
     learning_rate: float = 2e-3
@@ -64,13 +74,13 @@ class PlannerDataset:
         return PlannerDataset(**fields, episodes=self.episodes)
 
 
-def load_dataset(data_dir: str | Path) -> PlannerDataset:
-    """Read every ``*.npz`` episode of a collection folder.
+def load_dataset(data_dir: str | Path, *more: str | Path) -> PlannerDataset:
+    """Read every ``*.npz`` episode of one or more collection folders (episodes named ``<folder>/<file stem>``).
 
     Raises:
-        FileNotFoundError: the folder holds no episodes.
+        FileNotFoundError: a folder holds no episodes.
     """
-    files = episode_files(data_dir, command="collect")
+    files = [f for folder in (data_dir, *more) for f in episode_files(folder, command="collect")]
     parts: dict[str, list[np.ndarray]] = {}
     for index, path in enumerate(tqdm(files, desc="load", unit="episode", leave=False)):
         with np.load(path) as data:
@@ -90,7 +100,8 @@ def load_dataset(data_dir: str | Path) -> PlannerDataset:
             }
         for key, value in episode.items():
             parts.setdefault(key, []).append(value)
-    return PlannerDataset(**{k: np.concatenate(v) for k, v in parts.items()}, episodes=[f.stem for f in files])
+    names = [f"{f.parent.name}/{f.stem}" for f in files]
+    return PlannerDataset(**{k: np.concatenate(v) for k, v in parts.items()}, episodes=names)
 
 
 def _future_boxes(agents: np.ndarray, ego_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,8 +137,33 @@ def split_by_episode(dataset: PlannerDataset, held_out: float, seed: int) -> tup
     return np.flatnonzero(~val), np.flatnonzero(val)
 
 
-def _batch(dataset: PlannerDataset, index: np.ndarray) -> tuple[torch.Tensor, ...]:
+def jitter_views(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Colour and exposure jitter of (B, 6, 3, h, w) views in [0, 1].
+
+    Each sample gets an exposure gain (0.6-1.4), a contrast (0.8-1.2) and a white balance (0.9-1.1 per channel);
+    each camera's exposure differs from the sample's by up to 10 %, as auto-exposure does.
+    """
+    b, n = images.shape[:2]
+    gain = rng.uniform(0.6, 1.4, (b, 1)) * rng.uniform(0.9, 1.1, (b, n))
+    contrast = rng.uniform(0.8, 1.2, (b, 1))
+    balance = rng.uniform(0.9, 1.1, (b, 1, 3))
+
+    def as_tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.float32))
+
+    mean = images.mean(dim=(2, 3, 4), keepdim=True)
+    out = (images - mean) * as_tensor(contrast)[..., None, None, None] + mean
+    out = out * as_tensor(gain)[..., None, None, None] * as_tensor(balance)[..., None, None]
+    return out.clamp(0.0, 1.0)
+
+
+def _batch(
+    dataset: PlannerDataset, index: np.ndarray, rng: np.random.Generator | None = None
+) -> tuple[torch.Tensor, ...]:
+    """Network inputs for the samples at ``index``; with ``rng``, the views jittered (``jitter_views``)."""
     images = torch.from_numpy(dataset.images[index]).permute(0, 1, 4, 2, 3).float() / 255.0
+    if rng is not None:
+        images = jitter_views(images, rng)
     return (
         images,
         torch.from_numpy(np.ascontiguousarray(dataset.intrinsics[index])),
@@ -137,9 +173,15 @@ def _batch(dataset: PlannerDataset, index: np.ndarray) -> tuple[torch.Tensor, ..
     )
 
 
-def losses(net: VisionPlannerNet, dataset: PlannerDataset, index: np.ndarray, bev_weight: float) -> dict:
-    """L1 on the command's waypoints (VAD's planning loss) and BCE on the BEV targets."""
-    inputs = _batch(dataset, index)
+def losses(
+    net: VisionPlannerNet,
+    dataset: PlannerDataset,
+    index: np.ndarray,
+    bev_weight: float,
+    rng: np.random.Generator | None = None,
+) -> dict:
+    """L1 on the command's waypoints (VAD's planning loss) and BCE on the BEV targets (views jittered with ``rng``)."""
+    inputs = _batch(dataset, index, rng)
     out = net(*inputs)
     waypoints = waypoints_from_preds(out["ego_fut_preds"], inputs[-1])
     plan = F.l1_loss(waypoints, torch.from_numpy(dataset.plan[index]))
@@ -182,15 +224,18 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     run = TrainingRun("train-planner", config)
-    dataset = load_dataset(config.data_dir)
-    vision = vision or VisionConfig(input_hw=tuple(dataset.images.shape[2:4]))
+    dataset = load_dataset(config.data_dir, *config.more_data)
+    start = load_vision(config.init_from) if config.init_from else None
+    if start is not None and vision is not None and start.config != vision:
+        raise ValueError(f"--init-from {config.init_from} holds a network of another shape than the one asked for")
+    vision = start.config if start is not None else vision or VisionConfig(input_hw=tuple(dataset.images.shape[2:4]))
     if tuple(dataset.images.shape[2:4]) != tuple(vision.input_hw):
         raise ValueError(f"data images are {dataset.images.shape[2:4]} but the network expects {vision.input_hw}")
     if dataset.bev.shape[-1] != vision.bev_cells:
         raise ValueError(f"data BEV targets are {dataset.bev.shape[-1]} cells wide, the network {vision.bev_cells}")
     train_index, val_index = split_by_episode(dataset, config.val_fraction, config.seed)
     train_set, val_set = dataset.subset(train_index), dataset.subset(val_index)
-    net = VisionPlannerNet(vision)
+    net = start.train() if start is not None else VisionPlannerNet(vision)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -208,7 +253,7 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
                 order.reshape(steps_per_epoch, -1), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"
             )
             for i, index in enumerate(bar):
-                loss = losses(net, train_set, np.sort(index), config.bev_weight)
+                loss = losses(net, train_set, np.sort(index), config.bev_weight, rng if config.augment else None)
                 optimiser.zero_grad(set_to_none=True)
                 loss["total"].backward()
                 optimiser.step()
@@ -236,6 +281,7 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     summary = {
         "command": " ".join(["occsim", *sys.argv[1:]]) if sys.argv and "occsim" in sys.argv[0] else None,
         "data_dir": str(config.data_dir),
+        "more_data": [str(p) for p in config.more_data],
         "episodes": len(dataset.episodes),
         "samples": len(dataset),
         "train_samples": len(train_set),
@@ -245,7 +291,13 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
         "best_epoch": best[1]["epoch"],
         "best": best[1],
         "history": history,
-        "config": {**asdict(config), "data_dir": str(config.data_dir), "out_dir": str(config.out_dir)},
+        "config": {
+            **asdict(config),
+            "data_dir": str(config.data_dir),
+            "out_dir": str(config.out_dir),
+            "more_data": [str(p) for p in config.more_data],
+            "init_from": str(config.init_from) if config.init_from else None,
+        },
         "vision": asdict(vision),
         "bev_channels": list(BEV_CHANNELS),
     }
@@ -275,7 +327,8 @@ def _plot(history: list[dict], path: Path) -> None:
     axes[2].set_ylabel("collision [%]")
     for ax in axes:
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # no validation set: the validation panels stay empty
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -7,10 +8,12 @@ from occsim.planners.vision import VisionConfig, load_vision
 from occsim.scenarios import load_scenario
 
 from occsim.classes import CAR, TRAFFIC_CONE
-from occsim.training.collect import CollectConfig, Perturbation, collect, perturb
+from occsim.suite.benchmark import load_split
+from occsim.training.collect import CollectConfig, Perturbation, collect, perturb, split_jobs
 from occsim.training.planner import (
     TrainConfig,
     _future_boxes,
+    jitter_views,
     load_dataset,
     split_by_episode,
     train,
@@ -94,3 +97,65 @@ def test_the_learning_rate_schedule_takes_any_number_of_steps(total):
     for _ in range(total):
         optimiser.step()
         schedule.step()  # raised ZeroDivisionError at 10 steps with pct_start 0.1
+
+
+def test_collect_on_a_benchmark_split_with_a_learned_driver(tmp_path):
+    split = load_split("longtail", "train")
+    jobs = split_jobs(replace(split, families={"cut_in": split.families["cut_in"]}), episodes=2)
+    assert [j.weather for j in jobs] == ["clear", "fog"] and jobs[0].seed == split.families["cut_in"].seeds[0]
+    config = CollectConfig(
+        out_dir=tmp_path / "dagger",
+        camera_hw=(32, 56),
+        image_hw=(64, 112),
+        driver="vision",
+        expert_share=0.0,
+        background_seeds=True,
+    )
+    meta = collect([], config, jobs=jobs)
+    assert meta["episodes"] == 2 and not meta["errors"]
+    with np.load(tmp_path / "dagger" / jobs[1].file_name) as episode:
+        assert episode["driven"].all() and not episode["perturbed"].any() and str(episode["weather"]) == "fog"
+        learner_path = episode["ego_pose"]
+        labels = episode["plan"]
+    expert = collect([], replace(config, out_dir=tmp_path / "expert", driver=None, expert_share=1.0), jobs=jobs[1:])
+    assert expert["episodes"] == 1
+    with np.load(tmp_path / "expert" / jobs[1].file_name) as episode:
+        assert not episode["driven"].any()
+        # the same start, then the learner's own states (labelled by the expert) instead of the expert's
+        assert np.allclose(episode["ego_pose"][0], learner_path[0])
+        n = min(len(learner_path), len(episode["ego_pose"]))
+        assert not np.allclose(episode["ego_pose"][:n], learner_path[:n], atol=0.05)
+    assert np.isfinite(labels).all()
+
+
+def test_views_jitter_within_range_and_training_goes_on_from_saved_weights_over_two_folders(tmp_path):
+    images = torch.full((2, 6, 3, 4, 4), 0.5)
+    jittered = jitter_views(images, np.random.default_rng(0))
+    assert jittered.shape == images.shape and 0.0 <= jittered.min() and jittered.max() <= 1.0
+    assert not torch.allclose(jittered[0], jittered[1]) and not torch.allclose(jittered[0, 0], jittered[0, 1])
+    data = {}
+    for name in ("a", "b"):
+        config = CollectConfig(
+            out_dir=tmp_path / name, episodes_per_scenario=1, camera_hw=(32, 56), image_hw=TINY.input_hw
+        )
+        collect([load_scenario("bus_ahead" if name == "a" else "cut_in")], config)
+        data[name] = tmp_path / name
+    first = train(
+        TrainConfig(data_dir=data["a"], out_dir=tmp_path / "w1", epochs=1, batch_size=4, val_fraction=0.0), TINY
+    )
+    again = TrainConfig(
+        data_dir=data["a"],
+        out_dir=tmp_path / "w2",
+        more_data=(data["b"],),
+        init_from=tmp_path / "w1",
+        epochs=1,
+        batch_size=4,
+        val_fraction=0.0,
+        augment=True,
+        learning_rate=0.0,
+    )
+    summary = train(again)
+    assert summary["episodes"] == 2 and summary["samples"] > first["samples"]
+    # with a zero learning rate the weights stay those it started from
+    start, end = load_vision(tmp_path / "w1").state_dict(), load_vision(tmp_path / "w2").state_dict()
+    assert all(torch.equal(start[k], end[k]) for k in start if "running" not in k and "num_batches" not in k)
