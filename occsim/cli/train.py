@@ -95,6 +95,78 @@ def collect(
     )
 
 
+@app.command()
+def dagger(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for every round's data, weights and evaluation.")
+    ] = Path("runs/dagger"),
+    benchmark: Annotated[str, typer.Option(help="Benchmark (name or folder): train split in, test split out.")] = (
+        "longtail"
+    ),
+    rounds: Annotated[int, typer.Option(min=1, help="Collect-train-evaluate rounds.")] = 3,
+    episodes: Annotated[int, typer.Option(min=1, help="Train instances per family collected each round.")] = 10,
+    expert_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="DAgger's β in round 1; round k uses β^k.")
+    ] = 0.5,
+    epochs: Annotated[int, typer.Option(min=1, help="Round 0's epochs.")] = 6,
+    fine_tune_epochs: Annotated[int, typer.Option(min=1, help="Each later round's epochs.")] = 3,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 2e-3,
+    init_from: Annotated[Path | None, typer.Option(help="Vision weights round 0 starts from.")] = None,
+    eval_instances: Annotated[int, typer.Option(min=1, help="Test instances per family scored each round.")] = 3,
+    eval_weather: Annotated[str, typer.Option(help="Comma-separated weathers of each round's evaluation.")] = (
+        "clear,fog"
+    ),
+    workers: Annotated[int, typer.Option(min=1, help="Processes for collection and evaluation.")] = 2,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Closed-loop DAgger for the vision planner: collect (learner drives, expert labels), train, score held out."""
+    from occsim.suite.benchmark import BenchmarkError
+    from occsim.training.dagger import DaggerConfig, run_dagger
+
+    config = DaggerConfig(
+        out_dir=out_dir,
+        benchmark=benchmark,
+        rounds=rounds,
+        episodes_per_round=episodes,
+        expert_share=expert_share,
+        epochs=epochs,
+        fine_tune_epochs=fine_tune_epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        init_from=init_from,
+        eval_instances=eval_instances,
+        eval_weathers=tuple(w for w in eval_weather.split(",") if w),
+        workers=workers,
+        seed=seed,
+    )
+    try:
+        records = run_dagger(config, console=err)
+    except (BenchmarkError, ValueError, FileNotFoundError) as e:
+        raise fail(str(e)) from None
+    table = Table(title="held-out score after each round (test split slice)")
+    for column in ("round", "planner", "β", "episodes", "learner-driven", "weather", "NCAP", "coll.", "route"):
+        table.add_column(column)
+    for r in records:
+        for row in r.scores or [
+            {"weather": "-", "ncap": float("nan"), "collision_rate": float("nan"), "route_completion": float("nan")}
+        ]:
+            beta = "-" if r.expert_share is None else f"{r.expert_share:.2f}"
+            table.add_row(
+                str(r.round),
+                r.planner,
+                beta,
+                str(r.episodes),
+                f"{r.driven_share:.2f}",
+                row["weather"],
+                f"{row['ncap']:.2f}",
+                f"{row['collision_rate']:.2f}",
+                f"{row['route_completion']:.2f}",
+            )
+    out.print(table)
+    out.print(f"dagger.json and dagger.png in {out_dir}")
+
+
 @app.command("train-planner")
 def train_planner(
     data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect`.")],

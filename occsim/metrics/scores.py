@@ -142,7 +142,8 @@ def comfort_signals(history: list[HistoryStep]) -> dict[str, np.ndarray]:
     yaw_rate = np.array([s.yaw_rate for s in trace])
     if len(trace) < 3:
         return {key: np.zeros(0) for key in COMFORT_BOUNDS}
-    kernel = np.ones(min(COMFORT_WINDOW, len(trace))) / min(COMFORT_WINDOW, len(trace))
+    width = min(COMFORT_WINDOW, len(trace) - 2)  # a short run keeps the three samples a second derivative needs
+    kernel = np.ones(width) / width
     speed_s = np.convolve(speed, kernel, mode="valid")
     yaw_rate_s = np.convolve(yaw_rate, kernel, mode="valid")
     lon_accel = np.gradient(speed_s, SUBSTEP)

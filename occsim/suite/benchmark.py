@@ -170,6 +170,11 @@ def split_tasks(
     return tasks
 
 
+def split_slice(split: Split, start: int, stop: int) -> Split:
+    """The split with only instances ``start`` to ``stop`` − 1 of each family (DAgger's rounds take turns)."""
+    return replace(split, families={n: replace(e, seeds=e.seeds[start:stop]) for n, e in split.families.items()})
+
+
 def split_seed(base: int, family: str, split: str, index: int) -> int:
     """Seed of instance ``index`` of a family in a split: a stream per (base, family, split)."""
     entropy = [base, zlib.crc32(family.encode()), SPLITS.index(split), index]

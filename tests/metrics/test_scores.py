@@ -89,6 +89,9 @@ def test_comfort_bounds():
     assert comfortable([step(trace=gentle)]) == 1.0
     swerve = [ego(v=10.0, yaw_rate=0.6 * (-1) ** (i // 5)) for i in range(20)]  # lateral accel 6 m/s^2
     assert comfortable([step(trace=swerve)]) == 0.0
+    for n in range(1, 8):  # runs that end within a step or two (a crash at once) are scored, not an error
+        assert comfortable([step(trace=[ego(x=i, v=10.0) for i in range(n)])]) == 1.0
+    assert comfortable([step(trace=[ego(v=10.0 - 0.8 * i) for i in range(4)])]) == 0.0
 
 
 def test_run_scores_of_a_crash_and_of_a_clean_run():
