@@ -102,11 +102,12 @@ def test_a_turn_onto_no_road_is_an_error():
         plan_route(road_map, road_map.lane(0, 0), 20.0, ["right"])
 
 
-def test_the_expert_turns_out_of_a_t_junctions_stem():
+@pytest.mark.parametrize(("road", "turn"), [(1, "left"), (1, "right"), (0, "left"), (0, "straight")])
+def test_the_expert_drives_every_route_of_a_t_junction(road, turn):
     scenario = parse_scenario(
-        """name: stem_left
-map: {type: t_junction}
-ego: {lane: 0, road: 1, s: 20, speed: 8, route: [left], goal_s: 150}
+        f"""name: t_{road}_{turn}
+map: {{type: t_junction}}
+ego: {{lane: 0, road: {road}, s: 20, speed: 8, route: [{turn}], goal_s: 150}}
 duration: 25
 """
     )
