@@ -159,3 +159,23 @@ def test_views_jitter_within_range_and_training_goes_on_from_saved_weights_over_
     # with a zero learning rate the weights stay those it started from
     start, end = load_vision(tmp_path / "w1").state_dict(), load_vision(tmp_path / "w2").state_dict()
     assert all(torch.equal(start[k], end[k]) for k in start if "running" not in k and "num_batches" not in k)
+
+
+def test_collect_command_on_a_benchmark_folder(tmp_path):
+    from occsim.scenarios import family_paths
+    from typer.testing import CliRunner
+
+    from occsim.cli import app
+    from occsim.suite.benchmark import make_benchmark
+
+    families = [p for p in family_paths() if p.stem == "debris"]
+    bench = make_benchmark(
+        families, tmp_path, "one", 1, test_instances=1, train_instances=2, weathers=["clear", "night"]
+    )
+    args = ["collect", "--benchmark", str(bench), "--episodes", "2", "--camera-hw", "32x56", "--background-seeds"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "data").glob("*.npz"))
+    assert len(names) == 2 and names[0].endswith("__clear.npz") != names[1].endswith("__clear.npz")
+    both = CliRunner().invoke(app, [*args, "--scenarios", "bus_ahead", "--out", str(tmp_path / "x")])
+    assert both.exit_code != 0 and "not both" in both.output
