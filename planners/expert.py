@@ -25,6 +25,7 @@ from occsim.types import (
     WAYPOINTS,
     ActorTable,
     PlannerInput,
+    Pose2D,
     PrivilegedInput,
     RoadLayout,
     Trajectory,
@@ -154,11 +155,10 @@ class ExpertPlanner(Planner):
 
     def _paths(self, x: float, y: float, yaw: float, speed: float):
         """Candidate paths in the ego frame, the current lane first."""
-        c, s = np.cos(yaw), np.sin(yaw)
+        pose = Pose2D(x, y, yaw)
         found = []
         for lane in self.layout.lanes:
-            d = lane.points - (x, y)
-            local = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], 1)
+            local = pose.to_local(lane.points)
             k = int(np.argmin(np.hypot(local[:, 0], local[:, 1])))
             if np.hypot(*local[k]) > 3.0 * lane.width:
                 continue
@@ -169,8 +169,7 @@ class ExpertPlanner(Planner):
                 found.append((lane, local[::-1].copy(), len(local) - 1 - k, True))
         if not found:
             raise RuntimeError("the ego is not near any lane of the road layout")
-        d = self._junctions - (x, y)
-        junctions = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], 1)
+        junctions = pose.to_local(self._junctions)
         # lateral position of each lane's centre at the ego, left positive
         lateral = {lane.id: float(local[k, 1]) for lane, local, k, _ in found}
         current = min(found, key=lambda f: abs(lateral[f[0].id]) + (100.0 if f[3] else 0.0))
@@ -321,9 +320,8 @@ class _Sighting:
 
     @classmethod
     def of(cls, actors: ActorTable, x: float, y: float, yaw: float, t: float) -> _Sighting:
-        c, s = np.cos(yaw), np.sin(yaw)
-        xy = np.stack([x + c * actors.x - s * actors.y, y + s * actors.x + c * actors.y], 1)
-        velocity = np.stack([c * actors.vx - s * actors.vy, s * actors.vx + c * actors.vy], 1)
+        xy = Pose2D(x, y, yaw).to_parent(np.stack([actors.x, actors.y], 1))
+        velocity = Pose2D(0.0, 0.0, yaw).to_parent(np.stack([actors.vx, actors.vy], 1))  # rotated only
         return cls(t, actors.cls, xy, actors.yaw + yaw, velocity)
 
     def yaw_rates(self, before: _Sighting | None) -> np.ndarray:
@@ -388,9 +386,7 @@ def _static_cells(occupancy: np.ndarray, actors: ActorTable) -> np.ndarray:
     pts = pts[(pts[:, 0] > -2.0) & (np.abs(pts[:, 1]) < 12.0)]
     # actors are also in the occupancy: keep only what no actor box explains
     for x, y, yaw, length, width in zip(actors.x, actors.y, actors.yaw, actors.length, actors.width):
-        c, s = np.cos(yaw), np.sin(yaw)
-        d = pts - np.array([x, y])
-        u, v = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
+        u, v = Pose2D(x, y, yaw).to_local(pts).T
         pts = pts[(np.abs(u) > length / 2 + 0.5) | (np.abs(v) > width / 2 + 0.5)]
     return pts
 
