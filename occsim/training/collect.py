@@ -235,13 +235,15 @@ def collect(
                     )
                 progress.advance(bar)
     files = sorted(out.glob("*__*.npz"))
-    samples = 0
+    samples = driven = 0
     for f in files:
         with np.load(f) as data:
             samples += len(data["plan"])
+            driven += int(data["driven"].sum()) if "driven" in data else 0  # older episodes: the expert drove
     meta = {
         "episodes": len(files),
         "samples": samples,
+        "driven_steps": driven,
         "errors": errors,
         "config": {**asdict(config), "out_dir": str(out)},
         "scenarios": sorted({job.scenario.name for job in jobs}),

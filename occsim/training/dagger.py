@@ -17,7 +17,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 
 from occsim.suite.benchmark import load_split, split_slice, split_tasks
@@ -125,7 +124,7 @@ def _round(config, train_split, test_split, k: int, previous: Path | None, conso
     meta = collect([], collect_config, console=console, jobs=split_jobs(part))
     weights = folder / "weights"
     record = RoundRecord(k, f"vision:{weights}", beta, meta["episodes"], meta["samples"])
-    record.driven_share = _driven_share(folder / "data")
+    record.driven_share = round(meta["driven_steps"] / meta["samples"], 3) if meta["samples"] else 0.0
     done = weights / "metrics.json"
     summary = json.loads(done.read_text()) if done.exists() else None
     if summary is None or summary.get("interrupted"):
@@ -162,17 +161,6 @@ def _evaluate(config: DaggerConfig, split, planner: str, out: Path) -> list[dict
         raise KeyboardInterrupt
     keys = {t.key for t in tasks}
     return summarise([r for r in outcome.records if r.get("key") in keys])
-
-
-def _driven_share(data: Path) -> float:
-    """The fraction of a collection's steps the learner drove."""
-    driven = total = 0
-    for path in sorted(data.glob("*__*.npz")):
-        with np.load(path) as episode:
-            if "driven" in episode:
-                driven += int(episode["driven"].sum())
-            total += len(episode["plan"])
-    return round(driven / total, 3) if total else 0.0
 
 
 def _save(config: DaggerConfig, records: list[RoundRecord]) -> None:
