@@ -95,14 +95,6 @@ def suite(
     from occsim.suite.report import write_report
     from occsim.suite.runner import SuiteConfig, run_suite
     from occsim.suite.store import SuiteDirError
-    from occsim.suite.summary import (
-        family_rows,
-        family_table,
-        recall_rows,
-        recall_table,
-        summarise,
-        summary_table,
-    )
     from occsim.suite.tasks import collect_scenarios, expand_tasks
 
     problems: list[str] = []
@@ -169,11 +161,7 @@ def suite(
         raise fail(str(e)) from None
     keys = {t.key for t in tasks}
     records = [r for r in outcome.records if r.get("key") in keys]
-    out.print(summary_table(summarise(records)))
-    if families := family_rows(records):
-        out.print(family_table(families))
-    if recalled := recall_rows(records):
-        out.print(recall_table(recalled))
+    print_tables(records)
     try:
         page = write_report(out_dir)
     except OSError as e:
@@ -225,26 +213,25 @@ def make_benchmark_command(
     out.print(f"{len(files)} families, {test} test and {train} train instances each, in {folder}", highlight=False)
 
 
-@app.command()
-def report(out_dir: Annotated[Path, typer.Argument(help="A suite's --out folder.")]) -> None:
-    """(Re)write summary.csv, plots and report.html for a suite folder."""
-    from occsim.suite.report import load_results, write_report
-    from occsim.suite.summary import (
-        family_rows,
-        family_table,
-        recall_rows,
-        recall_table,
-        summarise,
-        summary_table,
-    )
+def print_tables(records: list[dict]) -> None:
+    """The summary per planner and weather, and the per-family and recall tables where the records have them."""
+    from occsim.suite.summary import family_rows, family_table, recall_rows, recall_table, summarise, summary_table
 
-    try:
-        records = load_results(out_dir)
-    except FileNotFoundError as e:
-        raise fail(str(e)) from None
     out.print(summary_table(summarise(records)))
     if families := family_rows(records):
         out.print(family_table(families))
     if recalled := recall_rows(records):
         out.print(recall_table(recalled))
+
+
+@app.command()
+def report(out_dir: Annotated[Path, typer.Argument(help="A suite's --out folder.")]) -> None:
+    """(Re)write summary.csv, plots and report.html for a suite folder."""
+    from occsim.suite.report import load_results, write_report
+
+    try:
+        records = load_results(out_dir)
+    except FileNotFoundError as e:
+        raise fail(str(e)) from None
+    print_tables(records)
     out.print(f"Report: {write_report(out_dir)}")
