@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 from occsim.planners.base import Planner, register_planner
+from occsim.planners.occupancy_guard import DEFAULT_GUARD, OccupancyGuard, guard_waypoints
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
@@ -207,11 +208,19 @@ def observation_tensors(
     )
 
 
-def save_vision(net: VisionPlannerNet, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``config.json`` and ``model.safetensors`` (plus ``extra`` into the config's ``training`` key)."""
+def save_vision(
+    net: VisionPlannerNet,
+    directory: str | Path,
+    extra: dict[str, Any] | None = None,
+    guard: OccupancyGuard | None = DEFAULT_GUARD,
+) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` (plus ``extra`` into the config's ``training`` key).
+
+    ``guard`` is the occupancy guard the planner applies at inference (``None``: the network's plan as it is).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    payload: dict[str, Any] = {"vision": asdict(net.config)}
+    payload: dict[str, Any] = {"vision": asdict(net.config), "guard": asdict(guard) if guard else None}
     if extra:
         payload["training"] = extra
     (directory / CONFIG_NAME).write_text(json.dumps(payload, indent=2))
@@ -230,10 +239,20 @@ def load_vision(directory: str | Path) -> VisionPlannerNet:
     missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (directory / n).is_file()]
     if missing:
         raise FileNotFoundError(f"vision planner weights: {directory} has no {' or '.join(missing)}")
-    config = VisionConfig.from_dict(json.loads((directory / CONFIG_NAME).read_text())["vision"])
+    config = VisionConfig.from_dict(_saved_config(directory)["vision"])
     net = VisionPlannerNet(config)
     net.load_state_dict(load_file(str(directory / WEIGHTS_NAME)))
     return net.eval()
+
+
+def load_guard(directory: str | Path) -> OccupancyGuard | None:
+    """The occupancy guard saved beside the weights (``None`` where the config has none, as older weights)."""
+    saved = _saved_config(Path(directory)).get("guard")
+    return OccupancyGuard.from_dict(saved) if saved else None
+
+
+def _saved_config(directory: Path) -> dict[str, Any]:
+    return json.loads((directory / CONFIG_NAME).read_text())
 
 
 @register_planner("vision")
@@ -242,10 +261,19 @@ class VisionPlanner(Planner):
 
     def __init__(self, weights: str | Path = WEIGHTS_DIR):
         self.net = load_vision(weights)
+        self.guard = load_guard(weights)
+        self.centres = bev_cell_centres(self.net.config)
 
     @torch.inference_mode()
     def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
-        """Waypoints for the input's command (the cameras only: ``privileged`` is never read)."""
+        """Waypoints for the input's command, shortened by the occupancy guard where the weights name one.
+
+        The cameras only: ``privileged`` is never read.
+        """
         tensors = observation_tensors([inputs.as_dict()], self.net.config)
-        preds = self.net(*tensors)["ego_fut_preds"]
-        return Trajectory(waypoints_from_preds(preds, tensors[-1])[0].double().numpy())
+        out = self.net(*tensors)
+        waypoints = waypoints_from_preds(out["ego_fut_preds"], tensors[-1])[0].double().numpy()
+        if self.guard is not None:
+            objects = torch.sigmoid(out["bev_logits"][0, BEV_CHANNELS.index("objects")]).double().numpy()
+            waypoints = guard_waypoints(waypoints, objects, self.centres, self.guard)
+        return Trajectory(waypoints)

@@ -189,6 +189,9 @@ def train_planner(
     augment: Annotated[
         bool, typer.Option("--augment", help="Colour and exposure jitter on the training views.")
     ] = False,
+    object_pos_weight: Annotated[
+        float, typer.Option(min=1.0, help="BCE weight of an occupied cell of the BEV objects channel.")
+    ] = 20.0,
 ) -> None:
     """Train the vision planner on collected data; report VAD's L2 and collision rate at 1/2/3 s."""
     from occsim.training.planner import TrainConfig, train, write_model_card
@@ -199,6 +202,7 @@ def train_planner(
         more_data=tuple(more_data or ()),
         init_from=init_from,
         augment=augment,
+        object_pos_weight=object_pos_weight,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
@@ -218,7 +222,80 @@ def train_planner(
     table.add_row("L2 [m]", *(f"{best.get(f'val_L2_{h}s', float('nan')):.3f}" for h in (1, 2, 3)))
     table.add_row("collision [%]", *(f"{100 * best.get(f'val_collision_{h}s', float('nan')):.2f}" for h in (1, 2, 3)))
     out.print(table)
+    if "objects_recall" in best:
+        out.print(
+            f"BEV objects: IoU {best['bev_iou_objects']:.3f}, precision {best['objects_precision']:.3f}, "
+            f"recall {best['objects_recall']:.3f}"
+        )
     out.print(f"{summary['samples']} samples, {summary['seconds']:.0f} s; weights and {card.name} in {out_dir}")
+
+
+@app.command("eval-planner")
+def eval_planner(
+    data_dir: Annotated[Path, typer.Argument(help="Held-out episodes from `occsim collect --split test`.")],
+    weights: Annotated[list[Path], typer.Option(help="A vision weights folder (repeatable: models side by side).")],
+) -> None:
+    """Open-loop scores of vision planners on held-out episodes: VAD's L2 and collision at 1/2/3 s, BEV IoU."""
+    from occsim.training.planner import evaluate_weights
+
+    try:
+        rows = evaluate_weights(list(weights), data_dir)
+    except (FileNotFoundError, ValueError) as e:
+        raise fail(str(e)) from None
+    table = Table(title=f"open loop on {data_dir} ({rows[0]['samples']} samples)")
+    for column in ("weights", "L2 1/2/3 s [m]", "collision 1/2/3 s [%]", "BEV IoU objects/static/road", "objects P/R"):
+        table.add_column(column)
+    for row in rows:
+        folder = Path(row["weights"])
+        table.add_row(
+            f"{folder.parent.name}/{folder.name}",
+            " / ".join(f"{row[f'L2_{h}s']:.2f}" for h in (1, 2, 3)),
+            " / ".join(f"{100 * row[f'collision_{h}s']:.2f}" for h in (1, 2, 3)),
+            " / ".join(f"{row[f'bev_iou_{c}']:.2f}" for c in ("objects", "static", "driveable")),
+            f"{row['objects_precision']:.2f} / {row['objects_recall']:.2f}",
+        )
+    out.print(table)
+
+
+@app.command("planner-card")
+def planner_card(
+    weights: Annotated[Path, typer.Argument(help="The vision weights folder the card is written into.")],
+    training: Annotated[
+        Path | None, typer.Option(help="The final training's --out folder (metrics.json); default WEIGHTS.")
+    ] = None,
+    dagger: Annotated[Path | None, typer.Option(help="The `occsim dagger` folder the model came from.")] = None,
+    suite: Annotated[Path | None, typer.Option(help="A suite folder with this model on the test split.")] = None,
+    baseline_suite: Annotated[
+        Path | None, typer.Option(help="A suite folder with the model it replaces on the same split.")
+    ] = None,
+    open_loop_data: Annotated[
+        Path | None, typer.Option(help="Held-out episodes (`occsim collect --split test`) for L2 and bev.png.")
+    ] = None,
+    baseline: Annotated[Path | None, typer.Option(help="The weights it replaces, scored open loop beside it.")] = None,
+) -> None:
+    """Write a vision planner's MODEL_CARD.md and bev.png from its DAgger rounds, suites and held-out episodes."""
+    from occsim.training.planner import evaluate_weights
+    from occsim.training.planner_card import CardInputs, plan_milliseconds, write_planner_card
+
+    try:
+        rows = None
+        if open_loop_data:
+            rows = evaluate_weights([weights, *([baseline] if baseline else [])], open_loop_data)
+        card = write_planner_card(
+            CardInputs(
+                weights=weights,
+                training=training or weights,
+                dagger=dagger,
+                suite=suite,
+                baseline_suite=baseline_suite,
+                open_loop=rows,
+                open_loop_data=open_loop_data,
+                plan_ms=plan_milliseconds(weights),
+            )
+        )
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise fail(str(e)) from None
+    out.print(f"wrote {card}")
 
 
 @app.command("collect-render")

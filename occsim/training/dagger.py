@@ -41,6 +41,7 @@ class DaggerConfig:
     learning_rate: float = 2e-3
     init_from: Path | None = None  # weights round 0 starts from (None: a fresh network)
     augment: bool = True
+    object_pos_weight: float = 20.0  # see TrainConfig
     background_seeds: bool = True
     collect_camera_hw: tuple[int, int] = (128, 224)
     eval_instances: int = 3  # test instances per family in each round's evaluation
@@ -135,6 +136,7 @@ def _round(config, train_split, test_split, k: int, previous: Path | None, conso
                 out_dir=weights,
                 init_from=previous,
                 augment=config.augment,
+                object_pos_weight=config.object_pos_weight,
                 epochs=config.epochs if k == 0 else config.fine_tune_epochs,
                 batch_size=config.batch_size,
                 learning_rate=config.learning_rate,

@@ -44,6 +44,8 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     bev_weight: float = 0.5  # weight of the auxiliary BEV-occupancy loss against the L1 planning loss
+    # BCE weight of an occupied objects cell: they are ~0.4 % of the cells, and unweighted BCE learns to predict none.
+    object_pos_weight: float = 20.0
     val_fraction: float = 0.15  # of the episodes
     seed: int = 0
     threads: int | None = None
@@ -179,32 +181,68 @@ def losses(
     index: np.ndarray,
     bev_weight: float,
     rng: np.random.Generator | None = None,
+    object_pos_weight: float = 1.0,
 ) -> dict:
-    """L1 on the command's waypoints (VAD's planning loss) and BCE on the BEV targets (views jittered with ``rng``)."""
+    """L1 on the command's waypoints (VAD's planning loss) and BCE on the BEV targets (views jittered with ``rng``).
+
+    Occupied cells of the objects channel weigh ``object_pos_weight`` in the BCE.
+    """
     inputs = _batch(dataset, index, rng)
     out = net(*inputs)
     waypoints = waypoints_from_preds(out["ego_fut_preds"], inputs[-1])
     plan = F.l1_loss(waypoints, torch.from_numpy(dataset.plan[index]))
-    bev = F.binary_cross_entropy_with_logits(out["bev_logits"], torch.from_numpy(dataset.bev[index]).float())
+    pos_weight = torch.ones(len(BEV_CHANNELS), 1, 1)
+    pos_weight[BEV_CHANNELS.index("objects")] = object_pos_weight
+    bev = F.binary_cross_entropy_with_logits(
+        out["bev_logits"], torch.from_numpy(dataset.bev[index]).float(), pos_weight=pos_weight
+    )
     return {"plan": plan, "bev": bev, "total": plan + bev_weight * bev}
 
 
 @torch.inference_mode()
-def predict(net: VisionPlannerNet, dataset: PlannerDataset, batch_size: int = 32) -> np.ndarray:
-    """(N, 6, 2) planned waypoints for every sample."""
+def predict(net: VisionPlannerNet, dataset: PlannerDataset, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 6, 2) planned waypoints and (N, 3, cells, cells) bool BEV predictions (probability > 0.5)."""
     net.eval()
-    out = []
+    plans, bevs = [], []
     for start in range(0, len(dataset), batch_size):
         index = np.arange(start, min(start + batch_size, len(dataset)))
         inputs = _batch(dataset, index)
-        out.append(waypoints_from_preds(net(*inputs)["ego_fut_preds"], inputs[-1]).numpy())
-    return np.concatenate(out) if out else np.zeros((0, WAYPOINTS, 2))
+        out = net(*inputs)
+        plans.append(waypoints_from_preds(out["ego_fut_preds"], inputs[-1]).numpy())
+        bevs.append((out["bev_logits"] > 0).numpy())
+    if not plans:
+        return np.zeros((0, WAYPOINTS, 2)), np.zeros((0, len(BEV_CHANNELS), 0, 0), dtype=bool)
+    return np.concatenate(plans), np.concatenate(bevs)
+
+
+def bev_scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """IoU per BEV channel, and the objects channel's precision and recall, of bool (N, 3, cells, cells) maps."""
+    scores = {}
+    for channel, name in enumerate(BEV_CHANNELS):
+        p, t = predicted[:, channel], truth[:, channel]
+        union = (p | t).sum()
+        scores[f"bev_iou_{name}"] = float((p & t).sum() / union) if union else 1.0
+    p, t = predicted[:, BEV_CHANNELS.index("objects")], truth[:, BEV_CHANNELS.index("objects")]
+    hits = (p & t).sum()
+    scores["objects_precision"] = float(hits / p.sum()) if p.sum() else 1.0
+    scores["objects_recall"] = float(hits / t.sum()) if t.sum() else 1.0
+    return scores
 
 
 def evaluate(net: VisionPlannerNet, dataset: PlannerDataset) -> dict[str, float]:
-    """VAD's open-loop metrics of the network's plans against the expert's on ``dataset``."""
-    predicted = predict(net, dataset)
-    return planner_metrics(predicted, dataset.plan, dataset.future_boxes, dataset.future_valid)
+    """VAD's open-loop metrics of the network's plans against the expert's on ``dataset``, and ``bev_scores``."""
+    plans, bev = predict(net, dataset)
+    metrics = planner_metrics(plans, dataset.plan, dataset.future_boxes, dataset.future_valid)
+    return {**metrics, **bev_scores(bev, dataset.bev)}
+
+
+def evaluate_weights(weights: list[str | Path], data_dir: str | Path) -> list[dict]:
+    """``evaluate`` for each weights folder on every episode of ``data_dir`` (held-out data): one row per folder."""
+    dataset = load_dataset(data_dir)
+    return [
+        {"weights": str(folder), "samples": len(dataset), **evaluate(load_vision(folder), dataset)}
+        for folder in tqdm(weights, desc="weights", unit="model", leave=False)
+    ]
 
 
 def warmup_fraction(total_steps: int) -> float:
@@ -253,7 +291,14 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
                 order.reshape(steps_per_epoch, -1), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"
             )
             for i, index in enumerate(bar):
-                loss = losses(net, train_set, np.sort(index), config.bev_weight, rng if config.augment else None)
+                loss = losses(
+                    net,
+                    train_set,
+                    np.sort(index),
+                    config.bev_weight,
+                    rng if config.augment else None,
+                    config.object_pos_weight,
+                )
                 optimiser.zero_grad(set_to_none=True)
                 loss["total"].backward()
                 optimiser.step()

@@ -179,3 +179,18 @@ def test_collect_command_on_a_benchmark_folder(tmp_path):
     assert len(names) == 2 and names[0].endswith("__clear.npz") != names[1].endswith("__clear.npz")
     both = CliRunner().invoke(app, [*args, "--scenarios", "bus_ahead", "--out", str(tmp_path / "x")])
     assert both.exit_code != 0 and "not both" in both.output
+
+
+def test_bev_scores_and_the_objects_weight():
+    from occsim.training.planner import bev_scores
+
+    truth = np.zeros((2, 3, 4, 4), bool)
+    truth[:, 0, 1, 1] = True  # one object cell per frame
+    truth[:, 2] = True  # all road
+    predicted = np.zeros_like(truth)
+    predicted[0, 0, 1, 1] = predicted[0, 0, 2, 2] = True  # frame 0: the object and a false one; frame 1: missed
+    predicted[:, 2, :2] = True
+    scores = bev_scores(predicted, truth)
+    assert scores["objects_precision"] == 0.5 and scores["objects_recall"] == 0.5
+    assert scores["bev_iou_objects"] == pytest.approx(1 / 3) and scores["bev_iou_driveable"] == 0.5
+    assert scores["bev_iou_static"] == 1.0  # nothing to find, nothing found

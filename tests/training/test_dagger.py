@@ -46,3 +46,39 @@ def test_two_dagger_rounds_then_a_rerun_that_resumes(tmp_path):
     assert again[1].scores == records[1].scores
     with np.load(episodes[-1]) as episode:
         assert "driven" in episode and np.isfinite(episode["plan"]).all()
+
+    # The model card of round 1's weights: its rounds, held-out scores beside round 0's, open-loop side by side.
+    weights, previous = tmp_path / "dagger" / "round_1" / "weights", tmp_path / "dagger" / "round_0" / "weights"
+    from typer.testing import CliRunner
+
+    from occsim.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app, ["eval-planner", str(episodes[0].parent), "--weights", str(weights), "--weights", str(previous)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "round_1/weights" in result.output and "round_0/weights" in result.output
+    result = runner.invoke(
+        app,
+        [
+            "planner-card",
+            str(weights),
+            "--dagger",
+            str(tmp_path / "dagger"),
+            "--suite",
+            str(tmp_path / "dagger" / "round_1" / "eval"),
+            "--baseline-suite",
+            str(tmp_path / "dagger" / "round_0" / "eval"),
+            "--open-loop-data",
+            str(episodes[0].parent),
+            "--baseline",
+            str(previous),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    card = (weights / "MODEL_CARD.md").read_text()
+    assert "| 0 | 1.00 |" in card and "| 1 | 0.50 |" in card  # the rounds with their β
+    assert "round_0/weights | clear |" in card and "round_1/weights | clear |" in card and "+0.00" in card
+    assert "| stationary_vehicle |" in card and "| cut_in |" in card
+    assert card.count("| `") == 2 and "ms per `plan()`" in card and (weights / "bev.png").stat().st_size > 0

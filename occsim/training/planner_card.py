@@ -1,0 +1,258 @@
+"""The shipped vision planner's model card: how it was made (DAgger rounds), what it scores and what it sees.
+
+``write_planner_card`` reads what the README's commands leave behind (``dagger.json``, the final training's
+``metrics.json``, suite folders on the benchmark's test split, open-loop rows of ``evaluate_weights``) and writes
+``MODEL_CARD.md`` with ``bev.png``: the BEV occupancy head's output beside the truth on held-out frames.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from occsim.planners.vision import BEV_CHANNELS, load_guard, load_vision
+from occsim.suite.report import load_results
+from occsim.suite.summary import family_rows, summarise
+from occsim.training.planner import PlannerDataset, _batch, load_dataset
+from occsim.types import CAMERA_NAMES
+
+CLEAR = "clear"
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """Where the card's figures come from."""
+
+    weights: Path  # the shipped weights folder (the card and bev.png are written here)
+    training: Path  # the final training's --out folder (metrics.json), or the weights folder itself
+    dagger: Path | None = None  # an ``occsim dagger`` folder (dagger.json)
+    suite: Path | None = None  # suite on the test split with this model (and any others)
+    baseline_suite: Path | None = None  # suite on the test split with the model it replaces
+    open_loop: list[dict] | None = None  # ``evaluate_weights`` rows: this model and the one it replaces
+    open_loop_data: Path | None = None  # the held-out episodes those rows and bev.png use
+    plan_ms: float | None = None  # mean plan() time at 6 x 256 x 448 on this machine
+
+
+def plan_milliseconds(weights: Path, camera_hw: tuple[int, int] = (256, 448), calls: int = 30, seed: int = 0) -> float:
+    """Mean wall time [ms] of ``VisionPlanner.plan`` on random views of ``camera_hw`` (after 3 warm-up calls)."""
+    import time
+
+    from occsim.planners.vision import VisionPlanner
+    from occsim.types import CameraRig, PlannerInput
+
+    planner = VisionPlanner(weights)
+    rig = CameraRig.nuscenes(camera_hw)
+    rng = np.random.default_rng(seed)
+    inputs = PlannerInput(
+        images=rng.integers(0, 256, (6, *camera_hw, 3), dtype=np.uint8),
+        intrinsics=rig.intrinsics,
+        cam2ego=rig.cam2ego,
+        ego=np.array([8.0, 0.0, 0.0, 0.0], np.float32),
+        ego_pose=np.zeros(3, np.float32),
+        command=2,
+        timestamp=0.0,
+    )
+    for _ in range(3):
+        planner.plan(inputs)
+    start = time.perf_counter()
+    for _ in range(calls):
+        planner.plan(inputs)
+    return 1000 * (time.perf_counter() - start) / calls
+
+
+def weather_rows(records: list[dict]) -> list[dict]:
+    """``summarise``'s rows plus each weather's NCAP drop against the same planner's clear weather."""
+    rows = summarise(records)
+    clear = {r["planner"]: r["ncap"] for r in rows if r["weather"] == CLEAR}
+    for row in rows:
+        row["ncap_drop"] = round(clear[row["planner"]] - row["ncap"], 3) if row["planner"] in clear else None
+    return rows
+
+
+def bev_picture(weights: Path, dataset: PlannerDataset, path: Path, frames: int = 4, seed: int = 0) -> Path:
+    """``frames`` held-out frames with an object within 30 m ahead: front view, truth and predicted BEV maps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    net = load_vision(weights)
+    objects = dataset.bev[:, BEV_CHANNELS.index("objects")]
+    cells = objects.shape[-1]
+    ahead = objects[:, cells // 2 : cells // 2 + 15, cells // 2 - 2 : cells // 2 + 2].any(axis=(1, 2))
+    candidates = np.flatnonzero(ahead) if ahead.any() else np.arange(len(dataset))
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(candidates, min(frames, len(candidates)), replace=False))
+    with torch.inference_mode():
+        predicted = torch.sigmoid(net(*_batch(dataset, chosen))["bev_logits"]).numpy()
+    front = CAMERA_NAMES.index("CAM_FRONT")
+    fig, axes = plt.subplots(len(chosen), 3, figsize=(10, 3.1 * len(chosen)), squeeze=False)
+    for row, (index, prediction) in enumerate(zip(chosen, predicted)):
+        axes[row, 0].imshow(dataset.images[index, front])
+        axes[row, 0].set_title(dataset.episodes[dataset.episode[index]].split("/")[-1], fontsize=7)
+        for column, (maps, label) in enumerate(((dataset.bev[index], "truth"), (prediction, "predicted")), start=1):
+            axes[row, column].imshow(_composite(maps), origin="lower", extent=(40, -40, -40, 40))
+            axes[row, column].set_title(f"{label}: objects red, static green, road grey", fontsize=7)
+            axes[row, column].plot([0], [0], marker="^", color="cyan")
+        for ax in axes[row]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _composite(maps: np.ndarray) -> np.ndarray:
+    """(cells, cells, 3) RGB of (3, cells, cells) probabilities, x forward up and y left to the left."""
+    objects, static, road = (np.asarray(m, dtype=float) for m in maps)
+    image = np.stack([0.5 * road, 0.5 * road, 0.5 * road], axis=-1)
+    image[..., 1] = np.maximum(image[..., 1], static * 0.8)
+    image[..., 0] = np.maximum(image[..., 0], objects)
+    image[..., 1] *= 1 - objects
+    image[..., 2] *= 1 - objects
+    # Rows are x (forward) and columns y (left): transposed so x points up, y left.
+    return np.clip(image.transpose(1, 0, 2), 0, 1)
+
+
+def write_planner_card(inputs: CardInputs) -> Path:
+    """Write ``MODEL_CARD.md`` (and ``bev.png`` where held-out data is given) into the weights folder."""
+    weights = Path(inputs.weights)
+    summary = json.loads((Path(inputs.training) / "metrics.json").read_text())
+    guard = load_guard(weights)
+    parts = [_header(summary, guard), _made(summary, inputs)]
+    if inputs.suite:
+        parts.append(_closed_loop(inputs))
+    if inputs.open_loop:
+        parts.append(_open_loop(inputs.open_loop, inputs.open_loop_data))
+    if inputs.open_loop_data:
+        bev_picture(weights, load_dataset(inputs.open_loop_data), weights / "bev.png")
+        parts.append("## What the BEV head sees\n\n![BEV occupancy head beside the truth](bev.png)\n")
+    if inputs.plan_ms is not None:
+        size = (weights / "model.safetensors").stat().st_size / 1e6
+        parts.append(
+            f"## Cost\n\n{size:.1f} MB of safetensors; {inputs.plan_ms:.1f} ms per `plan()` at 6 x 256 x 448 on "
+            "this 2-core CPU (`python benchmarks/bench_planner.py`).\n"
+        )
+    parts.append(
+        "## Limits\n\nTrained on OccSim raster renders only; it has never seen a real camera image. Its objects map "
+        "is of the present only, so the guard stops for what is already on the path, not for what is about to "
+        "enter it.\n"
+    )
+    path = weights / "MODEL_CARD.md"
+    path.write_text("\n".join(parts))
+    return path
+
+
+def _header(summary: dict, guard) -> str:
+    vision = summary["vision"]
+    guard_text = (
+        f"At inference an occupancy guard (UniAD's use of its own occupancy prediction) sweeps the front bumper along "
+        f"the plan over the predicted objects map and stops the plan {guard.gap} m short of the first cell above "
+        f"{guard.threshold} within {guard.half_width:.2f} m of the path's centre (`planners/occupancy_guard.py`; "
+        '`"guard": null` in `config.json` turns it off).'
+        if guard
+        else "No occupancy guard (`guard` is null in `config.json`): the network's plan is driven as it is."
+    )
+    return f"""# OccSim vision planner (VAD-style, camera only)
+
+A small VAD-style network (`planners/vision.py`): a shared CNN over the six views at
+{vision["input_hw"][0]} x {vision["input_hw"][1]}, a Simple-BEV-style lift to a {vision["bev_cells"]} x
+{vision["bev_cells"]} BEV grid with the observation's camera geometry, an auxiliary BEV-occupancy head
+({", ".join(summary["bev_channels"])}), and an ego query that outputs `ego_fut_preds` (3 commands x 6 steps x 2),
+decoded as VAD does (command row, cumulative sum). {guard_text}
+"""
+
+
+def _made(summary: dict, inputs: CardInputs) -> str:
+    config = summary["config"]
+    lines = ["## How it was made", ""]
+    if inputs.dagger and (Path(inputs.dagger) / "dagger.json").exists():
+        dagger = json.loads((Path(inputs.dagger) / "dagger.json").read_text())
+        lines += [
+            f"Closed-loop DAgger on the `{dagger['config']['benchmark']}` train split (`occsim dagger`), each round "
+            "scored on the first test instances of every family (raster, 6 x 256 x 448):",
+            "",
+            "| round | β | episodes | samples | learner drove | training [s] | val L2 1/2/3 s [m] | held-out NCAP / "
+            "collision rate by weather |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in dagger["rounds"]:
+            val = r["val"]
+            l2 = " / ".join(f"{val[f'val_L2_{h}s']:.2f}" for h in (1, 2, 3)) if val else "-"
+            scores = "; ".join(f"{s['weather']} {s['ncap']:.2f} / {s['collision_rate']:.2f}" for s in r["scores"])
+            beta = "-" if r["expert_share"] is None else f"{r['expert_share']:.2f}"
+            label = "start" if r["round"] < 0 else str(r["round"])
+            lines.append(
+                f"| {label} | {beta} | {r['episodes']} | {r['samples']} | {100 * r['driven_share']:.0f} % | "
+                f"{r['train_seconds']:.0f} | {l2} | {scores} |"
+            )
+        lines.append("")
+    data = [config["data_dir"], *config.get("more_data", [])]
+    lines += [
+        f"Final training: `{summary['command'] or 'occsim train-planner'}`",
+        f"- Data: {len(data)} collection folder(s), {summary['episodes']} episodes, {summary['samples']} samples "
+        f"({summary['train_samples']} train / {summary['val_samples']} validation, split by episode).",
+        f"- {config['epochs']} epochs from `{config.get('init_from')}`, batch {config['batch_size']}, AdamW lr "
+        f"{config['learning_rate']}, one-cycle, colour jitter {'on' if config.get('augment') else 'off'}, objects "
+        f"BCE weight {config.get('object_pos_weight', 1.0)}; {summary['seconds']:.0f} s on this CPU; best epoch "
+        f"{summary['best_epoch']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _closed_loop(inputs: CardInputs) -> str:
+    records = load_results(Path(inputs.suite))
+    if inputs.baseline_suite:
+        records += load_results(Path(inputs.baseline_suite))
+    rows = weather_rows(records)
+    lines = [
+        "## Closed loop on the held-out test split",
+        "",
+        "| planner | weather | runs | NCAP | drop vs clear | collision rate | route completion | PDMS |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        drop = "-" if r["ncap_drop"] is None else f"{r['ncap_drop']:+.2f}"
+        lines.append(
+            f"| {r['planner']} | {r['weather']} | {r['runs']} | {r['ncap']:.2f} | {drop} | {r['collision_rate']:.2f} "
+            f"| {r['route_completion']:.2f} | {r['pdms']:.2f} |"
+        )
+    families = family_rows(records)
+    planners = sorted({r["planner"] for r in families})
+    by_key = {(r["family"], r["planner"]): r for r in families}
+    lines += [
+        "",
+        "Per family, all weathers (NCAP / collision rate / route completion):",
+        "",
+        "| family | " + " | ".join(planners) + " |",
+        "|---" * (len(planners) + 1) + "|",
+    ]
+    for family in sorted({r["family"] for r in families}):
+        cells = [
+            f"{row['ncap']:.2f} / {row['collision_rate']:.2f} / {row['route_completion']:.2f}"
+            if (row := by_key.get((family, p)))
+            else "-"
+            for p in planners
+        ]
+        lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _open_loop(rows: list[dict], data: Path | None) -> str:
+    lines = [
+        f"## Open loop on held-out episodes ({rows[0]['samples']} samples{f', `{data}`' if data else ''})",
+        "",
+        "| weights | L2 1 s | L2 2 s | L2 3 s | coll. 1 s [%] | coll. 2 s [%] | coll. 3 s [%] | BEV objects IoU |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        l2 = " | ".join(f"{r[f'L2_{h}s']:.3f}" for h in (1, 2, 3))
+        coll = " | ".join(f"{100 * r[f'collision_{h}s']:.2f}" for h in (1, 2, 3))
+        lines.append(f"| `{r['weights']}` | {l2} | {coll} | {r['bev_iou_objects']:.3f} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,115 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from occsim.planners import make_planner
+from occsim.planners.occupancy_guard import OccupancyGuard, clear_distance, guard_waypoints, truncate_path
+from occsim.planners.vision import VisionConfig, VisionPlannerNet, bev_cell_centres, load_guard, save_vision
+
+from occsim.types import EGO_FRONT, CameraRig, PlannerInput
+
+CENTRES = bev_cell_centres(VisionConfig())  # 2 m cells, -39 ... 39
+STRAIGHT = np.stack([np.arange(1, 7) * 5.0, np.zeros(6)], axis=1)  # 10 m/s ahead: 30 m in 3 s
+
+
+def _map_with(*cells: tuple[float, float]) -> np.ndarray:
+    objects = np.zeros((40, 40))
+    for x, y in cells:
+        objects[np.argmin(np.abs(CENTRES - x)), np.argmin(np.abs(CENTRES - y))] = 1.0
+    return objects
+
+
+def test_a_clear_path_is_left_alone():
+    guard = OccupancyGuard()
+    objects = _map_with((15.0, 5.0), (-9.0, 1.0))  # beside the lane and behind the car
+    assert clear_distance(STRAIGHT, objects, CENTRES, guard) == np.inf
+    assert np.array_equal(guard_waypoints(STRAIGHT, objects, CENTRES, guard), STRAIGHT)
+
+
+def test_an_object_ahead_stops_the_plan_a_gap_before_it():
+    guard = OccupancyGuard(gap=2.5)
+    objects = _map_with((21.0, 1.0))  # a cell 20-22 m ahead, half in the corridor
+    distance = clear_distance(STRAIGHT, objects, CENTRES, guard)
+    # The bumper reads above 0.5 from 1 m before the cell's centre; then the gap.
+    assert distance == pytest.approx(21.0 - 1.0 - EGO_FRONT - 2.5, abs=0.6)
+    guarded = guard_waypoints(STRAIGHT, objects, CENTRES, guard)
+    assert guarded[:, 0].max() == pytest.approx(distance)
+    assert np.all(np.diff(guarded[:, 0]) >= 0) and np.all(guarded[:, 1] == 0)
+    assert guarded[0, 0] == 5.0  # the first 0.5 s is still driven as planned
+
+
+def test_an_object_at_the_bumper_stops_the_car_where_it_is():
+    objects = _map_with((EGO_FRONT + 0.5, 0.0))
+    assert np.array_equal(guard_waypoints(STRAIGHT, objects, CENTRES, OccupancyGuard()), np.zeros((6, 2)))
+
+
+def test_the_bumper_follows_a_turning_path():
+    # A quarter turn to the left of radius 10 m: the path ends 10 m ahead and 10 m left, heading left.
+    angles = np.linspace(0, np.pi / 2, 7)[1:]
+    left_turn = np.stack([10 * np.sin(angles), 10 - 10 * np.cos(angles)], axis=1)
+    across = _map_with((11.0, 13.0))  # just past the turn's end, where the bumper then points
+    straight_on = _map_with((17.0, 1.0))  # where a car that did not turn would go
+    guard = OccupancyGuard()
+    assert clear_distance(left_turn, across, CENTRES, guard) < np.inf
+    assert clear_distance(left_turn, straight_on, CENTRES, guard) == np.inf
+
+
+def test_truncate_path_moves_points_back_along_the_path():
+    corner = np.array([[2.0, 0.0], [4.0, 0.0], [4.0, 2.0], [4.0, 4.0], [4.0, 6.0], [4.0, 8.0]])
+    out = truncate_path(corner, 5.0)
+    assert out.tolist() == [[2, 0], [4, 0], [4, 1], [4, 1], [4, 1], [4, 1]]
+    assert np.array_equal(truncate_path(corner, 100.0), corner)
+    stopped = np.zeros((6, 2))
+    assert np.array_equal(clear_distance(stopped, _map_with((30.0, 0.0)), CENTRES, OccupancyGuard()), np.inf)
+
+
+def test_the_guard_is_saved_with_the_weights_and_older_weights_have_none(tmp_path):
+    small = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
+    net = VisionPlannerNet(small).eval()
+    save_vision(net, tmp_path / "guarded", guard=OccupancyGuard(gap=4.0))
+    assert load_guard(tmp_path / "guarded") == OccupancyGuard(gap=4.0)
+    save_vision(net, tmp_path / "plain", guard=None)
+    assert load_guard(tmp_path / "plain") is None
+    config = json.loads((tmp_path / "plain" / "config.json").read_text())
+    del config["guard"]  # as weights written before the guard existed
+    (tmp_path / "plain" / "config.json").write_text(json.dumps(config))
+    assert load_guard(tmp_path / "plain") is None
+    (tmp_path / "guarded" / "config.json").write_text(json.dumps({"vision": {}, "guard": {"gapp": 1}}))
+    with pytest.raises(ValueError, match="gapp"):
+        load_guard(tmp_path / "guarded")
+
+
+def test_the_planner_stops_where_its_own_objects_map_says(tmp_path):
+    """With the objects head forced to see a car 12 m ahead, the guarded planner stops short; unguarded, it goes on."""
+    small = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
+    torch.manual_seed(0)
+    net = VisionPlannerNet(small).eval()
+    with torch.no_grad():
+        for p in net.plan_head.parameters():
+            p.zero_()
+        net.plan_head[-1].bias.view(3, 6, 2)[:, :, 0] = 4.0  # 8 m/s straight ahead for every command
+        net.bev_head.weight.zero_()
+        net.bev_head.bias.fill_(-10.0)
+    objects = torch.full((40, 40), -10.0)
+    objects[np.argmin(np.abs(CENTRES - 13.0)), 20] = 10.0
+    net.bev_head.register_forward_hook(lambda m, i, out: out.index_put((torch.tensor(0), torch.tensor(0)), objects))
+    rig = CameraRig.nuscenes((32, 56))
+    inputs = PlannerInput(
+        images=np.zeros((6, 32, 56, 3), np.uint8),
+        intrinsics=rig.intrinsics,
+        cam2ego=rig.cam2ego,
+        ego=np.array([8.0, 0, 0, 0], np.float32),
+        ego_pose=np.zeros(3, np.float32),
+        command=2,
+        timestamp=0.0,
+    )
+    save_vision(net, tmp_path / "guarded")
+    save_vision(net, tmp_path / "plain", guard=None)
+    guarded = make_planner(f"vision:{tmp_path / 'guarded'}")
+    guarded.net = net  # the hooked network
+    plain = make_planner(f"vision:{tmp_path / 'plain'}")
+    plain.net = net
+    assert plain.plan(inputs).points[-1, 0] == pytest.approx(24.0)
+    stop = guarded.plan(inputs).points
+    assert stop[-1, 0] < 13.0 - EGO_FRONT and stop[0, 0] == pytest.approx(4.0)
