@@ -222,10 +222,10 @@ def train_planner(
     table.add_row("L2 [m]", *(f"{best.get(f'val_L2_{h}s', float('nan')):.3f}" for h in (1, 2, 3)))
     table.add_row("collision [%]", *(f"{100 * best.get(f'val_collision_{h}s', float('nan')):.2f}" for h in (1, 2, 3)))
     out.print(table)
-    if "objects_recall" in best:
+    if "val_objects_recall" in best:
         out.print(
-            f"BEV objects: IoU {best['bev_iou_objects']:.3f}, precision {best['objects_precision']:.3f}, "
-            f"recall {best['objects_recall']:.3f}"
+            f"BEV objects: IoU {best['val_bev_iou_objects']:.3f}, precision {best['val_objects_precision']:.3f}, "
+            f"recall {best['val_objects_recall']:.3f}"
         )
     out.print(f"{summary['samples']} samples, {summary['seconds']:.0f} s; weights and {card.name} in {out_dir}")
 

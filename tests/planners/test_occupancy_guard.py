@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -28,19 +29,21 @@ def test_a_clear_path_is_left_alone():
 
 
 def test_an_object_ahead_stops_the_plan_a_gap_before_it():
-    guard = OccupancyGuard(gap=2.5)
+    guard = OccupancyGuard(threshold=0.5, gap=2.5, horizon=3.0)
     objects = _map_with((21.0, 1.0))  # a cell 20-22 m ahead, half in the corridor
     distance = clear_distance(STRAIGHT, objects, CENTRES, guard)
     # The bumper reads above 0.5 from 1 m before the cell's centre; then the gap.
     assert distance == pytest.approx(21.0 - 1.0 - EGO_FRONT - 2.5, abs=0.6)
     guarded = guard_waypoints(STRAIGHT, objects, CENTRES, guard)
     assert guarded[:, 0].max() == pytest.approx(distance)
+    # Beyond the first second (10 m and the bumper's 3.3 m) the network's own plan is left alone.
+    assert clear_distance(STRAIGHT, objects, CENTRES, replace(guard, horizon=1.0)) == np.inf
     assert np.all(np.diff(guarded[:, 0]) >= 0) and np.all(guarded[:, 1] == 0)
     assert guarded[0, 0] == 5.0  # the first 0.5 s is still driven as planned
 
 
 def test_an_object_at_the_bumper_stops_the_car_where_it_is():
-    objects = _map_with((EGO_FRONT + 0.5, 0.0))
+    objects = _map_with((3.0, -1.0), (3.0, 1.0), (5.0, -1.0), (5.0, 1.0))  # a car right at the bumper (3.3 m)
     assert np.array_equal(guard_waypoints(STRAIGHT, objects, CENTRES, OccupancyGuard()), np.zeros((6, 2)))
 
 
@@ -50,7 +53,7 @@ def test_the_bumper_follows_a_turning_path():
     left_turn = np.stack([10 * np.sin(angles), 10 - 10 * np.cos(angles)], axis=1)
     across = _map_with((11.0, 13.0))  # just past the turn's end, where the bumper then points
     straight_on = _map_with((17.0, 1.0))  # where a car that did not turn would go
-    guard = OccupancyGuard()
+    guard = OccupancyGuard(threshold=0.5, horizon=3.0)
     assert clear_distance(left_turn, across, CENTRES, guard) < np.inf
     assert clear_distance(left_turn, straight_on, CENTRES, guard) == np.inf
 
@@ -81,7 +84,7 @@ def test_the_guard_is_saved_with_the_weights_and_older_weights_have_none(tmp_pat
 
 
 def test_the_planner_stops_where_its_own_objects_map_says(tmp_path):
-    """With the objects head forced to see a car 12 m ahead, the guarded planner stops short; unguarded, it goes on."""
+    """With the objects head forced to see a car 9 m ahead, the guarded planner stops short; unguarded, it goes on."""
     small = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
     torch.manual_seed(0)
     net = VisionPlannerNet(small).eval()
@@ -92,7 +95,7 @@ def test_the_planner_stops_where_its_own_objects_map_says(tmp_path):
         net.bev_head.weight.zero_()
         net.bev_head.bias.fill_(-10.0)
     objects = torch.full((40, 40), -10.0)
-    objects[np.argmin(np.abs(CENTRES - 13.0)), 20] = 10.0
+    objects[np.argmin(np.abs(CENTRES - 9.0)), 20] = 10.0
     net.bev_head.register_forward_hook(lambda m, i, out: out.index_put((torch.tensor(0), torch.tensor(0)), objects))
     rig = CameraRig.nuscenes((32, 56))
     inputs = PlannerInput(
@@ -112,4 +115,4 @@ def test_the_planner_stops_where_its_own_objects_map_says(tmp_path):
     plain.net = net
     assert plain.plan(inputs).points[-1, 0] == pytest.approx(24.0)
     stop = guarded.plan(inputs).points
-    assert stop[-1, 0] < 13.0 - EGO_FRONT and stop[0, 0] == pytest.approx(4.0)
+    assert 0.0 < stop[-1, 0] < 9.0 - EGO_FRONT
