@@ -119,6 +119,9 @@ def dagger(
     ),
     workers: Annotated[int, typer.Option(min=1, help="Processes for collection and evaluation.")] = 2,
     seed: Annotated[int, typer.Option()] = 0,
+    object_pos_weight: Annotated[
+        float, typer.Option(min=1.0, help="BCE weight of an occupied cell of the BEV objects channel.")
+    ] = 20.0,
 ) -> None:
     """Closed-loop DAgger for the vision planner: collect (learner drives, expert labels), train, score held out."""
     from occsim.suite.benchmark import BenchmarkError
@@ -139,6 +142,7 @@ def dagger(
         eval_weathers=tuple(w for w in eval_weather.split(",") if w),
         workers=workers,
         seed=seed,
+        object_pos_weight=object_pos_weight,
     )
     try:
         records = run_dagger(config, console=err)

@@ -216,7 +216,10 @@ def predict(net: VisionPlannerNet, dataset: PlannerDataset, batch_size: int = 32
 
 
 def bev_scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """IoU per BEV channel, and the objects channel's precision and recall, of bool (N, 3, cells, cells) maps."""
+    """IoU per BEV channel, and the objects channel's precision and recall, of bool (N, 3, cells, cells) maps.
+
+    A channel empty in both maps has IoU 1.
+    """
     scores = {}
     for channel, name in enumerate(BEV_CHANNELS):
         p, t = predicted[:, channel], truth[:, channel]
@@ -224,8 +227,9 @@ def bev_scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         scores[f"bev_iou_{name}"] = float((p & t).sum() / union) if union else 1.0
     p, t = predicted[:, BEV_CHANNELS.index("objects")], truth[:, BEV_CHANNELS.index("objects")]
     hits = (p & t).sum()
-    scores["objects_precision"] = float(hits / p.sum()) if p.sum() else 1.0
-    scores["objects_recall"] = float(hits / t.sum()) if t.sum() else 1.0
+    # Undefined (nan) where nothing was predicted or nothing was there to find.
+    scores["objects_precision"] = float(hits / p.sum()) if p.sum() else float("nan")
+    scores["objects_recall"] = float(hits / t.sum()) if t.sum() else float("nan")
     return scores
 
 

@@ -70,6 +70,7 @@ def weather_rows(records: list[dict]) -> list[dict]:
     clear = {r["planner"]: r["ncap"] for r in rows if r["weather"] == CLEAR}
     for row in rows:
         row["ncap_drop"] = round(clear[row["planner"]] - row["ncap"], 3) if row["planner"] in clear else None
+        # A negative drop: the planner scored better in this weather than in clear.
     return rows
 
 
@@ -115,8 +116,8 @@ def _composite(maps: np.ndarray) -> np.ndarray:
     image[..., 0] = np.maximum(image[..., 0], objects)
     image[..., 1] *= 1 - objects
     image[..., 2] *= 1 - objects
-    # Rows are x (forward) and columns y (left): transposed so x points up, y left.
-    return np.clip(image.transpose(1, 0, 2), 0, 1)
+    # Rows are x (forward), drawn upwards with origin="lower"; columns are y (left), flipped so left is left.
+    return np.clip(image[:, ::-1], 0, 1)
 
 
 def write_planner_card(inputs: CardInputs) -> Path:
@@ -152,8 +153,9 @@ def _header(summary: dict, guard) -> str:
     vision = summary["vision"]
     guard_text = (
         f"At inference an occupancy guard (UniAD's use of its own occupancy prediction) sweeps the front bumper along "
-        f"the plan over the predicted objects map and stops the plan {guard.gap} m short of the first cell above "
-        f"{guard.threshold} within {guard.half_width:.2f} m of the path's centre (`planners/occupancy_guard.py`; "
+        f"the plan's first {guard.horizon:g} s over the predicted objects map and stops the plan {guard.gap} m short "
+        f"of the first point above {guard.threshold} within {guard.half_width:.2f} m of the path's centre "
+        "(`planners/occupancy_guard.py`; "
         '`"guard": null` in `config.json` turns it off).'
         if guard
         else "No occupancy guard (`guard` is null in `config.json`): the network's plan is driven as it is."
@@ -183,10 +185,10 @@ def _made(summary: dict, inputs: CardInputs) -> str:
         ]
         for r in dagger["rounds"]:
             val = r["val"]
-            l2 = " / ".join(f"{val[f'val_L2_{h}s']:.2f}" for h in (1, 2, 3)) if val else "-"
+            l2 = " / ".join(f"{val[f'val_L2_{h}s']:.2f}" for h in (1, 2, 3)) if "val_L2_1s" in val else "-"
             scores = "; ".join(f"{s['weather']} {s['ncap']:.2f} / {s['collision_rate']:.2f}" for s in r["scores"])
             beta = "-" if r["expert_share"] is None else f"{r['expert_share']:.2f}"
-            label = "start" if r["round"] < 0 else str(r["round"])
+            label = "start" if r["round"] < 0 else str(r["round"]) + (" (training stopped)" if r["interrupted"] else "")
             lines.append(
                 f"| {label} | {beta} | {r['episodes']} | {r['samples']} | {100 * r['driven_share']:.0f} % | "
                 f"{r['train_seconds']:.0f} | {l2} | {scores} |"
@@ -211,10 +213,16 @@ def _closed_loop(inputs: CardInputs) -> str:
     if inputs.baseline_suite:
         records += load_results(Path(inputs.baseline_suite))
     rows = weather_rows(records)
+    drawn = [r for r in records if r.get("family")]
+    families = {r["family"] for r in drawn}
+    instances = len({(r["family"], r["seed"]) for r in drawn}) / max(1, len(families))
     lines = [
         "## Closed loop on the held-out test split",
         "",
-        "| planner | weather | runs | NCAP | drop vs clear | collision rate | route completion | PDMS |",
+        f"{instances:.0f} test instances of each of {len(families)} families per weather, raster at the suite's "
+        "camera size; the drop is clear's NCAP minus the weather's (negative: better than in clear).",
+        "",
+        "| planner | weather | runs | NCAP | NCAP drop vs clear | collision rate | route completion | PDMS |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -223,9 +231,9 @@ def _closed_loop(inputs: CardInputs) -> str:
             f"| {r['planner']} | {r['weather']} | {r['runs']} | {r['ncap']:.2f} | {drop} | {r['collision_rate']:.2f} "
             f"| {r['route_completion']:.2f} | {r['pdms']:.2f} |"
         )
-    families = family_rows(records)
-    planners = sorted({r["planner"] for r in families})
-    by_key = {(r["family"], r["planner"]): r for r in families}
+    per_family = family_rows(records)
+    planners = sorted({r["planner"] for r in per_family})
+    by_key = {(r["family"], r["planner"]): r for r in per_family}
     lines += [
         "",
         "Per family, all weathers (NCAP / collision rate / route completion):",
@@ -233,7 +241,7 @@ def _closed_loop(inputs: CardInputs) -> str:
         "| family | " + " | ".join(planners) + " |",
         "|---" * (len(planners) + 1) + "|",
     ]
-    for family in sorted({r["family"] for r in families}):
+    for family in sorted(families):
         cells = [
             f"{row['ncap']:.2f} / {row['collision_rate']:.2f} / {row['route_completion']:.2f}"
             if (row := by_key.get((family, p)))
@@ -247,6 +255,8 @@ def _closed_loop(inputs: CardInputs) -> str:
 def _open_loop(rows: list[dict], data: Path | None) -> str:
     lines = [
         f"## Open loop on held-out episodes ({rows[0]['samples']} samples{f', `{data}`' if data else ''})",
+        "",
+        "The network's own plans (before any guard) against the expert's, VAD's definitions.",
         "",
         "| weights | L2 1 s | L2 2 s | L2 3 s | coll. 1 s [%] | coll. 2 s [%] | coll. 3 s [%] | BEV objects IoU |",
         "|---|---|---|---|---|---|---|---|",

@@ -194,3 +194,4 @@ def test_bev_scores_and_the_objects_weight():
     assert scores["objects_precision"] == 0.5 and scores["objects_recall"] == 0.5
     assert scores["bev_iou_objects"] == pytest.approx(1 / 3) and scores["bev_iou_driveable"] == 0.5
     assert scores["bev_iou_static"] == 1.0  # nothing to find, nothing found
+    assert np.isnan(bev_scores(np.zeros_like(truth), truth)["objects_precision"])  # nothing predicted
