@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -220,6 +221,7 @@ def collect(
     todo = [job for job in jobs if not (out / job.file_name).exists()]
     threads = max(1, (multiprocessing.cpu_count() or 1) // max(1, config.workers))
     errors = []
+    started = time.perf_counter()
     columns = (TextColumn("collect"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("collect", total=len(jobs), completed=len(jobs) - len(todo))
@@ -244,6 +246,9 @@ def collect(
         "episodes": len(files),
         "samples": samples,
         "driven_steps": driven,
+        # This call's wall time: a resumed collection counts only the episodes it added (``collected_now``).
+        "seconds": round(time.perf_counter() - started, 1),
+        "collected_now": len(todo),
         "errors": errors,
         "config": {**asdict(config), "out_dir": str(out)},
         "scenarios": sorted({job.scenario.name for job in jobs}),

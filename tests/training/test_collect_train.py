@@ -58,6 +58,7 @@ def test_collect_then_train_end_to_end(tmp_path):
     meta = collect([load_scenario("bus_ahead")], config)
     files = sorted(data.glob("*.npz"))
     assert meta["episodes"] == 2 and len(files) == 2 and not meta["errors"]
+    assert meta["collected_now"] == 2 and meta["seconds"] > 0
     with np.load(files[0]) as episode:
         steps = len(episode["plan"])
         assert episode["images"].shape == (steps, 6, 32, 56, 3)
