@@ -240,10 +240,10 @@ def eval_planner(
     weights: Annotated[list[Path], typer.Option(help="A vision weights folder (repeatable: models side by side).")],
 ) -> None:
     """Open-loop scores of vision planners on held-out episodes: VAD's L2 and collision at 1/2/3 s, BEV IoU."""
-    from occsim.training.planner import evaluate_weights
+    from occsim.training.planner import evaluate_weights, load_dataset
 
     try:
-        rows = evaluate_weights(list(weights), data_dir)
+        rows = evaluate_weights(list(weights), load_dataset(data_dir))
     except (FileNotFoundError, ValueError) as e:
         raise fail(str(e)) from None
     table = Table(title=f"open loop on {data_dir} ({rows[0]['samples']} samples)")
@@ -278,13 +278,9 @@ def planner_card(
     baseline: Annotated[Path | None, typer.Option(help="The weights it replaces, scored open loop beside it.")] = None,
 ) -> None:
     """Write a vision planner's MODEL_CARD.md and bev.png from its DAgger rounds, suites and held-out episodes."""
-    from occsim.training.planner import evaluate_weights
     from occsim.training.planner_card import CardInputs, plan_milliseconds, write_planner_card
 
     try:
-        rows = None
-        if open_loop_data:
-            rows = evaluate_weights([weights, *([baseline] if baseline else [])], open_loop_data)
         card = write_planner_card(
             CardInputs(
                 weights=weights,
@@ -292,7 +288,7 @@ def planner_card(
                 dagger=dagger,
                 suite=suite,
                 baseline_suite=baseline_suite,
-                open_loop=rows,
+                baseline=baseline,
                 open_loop_data=open_loop_data,
                 plan_ms=plan_milliseconds(weights),
             )

@@ -240,9 +240,8 @@ def evaluate(net: VisionPlannerNet, dataset: PlannerDataset) -> dict[str, float]
     return {**metrics, **bev_scores(bev, dataset.bev)}
 
 
-def evaluate_weights(weights: list[str | Path], data_dir: str | Path) -> list[dict]:
-    """``evaluate`` for each weights folder on every episode of ``data_dir`` (held-out data): one row per folder."""
-    dataset = load_dataset(data_dir)
+def evaluate_weights(weights: list[str | Path], dataset: PlannerDataset) -> list[dict]:
+    """``evaluate`` for each weights folder on ``dataset`` (held-out episodes): one row per folder."""
     return [
         {"weights": str(folder), "samples": len(dataset), **evaluate(load_vision(folder), dataset)}
         for folder in tqdm(weights, desc="weights", unit="model", leave=False)

@@ -1,8 +1,8 @@
 """The shipped vision planner's model card: how it was made (DAgger rounds), what it scores and what it sees.
 
 ``write_planner_card`` reads what the README's commands leave behind (``dagger.json``, the final training's
-``metrics.json``, suite folders on the benchmark's test split, open-loop rows of ``evaluate_weights``) and writes
-``MODEL_CARD.md`` with ``bev.png``: the BEV occupancy head's output beside the truth on held-out frames.
+``metrics.json``, suite folders on the benchmark's test split, held-out episodes scored with ``evaluate_weights``)
+and writes ``MODEL_CARD.md`` with ``bev.png``: the BEV occupancy head's output beside the truth on held-out frames.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from occsim.planners.vision import BEV_CHANNELS, load_guard, load_vision
+from occsim.planners.vision import BEV_CHANNELS, WEIGHTS_NAME, load_guard, load_vision
 from occsim.suite.report import load_results
 from occsim.suite.summary import family_rows, summarise
-from occsim.training.planner import PlannerDataset, _batch, load_dataset
+from occsim.training.planner import PlannerDataset, _batch, evaluate_weights, load_dataset
 from occsim.types import CAMERA_NAMES
 
 CLEAR = "clear"
@@ -32,8 +32,8 @@ class CardInputs:
     dagger: Path | None = None  # an ``occsim dagger`` folder (dagger.json)
     suite: Path | None = None  # suite on the test split with this model (and any others)
     baseline_suite: Path | None = None  # suite on the test split with the model it replaces
-    open_loop: list[dict] | None = None  # ``evaluate_weights`` rows: this model and the one it replaces
-    open_loop_data: Path | None = None  # the held-out episodes those rows and bev.png use
+    baseline: Path | None = None  # the weights it replaces, scored open loop beside it
+    open_loop_data: Path | None = None  # held-out episodes for the open-loop table and bev.png
     plan_ms: float | None = None  # mean plan() time at 6 x 256 x 448 on this machine
 
 
@@ -128,13 +128,14 @@ def write_planner_card(inputs: CardInputs) -> Path:
     parts = [_header(summary, guard), _made(summary, inputs)]
     if inputs.suite:
         parts.append(_closed_loop(inputs))
-    if inputs.open_loop:
-        parts.append(_open_loop(inputs.open_loop, inputs.open_loop_data))
     if inputs.open_loop_data:
-        bev_picture(weights, load_dataset(inputs.open_loop_data), weights / "bev.png")
+        held_out = load_dataset(inputs.open_loop_data)  # read once for the table and the picture
+        rows = evaluate_weights([weights, *([inputs.baseline] if inputs.baseline else [])], held_out)
+        parts.append(_open_loop(rows, inputs.open_loop_data))
+        bev_picture(weights, held_out, weights / "bev.png")
         parts.append("## What the BEV head sees\n\n![BEV occupancy head beside the truth](bev.png)\n")
     if inputs.plan_ms is not None:
-        size = (weights / "model.safetensors").stat().st_size / 1e6
+        size = (weights / WEIGHTS_NAME).stat().st_size / 1e6
         parts.append(
             f"## Cost\n\n{size:.1f} MB of safetensors; {inputs.plan_ms:.1f} ms per `plan()` at 6 x 256 x 448 on "
             "this 2-core CPU (`python benchmarks/bench_planner.py`).\n"
