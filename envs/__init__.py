@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
+
 from occsim.envs.registration import WEATHER_IDS, register_envs
 
-__all__ = ["WEATHER_IDS", "MosaicObservation", "OccSimEnv", "register_envs"]
+# name -> module; loaded on first use, since the env pulls in the renderer and simulation.
+_LAZY = {
+    "OccSimEnv": "occsim.envs.occsim_env",
+    "OccSimVectorEnv": "occsim.envs.vector",
+    "MosaicObservation": "occsim.envs.wrappers",
+    "BevObservation": "occsim.envs.bev",
+    "BevVectorObservation": "occsim.envs.bev",
+    "BEV_LAYERS": "occsim.envs.bev",
+    "RewardWeights": "occsim.envs.reward",
+}
+
+__all__ = ["WEATHER_IDS", "register_envs", *_LAZY]
 
 
 def __getattr__(name: str):
-    # The env pulls in the renderer and simulation; load them on first use, not when occsim is imported.
-    if name == "OccSimEnv":
-        from occsim.envs.occsim_env import OccSimEnv
-
-        return OccSimEnv
-    if name == "MosaicObservation":
-        from occsim.envs.wrappers import MosaicObservation
-
-        return MosaicObservation
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(name)

@@ -8,15 +8,24 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from occsim.envs.reward import RewardWeights, reward_terms
 from occsim.envs.visualize import frame_image
 
 from occsim.scenario import Scenario
 from occsim.sim import Simulation, StepOutcome
-from occsim.types import ACTOR_COLUMNS, EGO_COLUMNS, MAX_ACTORS, OCC3D_GRID, WAYPOINT_RANGE, Trajectory, Weather
+from occsim.types import (
+    ACTOR_COLUMNS,
+    EGO_COLUMNS,
+    MAX_ACTORS,
+    OCC3D_GRID,
+    ROUTE_POINTS,
+    ROUTE_SPACING,
+    WAYPOINT_RANGE,
+    Trajectory,
+    Weather,
+)
 from occsim.world.ego import control_from_normalised
 
-COLLISION_PENALTY = 10.0  # reward lost on a collision
-PROGRESS_REWARD = 0.1  # reward per metre of route progress
 ScenarioArg = str | Path | Scenario | list
 
 
@@ -36,6 +45,9 @@ class OccSimEnv(gym.Env):
             the shipped model; a path: a ``train-perception`` folder), and ``info["sightings"]``: the actors within
             40 m the raster geometry shows, each a ``Sighting`` (class, distance, found by the model).
         render_mode: None or ``rgb_array``.
+        reward: weights of the reward terms, a dict or ``RewardWeights`` (see ``occsim.envs.reward``; default:
+            0.1 per metre of progress, -10 and -1 per m/s of impact speed on a collision, -1 per step off the
+            road, -0.1 per m/s² beyond nuPlan's comfortable accelerations).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -51,11 +63,13 @@ class OccSimEnv(gym.Env):
         privileged: bool = False,
         render_mode: str | None = None,
         perception_meter: bool | str = False,
+        reward: RewardWeights | dict | None = None,
     ):
         if action_type not in ("waypoints", "control"):
             raise ValueError(f"action_type must be 'waypoints' or 'control', got {action_type!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.reward_weights = RewardWeights.from_kwargs(reward)
         self.scenarios = _resolve(scenario)
         self.weather = Weather(weather) if weather else None
         self.action_type = action_type
@@ -83,6 +97,7 @@ class OccSimEnv(gym.Env):
             obs["occupancy"] = spaces.Box(0, 17, OCC3D_GRID.shape, np.uint8)
             obs["actors"] = spaces.Box(-np.inf, np.inf, (MAX_ACTORS, len(ACTOR_COLUMNS)), np.float32)
             obs["goal"] = spaces.Box(-np.inf, np.inf, (2,), np.float32)
+            obs["route"] = spaces.Box(-np.inf, np.inf, (ROUTE_POINTS, 2), np.float32)
         self.observation_space = spaces.Dict(obs)
         if action_type == "waypoints":
             self.action_space = spaces.Box(-WAYPOINT_RANGE, WAYPOINT_RANGE, (6, 2), np.float32)
@@ -94,12 +109,27 @@ class OccSimEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start a scenario: ``options={"scenario": ...}`` switches to another one."""
+        self.begin_reset(seed=seed, options=options)
+        return self.end_reset(self.sim.observe())
+
+    def step(self, action):
+        """Apply a trajectory or a control for one env step (``dt`` of the scenario)."""
+        self.begin_step(action)
+        return self.end_step(self.sim.observe())
+
+    # The batched vector env (``occsim.envs.vector``) runs each half for every world and renders in between, so
+    # its worlds go through exactly this code.
+    def begin_reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        """``reset`` up to the frame: draw the scenario and build its world."""
         super().reset(seed=seed)
         if options and "scenario" in options:
             self.scenarios = _resolve(options["scenario"])
         self._scenario = self.scenarios[int(self.np_random.integers(len(self.scenarios)))]
         run_seed = int(self.np_random.integers(2**31 - 1))
-        outcome = self.sim.reset(self._scenario, seed=run_seed, weather=self.weather)
+        self.sim.start(self._scenario, seed=run_seed, weather=self.weather)
+
+    def end_reset(self, outcome: StepOutcome) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``reset`` from the frame on: the observation and info of the observed start."""
         self._intrinsics = self.sim.rig.intrinsics.astype(np.float32)
         self._cam2ego = self.sim.rig.cam2ego.astype(np.float32)
         self._last_plan = None
@@ -109,8 +139,8 @@ class OccSimEnv(gym.Env):
             info["road"] = self.sim.world.layout()
         return self._observation(), info
 
-    def step(self, action):
-        """Apply a trajectory or a control for one env step (``dt`` of the scenario)."""
+    def begin_step(self, action) -> None:
+        """``step`` up to the frame: check the action and move the world."""
         if self._scenario is None:
             raise RuntimeError("call reset() before step()")
         if self.action_type == "waypoints":
@@ -119,21 +149,24 @@ class OccSimEnv(gym.Env):
             except (ValueError, TypeError) as e:
                 raise ValueError(f"invalid waypoints action: {e}") from None
             self._last_plan = plan
-            outcome = self.sim.step(plan)
+            self.sim.advance(plan)
         else:
             control = np.asarray(action, dtype=np.float64)
             if control.shape != (2,) or not np.all(np.isfinite(control)):
                 raise ValueError(
                     f"invalid control action: expected 2 finite values (acceleration, steering), got {action!r}"
                 )
-            outcome = self.sim.step(control_from_normalised(control))
-        reward = PROGRESS_REWARD * (outcome.progress - self._progress) - (
-            COLLISION_PENALTY if outcome.collision else 0.0
-        )
+            self.sim.advance(control_from_normalised(control))
+
+    def end_step(self, outcome: StepOutcome) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        """``step`` from the frame on: observation, reward, end flags and info of the observed step."""
+        terms = reward_terms(outcome, self._progress, self.sim.history[-1].ego_trace, self.reward_weights)
         self._progress = outcome.progress
         terminated = outcome.collision is not None or outcome.goal_reached
         truncated = outcome.timed_out and not terminated
-        return self._observation(), float(reward), terminated, truncated, self._info(outcome)
+        info = self._info(outcome)
+        info["reward_terms"] = terms
+        return self._observation(), float(sum(terms.values())), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
         """The six views beside a bird's-eye view (``rgb_array``)."""
@@ -157,6 +190,7 @@ class OccSimEnv(gym.Env):
             obs["occupancy"] = sim.occupancy
             obs["actors"] = self._actor_table()
             obs["goal"] = ego.pose.to_local(np.asarray(world.route.goal)).astype(np.float32)
+            obs["route"] = ego.pose.to_local(world.route.ahead(ego, ROUTE_POINTS, ROUTE_SPACING)).astype(np.float32)
         return obs
 
     def _actor_table(self) -> np.ndarray:

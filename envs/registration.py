@@ -22,6 +22,7 @@ def register_envs() -> None:
         gym.register(
             id=env_id,
             entry_point="occsim.envs.occsim_env:OccSimEnv",
+            vector_entry_point="occsim.envs.vector:OccSimVectorEnv",
             kwargs={"weather": weather},
             disable_env_checker=False,
         )

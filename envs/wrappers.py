@@ -8,11 +8,12 @@ from gymnasium import spaces
 from occsim.envs.visualize import mosaic
 
 
-class MosaicObservation(gym.ObservationWrapper):
+class MosaicObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Replace the observation with one (2H, 3W, 3) uint8 image of the six views, for image-based RL libraries."""
 
     def __init__(self, env: gym.Env):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
         n, h, w, _ = env.observation_space["images"].shape
         if n != 6:
             raise ValueError(f"MosaicObservation lays out six cameras, got {n}")

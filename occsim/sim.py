@@ -76,9 +76,15 @@ class Simulation:
         self.frames: CameraFrames | None = None
         self.occupancy: np.ndarray | None = None
         self.collision: Collision | None = None
+        self.offroad = False
 
     def reset(self, scenario: Scenario, seed: int | None = None, weather: Weather | None = None) -> StepOutcome:
         """Build the scenario's world (jittered by ``seed``) and render the first frame."""
+        self.start(scenario, seed, weather)
+        return self.observe()
+
+    def start(self, scenario: Scenario, seed: int | None = None, weather: Weather | None = None) -> None:
+        """``reset`` without the frame: build the world; ``observe`` renders it (the batched env renders many)."""
         self.scenario = scenario
         self.seed = 0 if seed is None else int(seed)
         self.world = build_world(scenario, seed)
@@ -88,9 +94,8 @@ class Simulation:
         self.tracker.reset()
         self.steps = 0
         self.collision = None
-        outcome = self._observe(collision=None, offroad=self._offroad())
-        self.history = [self._record(None, (self.world.ego,), None, outcome.offroad)]
-        return outcome
+        self.offroad = self._offroad()
+        self.history = [self._record(None, (self.world.ego,), None, self.offroad)]
 
     def _use_rig(self, rig: CameraRig) -> None:
         """Render with ``rig`` (a logged scene's real cameras, or the default); a named renderer is rebuilt."""
@@ -108,7 +113,12 @@ class Simulation:
         return int(round(self.scenario.duration / self.scenario.dt))
 
     def step(self, action: Trajectory | Control) -> StepOutcome:
-        """Track ``action`` for one env step at 10 Hz substeps, stopping at the first collision."""
+        """Track ``action`` for one env step at 10 Hz substeps, stopping at the first collision; then render."""
+        self.advance(action)
+        return self.observe()
+
+    def advance(self, action: Trajectory | Control) -> None:
+        """``step`` without the frame: move the world one env step; ``observe`` renders it."""
         world, scenario = self.world, self.scenario
         if world is None or scenario is None:
             raise RuntimeError("call reset() before step()")
@@ -128,11 +138,10 @@ class Simulation:
             if collision is not None:
                 break
         self.steps += 1
-        self.collision = collision
+        self.collision, self.offroad = collision, offroad
         self.history.append(
             self._record(action if isinstance(action, Trajectory) else None, tuple(trace), collision, offroad)
         )
-        return self._observe(collision, offroad)
 
     def _record(self, plan: Trajectory | None, trace: tuple, collision: Collision | None, offroad: bool) -> HistoryStep:
         world = self.world
@@ -155,19 +164,26 @@ class Simulation:
         assert self.world is not None
         return not bool(np.all(self.world.road_map.is_drivable(footprint_corners(self.world.ego.pose))))
 
-    def _observe(self, collision: Collision | None, offroad: bool) -> StepOutcome:
+    @property
+    def frame_seed(self) -> int:
+        """The seed of the current frame's weather noise: the run's seed and the step, so frames repeat exactly."""
+        return int(np.random.SeedSequence([self.seed, self.steps]).generate_state(1)[0])
+
+    def observe(self, frames: CameraFrames | None = None) -> StepOutcome:
+        """The outcome of the last ``start`` or ``advance``, with its frame: ``frames`` if given, else rendered."""
         world = self.world
         assert world is not None
         self.occupancy = world.occupancy()
-        frame_seed = int(np.random.SeedSequence([self.seed, self.steps]).generate_state(1)[0])
-        self.frames = self.renderer.render(world, self.weather, frame_seed) if self.render_enabled else None
+        if frames is None and self.render_enabled:
+            frames = self.renderer.render(world, self.weather, self.frame_seed)
+        self.frames = frames
         perceived, seen = self._perceive() if self.frames is not None and self.meter is not None else (None, None)
         progress = world.route.progress(world.ego)
         completion = float(np.clip(progress / max(world.route.length, 1e-6), 0.0, 1.0))
         return StepOutcome(
             frames=self.frames,
-            collision=collision,
-            offroad=offroad,
+            collision=self.collision,
+            offroad=self.offroad,
             goal_reached=completion >= 1.0,
             timed_out=self.steps >= self.max_steps,
             progress=progress,

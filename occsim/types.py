@@ -265,6 +265,7 @@ class VoxelGrid:
 OCC3D_GRID = VoxelGrid(shape=(200, 200, 16), voxel_size=0.4, lower=(-40.0, -40.0, -1.0))
 GROUND_LAYER = 2  # the z layer [-0.2, 0.2) m that holds the ground surface
 MAX_ACTORS = 64  # rows of the privileged actor table
+ROUTE_POINTS, ROUTE_SPACING = 32, 2.0  # the privileged route ahead: this many points, this far apart [m]
 ACTOR_COLUMNS = ("valid", "class", "x", "y", "yaw", "speed", "vx", "vy", "length", "width", "height")
 EGO_COLUMNS = ("speed", "acceleration", "yaw_rate", "steering")
 

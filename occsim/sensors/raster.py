@@ -6,14 +6,17 @@ exactly the first voxel a 3D DDA would hit. The ground is a textured plane, acto
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from numba.typed import List
 
 from occsim.sensors.parallel import KERNEL_LOCK
 from occsim.sensors.raster_kernel import _finish, _trace
 from occsim.sensors.renderer import Renderer, register_renderer
 from occsim.sensors.weather import make_weather
 from occsim.types import CameraFrames, CameraRig, Weather
-from occsim.world.background import BLOCK, TEXEL
+from occsim.world.background import BLOCK, TEXEL, StaticWorld
 from occsim.world.world import World
 
 MAX_DISTANCE = 150.0  # [m] rays that hit nothing by then see sky
@@ -79,36 +82,54 @@ class RasterRenderer(Renderer):
 
     def render(self, world: World, weather: Weather, seed: int) -> CameraFrames:
         """Ray cast all cameras, shade, then apply the weather's image-space effects."""
-        model = make_weather(weather)
-        light = model.illumination().as_array()
-        pose = world.ego.pose
-        c, s = np.cos(pose.yaw), np.sin(pose.yaw)
-        ego_rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-        cam_rot = np.einsum("ij,njk->nik", ego_rot, self.rig.cam2ego[:, :3, :3])
-        cam_pos = np.einsum("ij,nj->ni", ego_rot, self.rig.cam2ego[:, :3, 3]) + (pose.x, pose.y, 0.0)
-        boxes = _box_array(world)
-        rects = _screen_rects(boxes, cam_rot, cam_pos, self.rig.intrinsics, self.rig.hw, self.max_distance)
-        paint = PAINTS[(boxes[:, 7].astype(np.int64) * 5 + 3) % len(PAINTS)] if len(boxes) else np.zeros((0, 3))
+        return self.render_batch([world], [weather], [seed])[0]
 
+    def render_batch(self, worlds: list[World], weathers: list[Weather], seeds: list[int]) -> list[CameraFrames]:
+        """Render several worlds through this rig in one launch of the ray-casting kernel (vectorised envs).
+
+        Each world's frames are byte for byte what ``render`` gives for it alone: the kernel's per-pixel work does
+        not depend on the batch, and each world's weather noise comes from its own ``seed``.
+        """
+        if not (len(worlds) == len(weathers) == len(seeds)) or not worlds:
+            raise ValueError("render_batch needs one weather and one seed per world, and at least one world")
+        models = [make_weather(w) for w in weathers]
         n, (h, w) = len(self.rig.names), self.rig.hw
-        rgb = np.empty((n, h, w, 3), dtype=np.float32)
-        dist = np.empty((n, h, w), dtype=np.float32)
-        sem = np.empty((n, h, w), dtype=np.uint8)
-        st = world.static
+        count = len(worlds)
+        cam_rot = np.empty((count, n, 3, 3))
+        cam_pos = np.empty((count, n, 3))
+        light = np.stack([m.illumination().as_array() for m in models])
+        ego = np.array([[x.ego.pose.x, x.ego.pose.y, x.ego.pose.yaw] for x in worlds])
+        boxes, rects, paint = List(), List(), List()
+        for k, world in enumerate(worlds):
+            cam_rot[k], cam_pos[k] = self._camera_poses(world)
+            world_boxes = _box_array(world)
+            boxes.append(world_boxes)
+            rects.append(
+                _screen_rects(world_boxes, cam_rot[k], cam_pos[k], self.rig.intrinsics, (h, w), self.max_distance)
+            )
+            paint.append(
+                PAINTS[(world_boxes[:, 7].astype(np.int64) * 5 + 3) % len(PAINTS)]
+                if len(world_boxes)
+                else np.zeros((0, 3))
+            )
+        statics = _static_lists([world.static for world in worlds])
+        rgb = np.empty((count, n, h, w, 3), dtype=np.float32)
+        dist = np.empty((count, n, h, w), dtype=np.float32)
+        sem = np.empty((count, n, h, w), dtype=np.uint8)
         with KERNEL_LOCK:
             _trace(
                 self._rays,
                 cam_rot,
                 cam_pos,
-                st.columns,
-                st.labels,
-                st.clearance,
-                st.block_top,
+                statics.columns,
+                statics.labels,
+                statics.clearance,
+                statics.block_top,
                 BLOCK,
-                np.asarray(st.grid.lower, dtype=np.float64),
-                float(st.grid.voxel_size),
-                float(st.top),
-                st.texture,
+                statics.lower,
+                statics.voxel,
+                statics.top,
+                statics.texture,
                 TEXEL,
                 boxes,
                 rects,
@@ -118,19 +139,66 @@ class RasterRenderer(Renderer):
                 GROUND_CLASS,
                 FACADES,
                 light,
-                st.lamps,
-                np.array([pose.x, pose.y, pose.yaw]),
+                statics.lamps,
+                ego,
                 self.max_distance,
                 rgb,
                 dist,
                 sem,
             )
-        rgb = model.apply(rgb, dist, np.random.default_rng(seed))
+        for k, (model, seed) in enumerate(zip(models, seeds)):
+            rgb[k] = model.apply(rgb[k], dist[k], np.random.default_rng(seed))
         image = np.empty(rgb.shape, dtype=np.uint8)
         depth = np.empty(dist.shape, dtype=np.float32)
         with KERNEL_LOCK:
-            _finish(rgb, dist, self._z, _GAMMA_LUT, image, depth)
-        return CameraFrames(image, depth, sem)
+            _finish(
+                rgb.reshape(count * n, h, w, 3),
+                dist.reshape(count * n, h, w),
+                np.broadcast_to(self._z[None], (count, n, h, w)).reshape(count * n, h, w),
+                _GAMMA_LUT,
+                image.reshape(count * n, h, w, 3),
+                depth.reshape(count * n, h, w),
+            )
+        return [CameraFrames(image[k], depth[k], sem[k]) for k in range(count)]
+
+    def _camera_poses(self, world: World) -> tuple[np.ndarray, np.ndarray]:
+        """World-frame rotations (n, 3, 3) and positions (n, 3) of the rig's cameras on the ego."""
+        pose = world.ego.pose
+        c, s = np.cos(pose.yaw), np.sin(pose.yaw)
+        ego_rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        cam_rot = np.einsum("ij,njk->nik", ego_rot, self.rig.cam2ego[:, :3, :3])
+        cam_pos = np.einsum("ij,nj->ni", ego_rot, self.rig.cam2ego[:, :3, 3]) + (pose.x, pose.y, 0.0)
+        return cam_rot, cam_pos
+
+
+@dataclass(frozen=True)
+class _StaticLists:
+    """The kernel's view of several static worlds: per-world arrays in typed lists, scalars stacked."""
+
+    columns: List
+    labels: List
+    clearance: List
+    block_top: List
+    texture: List
+    lamps: List
+    lower: np.ndarray  # (worlds, 3)
+    voxel: np.ndarray  # (worlds,)
+    top: np.ndarray  # (worlds,)
+
+
+def _static_lists(statics: list[StaticWorld]) -> _StaticLists:
+    """Pack static worlds for ``_trace`` (typed lists cost about 25 µs each to build, nothing beside the kernel)."""
+    lists = [List() for _ in range(6)]
+    for st in statics:
+        arrays = (st.columns, st.labels, st.clearance, st.block_top, st.texture, st.lamps.reshape(-1, 3))
+        for target, array in zip(lists, arrays):
+            target.append(np.ascontiguousarray(array))
+    return _StaticLists(
+        *lists,
+        lower=np.array([st.grid.lower for st in statics], dtype=np.float64),
+        voxel=np.array([st.grid.voxel_size for st in statics], dtype=np.float64),
+        top=np.array([st.top for st in statics], dtype=np.float64),
+    )
 
 
 def _box_array(world: World) -> np.ndarray:

@@ -51,6 +51,12 @@ class Route:
         points = self.lane.road.to_world(np.arange(lo, hi + 1e-9, spacing), self.lane.lateral)
         return points if self.lane.direction > 0 else points[::-1]
 
+    def ahead(self, ego: EgoState, count: int, spacing: float) -> np.ndarray:
+        """(count, 2) world points along the route from the ego's station on, ``spacing`` apart, held at the goal."""
+        travelled = min(max(self.progress(ego), 0.0), self.length)
+        along = np.minimum(travelled + spacing * np.arange(count), self.length)
+        return self.lane.road.to_world(self.start_s + self.lane.direction * along, self.lane.lateral)
+
     @property
     def goal(self) -> tuple[float, float]:
         """Goal position, world frame [m]."""

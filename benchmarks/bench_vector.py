@@ -1,0 +1,127 @@
+"""Aggregate env steps per second of OccSim's vector envs against N, with a single env and highway-fast-v0.
+
+Every figure comes from the same run on this machine: Gymnasium's sync and async vector envs and the batched one
+(``vectorization_mode="vector_entry_point"``) at N = 1, 2, 4, 8, 16, at two camera sizes, stepping the built-in
+suite with a constant-velocity plan; episodes autoreset and their resets count, as in RL training.
+
+Run: python benchmarks/bench_vector.py [--quick]   → benchmarks/results/vector.json and vector.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import occsim  # noqa: E402,F401 - registers the ids
+from occsim.suite.bench import highway_steps_per_second  # noqa: E402
+from occsim.types import Trajectory  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+MODES = ("sync", "async", "vector_entry_point")
+PLAN = Trajectory.constant_velocity(8.0).points.astype(np.float32)
+
+
+def single_steps_per_second(hw: tuple[int, int], steps: int) -> float:
+    """One ``gym.make`` env, resets included."""
+    env = gym.make("OccSim-v0", camera_hw=hw)
+    env.reset(seed=0)
+    for _ in range(3):  # warm-up: numba compilation and caches
+        env.step(PLAN)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(PLAN)
+        if terminated or truncated:
+            env.reset()
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps / elapsed
+
+
+def vector_steps_per_second(mode: str, n: int, hw: tuple[int, int], world_steps: int) -> float:
+    """World steps per second of ``make_vec`` in ``mode`` with ``n`` worlds (autoresets included)."""
+    vec = gym.make_vec("OccSim-v0", num_envs=n, vectorization_mode=mode, camera_hw=hw)
+    vec.reset(seed=0)
+    actions = np.repeat(PLAN[None], n, axis=0)
+    for _ in range(3):
+        vec.step(actions)
+    calls = max(3, -(-world_steps // n))
+    start = time.perf_counter()
+    for _ in range(calls):
+        vec.step(actions)
+    elapsed = time.perf_counter() - start
+    vec.close()
+    return calls * n / elapsed
+
+
+def plot(results: dict, path: Path) -> None:
+    """Steps/s against N per mode, one panel per camera size, with the single env and highway-fast-v0."""
+    sizes = list(results["sizes"])
+    fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.2), squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        entry = results["sizes"][size]
+        for mode in MODES:
+            ns = sorted(int(n) for n in entry[mode])
+            ax.plot(ns, [entry[mode][str(n)] for n in ns], marker="o", label=mode.replace("_", " "))
+        ax.axhline(entry["single"], color="grey", ls="--", label="single env")
+        if results.get("highway_fast_steps_per_s"):
+            ax.axhline(results["highway_fast_steps_per_s"], color="black", ls=":", label="highway-fast-v0")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("worlds N")
+        ax.set_ylabel("world steps / s")
+        ax.set_title(f"6 × {size} cameras")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"OccSim vector envs on {results['cpu_count']} CPU cores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1, 2, 8 and fewer steps (a smoke run)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    counts = (1, 2, 8) if args.quick else (1, 2, 4, 8, 16)
+    world_steps = 24 if args.quick else 160
+    highway = highway_steps_per_second(60 if args.quick else 300)
+    results: dict = {
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "world_steps_per_point": world_steps,
+        "highway_fast_steps_per_s": None if highway is None else round(highway, 1),
+        "sizes": {},
+    }
+    for hw in ((64, 112), (128, 224)):
+        size = f"{hw[0]}x{hw[1]}"
+        entry: dict = {"single": round(single_steps_per_second(hw, world_steps), 1)}
+        for mode in MODES:
+            entry[mode] = {}
+            for n in counts:
+                entry[mode][str(n)] = round(vector_steps_per_second(mode, n, hw, world_steps), 1)
+                print(f"{size} {mode:18s} N={n:2d}: {entry[mode][str(n)]:7.1f} steps/s", flush=True)
+        batched8 = entry["vector_entry_point"]["8"]
+        entry["batched_8_vs_single"] = round(batched8 / entry["single"], 2)
+        entry["batched_8_vs_highway_fast"] = None if highway is None else round(batched8 / highway, 2)
+        results["sizes"][size] = entry
+        print(f"{size}: single {entry['single']} steps/s; batched N=8 is {entry['batched_8_vs_single']}x single")
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = "vector_quick" if args.quick else "vector"
+    (args.out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot(results, args.out / f"{name}.png")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
