@@ -12,12 +12,14 @@ from occsim.envs.reward import RewardWeights, reward_terms
 from occsim.envs.visualize import frame_image
 
 from occsim.scenario import Scenario
+from occsim.sensors.renderer import Renderer
 from occsim.sim import Simulation, StepOutcome
 from occsim.types import (
     ACTOR_COLUMNS,
     EGO_COLUMNS,
     MAX_ACTORS,
     OCC3D_GRID,
+    ROUTE_ACTION,
     ROUTE_POINTS,
     ROUTE_SPACING,
     WAYPOINT_RANGE,
@@ -29,6 +31,9 @@ from occsim.world.ego import control_from_normalised
 ScenarioArg = str | Path | Scenario | list
 
 
+ACTION_TYPES = ("waypoints", "control", "route")
+
+
 class OccSimEnv(gym.Env):
     """Six rendered cameras in, a trajectory (or controls) out, in corner-case scenarios.
 
@@ -36,9 +41,10 @@ class OccSimEnv(gym.Env):
         scenario: built-in name, YAML path, Scenario, or a list of them (one drawn per reset); default the suite.
         weather: overrides every scenario's weather (the weather ids set it); None keeps each scenario's own.
         camera_hw: image (height, width) [px].
-        renderer: registered renderer name.
+        renderer: registered renderer name, or a built renderer (the batched vector env shares one).
         renderer_kwargs: the renderer's options, e.g. ``{"steps": 10, "device": "cuda"}`` for ``syntheocc``.
-        action_type: ``waypoints`` (6 x 2 ego-frame metres) or ``control`` (normalised acceleration, steering).
+        action_type: ``waypoints`` (6 x 2 ego-frame metres), ``control`` (normalised acceleration, steering) or
+            ``route`` (normalised speed and lateral offset along the route ahead: ``ROUTE_ACTION``; for RL).
         privileged: add the occupancy window, the actor table, the ego pose and the goal to observations.
         perception_meter: add ``info["perceived_occupancy_miou"]`` each step: the occupied-class mIoU between the
             world's occupancy window and what the occupancy perception model sees in the rendered views (``True``:
@@ -57,7 +63,7 @@ class OccSimEnv(gym.Env):
         scenario: ScenarioArg | None = None,
         weather: str | None = None,
         camera_hw: tuple[int, int] = (256, 448),
-        renderer: str = "raster",
+        renderer: str | Renderer = "raster",
         renderer_kwargs: dict | None = None,
         action_type: str = "waypoints",
         privileged: bool = False,
@@ -65,8 +71,8 @@ class OccSimEnv(gym.Env):
         perception_meter: bool | str = False,
         reward: RewardWeights | dict | None = None,
     ):
-        if action_type not in ("waypoints", "control"):
-            raise ValueError(f"action_type must be 'waypoints' or 'control', got {action_type!r}")
+        if action_type not in ACTION_TYPES:
+            raise ValueError(f"action_type must be one of {', '.join(ACTION_TYPES)}, got {action_type!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.reward_weights = RewardWeights.from_kwargs(reward)
@@ -101,7 +107,7 @@ class OccSimEnv(gym.Env):
         self.observation_space = spaces.Dict(obs)
         if action_type == "waypoints":
             self.action_space = spaces.Box(-WAYPOINT_RANGE, WAYPOINT_RANGE, (6, 2), np.float32)
-        else:
+        else:  # control, route: two normalised numbers
             self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self._scenario: Scenario | None = None
         self._last_plan: Trajectory | None = None
@@ -150,13 +156,16 @@ class OccSimEnv(gym.Env):
                 raise ValueError(f"invalid waypoints action: {e}") from None
             self._last_plan = plan
             self.sim.advance(plan)
-        else:
-            control = np.asarray(action, dtype=np.float64)
-            if control.shape != (2,) or not np.all(np.isfinite(control)):
-                raise ValueError(
-                    f"invalid control action: expected 2 finite values (acceleration, steering), got {action!r}"
-                )
-            self.sim.advance(control_from_normalised(control))
+            return
+        pair = np.asarray(action, dtype=np.float64)
+        if pair.shape != (2,) or not np.all(np.isfinite(pair)):
+            meaning = "(acceleration, steering)" if self.action_type == "control" else "(speed, offset)"
+            raise ValueError(f"invalid {self.action_type} action: expected 2 finite values {meaning}, got {action!r}")
+        if self.action_type == "control":
+            self.sim.advance(control_from_normalised(pair))
+            return
+        self._last_plan = route_trajectory(self.sim.world, pair)
+        self.sim.advance(self._last_plan)
 
     def end_step(self, outcome: StepOutcome) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         """``step`` from the frame on: observation, reward, end flags and info of the observed step."""
@@ -190,7 +199,7 @@ class OccSimEnv(gym.Env):
             obs["occupancy"] = sim.occupancy
             obs["actors"] = self._actor_table()
             obs["goal"] = ego.pose.to_local(np.asarray(world.route.goal)).astype(np.float32)
-            obs["route"] = ego.pose.to_local(world.route.ahead(ego, ROUTE_POINTS, ROUTE_SPACING)).astype(np.float32)
+            obs["route"] = route_ahead(world)
         return obs
 
     def _actor_table(self) -> np.ndarray:
@@ -235,6 +244,22 @@ class OccSimEnv(gym.Env):
             info["perceived_occupancy_miou"] = outcome.perceived_occupancy_miou
             info["sightings"] = outcome.sightings
         return info
+
+
+def route_ahead(world) -> np.ndarray:
+    """The privileged ``route`` observation: (ROUTE_POINTS, 2) float32 points ahead, ego frame."""
+    ego = world.ego
+    return ego.pose.to_local(world.route.ahead(ego, ROUTE_POINTS, ROUTE_SPACING)).astype(np.float32)
+
+
+def route_trajectory(world, action: np.ndarray) -> Trajectory:
+    """A ``route`` action: (speed, offset) in [-1, 1] to waypoints along the route ahead (``ROUTE_ACTION``).
+
+    It reads the same float32 route a privileged observation carries, so a planner that maps its action through
+    ``Trajectory.along_route`` on that observation drives exactly as the env does.
+    """
+    speed, offset = np.clip(action, -1.0, 1.0)
+    return Trajectory.along_route(route_ahead(world), ROUTE_ACTION.speed(speed), ROUTE_ACTION.offset(offset))
 
 
 def _resolve(scenario: ScenarioArg | None) -> list[Scenario]:

@@ -33,7 +33,8 @@ class OccSimVectorEnv(VectorEnv):
         device: ``"cpu"`` (the numba ray caster).
         max_episode_steps: truncate a world's episode after this many steps (as Gymnasium's ``TimeLimit``); None
             ends it at the scenario's duration only.
-        **kwargs: ``OccSimEnv``'s keywords, the same for every world; ``renderer`` must be ``raster``.
+        **kwargs: ``OccSimEnv``'s keywords, the same for every world; ``renderer`` must be ``raster`` or
+            ``blank`` (no images: for policies that read the privileged observations only).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -50,19 +51,24 @@ class OccSimVectorEnv(VectorEnv):
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
         renderer = kwargs.pop("renderer", "raster")
-        if renderer != "raster":
+        if renderer not in ("raster", "blank"):
             raise ValueError(
-                f"the batched vector env renders with 'raster' only, not {renderer!r}; use "
-                "gymnasium.make_vec(..., vectorization_mode='sync' or 'async') for the learned renderers"
+                f"the batched vector env renders with 'raster' (or 'blank': no images) only, not {renderer!r}; "
+                "use gymnasium.make_vec(..., vectorization_mode='sync' or 'async') for the learned renderers"
             )
         if kwargs.pop("renderer_kwargs", None):
-            raise ValueError("the batched raster renderer takes no renderer_kwargs")
+            raise ValueError("the batched vector env's renderers take no renderer_kwargs")
         if device != "cpu":
             raise ValueError(f"device must be 'cpu', got {device!r}")
         self.device = device
         camera_hw = tuple(kwargs.pop("camera_hw", (256, 448)))
-        self.renderer: RasterRenderer = make_renderer("raster", CameraRig.nuscenes(camera_hw))
-        self.envs = [OccSimEnv(renderer=self.renderer, camera_hw=camera_hw, **kwargs) for _ in range(num_envs)]
+        # One raster renderer for every world; "blank" (for observations without images) costs nothing anyway.
+        self.renderer: RasterRenderer | None = (
+            make_renderer("raster", CameraRig.nuscenes(camera_hw)) if renderer == "raster" else None
+        )
+        self.envs = [
+            OccSimEnv(renderer=self.renderer or renderer, camera_hw=camera_hw, **kwargs) for _ in range(num_envs)
+        ]
         self.num_envs = num_envs
         self.max_episode_steps = max_episode_steps
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
@@ -110,7 +116,7 @@ class OccSimVectorEnv(VectorEnv):
                 self.envs[i].begin_reset()
                 resets.append(i)
             else:
-                if self._autoreset_envs[i]:  # DISABLED: the caller resets with a mask first
+                if self._autoreset_envs[i] and self.autoreset_mode == AutoresetMode.DISABLED:  # reset with a mask
                     raise RuntimeError(f"world {i} has ended: reset it (options['reset_mask']) before stepping")
                 self.envs[i].begin_step(actions[i])
                 steps.append(i)
@@ -160,6 +166,8 @@ class OccSimVectorEnv(VectorEnv):
         if not indices:
             return []
         sims = [self.envs[i].sim for i in indices]
+        if self.renderer is None:
+            return [sim.observe() for sim in sims]
         for i, sim in zip(indices, sims):
             if sim.world.rig is not None:
                 raise ValueError(

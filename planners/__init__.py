@@ -4,6 +4,7 @@ from occsim.planners.base import PLANNERS, Planner, make_planner, register_plann
 from occsim.planners.constant_velocity import ConstantVelocityPlanner
 from occsim.planners.expert import ExpertPlanner
 from occsim.planners.remote import RemotePlanner
+from occsim.planners.rl import RlPlanner
 from occsim.planners.vad import VADPlanner
 from occsim.planners.vision import VisionPlanner
 
@@ -13,6 +14,7 @@ __all__ = [
     "ExpertPlanner",
     "Planner",
     "RemotePlanner",
+    "RlPlanner",
     "VADPlanner",
     "VisionPlanner",
     "make_planner",

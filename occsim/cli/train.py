@@ -234,6 +234,85 @@ def train_planner(
     out.print(f"{summary['samples']} samples, {summary['seconds']:.0f} s; weights and {card.name} in {out_dir}")
 
 
+@app.command("train-rl")
+def train_rl_command(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for logs, curve, checkpoint and weights/.")] = Path(
+        "runs/rl"
+    ),
+    scenarios: Annotated[
+        str, typer.Option(help="builtin (the suite), longtail-train (the benchmark's train split) or both.")
+    ] = "builtin",
+    steps: Annotated[int, typer.Option(min=1, help="Env steps over all worlds.")] = 200_000,
+    envs: Annotated[int, typer.Option(min=1, help="Worlds in the batched vector env.")] = 8,
+    n_steps: Annotated[int, typer.Option(min=2, help="Steps per world between PPO updates.")] = 128,
+    batch_size: Annotated[int, typer.Option(min=2)] = 256,
+    epochs: Annotated[int, typer.Option(min=1)] = 4,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 3e-4,
+    ent_coef: Annotated[float, typer.Option(min=0.0)] = 0.01,
+    stack: Annotated[int, typer.Option(min=1, help="Bird's-eye images stacked.")] = 3,
+    seed: Annotated[int, typer.Option()] = 0,
+    weather: Annotated[str | None, typer.Option(help="Override every scenario's weather.")] = None,
+    reward: Annotated[
+        list[str] | None, typer.Option(help="A reward weight TERM=VALUE (repeatable), e.g. --reward offroad=2.")
+    ] = None,
+) -> None:
+    """Train PPO on the bird's-eye occupancy observation in the batched env; Ctrl-C stops and saves."""
+    from occsim.training.rl import RlConfig, train_rl, write_rl_card
+
+    weights: dict[str, float] = {}
+    for item in reward or []:
+        term, sep, value = item.partition("=")
+        try:
+            weights[term] = float(value)
+        except ValueError:
+            raise fail(f"--reward takes TERM=VALUE, got {item!r}") from None
+        if not sep:
+            raise fail(f"--reward takes TERM=VALUE, got {item!r}")
+    config = RlConfig(
+        out_dir=out_dir,
+        scenarios=scenarios,
+        total_steps=steps,
+        num_envs=envs,
+        n_steps=n_steps,
+        batch_size=batch_size,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        ent_coef=ent_coef,
+        stack=stack,
+        seed=seed,
+        reward=weights,
+        weather=weather,
+    )
+    try:
+        summary = train_rl(config)
+    except ValueError as e:
+        raise fail(str(e)) from None
+    card = write_rl_card(out_dir / "weights", out_dir)
+    note = " (stopped early)" if summary["interrupted"] else ""
+    out.print(
+        f"{summary['env_steps']:,} env steps, {summary['episodes']:,} episodes in {summary['seconds']:.0f} s{note}; "
+        f"policy in {out_dir / 'weights'} (planner rl:{out_dir / 'weights'}), {card.name} and learning_curve.png"
+    )
+
+
+@app.command("rl-card")
+def rl_card(
+    weights: Annotated[Path, typer.Argument(help="A train-rl weights folder.")],
+    training: Annotated[Path | None, typer.Option(help="The train-rl --out folder it came from.")] = None,
+    suite: Annotated[
+        Path | None, typer.Option(help="An `occsim suite --out` folder with the rl planner's runs.")
+    ] = None,
+) -> None:
+    """Write the rl policy's MODEL_CARD.md: training, size and the suite table per planner and weather."""
+    from occsim.training.rl import write_rl_card
+
+    try:
+        path = write_rl_card(weights, training, suite)
+    except FileNotFoundError as e:
+        raise fail(str(e)) from None
+    out.print(f"wrote {path}")
+
+
 @app.command("eval-planner")
 def eval_planner(
     data_dir: Annotated[Path, typer.Argument(help="Held-out episodes from `occsim collect --split test`.")],

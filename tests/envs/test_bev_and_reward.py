@@ -6,25 +6,24 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from gymnasium.wrappers import FrameStackObservation
 from occsim.envs import BEV_LAYERS, BevObservation, BevVectorObservation, OccSimEnv, RewardWeights
-from occsim.envs.bev import DEFAULT_CELLS, DEFAULT_EXTENT
 
 import occsim  # noqa: F401 - registers the ids
-from occsim.types import Trajectory
+from occsim.types import BEV_CELLS, BEV_EXTENT, Trajectory
 
 HW = (16, 28)
 
 
 def _cell(x: float, y: float) -> tuple[int, int]:
     """Image (row, column) of ego-frame point (x, y) in the default bird's-eye image."""
-    scale = DEFAULT_CELLS / (2 * DEFAULT_EXTENT)
-    return int((DEFAULT_EXTENT - x) * scale), int((DEFAULT_EXTENT - y) * scale)
+    scale = BEV_CELLS / (2 * BEV_EXTENT)
+    return int((BEV_EXTENT - x) * scale), int((BEV_EXTENT - y) * scale)
 
 
 def test_bev_wrappers_pass_check_env_alone_and_frame_stacked():
     env = BevObservation(gym.make("OccSim-v0", scenario="bus_ahead", camera_hw=HW, privileged=True))
     check_env(env, skip_render_check=True)
     check_env(FrameStackObservation(env, 3), skip_render_check=True)
-    assert env.observation_space.shape == (DEFAULT_CELLS, DEFAULT_CELLS, len(BEV_LAYERS))
+    assert env.observation_space.shape == (BEV_CELLS, BEV_CELLS, len(BEV_LAYERS))
 
 
 def test_bev_layers_put_the_scene_where_it_is():

@@ -101,6 +101,8 @@ def test_same_step_and_disabled_autoreset_modes():
             break
     assert terminated.all() and "final_obs" in info and info["final_info"]["collision"].all()
     assert (obs["ego"][:, 0] > 5).all()  # already reset in the same step
+    obs, reward, terminated, _, _ = same.step(crash)  # and steps on from the new start
+    assert not terminated.any() and (reward > 0).all()
     off = OccSimVectorEnv(num_envs=2, autoreset_mode=AutoresetMode.DISABLED, **kwargs)
     off.reset(seed=0)
     for _ in range(20):
