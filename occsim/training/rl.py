@@ -23,9 +23,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 from gymnasium.vector import AutoresetMode  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 from stable_baselines3.common.logger import configure  # noqa: E402
