@@ -110,7 +110,8 @@ class OccSimVectorEnv(VectorEnv):
     def step(self, actions):
         """Step every world with its action; worlds that ended last step are reset instead (``NEXT_STEP``)."""
         actions = list(iterate(self.action_space, actions))
-        resets, steps = [], []
+        resets: list[int] = []
+        steps: list[int] = []
         for i in range(self.num_envs):
             if self._autoreset_envs[i] and self.autoreset_mode == AutoresetMode.NEXT_STEP:
                 self.envs[i].begin_reset()
@@ -120,26 +121,32 @@ class OccSimVectorEnv(VectorEnv):
                     raise RuntimeError(f"world {i} has ended: reset it (options['reset_mask']) before stepping")
                 self.envs[i].begin_step(actions[i])
                 steps.append(i)
-        order = resets + steps
+        observed = dict(zip(resets + steps, self._observe(resets + steps)))
         infos: dict[str, Any] = {}
-        for i, outcome in sorted(zip(order, self._observe(order)), key=lambda pair: pair[0]):
+        restart = []  # SAME_STEP: worlds that ended now and start again in this step
+        for i, outcome in sorted(observed.items()):
             env = self.envs[i]
             if i in resets:
                 self._env_obs[i], info = env.end_reset(outcome)
                 self._rewards[i], self._terminations[i], self._truncations[i] = 0.0, False, False
                 self._elapsed[i] = 0
+                infos = self._add_info(infos, info, i)
+                continue
+            obs, reward, terminated, truncated, info = env.end_step(outcome)
+            self._elapsed[i] += 1
+            if self.max_episode_steps is not None and self._elapsed[i] >= self.max_episode_steps:
+                truncated = not terminated
+            self._env_obs[i], self._rewards[i] = obs, reward
+            self._terminations[i], self._truncations[i] = terminated, truncated
+            if self.autoreset_mode == AutoresetMode.SAME_STEP and (terminated or truncated):
+                infos = self._add_info(infos, {"final_obs": obs, "final_info": info}, i)
+                env.begin_reset()
+                restart.append(i)
             else:
-                obs, reward, terminated, truncated, info = env.end_step(outcome)
-                self._elapsed[i] += 1
-                if self.max_episode_steps is not None and self._elapsed[i] >= self.max_episode_steps:
-                    truncated = not terminated
-                self._env_obs[i], self._rewards[i] = obs, reward
-                self._terminations[i], self._truncations[i] = terminated, truncated
-                if self.autoreset_mode == AutoresetMode.SAME_STEP and (terminated or truncated):
-                    infos = self._add_info(infos, {"final_obs": obs, "final_info": info}, i)
-                    env.begin_reset()
-                    self._env_obs[i], info = env.end_reset(self._observe([i])[0])
-                    self._elapsed[i] = 0
+                infos = self._add_info(infos, info, i)
+        for i, outcome in zip(restart, self._observe(restart)):
+            self._env_obs[i], info = self.envs[i].end_reset(outcome)
+            self._elapsed[i] = 0
             infos = self._add_info(infos, info, i)
         self._autoreset_envs = np.logical_or(self._terminations, self._truncations)
         return (

@@ -255,6 +255,10 @@ def train_rl_command(
     reward: Annotated[
         list[str] | None, typer.Option(help="A reward weight TERM=VALUE (repeatable), e.g. --reward offroad=2.")
     ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Go on from this ppo.zip (your own file: SB3 checkpoints are pickles).")
+    ] = None,
+    checkpoint_steps: Annotated[int, typer.Option(min=1, help="Save ppo.zip and weights/ this often.")] = 20_000,
 ) -> None:
     """Train PPO on the bird's-eye occupancy observation in the batched env; Ctrl-C stops and saves."""
     from occsim.training.rl import RlConfig, train_rl, write_rl_card
@@ -282,10 +286,12 @@ def train_rl_command(
         seed=seed,
         reward=weights,
         weather=weather,
+        resume=resume,
+        checkpoint_steps=checkpoint_steps,
     )
     try:
         summary = train_rl(config)
-    except ValueError as e:
+    except (FileNotFoundError, ValueError) as e:
         raise fail(str(e)) from None
     card = write_rl_card(out_dir / "weights", out_dir)
     note = " (stopped early)" if summary["interrupted"] else ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,8 @@ class RlConfig:
     seed: int = 0
     reward: dict[str, float] = field(default_factory=dict)  # reward weights (``occsim.envs.RewardWeights``)
     weather: str | None = None  # None: each scenario's own
+    resume: Path | None = None  # an SB3 ``ppo.zip`` to go on from (a file you wrote: it is a pickle)
+    checkpoint_steps: int = 20_000  # ``ppo.zip`` and ``weights/`` are rewritten this often, so a kill loses little
 
 
 def training_scenarios(choice: str) -> list[Scenario]:
@@ -151,20 +154,24 @@ class SB3VectorEnv(VecEnv):
 
 
 class EpisodeLog(BaseCallback):
-    """Appends every finished episode to ``episodes.csv`` and stops cleanly on Ctrl-C (the run is saved)."""
+    """Appends every finished episode to ``episodes.csv`` and saves a checkpoint every ``checkpoint_steps``."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, save: Callable[[], None], checkpoint_steps: int):
         super().__init__()
-        self.path = path
+        self.path, self.save, self.checkpoint_steps = path, save, checkpoint_steps
+        self._next_checkpoint = checkpoint_steps
         self.episodes = 0
         self.collisions: list[bool] = []
         self._file = None
         self._writer = None
 
     def _on_training_start(self) -> None:
-        self._file = self.path.open("w", newline="", buffering=1)  # line by line: watchable, nothing lost
+        fresh = not self.path.is_file() or self.path.stat().st_size == 0
+        self._file = self.path.open("a", newline="", buffering=1)  # line by line: watchable, nothing lost
         self._writer = csv.writer(self._file)
-        self._writer.writerow(EPISODE_COLUMNS)
+        if fresh:
+            self._writer.writerow(EPISODE_COLUMNS)
+        self._next_checkpoint = self.num_timesteps + self.checkpoint_steps
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
@@ -186,11 +193,15 @@ class EpisodeLog(BaseCallback):
         recent = self.collisions[-100:]
         if recent:
             self.logger.record("rollout/collision_rate_100", float(np.mean(recent)))
+        if self.num_timesteps >= self._next_checkpoint:
+            self.save()
+            self._next_checkpoint += self.checkpoint_steps
         return True
 
     def _on_training_end(self) -> None:
         if self._file is not None:
             self._file.close()
+            self._file = None
 
 
 def make_training_env(config: RlConfig) -> VecEnv:
@@ -217,10 +228,10 @@ def train_rl(config: RlConfig) -> dict[str, Any]:
     """Train PPO; Ctrl-C stops early and still saves. Returns the summary also written to ``training.json``."""
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if config.resume is None and (out / "episodes.csv").exists():
+        (out / "episodes.csv").unlink()  # a fresh run starts a fresh log; a resumed one appends
     venv = make_training_env(config)
-    model = PPO(
-        "CnnPolicy",
-        venv,
+    hyper = dict(
         n_steps=config.n_steps,
         batch_size=config.batch_size,
         n_epochs=config.epochs,
@@ -228,33 +239,47 @@ def train_rl(config: RlConfig) -> dict[str, Any]:
         gamma=config.gamma,
         gae_lambda=config.gae_lambda,
         ent_coef=config.ent_coef,
-        seed=config.seed,
-        device="cpu",
-        verbose=0,
     )
+    if config.resume is not None:
+        if not Path(config.resume).is_file():
+            raise FileNotFoundError(f"--resume: no such checkpoint {config.resume}")
+        model = PPO.load(str(config.resume), env=venv, device="cpu", **hyper)
+    else:
+        model = PPO("CnnPolicy", venv, seed=config.seed, device="cpu", verbose=0, **hyper)
     model.set_logger(configure(str(out), ["csv"]))
-    log = EpisodeLog(out / "episodes.csv")
-    start, interrupted = time.perf_counter(), False
+    start, before = time.perf_counter(), model.num_timesteps
+    policy = RlPolicyConfig(stack=config.stack)
+
+    def save(interrupted: bool = False) -> dict[str, Any]:
+        seconds = time.perf_counter() - start
+        summary = {
+            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+            "env_steps": int(model.num_timesteps),
+            "episodes": log.episodes,
+            "seconds": round(seconds, 1),
+            "steps_per_s": round((model.num_timesteps - before) / max(seconds, 1e-9), 1),
+            "interrupted": interrupted,
+        }
+        model.save(str(out / "ppo.zip"))
+        save_rl_policy(policy_state_from_sb3(model.policy.state_dict()), policy, out / "weights", summary)
+        (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    log = EpisodeLog(out / "episodes.csv", save, config.checkpoint_steps)
+    interrupted = False
     try:
-        model.learn(total_timesteps=config.total_steps, callback=log, progress_bar=True)
+        model.learn(
+            total_timesteps=config.total_steps,
+            callback=log,
+            progress_bar=True,
+            reset_num_timesteps=config.resume is None,
+        )
     except KeyboardInterrupt:
         interrupted = True
+    finally:
         log._on_training_end()
-    seconds = time.perf_counter() - start
-    venv.close()
-    summary = {
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-        "env_steps": int(model.num_timesteps),
-        "episodes": log.episodes,
-        "seconds": round(seconds, 1),
-        "steps_per_s": round(model.num_timesteps / max(seconds, 1e-9), 1),
-        "interrupted": interrupted,
-    }
-    model.save(str(out / "ppo.zip"))
-    save_rl_policy(
-        policy_state_from_sb3(model.policy.state_dict()), RlPolicyConfig(stack=config.stack), out / "weights", summary
-    )
-    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+        venv.close()
+    summary = save(interrupted)
     plot_learning_curve(out / "episodes.csv", out / "learning_curve.png")
     return summary
 

@@ -84,3 +84,15 @@ def test_ctrl_c_stops_and_still_saves(tmp_path, monkeypatch):
 def test_missing_weights_say_how_to_make_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="train-rl"):
         make_planner(f"rl:{tmp_path}")
+
+
+def test_resume_goes_on_from_a_checkpoint_and_appends_the_log(trained, tmp_path):
+    out, first = trained
+    (tmp_path / "episodes.csv").write_bytes((out / "episodes.csv").read_bytes())
+    before = len(read_episodes(tmp_path / "episodes.csv")["return"])
+    config = dict(SMOKE, total_steps=500, checkpoint_steps=256)
+    summary = train_rl(RlConfig(out_dir=tmp_path, resume=out / "ppo.zip", **config))
+    assert summary["env_steps"] >= first["env_steps"] + 500
+    assert len(read_episodes(tmp_path / "episodes.csv")["return"]) > before
+    with pytest.raises(FileNotFoundError, match="resume"):
+        train_rl(RlConfig(out_dir=tmp_path, resume=tmp_path / "missing.zip", **config))
