@@ -26,6 +26,14 @@ class Planner(ABC):
         """Called once the episode is over (release a server session, a device, a file)."""
 
 
+def from_known_keys(cls: type, data: dict[str, Any], what: str) -> Any:
+    """``cls(**data)`` for a dataclass read from a saved config; a key the class does not have is a ValueError."""
+    unknown = set(data) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
+    return cls(**data)
+
+
 PLANNERS: Registry[type[Planner]] = Registry("planner")
 register_planner = PLANNERS.register
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from occsim.planners.base import from_known_keys
 
 from occsim.types import EGO_FRONT, EGO_SIZE, WAYPOINT_DT
 
@@ -35,10 +36,7 @@ class OccupancyGuard:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OccupancyGuard:
         """From a saved config; unknown keys are an error."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown occupancy-guard keys: {sorted(unknown)}")
-        return cls(**data)
+        return from_known_keys(cls, data, "occupancy-guard")
 
 
 DEFAULT_GUARD = OccupancyGuard()

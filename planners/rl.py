@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from occsim.planners.base import Planner, register_planner
+from occsim.planners.base import Planner, from_known_keys, register_planner
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -54,10 +54,7 @@ class RlPolicyConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RlPolicyConfig:
         """From a saved config; unknown keys are an error."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown rl policy keys: {sorted(unknown)}")
-        return cls(**data)
+        return from_known_keys(cls, data, "rl policy")
 
 
 class BevPolicyNet(nn.Module):

@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from occsim.planners.base import Planner, register_planner
+from occsim.planners.base import Planner, from_known_keys, register_planner
 from occsim.planners.occupancy_guard import DEFAULT_GUARD, OccupancyGuard, guard_waypoints
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -52,14 +52,8 @@ class VisionConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VisionConfig:
         """From a saved config; unknown keys are an error."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown vision-planner config keys: {sorted(unknown)}")
-        data = dict(data)
-        for key in ("input_hw", "pillar_heights"):
-            if key in data:
-                data[key] = tuple(data[key])
-        return cls(**data)
+        tuples = {key: tuple(data[key]) for key in ("input_hw", "pillar_heights") if key in data}
+        return from_known_keys(cls, {**data, **tuples}, "vision-planner config")
 
 
 def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:

@@ -122,3 +122,19 @@ def test_slow_episodes_show_a_progress_bar_of_their_steps_fast_ones_do_not(capsy
     run_episode(scenario, "test_slow_steps", camera_hw=(16, 28), progress=True)
     err = capsys.readouterr().err
     assert "bus_ahead / test_slow_steps" in err and "/3" in err
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("offroad", "--reward must be KEY=VALUE, got 'offroad'"),
+        ("offroad=lots", "--reward offroad takes a number, got 'lots'"),
+        ("offroad=true", "--reward offroad takes a number, got True"),
+        ("speed=1", "unknown"),
+    ],
+)
+def test_bad_reward_weights_are_refused_before_training(tmp_path, item, message):
+    out = tmp_path / "rl"
+    result = runner.invoke(app, ["train-rl", "--out", str(out), "--steps", "64", "--reward", item])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (out / "ppo.zip").exists()

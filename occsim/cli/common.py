@@ -81,13 +81,13 @@ PERCEPTION_METER_HELP = (
 )
 
 
-def renderer_options(items: list[str] | None) -> dict:
-    """``--renderer-option KEY=VALUE`` items as a dict; values are JSON where they parse (10, 7.5), else strings."""
+def key_value_options(items: list[str] | None, option: str = "--renderer-option") -> dict:
+    """Repeated ``OPTION KEY=VALUE`` items as a dict; values are JSON where they parse (10, 7.5), else strings."""
     options = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise fail(f"--renderer-option must be KEY=VALUE, got {item!r}")
+            raise fail(f"{option} must be KEY=VALUE, got {item!r}")
         try:
             options[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -18,10 +18,10 @@ from occsim.cli.common import (
     check_choices,
     err,
     fail,
+    key_value_options,
     load_scenario_or_exit,
     out,
     parse_hw,
-    renderer_options,
 )
 
 
@@ -94,7 +94,7 @@ def run(
 
     hw = parse_hw(camera_hw)
     sc = load_scenario_or_exit(scenario)
-    options = renderer_options(renderer_option)
+    options = key_value_options(renderer_option)
     check_choices([planner], weather, renderer, options)
     try:
         result = run_episode(

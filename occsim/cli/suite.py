@@ -16,9 +16,9 @@ from occsim.cli.common import (
     check_renderer,
     err,
     fail,
+    key_value_options,
     out,
     parse_hw,
-    renderer_options,
 )
 from occsim.suite.watchdog import DEFAULT_PLANNER_TIMEOUT
 
@@ -115,7 +115,7 @@ def suite(
         problems += scenario_problems
     planners = list(planner or DEFAULT_PLANNERS)
     weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]
-    renderer_kwargs = renderer_options(renderer_option)
+    renderer_kwargs = key_value_options(renderer_option)
     checks = [(p.partition(":")[0], PLANNERS) for p in planners] + [(w, WEATHERS) for w in weathers if w]
     for name, registry in checks:
         try:

@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from occsim.cli.common import WEATHER_HELP, app, check_choices, err, fail, out, parse_hw, scenario_option
+from occsim.cli.common import (
+    WEATHER_HELP,
+    app,
+    check_choices,
+    err,
+    fail,
+    key_value_options,
+    out,
+    parse_hw,
+    scenario_option,
+)
 
 
 @app.command()
@@ -263,15 +273,11 @@ def train_rl_command(
     """Train PPO on the bird's-eye occupancy observation in the batched env; Ctrl-C stops and saves."""
     from occsim.training.rl import RlConfig, train_rl, write_rl_card
 
-    weights: dict[str, float] = {}
-    for item in reward or []:
-        term, sep, value = item.partition("=")
-        try:
-            weights[term] = float(value)
-        except ValueError:
-            raise fail(f"--reward takes TERM=VALUE, got {item!r}") from None
-        if not sep:
-            raise fail(f"--reward takes TERM=VALUE, got {item!r}")
+    weights = key_value_options(reward, "--reward")
+    for term, value in weights.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail(f"--reward {term} takes a number, got {value!r}")
+        weights[term] = float(value)
     config = RlConfig(
         out_dir=out_dir,
         scenarios=scenarios,

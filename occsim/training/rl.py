@@ -101,10 +101,7 @@ class SB3VectorEnv(VecEnv):
 
     def reset(self) -> np.ndarray:
         """Reset every world with the seeds ``seed()`` set (SB3's convention), else unseeded."""
-        seeds = (
-            [None if s is None else int(s) for s in self._seeds] if any(s is not None for s in self._seeds) else None
-        )
-        observations, _ = self.env.reset(seed=seeds)
+        observations, _ = self.env.reset(seed=list(self._seeds))
         self._reset_seeds()
         return self._images(observations)
 
@@ -124,7 +121,7 @@ class SB3VectorEnv(VecEnv):
             }
             if dones[i]:
                 final = info["final_info"]
-                entry["terminal_observation"] = self._image({k: v for k, v in info["final_obs"][i].items()})
+                entry["terminal_observation"] = self._image(info["final_obs"][i])
                 entry["collision"] = bool(final["collision"][i])
                 entry["route_completion"] = float(final["route_completion"][i])
                 entry["scenario"] = final["scenario"][i]
