@@ -19,13 +19,13 @@ import cv2
 import numpy as np
 import torch
 from occsim.planners.base import Planner, from_known_keys, register_planner
-from occsim.planners.occupancy_guard import DEFAULT_GUARD, OccupancyGuard, guard_waypoints
+from occsim.planners.occupancy_guard import DEFAULT_GUARD, GuardState, OccupancyGuard
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
 from occsim.classes import BARRIER, DRIVEABLE_SURFACE, MANMADE, OTHERS, TRUCK, VEGETATION
-from occsim.types import WAYPOINTS, PlannerInput, PrivilegedInput, Trajectory, scale_intrinsics
+from occsim.types import COMMAND_STRAIGHT, WAYPOINTS, PlannerInput, PrivilegedInput, Trajectory, scale_intrinsics
 
 N_COMMANDS = 3
 BEV_CHANNELS = ("objects", "static", "driveable")  # auxiliary BEV targets, see ``bev_targets``
@@ -257,17 +257,27 @@ class VisionPlanner(Planner):
         self.net = load_vision(weights)
         self.guard = load_guard(weights)
         self.centres = bev_cell_centres(self.net.config)
+        self.guard_state = GuardState(self.guard, self.centres) if self.guard else None
+
+    def reset(self, info: dict[str, Any]) -> None:
+        """A new episode: the guard forgets the last one's objects."""
+        if self.guard_state is not None:
+            self.guard_state.reset()
 
     @torch.inference_mode()
     def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
-        """Waypoints for the input's command, shortened by the occupancy guard where the weights name one.
+        """Waypoints for the input's command, refined by the occupancy guard where the weights name one.
 
-        The cameras only: ``privileged`` is never read.
+        The cameras (and the car's own pose, for the guard) only: ``privileged`` is never read.
         """
         tensors = observation_tensors([inputs.as_dict()], self.net.config)
         out = self.net(*tensors)
         waypoints = waypoints_from_preds(out["ego_fut_preds"], tensors[-1])[0].double().numpy()
-        if self.guard is not None:
-            objects = torch.sigmoid(out["bev_logits"][0, BEV_CHANNELS.index("objects")]).double().numpy()
-            waypoints = guard_waypoints(waypoints, objects, self.centres, self.guard)
+        if self.guard_state is not None:
+            maps = torch.sigmoid(out["bev_logits"][0]).double().numpy()
+            objects, driveable = (maps[BEV_CHANNELS.index(name)] for name in ("objects", "driveable"))
+            straight = int(inputs.command) == COMMAND_STRAIGHT
+            waypoints = self.guard_state.apply(
+                waypoints, objects, driveable, inputs.ego_pose, inputs.timestamp, may_swerve=straight
+            )
         return Trajectory(waypoints)

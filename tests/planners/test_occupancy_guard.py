@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 import torch
 from occsim.planners import make_planner
-from occsim.planners.occupancy_guard import OccupancyGuard, clear_distance, guard_waypoints, truncate_path
+from occsim.planners.occupancy_guard import (
+    GuardState,
+    OccupancyGuard,
+    clear_distance,
+    extend_path,
+    first_hit,
+    guard_waypoints,
+    shift_sideways,
+    truncate_path,
+)
 from occsim.planners.vision import VisionConfig, VisionPlannerNet, bev_cell_centres, load_guard, save_vision
 
 from occsim.types import EGO_FRONT, CameraRig, PlannerInput
@@ -67,11 +76,91 @@ def test_truncate_path_moves_points_back_along_the_path():
     assert np.array_equal(clear_distance(stopped, _map_with((30.0, 0.0)), CENTRES, OccupancyGuard()), np.inf)
 
 
+def test_first_hit_says_where_and_on_which_side():
+    guard = OccupancyGuard(threshold=0.5)
+    station, point, side = first_hit(STRAIGHT, _map_with((21.0, 1.0)), CENTRES, guard, np.inf)
+    assert point[0] == pytest.approx(station + EGO_FRONT) and side == 1.0  # the cell is left of the path's centre
+    assert first_hit(STRAIGHT, _map_with((21.0, -1.0)), CENTRES, guard, np.inf)[2] == -1.0
+    assert first_hit(STRAIGHT, _map_with((21.0, 1.0)), CENTRES, guard, 10.0)[0] == np.inf  # beyond the length
+    assert first_hit(STRAIGHT, _map_with((21.0, 5.0)), CENTRES, guard, np.inf) == (np.inf, None, 0.0)
+
+
+def test_extend_and_shift_keep_the_plans_shape():
+    assert np.array_equal(extend_path(STRAIGHT, 20.0), STRAIGHT)
+    longer = extend_path(STRAIGHT[:2], 30.0)  # 10 m planned, then straight on
+    assert longer[-1, 0] == pytest.approx(30.0) and np.all(longer[:, 1] == 0)
+    assert extend_path(np.zeros((6, 2)), 5.0)[-1].tolist() == [5.0, 0.0]  # a stopped plan looks straight ahead
+    shifted = shift_sideways(STRAIGHT, -3.5, ramp=1.5)
+    assert np.array_equal(shifted[:, 0], STRAIGHT[:, 0])  # only sideways
+    assert shifted[2:, 1] == pytest.approx(np.full(4, -3.5)) and -3.5 < shifted[0, 1] < 0  # eased in, then held
+    angles = np.linspace(0, np.pi / 2, 7)[1:]
+    left_turn = np.stack([10 * np.sin(angles), 10 - 10 * np.cos(angles)], axis=1)
+    outward = shift_sideways(left_turn, -2.0, ramp=0.5)  # to the right of a left turn: a wider radius
+    assert np.linalg.norm(outward - [0, 10], axis=1) == pytest.approx(np.full(6, 12.0), abs=0.05)
+
+
+def _drive(state: GuardState, objects_at, road: np.ndarray, times=(0.0, 0.5)) -> list[np.ndarray]:
+    """Plan STRAIGHT at each time with the ego moving 5 m per plan; ``objects_at(t)`` gives the world cells."""
+    plans = []
+    for t in times:
+        ego_x = 10.0 * t
+        cells = [(x - ego_x, y) for x, y in objects_at(t)]
+        plans.append(state.apply(STRAIGHT, _map_with(*cells), road, np.array([ego_x, 0.0, 0.0]), t))
+    return plans
+
+
+def _oncoming(t: float) -> list[tuple[float, float]]:
+    return [(31.0 - 10.0 * t, -1.0), (31.0 - 10.0 * t, 1.0)]  # a car in our lane coming at 10 m/s
+
+
+def _standing(t: float) -> list[tuple[float, float]]:
+    return [(31.0, -1.0), (31.0, 1.0)]
+
+
+ROAD = np.zeros((40, 40))
+ROAD[:, (CENTRES > -6) & (CENTRES < 2)] = 1.0  # our lane and one to the right, none to the left
+
+
+def test_a_car_coming_at_us_is_swerved_round_onto_the_road():
+    state = GuardState(OccupancyGuard(), CENTRES)
+    first, second = _drive(state, _oncoming, ROAD)
+    assert np.array_equal(first, STRAIGHT)  # one sight of it: not yet known to move
+    assert second[-1, 1] == pytest.approx(-3.5) and second[-1, 0] == pytest.approx(30.0)  # right: no road left
+    state.reset()
+    assert np.array_equal(_drive(state, _oncoming, ROAD, times=(0.5,))[0], STRAIGHT)  # forgotten
+
+
+def test_the_swerve_goes_away_from_the_side_the_car_comes_on():
+    def from_the_right(t: float) -> list[tuple[float, float]]:
+        return [(31.0 - 10.0 * t, -1.0), (31.0 - 10.0 * t, -3.0)]
+
+    both_sides = np.zeros((40, 40))
+    both_sides[:, np.abs(CENTRES) < 6] = 1.0
+    assert _drive(GuardState(OccupancyGuard(), CENTRES), from_the_right, both_sides)[1][-1, 1] == pytest.approx(3.5)
+    # With road on its side only, no shift is both clear and on the road: the plan is left to the stop guard.
+    right_only = np.zeros((40, 40))
+    right_only[:, CENTRES < 0.5] = 1.0
+    plan = _drive(GuardState(OccupancyGuard(), CENTRES), from_the_right, right_only)[1]
+    assert plan[-1, 1] == 0.0
+
+
+def test_no_swerve_round_a_standing_car_off_the_road_or_at_a_junction():
+    standing = _drive(GuardState(OccupancyGuard(), CENTRES), _standing, ROAD)
+    assert all(np.array_equal(p, STRAIGHT) for p in standing)
+    no_road = np.zeros((40, 40))
+    assert np.array_equal(_drive(GuardState(OccupancyGuard(), CENTRES), _oncoming, no_road)[1], STRAIGHT)
+    never = GuardState(OccupancyGuard(swerve_offsets=()), CENTRES)
+    assert np.array_equal(_drive(never, _oncoming, ROAD)[1], STRAIGHT)
+    junction = ROAD.copy()
+    junction[(CENTRES > 20) & (CENTRES < 28)] = 1.0  # a crossing road ahead: the car may be turning across
+    assert np.array_equal(_drive(GuardState(OccupancyGuard(), CENTRES), _oncoming, junction)[1], STRAIGHT)
+
+
 def test_the_guard_is_saved_with_the_weights_and_older_weights_have_none(tmp_path):
     small = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
     net = VisionPlannerNet(small).eval()
-    save_vision(net, tmp_path / "guarded", guard=OccupancyGuard(gap=4.0))
-    assert load_guard(tmp_path / "guarded") == OccupancyGuard(gap=4.0)
+    save_vision(net, tmp_path / "guarded", guard=OccupancyGuard(gap=4.0, swerve_offsets=(2.0,)))
+    assert load_guard(tmp_path / "guarded") == OccupancyGuard(gap=4.0, swerve_offsets=(2.0,))
     save_vision(net, tmp_path / "plain", guard=None)
     assert load_guard(tmp_path / "plain") is None
     config = json.loads((tmp_path / "plain" / "config.json").read_text())
