@@ -4,7 +4,8 @@ Every figure comes from the same run on this machine: Gymnasium's sync and async
 (``vectorization_mode="vector_entry_point"``) at N = 1, 2, 4, 8, 16, at two camera sizes, stepping the built-in
 suite with a constant-velocity plan; episodes autoreset and their resets count, as in RL training.
 
-Run: python benchmarks/bench_vector.py [--quick]   → benchmarks/results/vector.json and vector.png
+Run: python benchmarks/bench_vector.py [--quick] [--cuda]   → benchmarks/results/vector.json and vector.png
+(``--cuda`` adds the batched mode with the ray caster on the GPU, ``device="cuda"``, beside the CPU figures.)
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def single_steps_per_second(hw: tuple[int, int], steps: int) -> float:
     return steps / elapsed
 
 
-def vector_steps_per_second(mode: str, n: int, hw: tuple[int, int], world_steps: int) -> float:
+def vector_steps_per_second(mode: str, n: int, hw: tuple[int, int], world_steps: int, device: str = "cpu") -> float:
     """World steps per second of ``make_vec`` in ``mode`` with ``n`` worlds (autoresets included)."""
-    vec = gym.make_vec("OccSim-v0", num_envs=n, vectorization_mode=mode, camera_hw=hw)
+    options = {"device": device} if device != "cpu" else {}  # the batched env takes it as a keyword
+    vec = gym.make_vec("OccSim-v0", num_envs=n, vectorization_mode=mode, camera_hw=hw, **options)
     vec.reset(seed=0)
     actions = np.repeat(PLAN[None], n, axis=0)
     for _ in range(3):
@@ -79,7 +81,9 @@ def plot(results: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.2), squeeze=False)
     for ax, size in zip(axes[0], sizes):
         entry = results["sizes"][size]
-        for mode in MODES:
+        for mode in (*MODES, "vector_entry_point_cuda"):
+            if mode not in entry:
+                continue
             ns = sorted(int(n) for n in entry[mode])
             ax.plot(ns, [entry[mode][str(n)] for n in ns], marker="o", label=mode.replace("_", " "))
         ax.axhline(entry["single"], color="grey", ls="--", label="single env")
@@ -100,8 +104,14 @@ def plot(results: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1, 2, 8 and fewer steps (a smoke run)")
+    parser.add_argument("--cuda", action="store_true", help="also the batched mode with the ray caster on the GPU")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.cuda:
+        from occsim.sensors.raster_cuda import cuda_problem
+
+        if cuda_problem():
+            parser.error(cuda_problem())
     counts = (1, 2, 8) if args.quick else (1, 2, 4, 8, 16)
     world_steps = 24 if args.quick else 240
     warm_static_worlds()
@@ -121,6 +131,11 @@ def main() -> None:
             for n in counts:
                 entry[mode][str(n)] = round(vector_steps_per_second(mode, n, hw, world_steps), 1)
                 print(f"{size} {mode:18s} N={n:2d}: {entry[mode][str(n)]:7.1f} steps/s", flush=True)
+        if args.cuda:
+            entry["vector_entry_point_cuda"] = {
+                str(n): round(vector_steps_per_second(MODES[-1], n, hw, world_steps, "cuda"), 1) for n in counts
+            }
+            print(f"{size} batched on cuda: {entry['vector_entry_point_cuda']} steps/s", flush=True)
         batched8 = entry["vector_entry_point"]["8"]
         entry["batched_8_vs_single"] = round(batched8 / entry["single"], 2)
         entry["batched_8_vs_highway_fast"] = None if highway is None else round(batched8 / highway, 2)

@@ -30,7 +30,8 @@ class OccSimVectorEnv(VectorEnv):
         autoreset_mode: Gymnasium's ``AutoresetMode`` (or its value); default ``NEXT_STEP``, as the sync and async
             vector envs.
         copy: return copies of the batched observations (as ``SyncVectorEnv``'s ``copy``).
-        device: ``"cpu"`` (the numba ray caster).
+        device: where the ray caster runs: ``"cpu"`` (numba, every core) or ``"cuda"`` (an NVIDIA GPU, one world
+            per launch on one stream; the simulation itself stays on the CPU).
         max_episode_steps: truncate a world's episode after this many steps (as Gymnasium's ``TimeLimit``); None
             ends it at the scenario's duration only.
         **kwargs: ``OccSimEnv``'s keywords, the same for every world; ``renderer`` must be ``raster`` or
@@ -58,13 +59,12 @@ class OccSimVectorEnv(VectorEnv):
             )
         if kwargs.pop("renderer_kwargs", None):
             raise ValueError("the batched vector env's renderers take no renderer_kwargs")
-        if device != "cpu":
-            raise ValueError(f"device must be 'cpu', got {device!r}")
+        RasterRenderer.check_options(device=device)
         self.device = device
         camera_hw = tuple(kwargs.pop("camera_hw", (256, 448)))
         # One raster renderer for every world; "blank" (for observations without images) costs nothing anyway.
         self.renderer: RasterRenderer | None = (
-            make_renderer("raster", CameraRig.nuscenes(camera_hw)) if renderer == "raster" else None
+            make_renderer("raster", CameraRig.nuscenes(camera_hw), device=device) if renderer == "raster" else None
         )
         self.envs = [
             OccSimEnv(renderer=self.renderer or renderer, camera_hw=camera_hw, **kwargs) for _ in range(num_envs)

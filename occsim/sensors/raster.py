@@ -66,19 +66,50 @@ _GAMMA_STEPS = 4096
 _GAMMA_LUT = (np.linspace(0.0, 1.0, _GAMMA_STEPS) ** (1 / 2.2) * 255.0 + 0.5).astype(np.uint8)  # display gamma
 
 
+DEVICES = ("cpu", "cuda")
+
+
 @register_renderer("raster")
 class RasterRenderer(Renderer):
-    """Fast CPU ray caster with physically based weather."""
+    """Fast ray caster with physically based weather: numba on every CPU core, or one CUDA thread per pixel.
 
-    def __init__(self, rig: CameraRig, max_distance: float = MAX_DISTANCE):
+    Args:
+        rig: the cameras.
+        max_distance: [m] rays that hit nothing by then see sky.
+        device: ``"cpu"`` or ``"cuda"`` (an NVIDIA GPU through numba.cuda; the same per-pixel code).
+    """
+
+    def __init__(self, rig: CameraRig, max_distance: float = MAX_DISTANCE, device: str = "cpu"):
         super().__init__(rig)
+        self.check_options(device=device)
         self.max_distance = max_distance
+        self.device = device
         h, w = rig.hw
         v, u = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
         pix = np.stack([u, v, np.ones_like(u)], axis=-1)
         rays = np.einsum("nij,hwj->nhwi", np.linalg.inv(rig.intrinsics), pix)
         self._rays = (rays / np.linalg.norm(rays, axis=-1, keepdims=True)).astype(np.float64)  # camera frame
         self._z = self._rays[..., 2].astype(np.float32)  # cos of the angle to the optical axis: distance -> depth
+        self._gpu = None
+        if device == "cuda":
+            from occsim.sensors.raster_cuda import CudaTracer  # numba.cuda only where asked for
+
+            tables = {"albedo": ALBEDO, "ground": GROUND_ALBEDO, "ground_class": GROUND_CLASS, "facades": FACADES}
+            self._gpu = CudaTracer(self._rays, tables, BLOCK, TEXEL, max_distance)
+
+    @classmethod
+    def check_options(cls, **options) -> None:
+        """Unknown options and devices are refused up front; ``cuda`` also needs a GPU that numba can reach."""
+        super().check_options(**options)
+        device = options.get("device", "cpu")
+        if device not in DEVICES:
+            raise ValueError(f"renderer 'raster' runs on device 'cpu' or 'cuda', not {device!r}")
+        if device == "cuda":
+            from occsim.sensors.raster_cuda import cuda_problem
+
+            problem = cuda_problem()
+            if problem:
+                raise ValueError(problem)
 
     def render(self, world: World, weather: Weather, seed: int) -> CameraFrames:
         """Ray cast all cameras, shade, then apply the weather's image-space effects."""
@@ -99,53 +130,59 @@ class RasterRenderer(Renderer):
         cam_pos = np.empty((count, n, 3))
         light = np.stack([m.illumination().as_array() for m in models])
         ego = np.array([[x.ego.pose.x, x.ego.pose.y, x.ego.pose.yaw] for x in worlds])
-        boxes, rects, paint = List(), List(), List()
+        boxes, rects, paint = [], [], []
         for k, world in enumerate(worlds):
             cam_rot[k], cam_pos[k] = self._camera_poses(world)
-            world_boxes = _box_array(world)
-            boxes.append(world_boxes)
+            boxes.append(_box_array(world))
             rects.append(
-                _screen_rects(world_boxes, cam_rot[k], cam_pos[k], self.rig.intrinsics, (h, w), self.max_distance)
+                _screen_rects(boxes[k], cam_rot[k], cam_pos[k], self.rig.intrinsics, (h, w), self.max_distance)
             )
             paint.append(
-                PAINTS[(world_boxes[:, 7].astype(np.int64) * 5 + 3) % len(PAINTS)]
-                if len(world_boxes)
-                else np.zeros((0, 3))
+                PAINTS[(boxes[k][:, 7].astype(np.int64) * 5 + 3) % len(PAINTS)] if len(boxes[k]) else np.zeros((0, 3))
             )
-        statics = _static_lists([world.static for world in worlds])
         rgb = np.empty((count, n, h, w, 3), dtype=np.float32)
         dist = np.empty((count, n, h, w), dtype=np.float32)
         sem = np.empty((count, n, h, w), dtype=np.uint8)
-        with KERNEL_LOCK:
-            _trace(
-                self._rays,
-                cam_rot,
-                cam_pos,
-                statics.columns,
-                statics.labels,
-                statics.clearance,
-                statics.block_top,
-                BLOCK,
-                statics.lower,
-                statics.voxel,
-                statics.top,
-                statics.texture,
-                TEXEL,
-                boxes,
-                rects,
-                paint,
-                ALBEDO,
-                GROUND_ALBEDO,
-                GROUND_CLASS,
-                FACADES,
-                light,
-                statics.lamps,
-                ego,
-                self.max_distance,
-                rgb,
-                dist,
-                sem,
-            )
+        if self._gpu is not None:
+            from occsim.sensors.raster_cuda import WorldArrays
+
+            arrays = [
+                WorldArrays(x.static, cam_rot[k], cam_pos[k], boxes[k], rects[k], paint[k], light[k], ego[k])
+                for k, x in enumerate(worlds)
+            ]
+            self._gpu.trace(arrays, rgb, dist, sem)
+        else:
+            statics = _static_lists([world.static for world in worlds])
+            with KERNEL_LOCK:
+                _trace(
+                    self._rays,
+                    cam_rot,
+                    cam_pos,
+                    statics.columns,
+                    statics.labels,
+                    statics.clearance,
+                    statics.block_top,
+                    BLOCK,
+                    statics.lower,
+                    statics.voxel,
+                    statics.top,
+                    statics.texture,
+                    TEXEL,
+                    List(boxes),
+                    List(rects),
+                    List(paint),
+                    ALBEDO,
+                    GROUND_ALBEDO,
+                    GROUND_CLASS,
+                    FACADES,
+                    light,
+                    statics.lamps,
+                    ego,
+                    self.max_distance,
+                    rgb,
+                    dist,
+                    sem,
+                )
         for k, (model, seed) in enumerate(zip(models, seeds)):
             rgb[k] = model.apply(rgb[k], dist[k], np.random.default_rng(seed))
         image = np.empty(rgb.shape, dtype=np.uint8)

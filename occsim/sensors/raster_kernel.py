@@ -318,6 +318,87 @@ def _light(c0, c1, c2, kind, ground_road, nrm0, nrm1, nrm2, hx, hy, hz, d2, ligh
     return c0, c1, c2
 
 
+@numba.njit(**_INLINE)
+def _trace_ray(
+    cam,
+    r,
+    col,
+    R,
+    dc,
+    o0,
+    o1,
+    o2,
+    columns,
+    labels,
+    clearance,
+    block_top,
+    block,
+    lower,
+    voxel,
+    top,
+    texture,
+    texel,
+    boxes,
+    rects,
+    paint,
+    albedo_tab,
+    ground_tab,
+    ground_cls,
+    facades,
+    light,
+    lamps,
+    ego,
+    max_dist,
+):  # pragma: no cover - numba
+    """One pixel's ray (camera-frame direction ``dc``, camera rotation ``R``, origin ``o``) through one world.
+
+    Returns linear (r, g, b), the distance to the hit [m] (inf for sky) and the class hit. Shared by the CPU
+    kernel and the CUDA one (``raster_cuda``), so both compute the same pixel.
+    """
+    d0 = R[0, 0] * dc[0] + R[0, 1] * dc[1] + R[0, 2] * dc[2]
+    d1 = R[1, 0] * dc[0] + R[1, 1] * dc[1] + R[1, 2] * dc[2]
+    d2 = R[2, 0] * dc[0] + R[2, 1] * dc[1] + R[2, 2] * dc[2]
+    t_end, kind = max_dist, SKY
+    if d2 < -1e-9:
+        tg = -o2 / d2
+        if tg < t_end:
+            t_end, kind = tg, GROUND
+    t_end, hit_box, nrm0, nrm1, nrm2 = _hit_boxes(cam, r, col, o0, o1, o2, d0, d1, d2, boxes, rects, t_end)
+    if hit_box >= 0:
+        kind = BOX
+    limit = t_end
+    if d2 > 1e-9:
+        limit = min(limit, (top - o2) / d2)
+    inv_voxel = 1.0 / voxel
+    found, t_hit, vox_label, vi, vj, vk, v0, v1, v2 = _walk_voxels(
+        o0, o1, o2, d0, d1, d2, limit, columns, labels, clearance, block_top, block, lower, voxel, inv_voxel
+    )
+    if found:
+        t_end, kind, nrm0, nrm1, nrm2 = t_hit, VOXEL, v0, v1, v2
+    if kind == SKY:
+        u = min(max(d2 * 2.5, 0.0), 1.0)
+        return (
+            light[3] + (light[0] - light[3]) * u,
+            light[4] + (light[1] - light[4]) * u,
+            light[5] + (light[2] - light[5]) * u,
+            np.inf,
+            FREE,
+        )
+    hx, hy, hz = o0 + d0 * t_end, o1 + d1 * t_end, o2 + d2 * t_end
+    ground_road = False
+    if kind == GROUND:
+        c0, c1, c2, cls, ground_road = _ground_albedo(hx, hy, lower, texel, texture, ground_tab, ground_cls)
+    elif kind == BOX:
+        c0, c1, c2, cls = _box_albedo(hit_box, boxes, paint, albedo_tab, hx, hy, hz, nrm2)
+    else:
+        cls = vox_label
+        c0, c1, c2 = _voxel_albedo(
+            cls, vi, vj, vk, labels.shape[2], hx, hy, hz, nrm0, nrm2, columns, albedo_tab, facades
+        )
+    c0, c1, c2 = _light(c0, c1, c2, kind, ground_road, nrm0, nrm1, nrm2, hx, hy, hz, d2, light, lamps, ego)
+    return c0, c1, c2, t_end, cls
+
+
 # numpy error model: no per-division zero checks (directions guard their own divisions).
 @numba.njit(parallel=True, cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz", "afn", "reassoc"})
 def _trace(
@@ -359,80 +440,39 @@ def _trace(
     n, h, w, _ = rays.shape
     for job in numba.prange(worlds * n * h):
         world, cam, r = job // (n * h), (job // h) % n, job % h
-        w_columns, w_labels, w_clearance, w_block_top = (
-            columns[world],
-            labels[world],
-            clearance[world],
-            block_top[world],
-        )
-        w_lower, w_voxel, w_top, w_texture = lower[world], voxel[world], top[world], texture[world]
-        w_boxes, w_rects, w_paint, w_light, w_lamps, w_ego = (
-            boxes[world],
-            rects[world],
-            paint[world],
-            light[world],
-            lamps[world],
-            ego[world],
-        )
-        inv_voxel = 1.0 / w_voxel
         R = cam_rot[world, cam]
         o0, o1, o2 = cam_pos[world, cam, 0], cam_pos[world, cam, 1], cam_pos[world, cam, 2]
         for col in range(w):
-            dc = rays[cam, r, col]
-            d0 = R[0, 0] * dc[0] + R[0, 1] * dc[1] + R[0, 2] * dc[2]
-            d1 = R[1, 0] * dc[0] + R[1, 1] * dc[1] + R[1, 2] * dc[2]
-            d2 = R[2, 0] * dc[0] + R[2, 1] * dc[1] + R[2, 2] * dc[2]
-            t_end, kind = max_dist, SKY
-            if d2 < -1e-9:
-                tg = -o2 / d2
-                if tg < t_end:
-                    t_end, kind = tg, GROUND
-            t_end, hit_box, nrm0, nrm1, nrm2 = _hit_boxes(cam, r, col, o0, o1, o2, d0, d1, d2, w_boxes, w_rects, t_end)
-            if hit_box >= 0:
-                kind = BOX
-            limit = t_end
-            if d2 > 1e-9:
-                limit = min(limit, (w_top - o2) / d2)
-            found, t_hit, vox_label, vi, vj, vk, v0, v1, v2 = _walk_voxels(
+            c0, c1, c2, t_end, cls = _trace_ray(
+                cam,
+                r,
+                col,
+                R,
+                rays[cam, r, col],
                 o0,
                 o1,
                 o2,
-                d0,
-                d1,
-                d2,
-                limit,
-                w_columns,
-                w_labels,
-                w_clearance,
-                w_block_top,
+                columns[world],
+                labels[world],
+                clearance[world],
+                block_top[world],
                 block,
-                w_lower,
-                w_voxel,
-                inv_voxel,
-            )
-            if found:
-                t_end, kind, nrm0, nrm1, nrm2 = t_hit, VOXEL, v0, v1, v2
-            if kind == SKY:
-                u = min(max(d2 * 2.5, 0.0), 1.0)
-                out_rgb[world, cam, r, col, 0] = w_light[3] + (w_light[0] - w_light[3]) * u
-                out_rgb[world, cam, r, col, 1] = w_light[4] + (w_light[1] - w_light[4]) * u
-                out_rgb[world, cam, r, col, 2] = w_light[5] + (w_light[2] - w_light[5]) * u
-                out_dist[world, cam, r, col] = np.inf
-                out_sem[world, cam, r, col] = FREE
-                continue
-            hx, hy, hz = o0 + d0 * t_end, o1 + d1 * t_end, o2 + d2 * t_end
-            ground_road = False
-            if kind == GROUND:
-                c0, c1, c2, cls, ground_road = _ground_albedo(hx, hy, w_lower, texel, w_texture, ground_tab, ground_cls)
-            elif kind == BOX:
-                c0, c1, c2, cls = _box_albedo(hit_box, w_boxes, w_paint, albedo_tab, hx, hy, hz, nrm2)
-            else:
-                cls = vox_label
-                c0, c1, c2 = _voxel_albedo(
-                    cls, vi, vj, vk, w_labels.shape[2], hx, hy, hz, nrm0, nrm2, w_columns, albedo_tab, facades
-                )
-            c0, c1, c2 = _light(
-                c0, c1, c2, kind, ground_road, nrm0, nrm1, nrm2, hx, hy, hz, d2, w_light, w_lamps, w_ego
+                lower[world],
+                voxel[world],
+                top[world],
+                texture[world],
+                texel,
+                boxes[world],
+                rects[world],
+                paint[world],
+                albedo_tab,
+                ground_tab,
+                ground_cls,
+                facades,
+                light[world],
+                lamps[world],
+                ego[world],
+                max_dist,
             )
             out_rgb[world, cam, r, col, 0] = c0
             out_rgb[world, cam, r, col, 1] = c1
