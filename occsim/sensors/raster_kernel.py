@@ -440,6 +440,16 @@ def _trace(
     n, h, w, _ = rays.shape
     for job in numba.prange(worlds * n * h):
         world, cam, r = job // (n * h), (job // h) % n, job % h
+        # Per row, not per pixel: a typed list's item costs a reference count and a bounds check.
+        w_columns, w_labels, w_clearance, w_block_top = (
+            columns[world],
+            labels[world],
+            clearance[world],
+            block_top[world],
+        )
+        w_lower, w_voxel, w_top, w_texture = lower[world], voxel[world], top[world], texture[world]
+        w_boxes, w_rects, w_paint = boxes[world], rects[world], paint[world]
+        w_light, w_lamps, w_ego = light[world], lamps[world], ego[world]
         R = cam_rot[world, cam]
         o0, o1, o2 = cam_pos[world, cam, 0], cam_pos[world, cam, 1], cam_pos[world, cam, 2]
         for col in range(w):
@@ -452,26 +462,26 @@ def _trace(
                 o0,
                 o1,
                 o2,
-                columns[world],
-                labels[world],
-                clearance[world],
-                block_top[world],
+                w_columns,
+                w_labels,
+                w_clearance,
+                w_block_top,
                 block,
-                lower[world],
-                voxel[world],
-                top[world],
-                texture[world],
+                w_lower,
+                w_voxel,
+                w_top,
+                w_texture,
                 texel,
-                boxes[world],
-                rects[world],
-                paint[world],
+                w_boxes,
+                w_rects,
+                w_paint,
                 albedo_tab,
                 ground_tab,
                 ground_cls,
                 facades,
-                light[world],
-                lamps[world],
-                ego[world],
+                w_light,
+                w_lamps,
+                w_ego,
                 max_dist,
             )
             out_rgb[world, cam, r, col, 0] = c0

@@ -143,7 +143,7 @@ def write_planner_card(inputs: CardInputs) -> Path:
     parts.append(
         "## Limits\n\nTrained on OccSim raster renders only; it has never seen a real camera image. Its objects map "
         "is of the present only, so the guard stops for what is already on the path, not for what is about to "
-        "enter it.\n"
+        "enter it; it tells an oncoming object only from two plans in a row.\n"
     )
     path = weights / "MODEL_CARD.md"
     path.write_text("\n".join(parts))
@@ -158,6 +158,15 @@ def _header(summary: dict, guard) -> str:
         f"of the first point above {guard.threshold} within {guard.half_width:.2f} m of the path's centre "
         "(`planners/occupancy_guard.py`; "
         '`"guard": null` in `config.json` turns it off).'
+        + (
+            f" Where the first object within {guard.lookahead:g} m along the plan came more than "
+            f"{guard.oncoming_speed:g} m/s closer between two plans (in the world frame, from the car's own pose) "
+            f"while driving straight and with no junction on the predicted road, the plan is shifted sideways "
+            f"({', '.join(f'{o:g}' for o in guard.swerve_offsets)} m, away from the object first) onto predicted "
+            "road clear of objects: stopping does not avoid a car coming head-on."
+            if guard.swerve_offsets
+            else ""
+        )
         if guard
         else "No occupancy guard (`guard` is null in `config.json`): the network's plan is driven as it is."
     )
