@@ -340,8 +340,14 @@ def write_rl_card(weights: Path, training: Path | None = None, suite: Path | Non
             "## Training",
             "",
             f"- Command: `occsim train-rl --out {cfg['out_dir']} --scenarios {cfg['scenarios']} "
-            f"--steps {cfg['total_steps']} --envs {cfg['num_envs']} --seed {cfg['seed']}`",
-            f"- {summary['env_steps']:,} env steps, {summary['episodes']:,} episodes, "
+            f"--steps {cfg['total_steps']} --envs {cfg['num_envs']} --seed {cfg['seed']}"
+            + (f" --resume {cfg['resume']}`" if cfg.get("resume") else "`")
+            + (
+                " (resumed: the env steps count from the first run's start, the episodes and minutes are this run's)"
+                if cfg.get("resume")
+                else ""
+            ),
+            f"- {summary['env_steps']:,} env steps in all, {summary['episodes']:,} episodes, "
             f"{summary['seconds'] / 60:.1f} min on this machine "
             f"({summary['steps_per_s']} steps/s including the PPO updates)"
             + (" — stopped early with Ctrl-C" if summary["interrupted"] else ""),
