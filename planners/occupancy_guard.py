@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from occsim.planners.base import from_known_keys
 
-from occsim.types import EGO_FRONT, EGO_SIZE, WAYPOINT_DT
+from occsim.types import EGO_FRONT, EGO_SIZE, WAYPOINT_DT, Pose2D
 
 STEP = 0.5  # [m] spacing of the swept bumper positions along the path
 
@@ -210,19 +210,19 @@ class GuardState:
                 towards the ego is crossing traffic to yield to, not a car in its lane.
         """
         guard = self.guard
-        station, point, side = first_hit(
+        _, point, side = first_hit(
             extend_path(waypoints, guard.lookahead), objects, self.centres, guard, guard.lookahead
         )
         oncoming = False
         if point is None:
             self._last, self._side = None, 0.0
         else:
-            yaw = float(pose[2])
-            rotation = np.array([[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]])
-            world = pose[:2] + rotation @ point
+            ego = Pose2D(*(float(v) for v in pose))
+            world = ego.to_parent(point)
             if self._last is not None and 0.0 < timestamp - self._last[0] <= 2 * WAYPOINT_DT:
                 dt = timestamp - self._last[0]
-                towards = float((self._last[1] - world) @ rotation[:, 0]) / dt  # closing speed along our heading
+                heading = np.array([np.cos(ego.yaw), np.sin(ego.yaw)])
+                towards = float((self._last[1] - world) @ heading) / dt  # closing speed along our heading
                 oncoming = guard.oncoming_speed < towards < 40.0  # beyond 40 m/s: another object, not the same one
             self._last = (timestamp, world)
         if oncoming and may_swerve and guard.swerve_offsets and driveable is not None and not self._junction(driveable):
