@@ -28,6 +28,7 @@ from occsim.classes import BARRIER, DRIVEABLE_SURFACE, MANMADE, OTHERS, TRUCK, V
 from occsim.types import COMMAND_STRAIGHT, WAYPOINTS, PlannerInput, PrivilegedInput, Trajectory, scale_intrinsics
 
 N_COMMANDS = 3
+CAMERAS = 6  # the nuScenes rig's surround cameras
 BEV_CHANNELS = ("objects", "static", "driveable")  # auxiliary BEV targets, see ``bev_targets``
 WEIGHTS_DIR = Path(__file__).parent / "weights" / "vision"
 CONFIG_NAME = "config.json"
@@ -48,6 +49,20 @@ class VisionConfig:
     query_channels: int = 128  # ego query width
     attention_layers: int = 2  # ego-query cross-attention layers
     heads: int = 4
+    # > 1: a further view, the forward camera's central 1/zoom of the frame at input_hw (``zoom_view``), so small
+    # objects far ahead (a cone at 40 m is under a pixel at 64 x 112) cover zoom x more pixels; 1: six views only.
+    zoom: float = 1.0
+
+    @property
+    def views(self) -> int:
+        """Views the network sees: the six cameras, and the zoom view where ``zoom`` > 1."""
+        return CAMERAS + (self.zoom > 1.0)
+
+    def describe_views(self) -> str:
+        """The views in words, for model cards."""
+        return (
+            f"six views and a {self.zoom:g}x zoom view of the front camera's centre" if self.zoom > 1 else "six views"
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VisionConfig:
@@ -92,9 +107,9 @@ class VisionPlannerNet(nn.Module):
 
     def forward(
         self,
-        images: torch.Tensor,  # (B, 6, 3, H, W) float in [0, 1]
-        intrinsics: torch.Tensor,  # (B, 6, 3, 3) for images of input_hw [px]
-        cam2ego: torch.Tensor,  # (B, 6, 4, 4)
+        images: torch.Tensor,  # (B, V, 3, H, W) float in [0, 1]: the six cameras (and the zoom view)
+        intrinsics: torch.Tensor,  # (B, V, 3, 3) for images of input_hw [px]
+        cam2ego: torch.Tensor,  # (B, V, 4, 4)
         ego: torch.Tensor,  # (B, 4) speed, acceleration, yaw rate, steering
         command: torch.Tensor,  # (B,) long, 0 right, 1 left, 2 straight
     ) -> dict[str, torch.Tensor]:
@@ -129,7 +144,7 @@ class VisionPlannerNet(nn.Module):
         grid = torch.where(valid[..., None], grid, torch.full_like(grid, -2.0))
         sampled = F.grid_sample(
             features.flatten(0, 1), grid.flatten(0, 1)[:, None], mode="bilinear", align_corners=False
-        )  # (B * 6, C, 1, P)
+        )  # (B * V, C, 1, P)
         summed = sampled[:, :, 0].unflatten(0, (batch, views)).sum(dim=1)
         summed = summed / valid.float().sum(dim=1)[:, None].clamp(min=1.0)  # (B, C, P)
         cells, heights = self.config.bev_cells, len(self.config.pillar_heights)
@@ -157,11 +172,50 @@ def waypoints_from_preds(ego_fut_preds: torch.Tensor, command: torch.Tensor) -> 
 
 
 def resize_views(images: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """Area-resize (6, h, w, 3) uint8 views to ``hw``."""
+    """Area-resize (V, h, w, 3) uint8 views to ``hw``."""
     h, w = hw
     if images.shape[1:3] == (h, w):
         return images
     return np.stack([cv2.resize(view, (w, h), interpolation=cv2.INTER_AREA) for view in images])
+
+
+def zoom_view(
+    images: np.ndarray, intrinsics: np.ndarray, cam2ego: np.ndarray, zoom: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The forward-most camera's central 1/``zoom`` of the frame, as a camera of its own: (view, K, cam2ego).
+
+    The crop keeps the frame's pixels (no resampling), so a larger frame gives a sharper zoom view; its intrinsics
+    are the camera's with the principal point moved by the crop's corner.
+    """
+    forward = int(np.argmax(np.asarray(cam2ego)[:, 0, 2]))  # optical axis most nearly along the ego's +x
+    h, w = images.shape[1:3]
+    crop_h, crop_w = max(1, round(h / zoom)), max(1, round(w / zoom))
+    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    k = np.array(intrinsics[forward], dtype=np.float64)
+    k[0, 2] -= left
+    k[1, 2] -= top
+    return images[forward, top : top + crop_h, left : left + crop_w], k, np.asarray(cam2ego[forward])
+
+
+def planner_views(
+    images: np.ndarray, intrinsics: np.ndarray, cam2ego: np.ndarray, config: VisionConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the network sees of (6, h, w, 3) camera frames: (V, *input_hw, 3) views, (V, 3, 3) K, (V, 4, 4) cam2ego.
+
+    The six frames resized to ``config.input_hw`` (intrinsics scaled to match), then the zoom view where
+    ``config.zoom`` > 1. Training data are made by this function too, so the network sees the same views in both.
+    """
+    images = np.asarray(images)
+    hw = tuple(config.input_hw)
+    views = [resize_views(images, hw)]
+    ks = [scale_intrinsics(intrinsics, images.shape[1:3], hw)]
+    poses = [np.asarray(cam2ego)]
+    if config.zoom > 1.0:
+        view, k, pose = zoom_view(images, intrinsics, cam2ego, config.zoom)
+        views.append(resize_views(view[None], hw))
+        ks.append(scale_intrinsics(k, view.shape[:2], hw)[None])
+        poses.append(pose[None])
+    return np.concatenate(views), np.concatenate(ks), np.concatenate(poses)
 
 
 def bev_targets(occupancy: np.ndarray, config: VisionConfig) -> np.ndarray:
@@ -187,16 +241,13 @@ def bev_targets(occupancy: np.ndarray, config: VisionConfig) -> np.ndarray:
 def observation_tensors(
     observations: list[dict[str, Any]], config: VisionConfig
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Batch OccSim observations into the network's inputs (images resized to ``config.input_hw``)."""
-    images, intrinsics = [], []
-    for obs in observations:
-        views = np.asarray(obs["images"])
-        images.append(resize_views(views, config.input_hw))
-        intrinsics.append(scale_intrinsics(obs["intrinsics"], views.shape[1:3], config.input_hw))
+    """Batch OccSim observations into the network's inputs (``planner_views`` of each)."""
+    views = [planner_views(obs["images"], obs["intrinsics"], obs["cam2ego"], config) for obs in observations]
+    images, intrinsics, cam2ego = (np.stack(part) for part in zip(*views))
     return (
-        torch.from_numpy(np.stack(images)).permute(0, 1, 4, 2, 3).float() / 255.0,
-        torch.from_numpy(np.stack(intrinsics)).float(),
-        torch.from_numpy(np.stack([np.asarray(o["cam2ego"]) for o in observations])).float(),
+        torch.from_numpy(images).permute(0, 1, 4, 2, 3).float() / 255.0,
+        torch.from_numpy(intrinsics).float(),
+        torch.from_numpy(cam2ego).float(),
         torch.from_numpy(np.stack([np.asarray(o["ego"]) for o in observations])).float(),
         torch.tensor([int(o["command"]) for o in observations], dtype=torch.long),
     )

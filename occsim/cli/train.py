@@ -21,6 +21,14 @@ from occsim.cli.common import (
     scenario_option,
 )
 
+# The vision planner's zoom view (``VisionConfig.zoom``), recorded by both collect and dagger.
+ZoomOption = Annotated[
+    float,
+    typer.Option(
+        min=1.0, help="Also store the vision planner's zoom view: the front camera's centre, this much larger."
+    ),
+]
+
 
 @app.command()
 def collect(
@@ -63,6 +71,7 @@ def collect(
     camera_hw: Annotated[str, typer.Option("--camera-hw", help="Rendered HEIGHTxWIDTH.")] = "128x224",
     image_hw: Annotated[str, typer.Option("--image-hw", help="Stored HEIGHTxWIDTH (the network's input).")] = "64x112",
     perturb: Annotated[float, typer.Option(min=0.0, max=1.0, help="Chance per step of a perturbation.")] = 0.1,
+    zoom: ZoomOption = 1.0,
 ) -> None:
     """Imitation data for `occsim train-planner`: expert rollouts with DAgger-style perturbations."""
     from occsim.suite.benchmark import BenchmarkError, load_split
@@ -98,6 +107,7 @@ def collect(
         driver=driver,
         expert_share=expert_share if driver else 1.0,
         background_seeds=background_seeds,
+        zoom=zoom,
     )
     meta = run_collect(loaded, config, console=err, jobs=jobs)
     out.print(
@@ -132,6 +142,7 @@ def dagger(
     object_pos_weight: Annotated[
         float, typer.Option(min=1.0, help="BCE weight of an occupied cell of the BEV objects channel.")
     ] = 20.0,
+    zoom: ZoomOption = 1.0,
 ) -> None:
     """Closed-loop DAgger for the vision planner: collect (learner drives, expert labels), train, score held out."""
     from occsim.suite.benchmark import BenchmarkError
@@ -153,6 +164,7 @@ def dagger(
         workers=workers,
         seed=seed,
         object_pos_weight=object_pos_weight,
+        zoom=zoom,
     )
     try:
         records = run_dagger(config, console=err)

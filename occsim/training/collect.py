@@ -1,9 +1,10 @@
 """Imitation data from closed-loop rollouts labelled by the expert, with perturbations so it covers recoveries.
 
-Each step records what the vision planner sees (six views resized to ``image_hw``, ego state, command, camera
-parameters), the expert's plan from that state (the label), the BEV targets from the privileged occupancy, and the
-agents' boxes (for the open-loop collision metric). Now and then the executed plan is perturbed for a few steps
-(steered sideways or slowed down or sped up); the expert keeps labelling, so the data shows how to come back.
+Each step records what the vision planner sees (``planner_views``: six views resized to ``image_hw``, and with
+``zoom`` its zoom view; ego state, command, camera parameters), the expert's plan from that state (the label), the
+BEV targets from the privileged occupancy, and the agents' boxes (for the open-loop collision metric). Now and then
+the executed plan is perturbed for a few steps (steered sideways or slowed down or sped up); the expert keeps
+labelling, so the data shows how to come back.
 
 For DAgger a learned ``driver`` drives instead: each step the expert's plan is executed with probability
 ``expert_share`` (DAgger's β), the driver's otherwise, and the expert labels every step, so the data covers the
@@ -27,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
-from occsim.planners.vision import VisionConfig, bev_targets, resize_views
+from occsim.planners.vision import VisionConfig, bev_targets, planner_views
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.suite.benchmark import Split
@@ -66,6 +67,7 @@ class CollectConfig:
     driver: str | None = None  # a learned planner ("vision:DIR") that drives, DAgger style; None: the expert
     expert_share: float = 1.0  # with a driver: chance per step that the expert's plan is executed (DAgger's β)
     background_seeds: bool = False  # each episode's background (buildings, trees) drawn from its own seed
+    zoom: float = 1.0  # > 1: also store the vision planner's zoom view (``VisionConfig.zoom``) of each step
 
 
 @dataclass(frozen=True)
@@ -136,12 +138,13 @@ def collect_episode(job: CollectJob, config: CollectConfig, threads: int = 1) ->
 def _rollout(scenario: Scenario, seed: int, weather: str | None, config: CollectConfig) -> dict[str, np.ndarray]:
     env = OccSimEnv(scenario=scenario, weather=weather, camera_hw=config.camera_hw, privileged=True)
     rng = np.random.default_rng(seed)
-    vision = VisionConfig(input_hw=tuple(config.image_hw))
+    vision = VisionConfig(input_hw=tuple(config.image_hw), zoom=config.zoom)
     driver = make_planner(config.driver) if config.driver else None
     p = config.perturbation
     keys = ("images", "ego", "command", "ego_pose", "plan", "perturbed", "driven", "bev")
     rows: dict[str, list] = {k: [] for k in keys}
     agents: list[np.ndarray] = []
+    cameras: list[tuple[np.ndarray, np.ndarray]] = []  # the views' intrinsics and cam2ego (the same every step)
     state = {"left": 0, "kind": "", "amount": 0.0, "t": 0.0}
 
     def observe(step: int, obs: dict, info: dict) -> None:
@@ -167,7 +170,9 @@ def _rollout(scenario: Scenario, seed: int, weather: str | None, config: Collect
                 state["amount"] = rng.uniform(-p.max_yaw, p.max_yaw) if yaw else rng.uniform(*p.speed_range)
             executed = perturb(plan, state["kind"], state["amount"]) if state["left"] else plan
         rows["driven"].append(driven)
-        rows["images"].append(resize_views(obs["images"], vision.input_hw))
+        views, intrinsics, cam2ego = planner_views(obs["images"], obs["intrinsics"], obs["cam2ego"], vision)
+        rows["images"].append(views)
+        cameras.append((intrinsics, cam2ego))
         rows["ego"].append(obs["ego"])
         rows["command"].append(obs["command"])
         rows["ego_pose"].append(obs["ego_pose"])
@@ -184,8 +189,9 @@ def _rollout(scenario: Scenario, seed: int, weather: str | None, config: Collect
     return {
         **{k: np.stack(v) for k, v in rows.items()},
         "agents": np.stack(agents),  # (T + 1, MAX_AGENTS, 6) world x, y, yaw, length, width, class (-1: none)
-        "intrinsics": env.sim.rig.resized(vision.input_hw).intrinsics.astype(np.float32),
-        "cam2ego": env.sim.rig.cam2ego.astype(np.float32),
+        "intrinsics": cameras[0][0].astype(np.float32),
+        "cam2ego": cameras[0][1].astype(np.float32),
+        "zoom": np.array(vision.zoom),
         "collided": np.array(bool(end.info["collision"])),
         "weather": np.array(weather or scenario.weather.type),
     }

@@ -42,6 +42,7 @@ class DaggerConfig:
     init_from: Path | None = None  # weights round 0 starts from (None: a fresh network)
     augment: bool = True
     object_pos_weight: float = 20.0  # see TrainConfig
+    zoom: float = 1.0  # > 1: the planners see a zoom view of the front camera too (``VisionConfig.zoom``)
     background_seeds: bool = True
     collect_camera_hw: tuple[int, int] = (128, 224)
     eval_instances: int = 3  # test instances per family in each round's evaluation
@@ -118,6 +119,7 @@ def _round(config, train_split, test_split, k: int, previous: Path | None, conso
         driver=None if k == 0 else f"vision:{previous}",
         expert_share=beta,
         background_seeds=config.background_seeds,
+        zoom=config.zoom,
     )
     part = split_slice(train_split, k * config.episodes_per_round, (k + 1) * config.episodes_per_round)
     first, last = k * config.episodes_per_round, (k + 1) * config.episodes_per_round - 1

@@ -8,7 +8,7 @@ card, ``metrics.json`` and a plot of the curves are written beside them.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +55,9 @@ class TrainConfig:
 class PlannerDataset:
     """Every sample of a collection, in memory."""
 
-    images: np.ndarray  # (N, 6, h, w, 3) uint8
-    intrinsics: np.ndarray  # (N, 6, 3, 3) float32, for images of size (h, w)
-    cam2ego: np.ndarray  # (N, 6, 4, 4) float32
+    images: np.ndarray  # (N, V, h, w, 3) uint8: the six cameras (and the zoom view)
+    intrinsics: np.ndarray  # (N, V, 3, 3) float32, for images of size (h, w)
+    cam2ego: np.ndarray  # (N, V, 4, 4) float32
     ego: np.ndarray  # (N, 4) float32
     command: np.ndarray  # (N,) int64
     plan: np.ndarray  # (N, 6, 2) float32, the expert's waypoints, ego frame [m]
@@ -66,6 +66,7 @@ class PlannerDataset:
     future_valid: np.ndarray  # (N, 6, A) bool, boxes of the classes VAD's metric counts
     episode: np.ndarray  # (N,) int, index into ``episodes``
     episodes: list[str]
+    zoom: float = 1.0  # the zoom view's magnification (``VisionConfig.zoom``; 1: none)
 
     def __len__(self) -> int:
         return len(self.plan)
@@ -73,7 +74,7 @@ class PlannerDataset:
     def subset(self, index: np.ndarray) -> PlannerDataset:
         """The samples at ``index``."""
         fields = {k: v[index] for k, v in asdict(self).items() if isinstance(v, np.ndarray)}
-        return PlannerDataset(**fields, episodes=self.episodes)
+        return PlannerDataset(**fields, episodes=self.episodes, zoom=self.zoom)
 
 
 def load_dataset(data_dir: str | Path, *more: str | Path) -> PlannerDataset:
@@ -81,12 +82,15 @@ def load_dataset(data_dir: str | Path, *more: str | Path) -> PlannerDataset:
 
     Raises:
         FileNotFoundError: a folder holds no episodes.
+        ValueError: the episodes differ in their views (some with a zoom view, some without or another zoom).
     """
     files = [f for folder in (data_dir, *more) for f in episode_files(folder, command="collect")]
     parts: dict[str, list[np.ndarray]] = {}
+    zooms: dict[float, Path] = {}
     for index, path in enumerate(tqdm(files, desc="load", unit="episode", leave=False)):
         with np.load(path) as data:
             n = len(data["plan"])
+            zooms.setdefault(float(data["zoom"]) if "zoom" in data else 1.0, path)
             boxes, valid = _future_boxes(data["agents"], data["ego_pose"])
             episode = {
                 "images": data["images"],
@@ -102,8 +106,11 @@ def load_dataset(data_dir: str | Path, *more: str | Path) -> PlannerDataset:
             }
         for key, value in episode.items():
             parts.setdefault(key, []).append(value)
+    if len(zooms) > 1:
+        found = ", ".join(f"{z:g} ({p})" for z, p in zooms.items())
+        raise ValueError(f"the episodes were collected with different zoom views: {found}; collect them again alike")
     names = [f"{f.parent.name}/{f.stem}" for f in files]
-    return PlannerDataset(**{k: np.concatenate(v) for k, v in parts.items()}, episodes=names)
+    return PlannerDataset(**{k: np.concatenate(v) for k, v in parts.items()}, episodes=names, zoom=next(iter(zooms)))
 
 
 def _future_boxes(agents: np.ndarray, ego_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +147,7 @@ def split_by_episode(dataset: PlannerDataset, held_out: float, seed: int) -> tup
 
 
 def jitter_views(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Colour and exposure jitter of (B, 6, 3, h, w) views in [0, 1].
+    """Colour and exposure jitter of (B, V, 3, h, w) views in [0, 1].
 
     Each sample gets an exposure gain (0.6-1.4), a contrast (0.8-1.2) and a white balance (0.9-1.1 per channel);
     each camera's exposure differs from the sample's by up to 10 %, as auto-exposure does.
@@ -160,16 +167,25 @@ def jitter_views(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor
 
 
 def _batch(
-    dataset: PlannerDataset, index: np.ndarray, rng: np.random.Generator | None = None
+    dataset: PlannerDataset, index: np.ndarray, views: int, rng: np.random.Generator | None = None
 ) -> tuple[torch.Tensor, ...]:
-    """Network inputs for the samples at ``index``; with ``rng``, the views jittered (``jitter_views``)."""
-    images = torch.from_numpy(dataset.images[index]).permute(0, 1, 4, 2, 3).float() / 255.0
+    """Inputs of a network that sees ``views`` views for the samples at ``index``; with ``rng``, jittered views.
+
+    A network without the zoom view reads zoom data's first six views, so old and new weights can be compared on
+    the same held-out episodes.
+
+    Raises:
+        ValueError: the data hold fewer views than the network sees.
+    """
+    if dataset.images.shape[1] < views:
+        raise ValueError(f"the network sees {views} views (a zoom view); these data hold {dataset.images.shape[1]}")
+    images = torch.from_numpy(dataset.images[index, :views]).permute(0, 1, 4, 2, 3).float() / 255.0
     if rng is not None:
         images = jitter_views(images, rng)
     return (
         images,
-        torch.from_numpy(np.ascontiguousarray(dataset.intrinsics[index])),
-        torch.from_numpy(np.ascontiguousarray(dataset.cam2ego[index])),
+        torch.from_numpy(np.ascontiguousarray(dataset.intrinsics[index, :views])),
+        torch.from_numpy(np.ascontiguousarray(dataset.cam2ego[index, :views])),
         torch.from_numpy(dataset.ego[index]),
         torch.from_numpy(dataset.command[index]),
     )
@@ -187,7 +203,7 @@ def losses(
 
     Occupied cells of the objects channel weigh ``object_pos_weight`` in the BCE.
     """
-    inputs = _batch(dataset, index, rng)
+    inputs = _batch(dataset, index, net.config.views, rng)
     out = net(*inputs)
     waypoints = waypoints_from_preds(out["ego_fut_preds"], inputs[-1])
     plan = F.l1_loss(waypoints, torch.from_numpy(dataset.plan[index]))
@@ -206,7 +222,7 @@ def predict(net: VisionPlannerNet, dataset: PlannerDataset, batch_size: int = 32
     plans, bevs = [], []
     for start in range(0, len(dataset), batch_size):
         index = np.arange(start, min(start + batch_size, len(dataset)))
-        inputs = _batch(dataset, index)
+        inputs = _batch(dataset, index, net.config.views)
         out = net(*inputs)
         plans.append(waypoints_from_preds(out["ego_fut_preds"], inputs[-1]).numpy())
         bevs.append((out["bev_logits"] > 0).numpy())
@@ -267,16 +283,22 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     run = TrainingRun("train-planner", config)
     dataset = load_dataset(config.data_dir, *config.more_data)
     start = load_vision(config.init_from) if config.init_from else None
-    if start is not None and vision is not None and start.config != vision:
+    if start is not None and vision is not None and start.config != replace(vision, zoom=start.config.zoom):
         raise ValueError(f"--init-from {config.init_from} holds a network of another shape than the one asked for")
     vision = start.config if start is not None else vision or VisionConfig(input_hw=tuple(dataset.images.shape[2:4]))
+    # The zoom view adds no weights (the cameras share the backbone and the lift), so the data decide whether the
+    # network sees one: weights trained without it learn to use it, and the other way round.
+    vision = replace(vision, zoom=dataset.zoom)
     if tuple(dataset.images.shape[2:4]) != tuple(vision.input_hw):
         raise ValueError(f"data images are {dataset.images.shape[2:4]} but the network expects {vision.input_hw}")
+    if dataset.images.shape[1] != vision.views:
+        raise ValueError(f"data hold {dataset.images.shape[1]} views per sample, the network expects {vision.views}")
     if dataset.bev.shape[-1] != vision.bev_cells:
         raise ValueError(f"data BEV targets are {dataset.bev.shape[-1]} cells wide, the network {vision.bev_cells}")
     train_index, val_index = split_by_episode(dataset, config.val_fraction, config.seed)
     train_set, val_set = dataset.subset(train_index), dataset.subset(val_index)
     net = start.train() if start is not None else VisionPlannerNet(vision)
+    net.config = vision
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -390,10 +412,11 @@ def write_model_card(out_dir: str | Path, summary: dict) -> Path:
         for h in HORIZONS
     )
     config = summary["config"]
+    views = VisionConfig.from_dict(summary["vision"]).describe_views()
     text = f"""# OccSim vision planner (VAD-style, camera only)
 
 A small VAD-style network (`planners/vision.py`, imported as `occsim.planners.vision`): a shared CNN over the
-six views, a Simple-BEV-style lift to a {summary["vision"]["bev_cells"]} x {summary["vision"]["bev_cells"]} BEV grid
+{views}, a Simple-BEV-style lift to a {summary["vision"]["bev_cells"]} x {summary["vision"]["bev_cells"]} BEV grid
 with the observation's camera geometry, an auxiliary BEV-occupancy head
 ({", ".join(summary["bev_channels"])}), and an ego query that outputs `ego_fut_preds` (3 commands x 6 steps x 2),
 decoded as VAD does (command row, cumulative sum).

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from occsim.planners.vision import BEV_CHANNELS, WEIGHTS_NAME, load_guard, load_vision
+from occsim.planners.vision import BEV_CHANNELS, WEIGHTS_NAME, VisionConfig, load_guard, load_vision
 from occsim.suite.report import load_results
 from occsim.suite.summary import family_rows, summarise
 from occsim.training.planner import PlannerDataset, _batch, evaluate_weights, load_dataset
@@ -89,7 +89,7 @@ def bev_picture(weights: Path, dataset: PlannerDataset, path: Path, frames: int 
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(candidates, min(frames, len(candidates)), replace=False))
     with torch.inference_mode():
-        predicted = torch.sigmoid(net(*_batch(dataset, chosen))["bev_logits"]).numpy()
+        predicted = torch.sigmoid(net(*_batch(dataset, chosen, net.config.views))["bev_logits"]).numpy()
     front = CAMERA_NAMES.index("CAM_FRONT")
     fig, axes = plt.subplots(len(chosen), 3, figsize=(10, 3.1 * len(chosen)), squeeze=False)
     for row, (index, prediction) in enumerate(zip(chosen, predicted)):
@@ -152,6 +152,7 @@ def write_planner_card(inputs: CardInputs) -> Path:
 
 def _header(summary: dict, guard) -> str:
     vision = summary["vision"]
+    views = VisionConfig.from_dict(vision).describe_views()
     guard_text = (
         f"At inference an occupancy guard (UniAD's use of its own occupancy prediction) sweeps the front bumper along "
         f"the plan's first {guard.horizon:g} s over the predicted objects map and stops the plan {guard.gap} m short "
@@ -172,7 +173,7 @@ def _header(summary: dict, guard) -> str:
     )
     return f"""# OccSim vision planner (VAD-style, camera only)
 
-A small VAD-style network (`planners/vision.py`): a shared CNN over the six views at
+A small VAD-style network (`planners/vision.py`): a shared CNN over the {views} at
 {vision["input_hw"][0]} x {vision["input_hw"][1]}, a Simple-BEV-style lift to a {vision["bev_cells"]} x
 {vision["bev_cells"]} BEV grid with the observation's camera geometry, an auxiliary BEV-occupancy head
 ({", ".join(summary["bev_channels"])}), and an ego query that outputs `ego_fut_preds` (3 commands x 6 steps x 2),

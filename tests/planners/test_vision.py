@@ -9,6 +9,7 @@ from occsim.planners.vision import (
     bev_targets,
     load_vision,
     observation_tensors,
+    planner_views,
     save_vision,
     waypoints_from_preds,
 )
@@ -127,6 +128,53 @@ def test_observation_tensors_resize_any_camera_size():
     assert images.shape == (1, 6, 3, 32, 56)
     assert intrinsics[0, 1].numpy() == pytest.approx(CameraRig.nuscenes((32, 56)).intrinsics[1].astype(np.float32))
     assert command.tolist() == [1]
+
+
+def _project(point: np.ndarray, intrinsics: np.ndarray, cam2ego: np.ndarray) -> np.ndarray:
+    """Pixel (u, v) of an ego-frame point in a camera."""
+    cam = np.linalg.inv(cam2ego) @ np.append(point, 1.0)
+    uvw = intrinsics @ cam[:3]
+    return uvw[:2] / uvw[2]
+
+
+def test_the_zoom_view_magnifies_the_front_camera_with_consistent_intrinsics():
+    hw = (128, 224)
+    rig = CameraRig.nuscenes(hw)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (6, *hw, 3), dtype=np.uint8)
+    config = VisionConfig(input_hw=(64, 112), zoom=2.0)
+    assert config.views == 7 and VisionConfig().views == 6
+    views, intrinsics, cam2ego = planner_views(frames, rig.intrinsics, rig.cam2ego, config)
+    assert views.shape == (7, 64, 112, 3) and intrinsics.shape == (7, 3, 3) and cam2ego.shape == (7, 4, 4)
+    front = 1  # CAM_FRONT: the forward-most camera
+    # a 128 x 224 frame at zoom 2: the central 64 x 112 pixels exactly, no resampling
+    assert np.array_equal(views[6], frames[front, 32:96, 56:168])
+    assert np.array_equal(cam2ego[6], rig.cam2ego[front])
+    assert intrinsics[6, 0, 0] == pytest.approx(2 * intrinsics[front, 0, 0])
+    # a point 30 m ahead and 1 m left lands on the same frame pixel through either camera model
+    point = np.array([30.0, 1.0, 0.5])
+    u_frame, v_frame = _project(point, rig.intrinsics[front], rig.cam2ego[front])
+    u_zoom, v_zoom = _project(point, intrinsics[6], cam2ego[6])
+    assert (u_zoom + 56, v_zoom + 32) == pytest.approx((u_frame, v_frame))
+    # without zoom: the six views only, as before
+    six, k6, _ = planner_views(frames, rig.intrinsics, rig.cam2ego, VisionConfig(input_hw=(64, 112)))
+    assert six.shape == (6, 64, 112, 3) and np.array_equal(k6, intrinsics[:6])
+
+
+def test_a_zoom_network_plans_from_any_camera_size(tmp_path):
+    zoomed = VisionConfig(**{**SMALL.__dict__, "zoom": 2.0})
+    torch.manual_seed(0)
+    save_vision(VisionPlannerNet(zoomed).eval(), tmp_path)
+    assert load_vision(tmp_path).config.zoom == 2.0
+    planner = make_planner(f"vision:{tmp_path}")
+    for hw in ((32, 56), (256, 448)):
+        rig = CameraRig.nuscenes(hw)
+        obs = {"images": np.zeros((6, *hw, 3), np.uint8), "intrinsics": rig.intrinsics, "cam2ego": rig.cam2ego}
+        images = observation_tensors([{**obs, "ego": np.zeros(4, np.float32), "command": 2}], zoomed)[0]
+        assert images.shape == (1, 7, 3, 32, 56)
+        ego = np.array([5.0, 0, 0, 0], np.float32)
+        inputs = PlannerInput(**obs, ego=ego, ego_pose=np.zeros(3), command=2, timestamp=0.0)
+        assert np.isfinite(planner.plan(inputs).points).all()
 
 
 def test_unknown_config_keys_are_refused():

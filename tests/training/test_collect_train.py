@@ -196,3 +196,33 @@ def test_bev_scores_and_the_objects_weight():
     assert scores["bev_iou_objects"] == pytest.approx(1 / 3) and scores["bev_iou_driveable"] == 0.5
     assert scores["bev_iou_static"] == 1.0  # nothing to find, nothing found
     assert np.isnan(bev_scores(np.zeros_like(truth), truth)["objects_precision"])  # nothing predicted
+
+
+def test_zoom_data_train_a_zoom_network_from_six_view_weights_and_mixed_data_are_refused(tmp_path):
+    from occsim.training.planner import evaluate_weights
+
+    folders = {}
+    for zoom in (1.0, 2.0):
+        folders[zoom] = tmp_path / f"zoom{zoom:g}"
+        config = CollectConfig(
+            out_dir=folders[zoom], episodes_per_scenario=1, camera_hw=(64, 112), image_hw=TINY.input_hw, zoom=zoom
+        )
+        collect([load_scenario("bus_ahead")], config)
+    with np.load(next(folders[2.0].glob("*.npz"))) as episode, np.load(next(folders[1.0].glob("*.npz"))) as plain:
+        assert episode["images"].shape[1:] == (7, 32, 56, 3) and float(episode["zoom"]) == 2.0
+        assert episode["intrinsics"].shape == (7, 3, 3) and episode["cam2ego"].shape == (7, 4, 4)
+        # the same rollout: the zoom view is added, the six views are untouched
+        assert np.array_equal(episode["images"][:, :6], plain["images"])
+    six = tmp_path / "six"
+    base = TrainConfig(data_dir=folders[1.0], out_dir=six, epochs=1, batch_size=4, val_fraction=0.0)
+    train(base, TINY)
+    zoomed = replace(base, data_dir=folders[2.0], out_dir=tmp_path / "seven", init_from=six)
+    summary = train(zoomed)
+    assert summary["vision"]["zoom"] == 2.0 and load_vision(tmp_path / "seven").config.views == 7
+    # six-view weights read the first six views of zoom data, so old and new compare on the same episodes
+    rows = evaluate_weights([six, tmp_path / "seven"], load_dataset(folders[2.0]))
+    assert all(np.isfinite(row["L2_3s"]) for row in rows)
+    with pytest.raises(ValueError, match="different zoom"):
+        load_dataset(folders[1.0], folders[2.0])
+    with pytest.raises(ValueError, match="7 views"):
+        evaluate_weights([tmp_path / "seven"], load_dataset(folders[1.0]))
