@@ -54,6 +54,9 @@ def collect(
         str | None, typer.Option(help="Collect on a benchmark split's instances instead (e.g. longtail).")
     ] = None,
     split: Annotated[str, typer.Option(help="The benchmark's split; collect on train, evaluate on test.")] = "train",
+    start: Annotated[
+        int, typer.Option(min=0, help="With --benchmark: skip each family's first instances (DAgger round k: 10k).")
+    ] = 0,
     driver: Annotated[
         str | None,
         typer.Option(help="A learned planner that drives while the expert labels (DAgger), e.g. vision:weights/v1."),
@@ -74,7 +77,7 @@ def collect(
     zoom: ZoomOption = 1.0,
 ) -> None:
     """Imitation data for `occsim train-planner`: expert rollouts with DAgger-style perturbations."""
-    from occsim.suite.benchmark import BenchmarkError, load_split
+    from occsim.suite.benchmark import BenchmarkError, load_split, split_slice
     from occsim.training.collect import CollectConfig, Perturbation, split_jobs
     from occsim.training.collect import collect as run_collect
 
@@ -88,11 +91,17 @@ def collect(
         if scenarios:
             raise fail("give --scenarios or --benchmark, not both")
         try:
-            jobs = split_jobs(load_split(benchmark, split), episodes, weathers or None)
+            whole = load_split(benchmark, split)
+            jobs = split_jobs(split_slice(whole, start, start + episodes if episodes else None), None, weathers or None)
         except BenchmarkError as e:
             raise fail(str(e)) from None
+        if not jobs:
+            shortest = min(len(f.seeds) for f in whole.families.values())
+            raise fail(f"--start {start}: {whole.label} has {shortest} instances per family")
         loaded = []
     else:
+        if start:
+            raise fail("--start takes a --benchmark")
         loaded = scenario_option(scenarios)
         if len(weathers) > 1:
             raise fail("--weather takes one weather without --benchmark")

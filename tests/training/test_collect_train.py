@@ -180,6 +180,16 @@ def test_collect_command_on_a_benchmark_folder(tmp_path):
     assert len(names) == 2 and names[0].endswith("__clear.npz") != names[1].endswith("__clear.npz")
     both = CliRunner().invoke(app, [*args, "--scenarios", "bus_ahead", "--out", str(tmp_path / "x")])
     assert both.exit_code != 0 and "not both" in both.output
+    # --start: a later slice of each family (a DAgger round's), here the second instance alone
+    later = [*args[:3], "--start", "1", "--episodes", "1", "--camera-hw", "32x56", "--out", str(tmp_path / "later")]
+    result = CliRunner().invoke(app, later)
+    assert result.exit_code == 0, result.output
+    second = load_split(str(bench), "train").families["debris"].seeds[1]
+    assert [p.name.split("__")[1] for p in (tmp_path / "later").glob("*.npz")] == [str(second)]
+    past = CliRunner().invoke(app, [*args[:3], "--start", "2", "--out", str(tmp_path / "y")])
+    assert past.exit_code == 2 and "2 instances per family" in past.output
+    alone = CliRunner().invoke(app, ["collect", "--start", "1", "--out", str(tmp_path / "z")])
+    assert alone.exit_code == 2 and "--start takes a --benchmark" in alone.output
 
 
 def test_bev_scores_and_the_objects_weight():
