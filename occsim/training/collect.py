@@ -144,7 +144,7 @@ def _rollout(scenario: Scenario, seed: int, weather: str | None, config: Collect
     keys = ("images", "ego", "command", "ego_pose", "plan", "perturbed", "driven", "bev")
     rows: dict[str, list] = {k: [] for k in keys}
     agents: list[np.ndarray] = []
-    cameras: list[tuple[np.ndarray, np.ndarray]] = []  # the views' intrinsics and cam2ego (the same every step)
+    cameras: dict[str, np.ndarray] = {}  # the views' intrinsics and cam2ego: the same every step, kept once
     state = {"left": 0, "kind": "", "amount": 0.0, "t": 0.0}
 
     def observe(step: int, obs: dict, info: dict) -> None:
@@ -172,7 +172,8 @@ def _rollout(scenario: Scenario, seed: int, weather: str | None, config: Collect
         rows["driven"].append(driven)
         views, intrinsics, cam2ego = planner_views(obs["images"], obs["intrinsics"], obs["cam2ego"], vision)
         rows["images"].append(views)
-        cameras.append((intrinsics, cam2ego))
+        cameras.setdefault("intrinsics", intrinsics.astype(np.float32))
+        cameras.setdefault("cam2ego", cam2ego.astype(np.float32))
         rows["ego"].append(obs["ego"])
         rows["command"].append(obs["command"])
         rows["ego_pose"].append(obs["ego_pose"])
@@ -189,8 +190,7 @@ def _rollout(scenario: Scenario, seed: int, weather: str | None, config: Collect
     return {
         **{k: np.stack(v) for k, v in rows.items()},
         "agents": np.stack(agents),  # (T + 1, MAX_AGENTS, 6) world x, y, yaw, length, width, class (-1: none)
-        "intrinsics": cameras[0][0].astype(np.float32),
-        "cam2ego": cameras[0][1].astype(np.float32),
+        **cameras,
         "zoom": np.array(vision.zoom),
         "collided": np.array(bool(end.info["collision"])),
         "weather": np.array(weather or scenario.weather.type),
