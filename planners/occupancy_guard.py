@@ -10,7 +10,7 @@ the car's own localisation are read (the planner stays camera-only).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,14 @@ class OccupancyGuard:
     # the ego is turning across it and stopping lets it clear (swerving there raised oncoming_left_turn's clear
     # collisions from 3 to 7 of 10 test runs). A straight three-lane road is about 11 m wide.
     junction_width: float = 9.0  # [m]
+    # Holding the network's own sideways move. The network swerves round a car drifting into its lane in the one
+    # frame where its objects map shows the car on the path, and steers back the next, when the car has slipped
+    # out of the map's reach (frontal_drift, looked at step by step on the train split). Where its plan ends at
+    # least ``hold_lateral`` metres to one side while an object stands on the straight path ahead, that line is
+    # kept for ``hold_time`` seconds, as long as it stays on predicted road and clear. 0 s: never held.
+    hold_time: float = 0.0  # [s]
+    hold_lateral: float = 2.0  # [m]
+    hold_evidence: float = 0.5  # objects probability on the straight path that the move is taken to be round
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OccupancyGuard:
@@ -188,6 +196,7 @@ class GuardState:
         """Forget the last plan (a new episode)."""
         self._last: tuple[float, np.ndarray] | None = None  # timestamp, world position of the first object
         self._side = 0.0  # the side last swerved to (+1 left, -1 right), kept while the same car comes on
+        self._held: tuple[float, np.ndarray, np.ndarray] | None = None  # since, world point and heading of a held line
 
     def apply(
         self,
@@ -210,6 +219,11 @@ class GuardState:
                 towards the ego is crossing traffic to yield to, not a car in its lane.
         """
         guard = self.guard
+        ego = Pose2D(*(float(v) for v in pose))
+        junction = driveable is None or self._junction(driveable)
+        if may_swerve and driveable is not None:
+            waypoints = self._hold(waypoints, objects, driveable, ego, timestamp, junction)
+        may_swerve = may_swerve and not junction
         _, point, side = first_hit(
             extend_path(waypoints, guard.lookahead), objects, self.centres, guard, guard.lookahead
         )
@@ -217,7 +231,6 @@ class GuardState:
         if point is None:
             self._last, self._side = None, 0.0
         else:
-            ego = Pose2D(*(float(v) for v in pose))
             world = ego.to_parent(point)
             if self._last is not None and 0.0 < timestamp - self._last[0] <= 2 * WAYPOINT_DT:
                 dt = timestamp - self._last[0]
@@ -225,9 +238,59 @@ class GuardState:
                 towards = float((self._last[1] - world) @ heading) / dt  # closing speed along our heading
                 oncoming = guard.oncoming_speed < towards < 40.0  # beyond 40 m/s: another object, not the same one
             self._last = (timestamp, world)
-        if oncoming and may_swerve and guard.swerve_offsets and driveable is not None and not self._junction(driveable):
+        if oncoming and may_swerve and guard.swerve_offsets:
             waypoints = self._swerve(waypoints, objects, driveable, side)
         return guard_waypoints(waypoints, objects, self.centres, guard)
+
+    def _hold(
+        self,
+        waypoints: np.ndarray,
+        objects: np.ndarray,
+        driveable: np.ndarray,
+        ego: Pose2D,
+        timestamp: float,
+        junction: bool,
+    ) -> np.ndarray:
+        """The plan kept on the line of a sideways move round an object the network made within ``hold_time``.
+
+        A move is taken up away from junctions only (as the swerve), but once held it is kept into road that
+        looks wide: from the next lane over, the far edge of a three-lane road can pass for a junction.
+        """
+        guard = self.guard
+        if guard.hold_time <= 0:
+            return waypoints
+        straight = extend_path(np.array([[1.0, 0.0]]), guard.lookahead)
+        seen = replace(guard, threshold=guard.hold_evidence)
+        blocked = np.isfinite(first_hit(straight, objects, self.centres, seen, guard.lookahead)[0])
+        if abs(waypoints[-1, 1]) >= guard.hold_lateral and blocked and not junction:
+            heading = np.array([np.cos(ego.yaw), np.sin(ego.yaw)])
+            self._held = (timestamp, ego.to_parent(waypoints[-1]), heading)
+            return waypoints
+        if self._held is None or timestamp - self._held[0] > guard.hold_time:
+            self._held = None
+            return waypoints
+        _, anchor, heading = self._held
+        # Every waypoint moved across the held line's direction onto it: the network's progress along the road is
+        # kept, its drift back towards the lane it left is not.
+        world = ego.to_parent(waypoints) - anchor
+        across = heading[0] * world[:, 1] - heading[1] * world[:, 0]  # left of the line [m]
+        left = np.array([-heading[1], heading[0]])
+        shifted = ego.to_local(anchor + world - across[:, None] * left)
+        extended = extend_path(shifted, guard.lookahead)
+        clear = np.isinf(first_hit(extended, objects, self.centres, guard, guard.lookahead)[0])
+        if clear and self._on_road(shifted, driveable):
+            return shifted
+        self._held = None
+        return waypoints
+
+    def _on_road(self, waypoints: np.ndarray, driveable: np.ndarray) -> bool:
+        """Whether the waypoints within the map all lie on predicted road; those beyond its edge go unjudged.
+
+        At 13 m/s a 3 s plan ends past the 40 m map, where a sample reads 0 and would refuse every shift.
+        """
+        reach = self.centres[-1]
+        inside = (np.abs(waypoints) <= reach).all(axis=1)
+        return bool((sample_map(driveable, self.centres, waypoints[inside]) > self.guard.road_threshold).all())
 
     def _junction(self, driveable: np.ndarray) -> bool:
         """Whether the predicted road ahead (within ``lookahead``) reaches ``junction_width`` to either side."""
@@ -244,7 +307,7 @@ class GuardState:
                 shifted = shift_sideways(waypoints, direction * offset, guard.swerve_ramp)
                 extended = extend_path(shifted, guard.lookahead)
                 clear = np.isinf(first_hit(extended, objects, self.centres, guard, guard.lookahead)[0])
-                if clear and (sample_map(driveable, self.centres, shifted) > guard.road_threshold).all():
+                if clear and self._on_road(shifted, driveable):
                     self._side = direction
                     return shifted
         return waypoints

@@ -168,6 +168,13 @@ def _header(summary: dict, guard) -> str:
             if guard.swerve_offsets
             else ""
         )
+        + (
+            f" Where the network's own plan ends at least {guard.hold_lateral:g} m to one side while its objects map "
+            f"shows something (above {guard.hold_evidence}) on the straight path ahead, that line is held for "
+            f"{guard.hold_time:g} s: later plans are moved across onto it while they stay on predicted road and clear."
+            if guard.hold_time > 0
+            else ""
+        )
         if guard
         else "No occupancy guard (`guard` is null in `config.json`): the network's plan is driven as it is."
     )

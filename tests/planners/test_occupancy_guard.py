@@ -156,6 +156,43 @@ def test_no_swerve_round_a_standing_car_off_the_road_or_at_a_junction():
     assert np.array_equal(_drive(GuardState(OccupancyGuard(), CENTRES), _oncoming, junction)[1], STRAIGHT)
 
 
+HOLD = OccupancyGuard(hold_time=3.0)
+SWERVED = shift_sideways(STRAIGHT, -3.0, ramp=1.5)  # the network's own move one lane to the right
+
+
+def _hold_drive(state: GuardState, plans, seen_at_first: bool = True, road: np.ndarray = ROAD) -> list[np.ndarray]:
+    """Feed ``plans`` at 0.5 s steps; the ego moves 5 m straight per step; an object ahead in the first frame."""
+    out = []
+    for k, plan in enumerate(plans):
+        objects = _map_with((21.0, 0.0)) * 0.6 if k == 0 and seen_at_first else np.zeros((40, 40))
+        out.append(state.apply(plan, objects, road, np.array([5.0 * k, 0.0, 0.0]), 0.5 * k))
+    return out
+
+
+def test_a_sideways_move_round_an_object_is_held_when_the_network_steers_back():
+    plans = _hold_drive(GuardState(HOLD, CENTRES), [SWERVED, STRAIGHT, STRAIGHT])
+    assert np.array_equal(plans[0], SWERVED)  # the network's own move goes through as it is
+    for held in plans[1:]:  # then every waypoint stays on the line the move ended on, at the network's progress
+        assert held[:, 1] == pytest.approx(np.full(6, -3.0)) and np.array_equal(held[:, 0], STRAIGHT[:, 0])
+
+
+def test_a_move_is_not_held_without_an_object_ahead_after_its_time_or_off_the_road():
+    plain = [SWERVED, STRAIGHT]
+    assert np.array_equal(_hold_drive(GuardState(HOLD, CENTRES), plain, seen_at_first=False)[1], STRAIGHT)
+    assert np.array_equal(_hold_drive(GuardState(OccupancyGuard(), CENTRES), plain)[1], STRAIGHT)  # hold_time 0
+    late = _hold_drive(GuardState(replace(HOLD, hold_time=0.4), CENTRES), plain)
+    assert np.array_equal(late[1], STRAIGHT)
+    narrow = np.zeros((40, 40))
+    narrow[:, np.abs(CENTRES) < 2] = 1.0  # road for our lane only: the held line would leave it
+    assert np.array_equal(_hold_drive(GuardState(HOLD, CENTRES), plain, road=narrow)[1], STRAIGHT)
+
+
+def test_shifted_plans_reaching_past_the_map_are_judged_on_the_part_within_it():
+    fast = STRAIGHT * 1.5  # 15 m/s: the plan ends 45 m ahead, past the 40 m map
+    plans = _hold_drive(GuardState(HOLD, CENTRES), [shift_sideways(fast, -3.0, ramp=1.5), fast])
+    assert plans[1][-1, 1] == pytest.approx(-3.0)
+
+
 def test_the_guard_is_saved_with_the_weights_and_older_weights_have_none(tmp_path):
     small = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
     net = VisionPlannerNet(small).eval()
