@@ -4,7 +4,10 @@ Every figure comes from the same run on this machine: Gymnasium's sync and async
 (``vectorization_mode="vector_entry_point"``) at N = 1, 2, 4, 8, 16, at two camera sizes, stepping the built-in
 suite with a constant-velocity plan; episodes autoreset and their resets count, as in RL training.
 
-Run: python benchmarks/bench_vector.py [--quick] [--cuda]   → benchmarks/results/vector.json and vector.png
+Every point is the median of ``--repeats`` measurements (default 3): on a shared 2-core machine one short
+measurement can be 10-15 % off, enough to move the ratios the issue asks for.
+
+Run: python benchmarks/bench_vector.py [--quick] [--cuda] [--repeats N]   → benchmarks/results/vector.json and .png
 (``--cuda`` adds the batched mode with the ray caster on the GPU, ``device="cuda"``, beside the CPU figures.)
 """
 
@@ -75,6 +78,11 @@ def vector_steps_per_second(mode: str, n: int, hw: tuple[int, int], world_steps:
     return calls * n / elapsed
 
 
+def median_of(repeats: int, measure, *args) -> float:
+    """The median of ``repeats`` calls of ``measure(*args)``."""
+    return float(np.median([measure(*args) for _ in range(repeats)]))
+
+
 def plot(results: dict, path: Path) -> None:
     """Steps/s against N per mode, one panel per camera size, with the single env and highway-fast-v0."""
     sizes = list(results["sizes"])
@@ -105,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1, 2, 8 and fewer steps (a smoke run)")
     parser.add_argument("--cuda", action="store_true", help="also the batched mode with the ray caster on the GPU")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per point; the median is reported")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.cuda:
@@ -115,21 +124,24 @@ def main() -> None:
     counts = (1, 2, 8) if args.quick else (1, 2, 4, 8, 16)
     world_steps = 24 if args.quick else 240
     warm_static_worlds()
-    highway = highway_steps_per_second(60 if args.quick else 300)
+    repeats = 1 if args.quick else max(1, args.repeats)
+    samples = [highway_steps_per_second(60 if args.quick else 300) for _ in range(repeats)]
+    highway = None if None in samples else float(np.median(samples))  # None: highway-env is not installed
     results: dict = {
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "world_steps_per_point": world_steps,
+        "repeats_per_point": repeats,
         "highway_fast_steps_per_s": None if highway is None else round(highway, 1),
         "sizes": {},
     }
     for hw in ((64, 112), (128, 224)):
         size = f"{hw[0]}x{hw[1]}"
-        entry: dict = {"single": round(single_steps_per_second(hw, world_steps), 1)}
+        entry: dict = {"single": round(median_of(repeats, single_steps_per_second, hw, world_steps), 1)}
         for mode in MODES:
             entry[mode] = {}
             for n in counts:
-                entry[mode][str(n)] = round(vector_steps_per_second(mode, n, hw, world_steps), 1)
+                entry[mode][str(n)] = round(median_of(repeats, vector_steps_per_second, mode, n, hw, world_steps), 1)
                 print(f"{size} {mode:18s} N={n:2d}: {entry[mode][str(n)]:7.1f} steps/s", flush=True)
         if args.cuda:
             entry["vector_entry_point_cuda"] = {

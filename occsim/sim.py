@@ -74,7 +74,7 @@ class Simulation:
         self.steps = 0
         self.history: list[HistoryStep] = []
         self.frames: CameraFrames | None = None
-        self.occupancy: np.ndarray | None = None
+        self._occupancy: np.ndarray | None = None  # cut when first asked for after the world changed
         self.collision: Collision | None = None
         self.offroad = False
 
@@ -88,6 +88,7 @@ class Simulation:
         self.scenario = scenario
         self.seed = 0 if seed is None else int(seed)
         self.world = build_world(scenario, seed)
+        self._occupancy = None
         self._use_rig(self.world.rig.resized(self.camera_hw) if self.world.rig else CameraRig.nuscenes(self.camera_hw))
         self.weather = weather or weather_of(scenario)
         self.renderer.reset(self.world)
@@ -139,6 +140,7 @@ class Simulation:
                 break
         self.steps += 1
         self.collision, self.offroad = collision, offroad
+        self._occupancy = None
         self.history.append(
             self._record(action if isinstance(action, Trajectory) else None, tuple(trace), collision, offroad)
         )
@@ -173,7 +175,6 @@ class Simulation:
         """The outcome of the last ``start`` or ``advance``, with its frame: ``frames`` if given, else rendered."""
         world = self.world
         assert world is not None
-        self.occupancy = world.occupancy()
         if frames is None and self.render_enabled:
             frames = self.renderer.render(world, self.weather, self.frame_seed)
         self.frames = frames
@@ -191,6 +192,16 @@ class Simulation:
             perceived_occupancy_miou=perceived,
             sightings=seen,
         )
+
+    @property
+    def occupancy(self) -> np.ndarray | None:
+        """The Occ3D window around the ego of the world as it is now; None before the first ``reset``.
+
+        Cut on first use (privileged observations, the perception meter): a camera-only run never pays for it.
+        """
+        if self._occupancy is None and self.world is not None:
+            self._occupancy = self.world.occupancy()
+        return self._occupancy
 
     def _perceive(self) -> tuple[float, tuple[Sighting, ...]]:
         """What the meter perceives in the frames: its mIoU against the world's window, and which actors it found."""

@@ -35,6 +35,7 @@ class Road:
     stations: np.ndarray = field(init=False)  # (N,) arc length along the reference [m], from ``start``
     headings: np.ndarray = field(init=False)  # (N,) [rad]
     normals: np.ndarray = field(init=False)  # (N, 2) unit left normals
+    tangents: np.ndarray = field(init=False)  # (2, N) cos and sin of the headings, rows contiguous for interp
 
     def __post_init__(self) -> None:
         ref = np.asarray(self.reference, dtype=np.float64)
@@ -45,6 +46,8 @@ class Road:
         object.__setattr__(self, "stations", stations)
         object.__setattr__(self, "headings", headings)
         object.__setattr__(self, "normals", np.stack([-np.sin(headings), np.cos(headings)], axis=1))
+        # frame_at runs for every actor at every substep: computing these there cost a third of its time.
+        object.__setattr__(self, "tangents", np.stack([np.cos(headings), np.sin(headings)]))
 
     @property
     def length(self) -> float:
@@ -69,13 +72,15 @@ class Road:
         x = np.interp(s, self.stations, self.reference[:, 0])
         y = np.interp(s, self.stations, self.reference[:, 1])
         # Interpolate the unit tangent, not the angle, so headings never wrap mid-interpolation.
-        cx = np.interp(s, self.stations, np.cos(self.headings))
-        cy = np.interp(s, self.stations, np.sin(self.headings))
+        cx = np.interp(s, self.stations, self.tangents[0])
+        cy = np.interp(s, self.stations, self.tangents[1])
         heading = np.arctan2(cy, cx)
         # Past either end the road continues straight, so extrapolated stations stay meaningful.
         over = s - np.clip(s, self.stations[0], self.stations[-1])
         x = x + over * np.cos(heading)
         y = y + over * np.sin(heading)
+        if s.ndim == 0:  # one station (every actor at every substep): np.stack costs more than the arithmetic
+            return np.array([x, y]), heading, np.array([-np.sin(heading), np.cos(heading)])
         return np.stack([x, y], axis=-1), heading, np.stack([-np.sin(heading), np.cos(heading)], axis=-1)
 
     def to_world(self, s: np.ndarray | float, lateral: np.ndarray | float) -> np.ndarray:
