@@ -4,8 +4,10 @@ The vision network predicts BEV objects and driveable maps beside its waypoints.
 bumper along the planned path and, where the predicted map says the bumper would meet an object, shortens the plan
 to stop a gap before it. Stopping does not avoid a car that comes at you, so ``GuardState`` also remembers where the
 first object on the path was at the last plan: where it has closed in faster than a standing object could, the plan
-is shifted sideways onto predicted road clear of it, as a driver swerves. Only the network's own predictions and
-the car's own localisation are read (the planner stays camera-only).
+is shifted sideways onto predicted road clear of it, as a driver swerves. And where the network itself moves
+sideways round an object, the guard holds it to that line for a while, so that it does not steer back into a car
+its map has lost sight of. Only the network's own predictions and the car's own localisation are read (the planner
+stays camera-only).
 """
 
 from __future__ import annotations
