@@ -222,8 +222,9 @@ class GuardState:
         """
         guard = self.guard
         ego = Pose2D(*(float(v) for v in pose))
-        junction = driveable is None or self._junction(driveable)
-        if may_swerve and driveable is not None:
+        may_swerve = may_swerve and driveable is not None
+        junction = may_swerve and self._junction(driveable)
+        if may_swerve:
             waypoints = self._hold(waypoints, objects, driveable, ego, timestamp, junction)
         may_swerve = may_swerve and not junction
         _, point, side = first_hit(
@@ -261,10 +262,7 @@ class GuardState:
         guard = self.guard
         if guard.hold_time <= 0:
             return waypoints
-        straight = extend_path(np.array([[1.0, 0.0]]), guard.lookahead)
-        seen = replace(guard, threshold=guard.hold_evidence)
-        blocked = np.isfinite(first_hit(straight, objects, self.centres, seen, guard.lookahead)[0])
-        if abs(waypoints[-1, 1]) >= guard.hold_lateral and blocked and not junction:
+        if abs(waypoints[-1, 1]) >= guard.hold_lateral and not junction and self._seen_ahead(objects):
             heading = np.array([np.cos(ego.yaw), np.sin(ego.yaw)])
             self._held = (timestamp, ego.to_parent(waypoints[-1]), heading)
             return waypoints
@@ -278,21 +276,30 @@ class GuardState:
         across = heading[0] * world[:, 1] - heading[1] * world[:, 0]  # left of the line [m]
         left = np.array([-heading[1], heading[0]])
         shifted = ego.to_local(anchor + world - across[:, None] * left)
-        extended = extend_path(shifted, guard.lookahead)
-        clear = np.isinf(first_hit(extended, objects, self.centres, guard, guard.lookahead)[0])
-        if clear and self._on_road(shifted, driveable):
+        if self._clear_on_road(shifted, objects, driveable):
             return shifted
         self._held = None
         return waypoints
 
-    def _on_road(self, waypoints: np.ndarray, driveable: np.ndarray) -> bool:
-        """Whether the waypoints within the map all lie on predicted road; those beyond its edge go unjudged.
+    def _seen_ahead(self, objects: np.ndarray) -> bool:
+        """Whether the objects map shows something above ``hold_evidence`` on the straight path ahead."""
+        guard = self.guard
+        straight = extend_path(np.array([[1.0, 0.0]]), guard.lookahead)
+        seen = replace(guard, threshold=guard.hold_evidence)
+        return bool(np.isfinite(first_hit(straight, objects, self.centres, seen, guard.lookahead)[0]))
 
-        At 13 m/s a 3 s plan ends past the 40 m map, where a sample reads 0 and would refuse every shift.
+    def _clear_on_road(self, waypoints: np.ndarray, objects: np.ndarray, driveable: np.ndarray) -> bool:
+        """Whether shifted waypoints (extended to ``lookahead``) meet no object and stay on predicted road.
+
+        Waypoints beyond the map's edge go unjudged for road: at 13 m/s a 3 s plan ends past the 40 m map, where a
+        sample reads 0 and would refuse every shift.
         """
-        reach = self.centres[-1]
-        inside = (np.abs(waypoints) <= reach).all(axis=1)
-        return bool((sample_map(driveable, self.centres, waypoints[inside]) > self.guard.road_threshold).all())
+        guard = self.guard
+        extended = extend_path(waypoints, guard.lookahead)
+        if np.isfinite(first_hit(extended, objects, self.centres, guard, guard.lookahead)[0]):
+            return False
+        inside = (np.abs(waypoints) <= self.centres[-1]).all(axis=1)
+        return bool((sample_map(driveable, self.centres, waypoints[inside]) > guard.road_threshold).all())
 
     def _junction(self, driveable: np.ndarray) -> bool:
         """Whether the predicted road ahead (within ``lookahead``) reaches ``junction_width`` to either side."""
@@ -307,9 +314,7 @@ class GuardState:
         for offset in guard.swerve_offsets:
             for direction in (first, -first):
                 shifted = shift_sideways(waypoints, direction * offset, guard.swerve_ramp)
-                extended = extend_path(shifted, guard.lookahead)
-                clear = np.isinf(first_hit(extended, objects, self.centres, guard, guard.lookahead)[0])
-                if clear and self._on_road(shifted, driveable):
+                if self._clear_on_road(shifted, objects, driveable):
                     self._side = direction
                     return shifted
         return waypoints
