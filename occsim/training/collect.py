@@ -172,8 +172,8 @@ def _rollout(scenario: Scenario, seed: int, weather: str | None, config: Collect
         rows["driven"].append(driven)
         views, intrinsics, cam2ego = planner_views(obs["images"], obs["intrinsics"], obs["cam2ego"], vision)
         rows["images"].append(views)
-        cameras.setdefault("intrinsics", intrinsics.astype(np.float32))
-        cameras.setdefault("cam2ego", cam2ego.astype(np.float32))
+        if not cameras:
+            cameras.update(intrinsics=intrinsics.astype(np.float32), cam2ego=cam2ego.astype(np.float32))
         rows["ego"].append(obs["ego"])
         rows["command"].append(obs["command"])
         rows["ego_pose"].append(obs["ego_pose"])

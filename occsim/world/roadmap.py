@@ -45,9 +45,10 @@ class Road:
         object.__setattr__(self, "reference", ref)
         object.__setattr__(self, "stations", stations)
         object.__setattr__(self, "headings", headings)
-        object.__setattr__(self, "normals", np.stack([-np.sin(headings), np.cos(headings)], axis=1))
         # frame_at runs for every actor at every substep: computing these there cost a third of its time.
-        object.__setattr__(self, "tangents", np.stack([np.cos(headings), np.sin(headings)]))
+        tangents = np.stack([np.cos(headings), np.sin(headings)])
+        object.__setattr__(self, "tangents", tangents)
+        object.__setattr__(self, "normals", np.stack([-tangents[1], tangents[0]], axis=1))
 
     @property
     def length(self) -> float:
