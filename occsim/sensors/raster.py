@@ -12,7 +12,7 @@ import numpy as np
 from numba.typed import List
 
 from occsim.sensors.parallel import KERNEL_LOCK
-from occsim.sensors.raster_kernel import _finish, _trace
+from occsim.sensors.raster_kernel import _finish, _trace, screen_rects
 from occsim.sensors.renderer import Renderer, register_renderer
 from occsim.sensors.weather import make_weather
 from occsim.types import CameraFrames, CameraRig, Weather
@@ -134,9 +134,7 @@ class RasterRenderer(Renderer):
         for k, world in enumerate(worlds):
             cam_rot[k], cam_pos[k] = self._camera_poses(world)
             boxes.append(_box_array(world))
-            rects.append(
-                _screen_rects(boxes[k], cam_rot[k], cam_pos[k], self.rig.intrinsics, (h, w), self.max_distance)
-            )
+            rects.append(screen_rects(boxes[k], cam_rot[k], cam_pos[k], self.rig.intrinsics, h, w, self.max_distance))
             paint.append(
                 PAINTS[(boxes[k][:, 7].astype(np.int64) * 5 + 3) % len(PAINTS)] if len(boxes[k]) else np.zeros((0, 3))
             )
@@ -244,40 +242,3 @@ def _box_array(world: World) -> np.ndarray:
     for i, a in enumerate(world.actors):
         out[i] = (a.x, a.y, a.yaw, *a.size, a.cls, a.instance)
     return out
-
-
-def _screen_rects(
-    boxes: np.ndarray,
-    cam_rot: np.ndarray,
-    cam_pos: np.ndarray,
-    intrinsics: np.ndarray,
-    hw: tuple[int, int],
-    max_distance: float,
-) -> np.ndarray:
-    """Per camera and box the pixel rectangle (r0, r1, c0, c1) that can see it; empty (0, -1, 0, -1) if none."""
-    n, h, w = len(cam_rot), hw[0], hw[1]
-    rects = np.tile(np.array([0, -1, 0, -1], dtype=np.int32), (n, len(boxes), 1))
-    if not len(boxes):
-        return rects
-    unit = np.array([[sx, sy, sz] for sx in (-0.5, 0.5) for sy in (-0.5, 0.5) for sz in (0.0, 1.0)])
-    for b, (x, y, yaw, length, width, height, *_) in enumerate(boxes):
-        c, s = np.cos(yaw), np.sin(yaw)
-        local = unit * (length, width, height)
-        corners = np.stack(
-            [x + c * local[:, 0] - s * local[:, 1], y + s * local[:, 0] + c * local[:, 1], local[:, 2]], 1
-        )
-        for cam in range(n):
-            p = (corners - cam_pos[cam]) @ cam_rot[cam]  # camera frame
-            if np.all(p[:, 2] <= 0.05) or np.min(np.linalg.norm(p, axis=1)) > max_distance:
-                continue
-            if np.any(p[:, 2] <= 0.05):  # straddles the image plane: test every pixel
-                rects[cam, b] = (0, h - 1, 0, w - 1)
-                continue
-            uv = p @ intrinsics[cam].T
-            u, v = uv[:, 0] / uv[:, 2], uv[:, 1] / uv[:, 2]
-            r0, r1 = int(np.floor(v.min())) - 1, int(np.ceil(v.max())) + 1
-            c0, c1 = int(np.floor(u.min())) - 1, int(np.ceil(u.max())) + 1
-            if r1 < 0 or c1 < 0 or r0 >= h or c0 >= w:
-                continue
-            rects[cam, b] = (max(r0, 0), min(r1, h - 1), max(c0, 0), min(c1, w - 1))
-    return rects

@@ -157,3 +157,37 @@ def test_registries_reject_unknown_names():
         make_renderer("rastr", rig)
     with pytest.raises(ValueError, match="did you mean 'fog'"):
         make_weather(Weather("fogg"))
+
+
+def test_screen_rects_hold_every_pixel_that_sees_a_box():
+    """The kernel tests a box only inside its screen rectangle: every ray that meets the box must lie inside it."""
+    from occsim.sensors.raster_kernel import screen_rects
+
+    rig = CameraRig.nuscenes((48, 80))
+    rng = np.random.default_rng(3)
+    inv_k = np.linalg.inv(rig.intrinsics)
+    v, u = np.meshgrid(np.arange(48) + 0.5, np.arange(80) + 0.5, indexing="ij")
+    pix = np.stack([u, v, np.ones_like(u)], axis=-1)
+    cam_rot, cam_pos = rig.cam2ego[:, :3, :3], rig.cam2ego[:, :3, 3]
+    seen = 0
+    for _ in range(40):
+        box = np.array([*rng.normal(0.0, 12.0, 2), rng.uniform(-np.pi, np.pi), *rng.uniform(0.4, 10.0, 3), 4, 0])
+        rects = screen_rects(box[None], cam_rot, cam_pos, rig.intrinsics, 48, 80, 150.0)
+        c, s = np.cos(box[2]), np.sin(box[2])
+        for cam in range(6):
+            d = np.einsum("ij,hwj->hwi", cam_rot[cam] @ inv_k[cam], pix)  # world-frame ray directions
+            o = cam_pos[cam] - (box[0], box[1], 0.0)
+            lo_o = np.array([c * o[0] + s * o[1], -s * o[0] + c * o[1], o[2]])
+            lo_d = np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1], d[..., 2]], -1)
+            half = np.array([box[3] / 2, box[4] / 2, box[5]])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t1 = (np.array([-half[0], -half[1], 0.0]) - lo_o) / lo_d
+                t2 = (half - lo_o) / lo_d
+            near = np.nanmax(np.minimum(t1, t2), axis=-1)
+            far = np.nanmin(np.maximum(t1, t2), axis=-1)
+            hits = (near <= far) & (near > 0) & (near < 150.0)
+            r0, r1, c0, c1 = rects[cam, 0]
+            rows, cols = np.nonzero(hits)
+            seen += len(rows)
+            assert np.all((rows >= r0) & (rows <= r1) & (cols >= c0) & (cols <= c1)), (box, cam)
+    assert seen > 1000  # the boxes were in view
