@@ -180,7 +180,7 @@ class Simulation:
         self.frames = frames
         perceived, seen = self._perceive() if self.frames is not None and self.meter is not None else (None, None)
         progress = world.route.progress(world.ego)
-        completion = float(np.clip(progress / max(world.route.length, 1e-6), 0.0, 1.0))
+        completion = min(max(progress / max(world.route.length, 1e-6), 0.0), 1.0)
         return StepOutcome(
             frames=self.frames,
             collision=self.collision,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import shapely
 
@@ -65,23 +66,41 @@ def check_collision(ego: EgoState, actors: list[ActorState], static: StaticWorld
 
 def static_obstacle_under(ego: EgoState, static: StaticWorld) -> int | None:
     """Class of a raised static voxel inside the ego footprint below the roof, or None."""
-    gx, gy = _SAMPLES
-    height = EGO_SIZE[2]
     c, s = np.cos(ego.pose.yaw), np.sin(ego.pose.yaw)
-    cx = ego.pose.x + c * EGO_CENTRE_OFFSET
-    cy = ego.pose.y + s * EGO_CENTRE_OFFSET
-    wx = cx + c * gx - s * gy
-    wy = cy + s * gx + c * gy
     grid = static.grid
-    i = np.floor((wx - grid.lower[0]) / grid.voxel_size).astype(np.int64).ravel()
-    j = np.floor((wy - grid.lower[1]) / grid.voxel_size).astype(np.int64).ravel()
-    inside = (i >= 0) & (j >= 0) & (i < grid.shape[0]) & (j < grid.shape[1])
-    i, j = i[inside], j[inside]
-    top_layer = GROUND_LAYER + 1 + int(np.ceil(height / grid.voxel_size))
+    top_layer = GROUND_LAYER + 1 + int(np.ceil(EGO_SIZE[2] / grid.voxel_size))
+    label = _raised_under(
+        ego.pose.x + c * EGO_CENTRE_OFFSET,
+        ego.pose.y + s * EGO_CENTRE_OFFSET,
+        c,
+        s,
+        _SAMPLES[0].ravel(),
+        _SAMPLES[1].ravel(),
+        np.asarray(grid.lower, dtype=np.float64),
+        float(grid.voxel_size),
+        static.columns,
+        static.labels,
+        top_layer,
+    )
+    return None if label < 0 else label
+
+
+@numba.njit(cache=True)
+def _raised_under(cx, cy, c, s, gx, gy, lower, voxel, columns, labels, top_layer):  # pragma: no cover - numba
+    """Class of the lowest raised voxel under the first footprint sample over a raised column, or -1 if none.
+
+    Samples are taken in order; a column whose layers in range are all free also gives -1. A loop rather than
+    numpy: it runs at every substep, where numpy's temporaries cost ten times more.
+    """
+    nx, ny = columns.shape
     layers = np.uint64(((1 << top_layer) - 1) & ~((1 << (GROUND_LAYER + 1)) - 1))
-    blocked = np.flatnonzero(static.columns[i, j] & layers)
-    if not len(blocked):
-        return None
-    column = static.labels[i[blocked[0]], j[blocked[0]], GROUND_LAYER + 1 : top_layer]
-    raised = column[column != FREE]
-    return int(raised[0]) if len(raised) else None
+    for q in range(gx.shape[0]):
+        i = int(np.floor((cx + c * gx[q] - s * gy[q] - lower[0]) / voxel))
+        j = int(np.floor((cy + s * gx[q] + c * gy[q] - lower[1]) / voxel))
+        if i < 0 or j < 0 or i >= nx or j >= ny or not columns[i, j] & layers:
+            continue
+        for k in range(GROUND_LAYER + 1, top_layer):
+            if labels[i, j, k] != FREE:
+                return int(labels[i, j, k])
+        return -1
+    return -1

@@ -24,8 +24,10 @@ class Control:
 
     def clipped(self) -> Control:
         """The command within the actuator limits."""
+        # min/max, not np.clip: this runs every substep, where np.clip's dispatch cost more than the dynamics.
         return Control(
-            float(np.clip(self.acceleration, *ACCEL_LIMITS)), float(np.clip(self.steering, -MAX_STEER, MAX_STEER))
+            float(min(max(self.acceleration, ACCEL_LIMITS[0]), ACCEL_LIMITS[1])),
+            float(min(max(self.steering, -MAX_STEER), MAX_STEER)),
         )
 
 
@@ -76,7 +78,7 @@ class TrajectoryTracker:
         assert self._path is not None, "set_trajectory first"
         target = float(np.interp(elapsed + SUBSTEP, self._mids, self._speeds))
         err = target - ego.speed
-        self.integral = float(np.clip(self.integral + err * SUBSTEP, -2.0, 2.0))
+        self.integral = float(min(max(self.integral + err * SUBSTEP, -2.0), 2.0))
         feed_forward = float(np.interp(elapsed, self._mids[:-1] + WAYPOINT_DT / 2, self._accels))
         accel = self.kp * err + self.ki * self.integral + feed_forward
         if target < 0.05 and ego.speed < 0.5:
@@ -94,7 +96,7 @@ class TrajectoryTracker:
             # Interpolate on the segment that crosses the lookahead circle.
             a, b = local[max(k - 1, 0)], local[k]
             da, db = dist[max(k - 1, 0)], dist[k]
-            u = 0.0 if db == da else np.clip((lookahead - da) / (db - da), 0.0, 1.0)
+            u = 0.0 if db == da else min(max((lookahead - da) / (db - da), 0.0), 1.0)
             goal = a + u * (b - a)
         else:
             goal = local[-1]

@@ -44,3 +44,35 @@ def test_intersection_has_two_crossing_roads():
     assert m.is_drivable(np.array([[100.0, -60.0], [30.0, 0.0]])).all()
     _, _, yaw = m.lane(0, road=1).pose_at(10.0)
     assert yaw == pytest.approx(np.pi / 2)
+
+
+def test_one_station_frame_matches_the_array_path_to_the_bit():
+    """``frame_at`` of a single station (compiled, every actor at every substep) is the array path's, bit for bit."""
+    road = build_curve(radius=45.0, length=150).roads[0]
+    rng = np.random.default_rng(0)
+    stations = np.concatenate(
+        [rng.uniform(road.stations[0] - 30.0, road.stations[-1] + 30.0, 300), road.stations[:5], road.stations[-2:]]
+    )
+    points, headings, normals = road.frame_at(stations)
+    for k, s in enumerate(stations):
+        point, heading, normal = road.frame_at(float(s))
+        assert np.array_equal(point, points[k]) and heading == headings[k] and np.array_equal(normal, normals[k])
+
+
+def test_project_finds_the_nearest_point_of_the_reference():
+    from shapely.geometry import LineString, Point
+
+    road = build_curve(radius=30.0, length=120).roads[0]
+    line = LineString(road.reference)
+    rng = np.random.default_rng(1)
+    lo, hi = road.reference[20:-20].min(axis=0), road.reference[20:-20].max(axis=0)
+    points = rng.uniform(lo - 10.0, hi + 10.0, (200, 2))
+    station, lateral = road.project(points)
+    inside = (station > road.stations[0] + 1.0) & (station < road.stations[-1] - 1.0)  # past the ends it extends
+    assert inside.sum() > 150
+    for p, s, lat in zip(points[inside], station[inside], lateral[inside]):
+        foot = road.to_world(s, 0.0)
+        assert np.hypot(*(p - foot)) == pytest.approx(line.distance(Point(p)), abs=1e-6)
+        assert abs(lat) == pytest.approx(line.distance(Point(p)), abs=0.01)  # off a vertex: its normal part only
+    single = road.project(points[7])
+    assert single[0][0] == station[7] and single[1][0] == lateral[7]
