@@ -91,6 +91,7 @@ class RasterRenderer(Renderer):
         self._rays = (rays / np.linalg.norm(rays, axis=-1, keepdims=True)).astype(np.float64)  # camera frame
         self._z = self._rays[..., 2].astype(np.float32)  # cos of the angle to the optical axis: distance -> depth
         self._gpu = None
+        self._statics: tuple[list[StaticWorld], _StaticLists] | None = None  # the last batch's, reused while unchanged
         if device == "cuda":
             from occsim.sensors.raster_cuda import CudaTracer  # numba.cuda only where asked for
 
@@ -150,7 +151,7 @@ class RasterRenderer(Renderer):
             ]
             self._gpu.trace(arrays, rgb, dist, sem)
         else:
-            statics = _static_lists([world.static for world in worlds])
+            statics = self._static_lists([world.static for world in worlds])
             with KERNEL_LOCK:
                 _trace(
                     self._rays,
@@ -195,6 +196,13 @@ class RasterRenderer(Renderer):
                 depth.reshape(count * n, h, w),
             )
         return [CameraFrames(image[k], depth[k], sem[k]) for k in range(count)]
+
+    def _static_lists(self, statics: list[StaticWorld]) -> _StaticLists:
+        """The kernel's packing of ``statics``, kept while the batch's static worlds stay the same objects."""
+        cached = self._statics
+        if cached is None or len(cached[0]) != len(statics) or any(a is not b for a, b in zip(cached[0], statics)):
+            self._statics = cached = (list(statics), _static_lists(statics))
+        return cached[1]
 
     def _camera_poses(self, world: World) -> tuple[np.ndarray, np.ndarray]:
         """World-frame rotations (n, 3, 3) and positions (n, 3) of the rig's cameras on the ego."""

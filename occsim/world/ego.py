@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from occsim.types import EGO_CENTRE_OFFSET, EGO_SIZE, WAYPOINT_DT, EgoState, Pose2D, Trajectory
@@ -87,23 +88,36 @@ class TrajectoryTracker:
         return Control(accel, steer).clipped()
 
     def _pure_pursuit(self, ego: EgoState) -> float:
-        local = ego.pose.to_local(self._path)
         lookahead = max(self.min_lookahead, self.lookahead_time * ego.speed)
-        dist = np.hypot(local[:, 0], local[:, 1])
-        ahead = np.flatnonzero((dist >= lookahead) & (local[:, 0] > 0))
-        if len(ahead):
-            k = ahead[0]
+        pose = ego.pose
+        gx, gy = _pursuit_goal(self._path, pose.x, pose.y, np.cos(pose.yaw), np.sin(pose.yaw), lookahead)
+        ld2 = max(gx**2 + gy**2, 1e-6)
+        return float(np.arctan(2.0 * WHEELBASE * gy / ld2))
+
+
+@numba.njit(cache=True)
+def _pursuit_goal(path, x, y, c, s, lookahead):  # pragma: no cover - numba
+    """Pure pursuit's goal in the ego frame: where ``path`` (world frame) first crosses the lookahead circle ahead.
+
+    Past the path's end its last point, or straight ahead if that is behind. A loop: it runs every substep.
+    """
+    n = path.shape[0]
+    local = np.empty((n, 2))
+    dist = np.empty(n)
+    for k in range(n):
+        dx, dy = path[k, 0] - x, path[k, 1] - y
+        local[k, 0], local[k, 1] = c * dx + s * dy, -s * dx + c * dy
+        dist[k] = np.hypot(local[k, 0], local[k, 1])
+    for k in range(n):
+        if dist[k] >= lookahead and local[k, 0] > 0:
             # Interpolate on the segment that crosses the lookahead circle.
-            a, b = local[max(k - 1, 0)], local[k]
-            da, db = dist[max(k - 1, 0)], dist[k]
+            p = max(k - 1, 0)
+            da, db = dist[p], dist[k]
             u = 0.0 if db == da else min(max((lookahead - da) / (db - da), 0.0), 1.0)
-            goal = a + u * (b - a)
-        else:
-            goal = local[-1]
-            if goal[0] <= 0:
-                goal = np.array([lookahead, 0.0])
-        ld2 = max(goal[0] ** 2 + goal[1] ** 2, 1e-6)
-        return float(np.arctan(2.0 * WHEELBASE * goal[1] / ld2))
+            return local[p, 0] + u * (local[k, 0] - local[p, 0]), local[p, 1] + u * (local[k, 1] - local[p, 1])
+    if local[n - 1, 0] <= 0:
+        return lookahead, 0.0
+    return local[n - 1, 0], local[n - 1, 1]
 
 
 def control_from_normalised(action: np.ndarray) -> Control:
