@@ -191,3 +191,28 @@ def test_screen_rects_hold_every_pixel_that_sees_a_box():
             seen += len(rows)
             assert np.all((rows >= r0) & (rows <= r1) & (cols >= c0) & (cols <= c1)), (box, cam)
     assert seen > 1000  # the boxes were in view
+
+
+def test_rising_rays_skip_the_voxel_walk_only_where_it_finds_nothing(world):
+    """``_above_blocks`` lets a sky ray skip the voxel walk; it may say so only where the walk would miss."""
+    from occsim.sensors.raster_kernel import _above_blocks, _walk_voxels
+    from occsim.world.background import BLOCK
+
+    st = world.static
+    lower, voxel = np.asarray(st.grid.lower, dtype=np.float64), float(st.grid.voxel_size)
+    span = np.asarray(st.grid.shape[:2]) * voxel
+    rng = np.random.default_rng(0)
+    skipped = walked = 0
+    for _ in range(4000):
+        o = np.array([*(lower[:2] + rng.uniform(0.1, 0.9, 2) * span), rng.uniform(0.3, 4.0)])
+        d = np.array([*rng.normal(0.0, 1.0, 2), rng.uniform(0.005, 0.4)])
+        d /= np.linalg.norm(d)
+        limit = (st.top - o[2]) / d[2]
+        clear = _above_blocks(*o, *d, limit, st.block_top, BLOCK, lower, voxel)
+        found = _walk_voxels(
+            *o, *d, limit, st.columns, st.labels, st.clearance, st.block_top, BLOCK, lower, voxel, 1 / voxel
+        )[0]
+        assert not (clear and found), (o, d)
+        skipped += clear
+        walked += found
+    assert skipped > 400 and walked > 400  # both kinds of rising ray were drawn
