@@ -45,20 +45,31 @@ def warm_static_worlds() -> None:
         build_world(scenario, 0)
 
 
-def single_steps_per_second(hw: tuple[int, int], steps: int) -> float:
-    """One ``gym.make`` env, resets included."""
+def single_steps_per_second(hw: tuple[int, int], steps: int, worlds: int = 1) -> float:
+    """One ``gym.make`` env, resets included.
+
+    With ``worlds`` > 1 it steps the worlds a vector env of that many would (seeds 0, 1, ..., each for its share
+    of ``steps``, reset without a seed when an episode ends, as autoreset does) one after another: the same
+    scenarios, weathers and steps as the vector envs at N = ``worlds``, so the ratio compares like with like.
+    With 1 it steps whichever scenarios seed 0 draws, which on a short run can be lighter or heavier than the mix.
+    """
     env = gym.make("OccSim-v0", camera_hw=hw)
     env.reset(seed=0)
     for _ in range(3):  # warm-up: numba compilation and caches
         env.step(PLAN)
-    start = time.perf_counter()
-    for _ in range(steps):
-        _, _, terminated, truncated, _ = env.step(PLAN)
-        if terminated or truncated:
-            env.reset()
-    elapsed = time.perf_counter() - start
+    share = max(3, -(-steps // worlds))
+    elapsed = 0.0
+    for seed in range(worlds):
+        if worlds > 1:
+            env.reset(seed=seed)
+        start = time.perf_counter()
+        for _ in range(share if worlds > 1 else steps):
+            _, _, terminated, truncated, _ = env.step(PLAN)
+            if terminated or truncated:
+                env.reset()
+        elapsed += time.perf_counter() - start
     env.close()
-    return steps / elapsed
+    return (share * worlds if worlds > 1 else steps) / elapsed
 
 
 def vector_steps_per_second(mode: str, n: int, hw: tuple[int, int], world_steps: int, device: str = "cpu") -> float:
@@ -95,6 +106,8 @@ def plot(results: dict, path: Path) -> None:
             ns = sorted(int(n) for n in entry[mode])
             ax.plot(ns, [entry[mode][str(n)] for n in ns], marker="o", label=mode.replace("_", " "))
         ax.axhline(entry["single"], color="grey", ls="--", label="single env")
+        if "single_on_8_worlds" in entry:
+            ax.axhline(entry["single_on_8_worlds"], color="grey", ls="-.", label="single env, N = 8's worlds")
         if results.get("highway_fast_steps_per_s"):
             ax.axhline(results["highway_fast_steps_per_s"], color="black", ls=":", label="highway-fast-v0")
         ax.set_xscale("log", base=2)
@@ -138,6 +151,7 @@ def main() -> None:
     for hw in ((64, 112), (128, 224)):
         size = f"{hw[0]}x{hw[1]}"
         entry: dict = {"single": round(median_of(repeats, single_steps_per_second, hw, world_steps), 1)}
+        entry["single_on_8_worlds"] = round(median_of(repeats, single_steps_per_second, hw, world_steps, 8), 1)
         for mode in MODES:
             entry[mode] = {}
             for n in counts:
@@ -150,9 +164,13 @@ def main() -> None:
             print(f"{size} batched on cuda: {entry['vector_entry_point_cuda']} steps/s", flush=True)
         batched8 = entry["vector_entry_point"]["8"]
         entry["batched_8_vs_single"] = round(batched8 / entry["single"], 2)
+        entry["batched_8_vs_single_on_8_worlds"] = round(batched8 / entry["single_on_8_worlds"], 2)
         entry["batched_8_vs_highway_fast"] = None if highway is None else round(batched8 / highway, 2)
         results["sizes"][size] = entry
-        print(f"{size}: single {entry['single']} steps/s; batched N=8 is {entry['batched_8_vs_single']}x single")
+        print(
+            f"{size}: single {entry['single']} steps/s ({entry['single_on_8_worlds']} on N = 8's worlds); batched "
+            f"N=8 is {entry['batched_8_vs_single']}x single ({entry['batched_8_vs_single_on_8_worlds']}x on its worlds)"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     name = "vector_quick" if args.quick else "vector"
     (args.out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
