@@ -15,10 +15,14 @@ from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE, footprint_corners
 from occsim.world.geometry import box_corners
 
 STATIC_SAMPLE = 0.2  # [m] spacing of footprint samples tested against static voxels
-_SAMPLES = np.meshgrid(
-    np.arange(-EGO_SIZE[0] / 2, EGO_SIZE[0] / 2 + 1e-9, STATIC_SAMPLE),
-    np.arange(-EGO_SIZE[1] / 2, EGO_SIZE[1] / 2 + 1e-9, STATIC_SAMPLE),
-    indexing="ij",
+# Footprint samples in the ego frame, flat in the order the compiled check takes them.
+_SAMPLES_X, _SAMPLES_Y = (
+    grid.ravel()
+    for grid in np.meshgrid(
+        np.arange(-EGO_SIZE[0] / 2, EGO_SIZE[0] / 2 + 1e-9, STATIC_SAMPLE),
+        np.arange(-EGO_SIZE[1] / 2, EGO_SIZE[1] / 2 + 1e-9, STATIC_SAMPLE),
+        indexing="ij",
+    )
 )
 _EGO_RADIUS = 0.5 * float(np.hypot(EGO_SIZE[0], EGO_SIZE[1]))
 
@@ -74,8 +78,8 @@ def static_obstacle_under(ego: EgoState, static: StaticWorld) -> int | None:
         ego.pose.y + s * EGO_CENTRE_OFFSET,
         c,
         s,
-        _SAMPLES[0].ravel(),
-        _SAMPLES[1].ravel(),
+        _SAMPLES_X,
+        _SAMPLES_Y,
         np.asarray(grid.lower, dtype=np.float64),
         float(grid.voxel_size),
         static.columns,

@@ -151,7 +151,7 @@ class RasterRenderer(Renderer):
             ]
             self._gpu.trace(arrays, rgb, dist, sem)
         else:
-            statics = self._static_lists([world.static for world in worlds])
+            statics = self._packed_statics([world.static for world in worlds])
             with KERNEL_LOCK:
                 _trace(
                     self._rays,
@@ -197,7 +197,7 @@ class RasterRenderer(Renderer):
             )
         return [CameraFrames(image[k], depth[k], sem[k]) for k in range(count)]
 
-    def _static_lists(self, statics: list[StaticWorld]) -> _StaticLists:
+    def _packed_statics(self, statics: list[StaticWorld]) -> _StaticLists:
         """The kernel's packing of ``statics``, kept while the batch's static worlds stay the same objects."""
         cached = self._statics
         if cached is None or len(cached[0]) != len(statics) or any(a is not b for a, b in zip(cached[0], statics)):
