@@ -51,6 +51,10 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
     """
     if scenario.map.type in WORLD_BUILDERS:
         return WORLD_BUILDERS[scenario.map.type](scenario, seed)
+    if scenario.map.type == "opendrive":
+        from occsim.scenario.opendrive_world import build_opendrive_world  # it uses this module's helpers
+
+        return build_opendrive_world(scenario, seed)
     if scenario.map.type == "nuscenes":
         raise ValueError("map type 'nuscenes' is built by occsim.data: import occsim (or occsim.data.scene_builder)")
     road_map, static = static_world(scenario.map, scenario.seed)

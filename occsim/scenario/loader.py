@@ -120,6 +120,7 @@ def parse_tree(text: str, source: str = "<string>") -> tuple[dict, dict[Path_, i
 
 def validate_data(data: dict, source: str, lines: dict[Path_, int]) -> Scenario:
     """Schema and semantic checks of parsed scenario data; ScenarioError lists every problem with its line."""
+    data = resolve_files(data, source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
@@ -128,6 +129,17 @@ def validate_data(data: dict, source: str, lines: dict[Path_, int]) -> Scenario:
     if problems:
         raise ScenarioError(problems)
     return scenario
+
+
+def resolve_files(data: dict, source: str) -> dict:
+    """``data`` with an opendrive map's relative ``file`` made relative to the scenario file's folder."""
+    spec = data.get("map")
+    if not isinstance(spec, dict) or spec.get("type") != "opendrive" or not isinstance(spec.get("file"), str):
+        return data
+    path = Path(spec["file"]).expanduser()
+    if path.is_absolute() or not Path(source).is_file():
+        return data
+    return {**data, "map": {**spec, "file": str((Path(source).parent / path).resolve())}}
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
@@ -318,6 +330,16 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
 
     if scenario.map.type == "nuscenes":
         return _check_logged(scenario, add, problems)
+    if scenario.map.type == "opendrive":
+        from occsim.scenario.opendrive_checks import check_opendrive
+
+        return check_opendrive(scenario, add, problems)
+    named = [("ego",)] * isinstance(scenario.ego.road, str)
+    named += [("actors", i) for i, a in enumerate(scenario.actors) if isinstance(a.road, str)]
+    for path in named:
+        add((*path, "road"), "a road name is for opendrive maps; this map's roads are numbered 0, 1, ...")
+    if named:
+        return problems
     try:
         road_map = build_road_map(scenario.map)
     except ValueError as e:  # a road that folds over itself
@@ -393,6 +415,12 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
             x, y, yaw = lane.pose_at(s, offset)
             boxes.append((path, f"actors[{i}] '{actor_id}'", box_polygon(x, y, yaw + actor.yaw, length, width)))
 
+    check_overlaps(boxes, add)
+    return problems
+
+
+def check_overlaps(boxes: list[tuple[Path_, str, shapely.Polygon]], add) -> None:
+    """``add`` a problem for every two boxes of different entries that overlap (path, name, footprint)."""
     # Only the pairs whose boxes touch (a spatial index), so thousands of actors validate in a moment.
     polygons = np.array([box for _, _, box in boxes], dtype=object)
     first, second = shapely.STRtree(polygons).query(polygons, predicate="intersects") if len(boxes) else ([], [])
@@ -400,7 +428,6 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
         (pa, na, ba), (pb, nb, bb) = boxes[a], boxes[b]
         if pa != pb and ba.intersection(bb).area > 1e-6:
             add(pb, f"{nb} overlaps {na} at t = 0")
-    return problems
 
 
 def _check_logged(scenario: Scenario, add, problems: list[Problem]) -> list[Problem]:

@@ -83,7 +83,20 @@ class NuScenesMap(Strict):
     agents: Literal["log", "reactive"] = Field("log", description="Logged agents replay, or drive with IDM.")
 
 
-MapSpec = Annotated[StraightMap | CurveMap | IntersectionMap | TJunctionMap | NuScenesMap, Field(discriminator="type")]
+class OpenDriveMap(Strict):
+    """An ASAM OpenDRIVE road network (1.4-1.8): its roads, lanes, junctions, road marks and objects, laid flat."""
+
+    type: Literal["opendrive"]
+    file: str = Field(min_length=1, description="The .xodr file; a relative path is relative to the scenario file.")
+    scenery: Literal["town", "none"] = Field(
+        "town", description="town: buildings, trees and lamps along the roads; none: only the file's own objects."
+    )
+
+
+MapSpec = Annotated[
+    StraightMap | CurveMap | IntersectionMap | TJunctionMap | NuScenesMap | OpenDriveMap, Field(discriminator="type")
+]
+RoadId = Annotated[int, Field(ge=0)] | Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class WeatherSpec(Strict):
@@ -108,8 +121,12 @@ class WeatherSpec(Strict):
 class EgoSpec(Strict):
     """Where the ego starts and where it must go."""
 
-    lane: int = Field(0, description="Lane index: 0 rightmost of the ego's direction, -1 nearest oncoming lane.")
-    road: int = Field(0, ge=0, description="Road index (intersection maps have roads 0 and 1).")
+    lane: int = Field(
+        0,
+        description="Lane index: 0 rightmost of the ego's direction, -1 nearest oncoming lane (an opendrive map: "
+        "the OpenDRIVE lane id, negative right of the reference line).",
+    )
+    road: RoadId = Field(0, description="Road index (intersection maps have roads 0 and 1; opendrive: the road id).")
     s: float = Field(0.0, description="Station along the road [m].")
     offset: float = Field(0.0, description="Lateral offset from the lane centre, left positive [m].")
     speed: float = Field(10.0, ge=0.0, le=40.0, description="Initial speed [m/s].")
@@ -124,7 +141,9 @@ class EgoSpec(Strict):
         description="The turn taken at each junction the ego meets, in order (junctions beyond the list: straight).",
     )
     goal_s: float = Field(
-        150.0, description="Goal in metres along the route from its road's station 0 (the road's station if straight)."
+        150.0,
+        description="Goal in metres along the route from its road's station 0 (the road's station if straight; on an "
+        "opendrive map, metres along the route from the ego's start).",
     )
     from_log: bool = Field(False, description="Start at the logged pose and speed of a nuScenes map (required there).")
 
@@ -216,8 +235,8 @@ class ActorSpec(Strict):
 
     id: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", description="Unique id.")
     type: ActorClass = Field(description="nuScenes object class.")
-    lane: int = Field(0, description="Lane index on its road.")
-    road: int = Field(0, ge=0, description="Road index.")
+    lane: int = Field(0, description="Lane index on its road (an opendrive map: the OpenDRIVE lane id).")
+    road: RoadId = Field(0, description="Road index (an opendrive map: the OpenDRIVE road id).")
     s: float = Field(description="Station of the box centre [m].")
     offset: float = Field(0.0, description="Lateral offset from the lane centre, left positive [m].")
     speed: float = Field(0.0, ge=0.0, le=40.0, description="Initial speed [m/s].")

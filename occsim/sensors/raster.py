@@ -44,11 +44,19 @@ ALBEDO = np.array(
         [0.0, 0.0, 0.0],  # free
     ]
 )
-# Ground texture code -> albedo (asphalt, white marking, yellow marking, pavement, kerb, grass).
+# Ground texture code -> albedo (asphalt, white marking, yellow marking, pavement, kerb, grass, paved).
 GROUND_ALBEDO = np.array(
-    [[0.2, 0.2, 0.21], [0.85, 0.85, 0.82], [0.85, 0.68, 0.18], [0.55, 0.54, 0.5], [0.7, 0.7, 0.68], [0.26, 0.4, 0.15]]
+    [
+        [0.2, 0.2, 0.21],
+        [0.85, 0.85, 0.82],
+        [0.85, 0.68, 0.18],
+        [0.55, 0.54, 0.5],
+        [0.7, 0.7, 0.68],
+        [0.26, 0.4, 0.15],
+        [0.36, 0.35, 0.33],
+    ]
 )
-GROUND_CLASS = np.array([11, 11, 11, 13, 13, 14], dtype=np.uint8)
+GROUND_CLASS = np.array([11, 11, 11, 13, 13, 14, 12], dtype=np.uint8)
 PAINTS = np.array(
     [
         [0.85, 0.85, 0.86],

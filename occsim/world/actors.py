@@ -205,6 +205,7 @@ class CutIn(Behavior):
     duration: float = 2.0  # [s]
     speed_after: float | None = None  # [m/s] slow to this once half-way across, if set
     decel: float = 3.0  # [m/s^2] used to reach speed_after
+    lateral: float | None = None  # [m] target offset from the lane centre, instead of ``to_lane``'s (OpenDRIVE maps)
     started_at: float | None = None
     start_offset: float = 0.0
 
@@ -219,8 +220,10 @@ class CutIn(Behavior):
                 actor.speed = max(self.speed_after, actor.speed - self.decel * dt)
         actor.advance(0.5 * (v0 + actor.speed) * dt)
         if self.started_at is not None:
-            target = actor.lane.road.lane_lateral(self.to_lane) - actor.lane.lateral
-            target *= actor.lane.direction
+            if self.lateral is not None:
+                target = self.lateral
+            else:
+                target = (actor.lane.road.lane_lateral(self.to_lane) - actor.lane.lateral) * actor.lane.direction
             u = min(1.0, (ctx.t + dt - self.started_at) / self.duration)
             previous = actor.offset
             actor.offset = self.start_offset + (target - self.start_offset) * 0.5 * (1 - np.cos(np.pi * u))

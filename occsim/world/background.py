@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import numba
 import numpy as np
 import shapely
 from shapely.geometry import Polygon
 from shapely.ops import unary_union
 
-from occsim.classes import DRIVEABLE_SURFACE, FREE, MANMADE, SIDEWALK, TERRAIN, VEGETATION
+from occsim.classes import DRIVEABLE_SURFACE, FREE, MANMADE, OTHER_FLAT, SIDEWALK, TERRAIN, VEGETATION
 from occsim.types import GROUND_LAYER, VoxelGrid
 from occsim.world.roadmap import Crosswalk, RoadMap
 
@@ -25,9 +26,12 @@ LAMP_HEIGHT = 6.0  # [m]
 ZEBRA_BAR = 0.5  # [m] width of a zebra crossing's bars and of the gaps between them
 BLOCK = 8  # columns per side of the coarse blocks rays skip over when they pass above everything inside
 
-# Ground texture codes, read by the renderer.
-ASPHALT, MARK_WHITE, MARK_YELLOW, PAVEMENT, KERB, GRASS = range(6)
-_TEXTURE_TO_CLASS = np.array([DRIVEABLE_SURFACE, DRIVEABLE_SURFACE, DRIVEABLE_SURFACE, SIDEWALK, SIDEWALK, TERRAIN])
+# Ground texture codes, read by the renderer; PAVED (shoulders, parking, cycle lanes of OpenDRIVE maps) is flat
+# ground that is not for driving.
+ASPHALT, MARK_WHITE, MARK_YELLOW, PAVEMENT, KERB, GRASS, PAVED = range(7)
+TEXTURE_TO_CLASS = np.array(
+    [DRIVEABLE_SURFACE, DRIVEABLE_SURFACE, DRIVEABLE_SURFACE, SIDEWALK, SIDEWALK, TERRAIN, OTHER_FLAT]
+)
 
 
 @dataclass(frozen=True)
@@ -58,18 +62,18 @@ def build_static_world(road_map: RoadMap, rng: np.random.Generator) -> StaticWor
     texture = _ground_texture(road_map, grid)
     labels = np.full((nx, ny, nz), FREE, dtype=np.uint8)
     step = int(round(VOXEL / TEXEL))
-    labels[:, :, GROUND_LAYER] = _TEXTURE_TO_CLASS[texture[step // 2 :: step, step // 2 :: step][:nx, :ny]]
+    labels[:, :, GROUND_LAYER] = TEXTURE_TO_CLASS[texture[step // 2 :: step, step // 2 :: step][:nx, :ny]]
 
     clear = [r.polygon(SIDEWALK_WIDTH + 0.5) for r in road_map.roads]
     if road_map.extra_drivable is not None:  # junction corners and a real map's extra area stay clear too
         clear.append(road_map.extra_drivable.buffer(SIDEWALK_WIDTH + 0.5))
     keep_clear = unary_union(clear)
-    blocked = _raster_mask(keep_clear, grid)
+    blocked = raster_mask(keep_clear, grid)
     lamps = []
     for road in road_map.roads:
         for side in (+1, -1):
-            _place_buildings(labels, blocked, grid, road, side, rng)
-            lamps.extend(_place_lamps_and_trees(labels, blocked, grid, road, side, rng))
+            place_buildings(labels, blocked, grid, road, side, rng)
+            lamps.extend(place_lamps_and_trees(labels, blocked, grid, road, side, rng))
     return assemble_static_world(grid, labels, texture, np.array(lamps, dtype=np.float64).reshape(-1, 3))
 
 
@@ -95,7 +99,7 @@ def _to_pixels(points: np.ndarray, grid: VoxelGrid, cell: float) -> np.ndarray:
     return np.round(np.stack([p[:, 1], p[:, 0]], axis=1) * 16).astype(np.int32)
 
 
-def _fill(image: np.ndarray, polygon: Polygon, grid: VoxelGrid, cell: float, value: int) -> None:
+def fill_polygon(image: np.ndarray, polygon: Polygon, grid: VoxelGrid, cell: float, value: int) -> None:
     geoms = getattr(polygon, "geoms", [polygon])
     for g in geoms:
         if g.is_empty or g.geom_type != "Polygon":
@@ -105,7 +109,7 @@ def _fill(image: np.ndarray, polygon: Polygon, grid: VoxelGrid, cell: float, val
             cv2.fillPoly(image, [_to_pixels(np.asarray(hole.coords), grid, cell)], 0, cv2.LINE_8, 4)
 
 
-def _line(image: np.ndarray, points: np.ndarray, grid: VoxelGrid, value: int, width: float) -> None:
+def draw_line(image: np.ndarray, points: np.ndarray, grid: VoxelGrid, value: int, width: float) -> None:
     thickness = max(1, int(round(width / TEXEL)))
     cv2.polylines(image, [_to_pixels(points, grid, TEXEL)], False, int(value), thickness, cv2.LINE_8, 4)
 
@@ -114,10 +118,10 @@ def _ground_texture(road_map: RoadMap, grid: VoxelGrid) -> np.ndarray:
     step = int(round(VOXEL / TEXEL))
     tex = np.full((grid.shape[0] * step, grid.shape[1] * step), GRASS, dtype=np.uint8)
     for road in road_map.roads:
-        _fill(tex, road.polygon(SIDEWALK_WIDTH), grid, TEXEL, PAVEMENT)
+        fill_polygon(tex, road.polygon(SIDEWALK_WIDTH), grid, TEXEL, PAVEMENT)
     for road in road_map.roads:
-        _fill(tex, road.polygon(KERB_WIDTH), grid, TEXEL, KERB)
-    _fill(tex, road_map.drivable, grid, TEXEL, ASPHALT)
+        fill_polygon(tex, road.polygon(KERB_WIDTH), grid, TEXEL, KERB)
+    fill_polygon(tex, road_map.drivable, grid, TEXEL, ASPHALT)
     junction = _junction(road_map)
     for road in road_map.roads:
         for side in (+1, -1):
@@ -141,7 +145,7 @@ def _zebra(tex: np.ndarray, crosswalk: Crosswalk, grid: VoxelGrid) -> None:
     s = np.array([crosswalk.s_from, crosswalk.s_to, crosswalk.s_to, crosswalk.s_from])
     for lateral in np.arange(right + ZEBRA_BAR / 2, left - ZEBRA_BAR / 2, 2 * ZEBRA_BAR):
         corners = road.to_world(s, np.array([lateral, lateral, lateral + ZEBRA_BAR, lateral + ZEBRA_BAR]))
-        _fill(tex, Polygon(corners), grid, TEXEL, MARK_WHITE)
+        fill_polygon(tex, Polygon(corners), grid, TEXEL, MARK_WHITE)
 
 
 def _junction(road_map: RoadMap) -> Polygon | None:
@@ -168,16 +172,16 @@ def _dashed(
     edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
     for a, b in zip(edges[::2], edges[1::2]):
         if b - a >= 2:
-            _line(tex, line[a:b], grid, value, 0.15)
+            draw_line(tex, line[a:b], grid, value, 0.15)
 
 
-def _raster_mask(polygon: Polygon, grid: VoxelGrid) -> np.ndarray:
+def raster_mask(polygon: Polygon, grid: VoxelGrid) -> np.ndarray:
     mask = np.zeros(grid.shape[:2], dtype=np.uint8)
-    _fill(mask, polygon, grid, grid.voxel_size, 1)
+    fill_polygon(mask, polygon, grid, grid.voxel_size, 1)
     return mask.astype(bool)
 
 
-def _place_buildings(
+def place_buildings(
     labels: np.ndarray, blocked: np.ndarray, grid: VoxelGrid, road, side: int, rng: np.random.Generator
 ) -> None:
     """Line one road side with blocks of varied width, depth, set-back and height, leaving random gaps."""
@@ -194,14 +198,14 @@ def _place_buildings(
             front = road.to_world(along, np.full(8, side * (edge + setback)))
             back = road.to_world(along, np.full(8, side * (edge + setback + depth)))
             mask = np.zeros(grid.shape[:2], dtype=np.uint8)
-            _fill(mask, Polygon(np.concatenate([front, back[::-1]])).buffer(0), grid, grid.voxel_size, 1)
+            fill_polygon(mask, Polygon(np.concatenate([front, back[::-1]])).buffer(0), grid, grid.voxel_size, 1)
             mask = mask.astype(bool) & ~blocked
             top = min(grid.shape[2], GROUND_LAYER + 1 + int(height / grid.voxel_size))
             labels[mask, GROUND_LAYER:top] = MANMADE
         s += width + gap
 
 
-def _place_lamps_and_trees(
+def place_lamps_and_trees(
     labels: np.ndarray, blocked: np.ndarray, grid: VoxelGrid, road, side: int, rng: np.random.Generator
 ) -> list[tuple[float, float, float]]:
     """Lamp posts on the sidewalk, trees and hedges in the verge behind it; returns lamp head positions."""
@@ -209,7 +213,7 @@ def _place_lamps_and_trees(
     width = (road.oncoming_lanes if side > 0 else road.lanes) * road.lane_width
     for s in np.arange(road.stations[0] + LAMP_SPACING / 2, road.stations[-1], LAMP_SPACING):
         base = road.to_world(s, side * (width + KERB_WIDTH + 0.4))
-        _column(labels, grid, base, 0.0, LAMP_HEIGHT, MANMADE, radius=0.0)
+        stamp_column(labels, grid, base, 0.0, LAMP_HEIGHT, MANMADE, radius=0.0)
         head = road.to_world(s, side * (width - 1.0))
         lamps.append((float(head[0]), float(head[1]), LAMP_HEIGHT))
     verge = side * (width + SIDEWALK_WIDTH + 0.9)
@@ -219,21 +223,21 @@ def _place_lamps_and_trees(
         if rng.random() < 0.6:
             trunk = rng.uniform(2.0, 3.0)
             crown = rng.uniform(1.2, 2.2)
-            _column(labels, grid, pos, 0.0, trunk, VEGETATION, radius=0.0, blocked=blocked)
+            stamp_column(labels, grid, pos, 0.0, trunk, VEGETATION, radius=0.0, blocked=blocked)
             for z in np.arange(trunk, trunk + 2 * crown, grid.voxel_size):
                 r = np.sqrt(max(crown**2 - (z - trunk - crown) ** 2, 0.0))
-                _column(labels, grid, pos, z, z + grid.voxel_size, VEGETATION, radius=r, blocked=blocked)
+                stamp_column(labels, grid, pos, z, z + grid.voxel_size, VEGETATION, radius=r, blocked=blocked)
             s += rng.uniform(8.0, 16.0)
         else:
             length = rng.uniform(4.0, 10.0)
             for ds in np.arange(0.0, length, grid.voxel_size):
                 p = road.to_world(s + ds, verge)
-                _column(labels, grid, p, 0.0, rng.uniform(0.9, 1.2), VEGETATION, radius=0.35, blocked=blocked)
+                stamp_column(labels, grid, p, 0.0, rng.uniform(0.9, 1.2), VEGETATION, radius=0.35, blocked=blocked)
             s += length + rng.uniform(4.0, 12.0)
     return lamps
 
 
-def _column(
+def stamp_column(
     labels: np.ndarray,
     grid: VoxelGrid,
     centre: np.ndarray,
@@ -262,9 +266,24 @@ def _column(
         labels[gx, gy, k] = value
 
 
-def _column_masks(labels: np.ndarray) -> np.ndarray:
-    """Per-column bit masks of raised (non-flat, non-free) voxels, for fast ray traversal."""
-    raised = (labels != FREE) & (labels != DRIVEABLE_SURFACE) & (labels != SIDEWALK) & (labels != TERRAIN)
-    raised[:, :, : GROUND_LAYER + 1] &= labels[:, :, : GROUND_LAYER + 1] == MANMADE
-    weights = np.left_shift(np.uint64(1), np.arange(labels.shape[2], dtype=np.uint64))
-    return (raised.astype(np.uint64) * weights).sum(axis=2, dtype=np.uint64)
+@numba.njit(cache=True)
+def _column_masks(labels: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
+    """Per-column bit masks of raised (non-flat, non-free) voxels, for fast ray traversal.
+
+    A loop: numpy's version made a 64-bit temporary of the whole grid, seconds on a large OpenDRIVE map.
+    """
+    nx, ny, nz = labels.shape
+    out = np.zeros((nx, ny), dtype=np.uint64)
+    for i in range(nx):
+        for j in range(ny):
+            bits = np.uint64(0)
+            for k in range(nz):
+                label = labels[i, j, k]
+                if k <= GROUND_LAYER:
+                    raised = label == MANMADE
+                else:
+                    raised = label != FREE and label != DRIVEABLE_SURFACE and label != SIDEWALK and label != TERRAIN
+                if raised:
+                    bits |= np.uint64(1) << np.uint64(k)
+            out[i, j] = bits
+    return out

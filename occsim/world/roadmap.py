@@ -33,6 +33,7 @@ class Road:
     lane_width: float  # [m]
     start: float = 0.0  # [m] station of the first reference point (negative: road before station 0)
     end_run_out: float = RUN_OUT  # [m] of reference past the nominal end (0: the road ends there, a T's stem)
+    extrapolate: bool = True  # planners see its lanes continued straight past both ends (False: they end with it)
     stations: np.ndarray = field(init=False)  # (N,) arc length along the reference [m], from ``start``
     headings: np.ndarray = field(init=False)  # (N,) [rad]
     normals: np.ndarray = field(init=False)  # (N, 2) unit left normals
@@ -188,11 +189,12 @@ class RoadMap:
     roads: list[Road]
     extra_drivable: Polygon | None = None  # drivable area beyond the roads' carriageways (a real map's)
     crosswalks: list[Crosswalk] = field(default_factory=list)  # zebra crossings on the junctions' arms
+    area: Polygon | None = None  # the drivable area exactly, where the roads' carriageways only approximate it
     drivable: Polygon = field(init=False)
 
     def __post_init__(self) -> None:
         parts = [r.polygon() for r in self.roads] + ([self.extra_drivable] if self.extra_drivable is not None else [])
-        self.drivable = unary_union(parts)
+        self.drivable = self.area if self.area is not None else unary_union(parts)
         shapely.prepare(self.drivable)
 
     def lane(self, index: int, road: int = 0) -> Lane:

@@ -96,9 +96,7 @@ class World:
         """The map as privileged planners see it."""
         route_lane = [] if self.route.lane.road in self.road_map.roads else [self.route.lane]  # a route that turns
         lanes = tuple(
-            LaneGeometry(
-                lane.id, lane.road.index, lane.index, lane.centreline(-60.0, _layout_end(lane.road)), lane.width
-            )
+            LaneGeometry(lane.id, lane.road.index, lane.index, lane.centreline(*_layout_span(lane.road)), lane.width)
             for lane in [*self.road_map.lanes(), *route_lane]
         )
         return RoadLayout(
@@ -112,6 +110,9 @@ class World:
         )
 
 
-def _layout_end(road: Road) -> float:
-    """Where a lane's polyline for planners ends: 60 m past the road's end, unless it ends at a junction (a stem)."""
-    return road.length + (60.0 if road.end_run_out > 0 else 0.0)
+def _layout_span(road: Road) -> tuple[float, float]:
+    """Stations of a lane's polyline for planners: 60 m past the road's ends, unless it ends at a junction (a stem)
+    or is an OpenDRIVE lane, which ends where the file ends it."""
+    if not road.extrapolate:
+        return float(road.stations[0]), float(road.stations[-1])
+    return -60.0, road.length + (60.0 if road.end_run_out > 0 else 0.0)
