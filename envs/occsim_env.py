@@ -171,7 +171,7 @@ class OccSimEnv(gym.Env):
         """``step`` from the frame on: observation, reward, end flags and info of the observed step."""
         terms = reward_terms(outcome, self._progress, self.sim.history[-1].ego_trace, self.reward_weights)
         self._progress = outcome.progress
-        terminated = outcome.collision is not None or outcome.goal_reached
+        terminated = outcome.collision is not None or outcome.goal_reached or outcome.stopped
         truncated = outcome.timed_out and not terminated
         info = self._info(outcome)
         info["reward_terms"] = terms
@@ -239,7 +239,10 @@ class OccSimEnv(gym.Env):
             "route_completion": outcome.route_completion,
             "scenario": self._scenario.name if self._scenario else None,
             "t": self.sim.world.t,
+            "stopped": outcome.stopped,
         }
+        if self.sim.world.director is not None:
+            info["openscenario"] = self.sim.world.director.report()
         if self.sim.meter is not None:
             info["perceived_occupancy_miou"] = outcome.perceived_occupancy_miou
             info["sightings"] = outcome.sightings
@@ -263,14 +266,14 @@ def route_trajectory(world, action: np.ndarray) -> Trajectory:
 
 
 def _resolve(scenario: ScenarioArg | None) -> list[Scenario]:
-    from occsim.scenarios import load_builtin_suite, load_scenario
+    from occsim.scenarios import load_builtin_suite, load_scenarios
 
     if scenario is None:
         return load_builtin_suite()
     items = scenario if isinstance(scenario, list) else [scenario]
     if not items:
         raise ValueError("scenario list is empty")
-    return [s if isinstance(s, Scenario) else load_scenario(s) for s in items]
+    return [one for s in items for one in ([s] if isinstance(s, Scenario) else load_scenarios(s))]
 
 
 __all__ = ["ACTOR_COLUMNS", "EGO_COLUMNS", "MAX_ACTORS", "OccSimEnv"]

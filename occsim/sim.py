@@ -35,6 +35,7 @@ class StepOutcome:
     route_completion: float  # [0, 1]
     perceived_occupancy_miou: float | None = None  # the perception meter's score of the views, when it is on
     sightings: tuple[Sighting, ...] | None = None  # actors visible within 40 m and whether the meter found them
+    stopped: bool = False  # the scenario ended itself (an OpenSCENARIO storyboard's stop trigger)
 
 
 class Simulation:
@@ -136,7 +137,7 @@ class Simulation:
             trace.append(world.ego)
             offroad = offroad or self._offroad()
             collision = check_collision(world.ego, world.actor_states(), world.static)
-            if collision is not None:
+            if collision is not None or world.finished:
                 break
         self.steps += 1
         self.collision, self.offroad = collision, offroad
@@ -191,6 +192,7 @@ class Simulation:
             route_completion=completion,
             perceived_occupancy_miou=perceived,
             sightings=seen,
+            stopped=world.finished,
         )
 
     @property

@@ -29,12 +29,31 @@ def builtin_path(name: str) -> Path:
     return files[name]
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A built-in scenario by name, or any scenario file by path."""
+def load_scenario(name_or_path: str | Path, ego: str | None = None) -> Scenario:
+    """A built-in scenario by name, or any scenario file by path (YAML, or OpenSCENARIO .xosc: a variation file
+    gives its first run; ``ego`` names an .xosc file's ego entity)."""
+    from occsim.scenario.openscenario.load import is_openscenario, load_openscenario
+
     path = Path(name_or_path)
+    if is_openscenario(path):
+        loaded = load_openscenario(path, ego)
+        return loaded if isinstance(loaded, Scenario) else loaded.scenario(0, 0)[0]
     if path.suffix in (".yaml", ".yml") or path.exists():
         return load_scenario_file(path)
     return load_scenario_file(builtin_path(str(name_or_path)))
+
+
+def load_scenarios(name_or_path: str | Path) -> list[Scenario]:
+    """Every scenario a name or file stands for: an OpenSCENARIO variation file (deterministic) gives every
+    parameter set, a stochastic one its test runs drawn from seeds 0, 1, ...; anything else one scenario."""
+    from occsim.scenario.openscenario.load import is_openscenario, load_openscenario
+
+    if is_openscenario(name_or_path):
+        loaded = load_openscenario(name_or_path)
+        if isinstance(loaded, Scenario):
+            return [loaded]
+        return [loaded.scenario(run, run)[0] for run in range(loaded.runs)]
+    return [load_scenario(name_or_path)]
 
 
 def family_paths() -> list[Path]:

@@ -26,18 +26,26 @@ from occsim.cli.common import (
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="Scenario or family YAML files.")]) -> None:
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Scenario or family YAML files, or OpenSCENARIO .xosc files.")],
+) -> None:
     """Check scenario files: one line per problem (file:line: field: message); exit code 2 if any.
 
-    A family file (with distributions) is checked and five instances are drawn from it.
+    A family file (with distributions) is checked and five instances are drawn from it; an OpenSCENARIO file is
+    read, its parameters and catalogs resolved and its storyboard built (a variation file: with its first run's
+    parameters), without running it.
     """
     from occsim.scenario import ScenarioError
     from occsim.scenario.family import Family, load_scenario_or_family, sample_family
+    from occsim.scenario.openscenario.load import Sweep, is_openscenario, load_openscenario
 
     bad = 0
     for path in files:
         try:
-            scenario = load_scenario_or_family(path)
+            scenario = load_openscenario(path) if is_openscenario(path) else load_scenario_or_family(path)
+            if isinstance(scenario, Sweep):
+                out.print(f"ok  {path}  (sweep {scenario.name} of {scenario.base}, {scenario.runs} runs)", highlight=False)
+                continue
             if isinstance(scenario, Family):
                 sample_family(scenario, 5, 0)  # the draws must pass the scenario checks too
                 out.print(f"ok  {path}  (family {scenario.name}, {len(scenario.draws)} distributions, 5 draws)")
@@ -46,7 +54,8 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario or famil
             bad += 1
             err.print(str(e), highlight=False, markup=False)
             continue
-        out.print(f"ok  {path}  ({scenario.name}, {len(scenario.actors)} actor entries)", highlight=False)
+        entries = f"{len(scenario.actors)} actor entries" if scenario.openscenario is None else "OpenSCENARIO"
+        out.print(f"ok  {path}  ({scenario.name}, {entries})", highlight=False)
     if bad:
         raise typer.Exit(2)
 
@@ -75,7 +84,7 @@ def sample(
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or YAML path.")],
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario name, YAML path or OpenSCENARIO .xosc path.")],
     planner: Annotated[str, typer.Option(help="Registered planner.")] = "expert",
     weather: Annotated[str | None, typer.Option(help=WEATHER_HELP)] = None,
     renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
@@ -87,13 +96,22 @@ def run(
     ] = None,
     perception_meter: Annotated[bool, typer.Option("--perception-meter", help=PERCEPTION_METER_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")] = False,
+    ego: Annotated[str | None, typer.Option(help="OpenSCENARIO: the entity the planner drives.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="OpenSCENARIO: NAME=VALUE for a top-level parameter (repeatable).")
+    ] = None,
+    variation: Annotated[int, typer.Option(min=0, help="OpenSCENARIO variation file: which parameter set.")] = 0,
+    scripted: Annotated[
+        bool, typer.Option("--scripted", help="OpenSCENARIO: the ego follows the file's own actions, not the planner.")
+    ] = False,
 ) -> None:
     """Drive one planner through one scenario and report what happened."""
     from occsim.metrics.recall import BAND_NAMES
     from occsim.suite.episode import PlannerError, run_episode
 
     hw = parse_hw(camera_hw)
-    sc = load_scenario_or_exit(scenario)
+    sc = _openscenario_or_exit(scenario, ego, param, variation, scripted) if scenario.endswith(".xosc") else None
+    sc = sc or load_scenario_or_exit(scenario)
     options = key_value_options(renderer_option)
     check_choices([planner], weather, renderer, options)
     try:
@@ -114,7 +132,7 @@ def run(
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
         return
-    colour = {"collision": "red", "goal": "green", "timeout": "yellow"}[result.outcome]
+    colour = {"collision": "red", "goal": "green", "stopped": "cyan", "timeout": "yellow"}[result.outcome]
     out.print(
         Text.assemble(
             (result.outcome, colour), f"  {result.scenario} / {result.planner} / {result.weather} / seed {seed}"
@@ -128,5 +146,52 @@ def run(
     for name, bands in sorted((result.object_recall or {}).items()):
         found = ", ".join(f"{band} m {bands[band][0]}/{bands[band][1]}" for band in BAND_NAMES if band in bands)
         out.print(f"  {name} found by the meter (frames): {found}")
+    for line in (result.openscenario or {}).get("dropped", []):
+        out.print(f"  replaced by the planner: {line}", highlight=False)
+    for line in (result.openscenario or {}).get("notes", []):
+        out.print(f"  note: {line}", highlight=False)
     if video is not None:
         out.print(f"  video: {video}")
+
+
+def _openscenario_or_exit(path: str, ego: str | None, params: list[str] | None, variation: int, scripted: bool):
+    """An .xosc file as the scenario to run (a variation file's ``variation``-th run); exit 2 if it is bad."""
+    from occsim.scenario import ScenarioError
+    from occsim.scenario.openscenario.load import Sweep, load_openscenario, load_xosc
+
+    overrides = dict(p.partition("=")[::2] for p in params or [])
+    if any(not k or not v for k, v in overrides.items()):
+        raise fail("--param takes NAME=VALUE")
+    mode = "scripted" if scripted else "planner"
+    try:
+        loaded = load_openscenario(path, ego, mode)
+        if isinstance(loaded, Sweep):
+            if variation >= loaded.runs:
+                raise fail(f"{path} has {loaded.runs} parameter sets; --variation {variation} is not one of them")
+            scenario, origin = loaded.scenario(variation, variation)
+            spec = scenario.openscenario
+            if overrides:
+                scenario = load_xosc(spec.file, {**spec.parameters, **overrides}, ego, mode, spec.variations)
+            return scenario
+        return load_xosc(path, overrides, ego, mode) if overrides else loaded
+    except ScenarioError as e:
+        err.print(str(e), highlight=False, markup=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def convert(
+    source: Annotated[Path, typer.Argument(help="An OpenSCENARIO scenario or parameter variation file (.xosc).")],
+    out_file: Annotated[Path, typer.Option("--out", help="The OccSim YAML file to write.")],
+    ego: Annotated[str | None, typer.Option(help="The entity the planner drives.")] = None,
+) -> None:
+    """Write an OpenSCENARIO file as an OccSim YAML scenario (a variation file: a sweep) to edit and run."""
+    from occsim.scenario import ScenarioError
+    from occsim.scenario.openscenario.convert import convert as convert_file
+
+    try:
+        convert_file(source, out_file, ego)
+    except ScenarioError as e:
+        err.print(str(e), highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    out.print(f"wrote {out_file}", highlight=False)

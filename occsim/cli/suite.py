@@ -30,9 +30,20 @@ def suite(
     scenarios: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Scenario names, YAML files or folders of them; default the built-in suite. With --benchmark: "
-            "family names of the split (default all)."
+            help="Scenario names, YAML or OpenSCENARIO (.xosc) files, or folders of them; default the built-in "
+            "suite. With --benchmark: family names of the split (default all)."
         ),
+    ] = None,
+    xosc: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--xosc",
+            help="A folder of OpenSCENARIO files, searched recursively: every variation file, and every scenario "
+            "file none of them varies (repeatable).",
+        ),
+    ] = None,
+    ego: Annotated[
+        str | None, typer.Option(help="The OpenSCENARIO entity the planner drives (default Ego, hero, VUT).")
     ] = None,
     planner: Annotated[
         list[str] | None, typer.Option(help="Planner (repeatable); default expert and constant_velocity.")
@@ -111,7 +122,8 @@ def suite(
             problems.append(str(e))
         loaded = []
     else:
-        loaded, scenario_problems = collect_scenarios(list(scenarios or []), families=True)
+        folders = [str(x) for x in xosc or []]
+        loaded, scenario_problems = collect_scenarios(list(scenarios or []), True, folders, ego)
         problems += scenario_problems
     planners = list(planner or DEFAULT_PLANNERS)
     weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]

@@ -51,6 +51,10 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
     """
     if scenario.map.type in WORLD_BUILDERS:
         return WORLD_BUILDERS[scenario.map.type](scenario, seed)
+    if scenario.openscenario is not None:
+        from occsim.scenario.openscenario.world import build_openscenario_world
+
+        return build_openscenario_world(scenario, seed)
     if scenario.map.type == "opendrive":
         from occsim.scenario.opendrive_world import build_opendrive_world  # it uses this module's helpers
 

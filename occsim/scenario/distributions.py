@@ -20,7 +20,12 @@ class Draw:
 
 
 def find_draws(data: Any, path: Path_ = ()) -> list[Draw]:
-    """Every distribution in ``data``, outermost first (a distribution's own arguments are not searched)."""
+    """Every distribution in ``data``, outermost first (a distribution's own arguments are not searched).
+
+    An ``openscenario`` block is not searched: its parameters vary through its own ``distribution``.
+    """
+    if path[:1] == ("openscenario",):
+        return []
     if isinstance(data, dict):
         kinds = [k for k in data if k in KINDS]
         if kinds and path[:1] != ("family",):

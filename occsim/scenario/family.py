@@ -269,14 +269,22 @@ def load_family_file(path: str | Path) -> Family:
     return family_from_text(read_scenario_text(path), str(path))
 
 
-def load_scenario_or_family(path: str | Path) -> Scenario | Family:
-    """A scenario file as its ``Scenario``, or a family file as a ``Family``: read and parsed once.
+def load_scenario_or_family(path: str | Path):
+    """A scenario file as its ``Scenario``, a family file as a ``Family``, a YAML OpenSCENARIO sweep (an
+    ``openscenario.distribution``) as a ``Sweep``: read and parsed once.
 
     Raises:
         ScenarioError: every problem of the file, with its line.
     """
     family = load_family_file(path)
-    return family if family.is_family else validate_data(family.base, family.source, family.lines)
+    if family.is_family:
+        return family
+    scenario = validate_data(family.base, family.source, family.lines)
+    if scenario.openscenario is not None and scenario.openscenario.distribution is not None:
+        from occsim.scenario.openscenario.load import sweep_of
+
+        return sweep_of(scenario, family.source)
+    return scenario
 
 
 def instance_seed(seed: int, index: int) -> int:

@@ -49,7 +49,7 @@ Path_ = tuple[str | int, ...]
 
 
 MAX_FILE_BYTES = 1 << 20  # a scenario is a few KB; 1 MiB leaves room for thousands of actors
-MAX_DEPTH = 32  # nesting levels; the schema needs 6
+MAX_DEPTH = 64  # nesting levels; the schema needs 6, an OpenSCENARIO storyboard in YAML form about 30
 MAX_NODES = 200_000  # YAML values after alias expansion; refuses alias bombs before they expand
 ROUTE_BEHAVIORS = ("constant", "idm")  # behaviours that follow a lane, so can follow a turning route
 
@@ -132,14 +132,24 @@ def validate_data(data: dict, source: str, lines: dict[Path_, int]) -> Scenario:
 
 
 def resolve_files(data: dict, source: str) -> dict:
-    """``data`` with an opendrive map's relative ``file`` made relative to the scenario file's folder."""
+    """``data`` with the files it names (an opendrive map's, an openscenario block's) made relative to the
+    scenario file's folder."""
+    if not Path(source).is_file():
+        return data
+
+    def absolute(block: dict, key: str) -> dict:
+        value = block.get(key)
+        if not isinstance(value, str) or Path(value).expanduser().is_absolute():
+            return block
+        return {**block, key: str((Path(source).parent / Path(value).expanduser()).resolve())}
+
     spec = data.get("map")
-    if not isinstance(spec, dict) or spec.get("type") != "opendrive" or not isinstance(spec.get("file"), str):
-        return data
-    path = Path(spec["file"]).expanduser()
-    if path.is_absolute() or not Path(source).is_file():
-        return data
-    return {**data, "map": {**spec, "file": str((Path(source).parent / path).resolve())}}
+    if isinstance(spec, dict) and spec.get("type") == "opendrive":
+        data = {**data, "map": absolute(spec, "file")}
+    block = data.get("openscenario")
+    if isinstance(block, dict):
+        data = {**data, "openscenario": absolute(absolute(block, "file"), "variations")}
+    return data
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
@@ -330,6 +340,10 @@ def check_semantics(scenario: Scenario, source: str, lines: dict[Path_, int]) ->
 
     if scenario.map.type == "nuscenes":
         return _check_logged(scenario, add, problems)
+    if scenario.openscenario is not None:
+        from occsim.scenario.openscenario.checks import check_openscenario
+
+        return check_openscenario(scenario, add, problems)
     if scenario.map.type == "opendrive":
         from occsim.scenario.opendrive_checks import check_opendrive
 

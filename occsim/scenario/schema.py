@@ -268,6 +268,30 @@ class Jitter(Strict):
     speed: float = Field(0.0, ge=0.0, description="Speed [m/s].")
 
 
+class OpenScenarioSpec(Strict):
+    """An ASAM OpenSCENARIO 1.0-1.3 storyboard that moves the entities (``occsim convert`` writes this block)."""
+
+    file: str = Field(min_length=1, description="The .xosc file the storyboard comes from (for records).")
+    variations: str | None = Field(None, description="The parameter variation file this run was drawn from.")
+    parameters: dict[str, str] = Field(
+        default_factory=dict, description="Values given to the file's top-level parameters for this run."
+    )
+    ego: str | None = Field(None, description="The entity the planner drives (default: Ego, hero, VUT or the first car).")
+    mode: Literal["planner", "scripted"] = Field(
+        "planner", description="planner: the planner drives the ego; scripted: the ego follows the file's actions."
+    )
+    document: dict | None = Field(
+        None, description="The OpenSCENARIO document in YAML form (None: read from ``file``)."
+    )
+    catalogs: dict[str, dict[str, dict]] = Field(
+        default_factory=dict, description="The catalog entries the document uses, in YAML form (catalog -> entry)."
+    )
+    distribution: dict | None = Field(
+        None,
+        description="A ParameterValueDistribution in YAML form (Deterministic or Stochastic): the file is a sweep.",
+    )
+
+
 class Scenario(Strict):
     """A corner-case scenario, version 1."""
 
@@ -284,6 +308,9 @@ class Scenario(Strict):
     actors: list[ActorSpec] = Field(default_factory=list, description="Other road users and obstacles.")
     jitter: Jitter = Field(default_factory=Jitter, description="Per-run perturbations.")
     remove: Remove | None = Field(None, description="Logged agents to drop (nuScenes maps).")
+    openscenario: OpenScenarioSpec | None = Field(
+        None, description="An OpenSCENARIO storyboard (entities, Init, stories) on an opendrive map."
+    )
 
     @model_validator(mode="after")
     def _log_fields_fit_map(self) -> Scenario:
@@ -300,4 +327,8 @@ class Scenario(Strict):
             raise ValueError("actor routes need a procedural map with junctions, not a nuscenes map")
         if not logged and self.remove is not None:
             raise ValueError("remove drops logged agents: it needs a nuscenes map")
+        if self.openscenario is not None and self.map.type != "opendrive":
+            raise ValueError("an openscenario storyboard runs on an opendrive map")
+        if self.openscenario is not None and self.actors:
+            raise ValueError("a scenario with an openscenario storyboard takes its entities from it, not from actors")
         return self

@@ -36,7 +36,7 @@ class EpisodeResult:
     planner: str
     weather: str
     seed: int
-    outcome: str  # collision | goal | timeout
+    outcome: str  # collision | goal | stopped (the scenario's own stop trigger) | timeout
     collision: bool
     collided_with: str | None
     impact_speed: float  # [m/s]
@@ -47,6 +47,7 @@ class EpisodeResult:
     renderer: str
     perceived_occupancy_miou: float | None = None  # mean over the frames, when the perception meter is on
     object_recall: dict | None = None  # {class: {distance band: [found, visible]}} over the frames, with the meter
+    openscenario: dict | None = None  # an OpenSCENARIO run: the ego's actions the planner replaced, and notes
     version: str = occsim.__version__
     history: list[HistoryStep] = field(default_factory=list, repr=False, compare=False)
 
@@ -118,7 +119,15 @@ def run_episode(
     if still is not None and info["collision"]:
         Path(still).parent.mkdir(parents=True, exist_ok=True)
         imageio.imwrite(str(still), record.frame)
-    outcome = "collision" if info["collision"] else "goal" if info["route_completion"] >= 1.0 else "timeout"
+    outcome = (
+        "collision"
+        if info["collision"]
+        else "goal"
+        if info["route_completion"] >= 1.0
+        else "stopped"
+        if info.get("stopped")
+        else "timeout"
+    )
     return EpisodeResult(
         scenario=scenario.name,
         planner=planner,
@@ -135,6 +144,7 @@ def run_episode(
         renderer=renderer,
         perceived_occupancy_miou=round(float(np.nanmean(record.perceived)), 4) if record.perceived else None,
         object_recall=tally(record.sightings) if record.perceived else None,
+        openscenario=info.get("openscenario"),
         history=list(env.sim.history),
     )
 

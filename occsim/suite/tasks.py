@@ -12,6 +12,7 @@ import numpy as np
 
 from occsim.scenario import Scenario, ScenarioError, load_scenario_file
 from occsim.scenario.family import Family, load_scenario_or_family
+from occsim.scenario.openscenario.load import Sweep, is_openscenario, load_openscenario, openscenario_files, xosc_kind
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def derive_seed(base_seed: int, scenario: str, run: int) -> int:
 
 
 def expand_tasks(
-    scenarios: list[Scenario | Family], planners: list[str], weathers: list[str | None], runs: int, base_seed: int
+    scenarios: list[Scenario | Family | Sweep], planners: list[str], weathers: list[str | None], runs: int, base_seed: int
 ) -> list[Task]:
     """The cross product, scenario-major so the first results cover every planner and weather early.
 
@@ -85,6 +86,8 @@ def expand_tasks(
     tasks = []
     for r in range(runs):
         for s in scenarios:
+            if isinstance(s, Sweep):
+                continue
             seed = derive_seed(base_seed, s.name, r)
             scenario, origin = s, None
             if isinstance(s, Family):
@@ -92,25 +95,42 @@ def expand_tasks(
                 scenario = instance.scenario
                 origin = {"family": s.name, "drawn": instance.drawn, "difficulty": instance.difficulty}
             tasks += [Task(scenario, p, w, r, seed, origin) for w in weathers for p in planners]
+    for s in scenarios:  # a sweep's runs are its parameter sets (or its stochastic draws): each run once
+        if isinstance(s, Sweep):
+            for r in range(s.runs):
+                seed = derive_seed(base_seed, s.name, r)
+                scenario, origin = s.scenario(r, seed)
+                tasks += [Task(scenario, p, w, 0, seed, origin) for w in weathers for p in planners]
     return tasks
 
 
-def collect_scenarios(items: list[str], families: bool = False) -> tuple[list[Scenario | Family], list[str]]:
-    """Scenarios from built-in names, YAML files and directories of them; returns (scenarios, every problem).
+def collect_scenarios(
+    items: list[str], families: bool = False, xosc_dirs: list[str] | None = None, ego: str | None = None
+) -> tuple[list[Scenario | Family | Sweep], list[str]]:
+    """Scenarios from built-in names, YAML and OpenSCENARIO files and folders of them; (scenarios, every problem).
 
-    ``families`` lets family files (with distributions) through as ``Family`` objects, for ``expand_tasks`` to draw
-    from; otherwise a family is a problem.
+    ``families`` lets family files (with distributions) and OpenSCENARIO variation files through as ``Family``
+    and ``Sweep`` objects, for ``expand_tasks`` to draw from; otherwise they are problems. A folder gives its
+    YAML files and its .xosc scenario and variation files; ``xosc_dirs`` are searched recursively for .xosc files
+    (every variation file, and the scenario files no variation file there varies). ``ego`` names the ego entity
+    of .xosc files.
     """
     from occsim.scenarios import builtin_path, list_builtin
 
     paths: list[Path] = []
     problems: list[str] = []
-    for item in items or list_builtin():
+    for folder in xosc_dirs or []:
+        found = openscenario_files(folder) if Path(folder).is_dir() else []
+        if not found:
+            problems.append(f"{folder}: no OpenSCENARIO scenario or variation files under it")
+        paths.extend(found)
+    for item in items or ([] if xosc_dirs else list_builtin()):
         path = Path(item)
         if path.is_dir():
             found = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+            found += [p for p in sorted(path.glob("*.xosc")) if xosc_kind(p) in ("scenario", "variations")]
             if not found:
-                problems.append(f"{path}: directory holds no .yaml scenario files")
+                problems.append(f"{path}: directory holds no .yaml or .xosc scenario files")
             paths.extend(found)
         elif path.suffix in (".yaml", ".yml") or path.exists():
             paths.append(path)
@@ -123,7 +143,13 @@ def collect_scenarios(items: list[str], families: bool = False) -> tuple[list[Sc
     names: dict[str, Path] = {}
     for path in paths:
         try:
-            scenario = load_scenario_or_family(path) if families else load_scenario_file(path)
+            if is_openscenario(path):
+                scenario = load_openscenario(path, ego)
+                if isinstance(scenario, Sweep) and not families:
+                    problems.append(f"{path}: a parameter variation file; run it with `occsim suite`")
+                    continue
+            else:
+                scenario = load_scenario_or_family(path) if families else load_scenario_file(path)
         except ScenarioError as e:
             problems.extend(str(p) for p in e.problems)
             continue

@@ -13,6 +13,7 @@ from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE, Control, bicycle_step
 from occsim.world.occupancy import occupancy_window
 from occsim.world.roadmap import Lane, Road, RoadMap
 from occsim.world.routes import route_command
+from occsim.world.storyboard.director import Director
 
 
 @dataclass
@@ -75,14 +76,26 @@ class World:
     route: Route
     t: float = 0.0  # [s]
     rig: CameraRig | None = None  # a logged scene's real cameras (None: the nuScenes-like default rig)
+    director: Director | None = None  # an OpenSCENARIO storyboard that moves the actors (and a scripted ego)
 
     def step(self, dt: float, control: Control) -> None:
         """Advance actors (on the state at the start of the step) and the ego by ``dt`` seconds."""
+        if self.director is not None:
+            before = self.ego
+            self.actors = self.director.step(self.ego, dt)
+            self.ego = self.director.ego_state(before, dt) if self.director.scripted else bicycle_step(self.ego, control, dt)
+            self.t += dt
+            return
         ctx = StepContext(self.t, self.ego, EGO_SIZE[:2], EGO_CENTRE_OFFSET, self.actors, self.road_map)
         for actor in self.actors:
             actor.behavior.step(actor, ctx, dt)
         self.ego = bicycle_step(self.ego, control, dt)
         self.t += dt
+
+    @property
+    def finished(self) -> bool:
+        """Whether the scenario has ended itself (an OpenSCENARIO storyboard's stop trigger)."""
+        return self.director is not None and self.director.finished
 
     def actor_states(self) -> list[ActorState]:
         """Snapshots of all actors."""

@@ -34,7 +34,7 @@ class Action:
     domains: frozenset[str] = frozenset()
 
     def __init__(self, node: Node, actor: Entity | None):
-        self.node, self.actor, self.done = node, actor, False
+        self.node, self.actor, self.done, self.started = node, actor, False, False
 
     def start(self, rt: Runtime) -> None:
         """Begin (in the step whose triggers started it)."""
@@ -227,7 +227,7 @@ class LongitudinalDistance(Action):
             self.done = True
         if self.up >= 1e10 and self.down >= 1e10:  # no constraints: hold the gap exactly
             if self.actor.pos is not None and rt.network is not None:
-                self.actor.pos, _ = move_along(rt.network, self.actor.pos, error * self.actor.pos.along)
+                self.actor.pos, _ = move_along(rt.network, self.actor.pos, error)
                 rt.place_on_road(self.actor)
             self.actor.speed = self.ref.speed
             return

@@ -59,7 +59,7 @@ def _lane_place(rt: Runtime, pos: LanePos, node: Node | None) -> Place:
 
 def resolve_position(rt: Runtime, position: Node) -> Place:
     """Resolve a ``<Position>`` element (or one of its kinds) now, on the runtime's current state."""
-    kind = position.only() if position.tag == "Position" else position
+    kind = position if position.tag in _RESOLVERS else position.only()  # <Position> or a Position-typed element
     resolver = _RESOLVERS.get(kind.tag)
     if resolver is None:
         raise kind.error(f"position kind <{kind.tag}> is not supported; supported: {', '.join(sorted(_RESOLVERS))}")

@@ -374,6 +374,7 @@ class Runtime:
             for other in self._running_on(actor):
                 if other is not running and other.domains & running.domains:
                     other.done = True
+        running.started = True
         running.start(self)
 
     def _for_external(self, running: actions.Action) -> bool:
@@ -386,7 +387,7 @@ class Runtime:
         return False
 
     def _running_on(self, entity: Entity) -> list[actions.Action]:
-        found = [a for a in self.init_actions if a.actor is entity and not a.done]
+        found = [a for a in self.init_actions if a.actor is entity and a.started and not a.done]
         for element in self._elements:
             if element.kind == "action" and element.state == RUNNING:
                 found += [a for a in element.running if a.actor is entity and not a.done]

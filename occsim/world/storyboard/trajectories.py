@@ -157,13 +157,17 @@ def _clothoid_spline(rt: Runtime, node: Node, entity, mode: str) -> Shape:
     segments = node.all("ClothoidSplineSegment")
     if not segments:
         raise node.error("needs at least one <ClothoidSplineSegment>")
-    x, y, h = entity.x, entity.y, entity.h
     parts, times, previous_end, offset = [], [], 0.0, 0.0
+    x = y = h = 0.0
     for i, segment in enumerate(segments):
         start = segment.child("PositionStart")
         if start is not None:
-            place = resolve_position(rt, start.need("Position") if start.child("Position") else start.only())
+            place = resolve_position(rt, start.only())
             x, y, h = place.x, place.y, place.h
+        elif i == 0 and entity is None:
+            raise segment.error("the first segment needs a <PositionStart> here (no entity to start from)")
+        elif i == 0:
+            x, y, h = entity.x, entity.y, entity.h
         k0 = segment.number("curvatureStart", previous_end)
         k1 = segment.number("curvatureEnd", k0)
         length = segment.number("length")
