@@ -61,6 +61,7 @@ TURNING = 0.08  # [rad/s] a vehicle turning faster than this is predicted on an 
 MAX_YAW_RATE = 1.0  # [rad/s] faster estimates are matching errors
 MAX_PREDICTED_TURN = np.pi / 2  # [rad] a turn at a junction ends within a quarter circle
 MATCH_RADIUS = 1.5  # [m] between an actor's predicted and seen positions to count as the same actor
+CROSSING_SINE = 0.5  # a lane meeting the route at less than 30 degrees runs along it: not a junction
 
 
 @dataclass
@@ -229,9 +230,20 @@ def _junction_points(layout: RoadLayout) -> np.ndarray:
     for lane in layout.lanes:
         if lane.road == own or lane.id == layout.route_lane or len(lane.points) < 2:
             continue
-        hit = path.intersection(LineString(lane.points))
-        points += [g.coords[0] for g in getattr(hit, "geoms", [hit]) if isinstance(g, Point)]
+        other = LineString(lane.points)
+        hit = path.intersection(other)
+        for g in getattr(hit, "geoms", [hit]):
+            # a lane the route runs along (an OpenDRIVE map's lane beside or under it) touches it at shallow angles
+            if isinstance(g, Point) and abs(np.sin(_heading(path, g) - _heading(other, g))) > CROSSING_SINE:
+                points.append(g.coords[0])
     return np.asarray(points, dtype=np.float64).reshape(-1, 2)
+
+
+def _heading(line: LineString, point: Point) -> float:
+    """Heading [rad] of ``line`` where it passes ``point``."""
+    at = line.project(point)
+    a, b = line.interpolate(max(at - 0.5, 0.0)), line.interpolate(min(at + 0.5, line.length))
+    return float(np.arctan2(b.y - a.y, b.x - a.x))
 
 
 def _make_path(

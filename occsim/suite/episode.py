@@ -40,6 +40,7 @@ class EpisodeResult:
     collision: bool
     collided_with: str | None
     impact_speed: float  # [m/s]
+    initial_speed: float  # [m/s] the ego's speed at the start (speed reduction = initial - impact)
     offroad: bool  # off the drivable area at any step
     route_completion: float  # [0, 1]
     steps: int
@@ -137,6 +138,7 @@ def run_episode(
         collision=bool(info["collision"]),
         collided_with=info["collided_with"],
         impact_speed=float(info["impact_speed"]),
+        initial_speed=float(env.sim.history[0].ego.speed),
         offroad=record.offroad,
         route_completion=float(info["route_completion"]),
         steps=end.steps,

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless backend
 import numpy as np  # noqa: E402
 
+from occsim.suite.ncap import grid_pictures, grid_rows, ncap_runs, section  # noqa: E402
 from occsim.suite.summary import (  # noqa: E402
     FAMILY_COLUMNS,
     columns,
@@ -66,8 +67,10 @@ def write_report(out_dir: Path) -> Path:
     if families:
         write_family_csv(families, out_dir / "families.csv")
     plots = _plots(records, out_dir / "plots") + _difficulty_plot(records, out_dir / "plots")
+    grids = grid_rows(ncap_runs(records))
+    tests = section(grids, grid_pictures(grids, out_dir / "plots") if grids else [])
     page = out_dir / "report.html"
-    page.write_text(_page(records, rows, plots, out_dir, recalled, families))
+    page.write_text(_page(records, rows, plots, out_dir, recalled, families, tests))
     return page
 
 
@@ -186,7 +189,13 @@ def _recall_section(recalled: list[dict]) -> str:
 
 
 def _page(
-    records: list[dict], rows: list[dict], plots: list[str], out_dir: Path, recalled: list[dict], families: list[dict]
+    records: list[dict],
+    rows: list[dict],
+    plots: list[str],
+    out_dir: Path,
+    recalled: list[dict],
+    families: list[dict],
+    tests: str = "",
 ) -> str:
     summary = "".join(
         "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns(rows)) + "</tr>" for row in rows
@@ -228,6 +237,7 @@ def _page(
         summary=summary,
         recall=_recall_section(recalled),
         families=_family_section(families),
+        tests=tests,
         images=images,
         selects=selects,
         run_head=run_head,
@@ -247,6 +257,7 @@ tr.goal td:nth-child(6) {{ color: #070; }}
 tr.error td:nth-child(6) {{ color: #90c; }}
 pre.error {{ white-space: pre-wrap; max-width: 40em; color: #90c; }}
 .plots img {{ max-width: 48%; margin-right: 1%; }}
+img.grid {{ max-width: 48%; margin: 0 1% 0.5em 0; }}
 label {{ margin-right: 1em; }}
 </style></head><body>
 <h1>OccSim suite report</h1>
@@ -255,6 +266,7 @@ PDMS = NC &middot; DAC &middot; (5 TTC + 5 EP + 2 C) / 12.</p>
 <h2>Summary (per planner and weather)</h2>
 <table id="summary"><thead><tr>{summary_head}</tr></thead><tbody>{summary}</tbody></table>
 {families}
+{tests}
 {recall}
 <div class="plots">{images}</div>
 <h2>Runs</h2>

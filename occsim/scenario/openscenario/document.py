@@ -264,11 +264,12 @@ def _check_constraints(declaration: Node, name: str, value: Value | str, scope: 
     groups = declaration.all("ConstraintGroup")
     if not groups:
         return
+    targets = {id(c): resolve_text(c.text("value"), scope, c, "value") for g in groups for c in g.all("ValueConstraint")}
     for group in groups:
-        if all(_holds(c, value, resolve_text(c.text("value"), scope, c, "value")) for c in group.all("ValueConstraint")):
+        if all(_holds(c, value, targets[id(c)]) for c in group.all("ValueConstraint")):
             return
     rules = " or ".join(
-        " and ".join(f"{c.text('rule')} {c.text('value')}" for c in g.all("ValueConstraint")) for g in groups
+        " and ".join(f"{c.text('rule')} {targets[id(c)]}" for c in g.all("ValueConstraint")) for g in groups
     )
     # Players run such files (the ASAM ALKS variations break their own templates' constraints): say so, and run.
     warnings.warn(
