@@ -485,6 +485,8 @@ class FollowTrajectory(Action):
         self._put(rt, self.s)
         if end and dt > 0:
             self.done = True
+            if rt.network is not None:  # on along the road from here, off it if need be, keeping its angle to it
+                self.actor.pos = locate(rt.network, actor.x, actor.y, actor.h, nearest=True)
 
 
 # ---- global actions -------------------------------------------------------------------------------------------

@@ -80,12 +80,26 @@ def road_point(network: RoadNetwork, road: str, s: float, t: float, heading: flo
 
 
 def locate(
-    network: RoadNetwork, x: float, y: float, heading: float | None = None, prefer: str | None = None
+    network: RoadNetwork,
+    x: float,
+    y: float,
+    heading: float | None = None,
+    prefer: str | None = None,
+    nearest: bool = False,
 ) -> LanePos | None:
-    """The lane position of a world point (None: off every road)."""
+    """The lane position of a world point (None: off every road, unless ``nearest``: then the nearest road's outermost
+    lane on that side, with the offset that reaches the point)."""
     point = network.locate(x, y, heading, prefer)
-    if point is None or point.lane is None:
+    if point is None:
         return None
+    if point.lane is None:
+        if not nearest:
+            return None
+        road = network.roads[point.road]
+        right, left = road.extent(road.section_index(point.s), [point.s])
+        inside = min(max(point.t, float(right[0]) + 1e-6), float(left[0]) - 1e-6)
+        pos = road_point(network, point.road, point.s, inside, heading)
+        return None if pos is None else replace(pos, offset=pos.offset + point.t - inside)
     return road_point(network, point.road, point.s, point.t, heading)
 
 
