@@ -32,12 +32,19 @@ FIXTURES = ROOT / "tests" / "fixtures" / "esmini"
 TOLERANCE = 0.2  # [m]
 
 
-def run_esmini(esmini: Path, xosc: Path, out: Path, limit: float = 120.0) -> Path:
-    """esmini's recording (its wide CSV) of ``xosc``, headless at a fixed 0.1 s step."""
+def run_esmini(esmini: Path, xosc: Path, out: Path, limit: float = 15.0) -> Path:
+    """esmini's recording (its wide CSV) of ``xosc``, headless at a fixed 0.1 s step.
+
+    esmini has no time limit of its own: a storyboard that never stops is cut after ``limit`` wall-clock seconds
+    (minutes of simulated time) and compared as far as it got.
+    """
     csv_path = out / f"{xosc.stem}.esmini.csv"
     command = [str(esmini), "--headless", "--fixed_timestep", "0.1", "--osc", str(xosc), "--csv_logger", str(csv_path)]
     command += ["--disable_stdout", "--seed", "1"]
-    subprocess.run(command, check=True, timeout=limit, capture_output=True)
+    try:
+        subprocess.run(command, check=True, timeout=limit, capture_output=True)
+    except subprocess.TimeoutExpired:
+        pass
     return csv_path
 
 
@@ -66,7 +73,10 @@ def write_fixture(rows: dict, path: Path) -> None:
 def read_fixture(path: Path) -> dict[tuple[float, str], tuple[float, float, float, float]]:
     """A stored reference, as ``read_esmini`` gives it."""
     with path.open() as f:
-        return {(float(r["t"]), r["entity"]): tuple(float(r[k]) for k in ("x", "y", "h", "speed")) for r in csv.DictReader(f)}
+        return {
+            (float(r["t"]), r["entity"]): tuple(float(r[k]) for k in ("x", "y", "h", "speed"))
+            for r in csv.DictReader(f)
+        }
 
 
 def compare(reference: dict, mine: dict) -> tuple[float, tuple | None, int, int]:
@@ -105,7 +115,9 @@ def main() -> int:
                     reference = read_fixture(FIXTURES / f"{name}.csv")
                 else:
                     continue
-                worst, at, rows, missing = compare(reference, replay(xosc))
+                reference = {k: v for k, v in reference.items() if k[0] <= 60.0}  # esmini may run on for minutes
+                last = max((t for t, _ in reference), default=0.0)
+                worst, at, rows, missing = compare(reference, replay(xosc, until=last))
             except Exception as e:  # a scenario OccSim (or esmini) cannot run: say so and go on
                 print(f"{name:48s} {'error':>8s}  {type(e).__name__}: {str(e)[:90]}")
                 failed += 1

@@ -30,8 +30,10 @@ def builtin_path(name: str) -> Path:
 
 
 def load_scenario(name_or_path: str | Path, ego: str | None = None) -> Scenario:
-    """A built-in scenario by name, or any scenario file by path (YAML, or OpenSCENARIO .xosc: a variation file
-    gives its first run; ``ego`` names an .xosc file's ego entity)."""
+    """A built-in scenario by name, or any scenario file by path (YAML or OpenSCENARIO .xosc).
+
+    A variation file gives its first run; ``ego`` names an .xosc file's ego entity.
+    """
     from occsim.scenario.openscenario.load import is_openscenario, load_openscenario
 
     path = Path(name_or_path)
@@ -44,8 +46,11 @@ def load_scenario(name_or_path: str | Path, ego: str | None = None) -> Scenario:
 
 
 def load_scenarios(name_or_path: str | Path) -> list[Scenario]:
-    """Every scenario a name or file stands for: an OpenSCENARIO variation file (deterministic) gives every
-    parameter set, a stochastic one its test runs drawn from seeds 0, 1, ...; anything else one scenario."""
+    """Every scenario a name or file stands for.
+
+    An OpenSCENARIO variation file gives every parameter set (a stochastic one its test runs, drawn from seeds
+    0, 1, ...); anything else one scenario.
+    """
     from occsim.scenario.openscenario.load import is_openscenario, load_openscenario
 
     if is_openscenario(name_or_path):

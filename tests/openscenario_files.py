@@ -33,7 +33,7 @@ def road(
     """One <road> with one plan-view geometry record and one lane section."""
     return (
         f'<road id="{road_id}" junction="{junction}" length="{length}"><link>{links}</link>'
-        f"<planView>{geometry}</planView>{extra}<lanes><laneSection s=\"0\">{lane_xml}</laneSection></lanes></road>"
+        f'<planView>{geometry}</planView>{extra}<lanes><laneSection s="0">{lane_xml}</laneSection></lanes></road>'
     )
 
 
@@ -57,7 +57,7 @@ def straight_xodr(length: float = 500.0, right: int = 2, left: int = 2, width: f
     return opendrive(road("0", line(0, 0, 0, length), length, lanes(right, left, width)))
 
 
-def junction_xodr(arm: float = 150.0, radius: float = 15.0) -> str:
+def junction_xodr(arm: float = 150.0, radius: float = 15.0, border: float = 0.0) -> str:
     """A 4-way junction at the origin: arms 0-3 leave it heading 0, 90, 180, 270 degrees from ``radius`` out.
 
     Each arm's lane -1 drives away from the junction, lane 1 towards it; connecting roads 1xy lead from arm x's lane 1
@@ -68,7 +68,12 @@ def junction_xodr(arm: float = 150.0, radius: float = 15.0) -> str:
         theta = a * math.pi / 2
         x, y = radius * math.cos(theta), radius * math.sin(theta)
         links = '<predecessor elementType="junction" elementId="100"/>'
-        roads.append(road(str(a), line(x, y, theta, arm), arm, lanes(1, 1), links=links))
+        lane_xml = lanes(1, 1)
+        if border:  # a verge beyond each driving lane, as test tracks have
+            verge = f'<width sOffset="0" a="{border}" b="0" c="0" d="0"/>'
+            lane_xml = lane_xml.replace("<left>", f'<left><lane id="2" type="border">{verge}</lane>')
+            lane_xml = lane_xml.replace("</right>", f'<lane id="-2" type="border">{verge}</lane></right>')
+        roads.append(road(str(a), line(x, y, theta, arm), arm, lane_xml, links=links))
     for a in range(4):
         theta = a * math.pi / 2
         x, y = radius * math.cos(theta), radius * math.sin(theta)

@@ -26,8 +26,10 @@ def curved_xodr() -> str:
     from occsim.world.opendrive.planview import Geometry
 
     for kind, s, length, attrs in pieces:
-        records.append(f'<geometry s="{s}" x="{x!r}" y="{y!r}" hdg="{h!r}" length="{length}"><{kind} {attrs}/></geometry>')
-        params = {"line": (), "arc": (k,), "spiral": (0.0, k) if "curvStart=\"0\"" in attrs else (k, 0.0)}[kind]
+        records.append(
+            f'<geometry s="{s}" x="{x!r}" y="{y!r}" hdg="{h!r}" length="{length}"><{kind} {attrs}/></geometry>'
+        )
+        params = {"line": (), "arc": (k,), "spiral": (0.0, k) if 'curvStart="0"' in attrs else (k, 0.0)}[kind]
         ex, ey, eh = Geometry(s, x, y, h, length, kind, params).evaluate([length])
         x, y, h = float(ex[0]), float(ey[0]), float(eh[0])
     sections = (
@@ -46,7 +48,9 @@ def _scenario(entities: dict, init: dict, stories: str = "", until: float = 12.0
 
 def _change(lane: int | str, shape: str, dimension: str, value: float, relative: str | None = None) -> str:
     target = (
-        f'<RelativeTargetLane entityRef="{relative}" value="{lane}"/>' if relative else f'<AbsoluteTargetLane value="{lane}"/>'
+        f'<RelativeTargetLane entityRef="{relative}" value="{lane}"/>'
+        if relative
+        else f'<AbsoluteTargetLane value="{lane}"/>'
     )
     return (
         f'<PrivateAction><LateralAction><LaneChangeAction><LaneChangeActionDynamics dynamicsShape="{shape}" '
@@ -60,13 +64,16 @@ def _at(t: float) -> str:
 
 
 def speed_shapes() -> str:
-    init = {
-        f"Car{i}": [F.teleport(F.lane_position("0", -1 - (i % 2), 10.0 + 30 * i)), F.speed(8.0)] for i in range(4)
-    }
+    init = {f"Car{i}": [F.teleport(F.lane_position("0", -1 - (i % 2), 10.0 + 30 * i)), F.speed(8.0)] for i in range(4)}
     stories = "".join(
         F.story(f"Car{i}", F.event(f"e{i}", F.speed(target, shape, dim, value), _at(1.0 + i)), name=f"s{i}")
         for i, (target, shape, dim, value) in enumerate(
-            [(15.0, "linear", "time", 3.0), (2.0, "cubic", "time", 4.0), (14.0, "sinusoidal", "distance", 30.0), (0.0, "linear", "rate", 2.0)]
+            [
+                (15.0, "linear", "time", 3.0),
+                (2.0, "cubic", "time", 4.0),
+                (14.0, "sinusoidal", "distance", 30.0),
+                (0.0, "linear", "rate", 2.0),
+            ]
         )
     )
     return _scenario({f"Car{i}": CAR for i in range(4)}, init, stories)
@@ -180,7 +187,9 @@ def triggers() -> str:
         "Side": [F.teleport(F.lane_position("0", -2, 10.0)), F.speed(10.0)],
         "Edge": [F.teleport(F.lane_position("0", 1, 250.0)), F.speed(8.0)],
     }
-    headway = F.entity_condition("Follow", '<TimeHeadwayCondition entityRef="Lead" value="2.5" freespace="true" rule="lessThan"/>')
+    headway = F.entity_condition(
+        "Follow", '<TimeHeadwayCondition entityRef="Lead" value="2.5" freespace="true" rule="lessThan"/>'
+    )
     ttc = F.entity_condition(
         "Side",
         '<TimeToCollisionCondition value="3" freespace="false" rule="lessThan"><TimeToCollisionConditionTarget>'
@@ -188,7 +197,10 @@ def triggers() -> str:
         delay=0.5,
     )
     travelled = F.entity_condition("Edge", '<TraveledDistanceCondition value="30"/>', edge="rising")
-    reach = F.entity_condition("Lead", '<ReachPositionCondition tolerance="2"><Position><WorldPosition x="130" y="-1.75"/></Position></ReachPositionCondition>')
+    reach = F.entity_condition(
+        "Lead",
+        '<ReachPositionCondition tolerance="2"><Position><WorldPosition x="130" y="-1.75"/></Position></ReachPositionCondition>',
+    )
     stories = F.story("Follow", F.event("brake", F.speed(5.0, "linear", "rate", 3.0), F.trigger(headway)), name="f")
     stories += F.story("Side", F.event("brake", F.speed(2.0, "sinusoidal", "time", 2.0), F.trigger(ttc)), name="s")
     stories += F.story("Edge", F.event("go", F.speed(14.0, "linear", "time", 2.0), F.trigger(travelled)), name="e")
@@ -232,10 +244,20 @@ def parameters_and_catalogs() -> str:
     )
     init = {
         "A": [F.teleport(F.lane_position("0", "$Lane", "${30 - 10}")), F.speed("$_Speed")],
-        "B": [F.teleport('<Position><RelativeLanePosition entityRef="A" dLane="1" ds="$Gap"/></Position>'), F.speed("${$_Speed * 0.5}")],
+        "B": [
+            F.teleport('<Position><RelativeLanePosition entityRef="A" dLane="1" ds="$Gap"/></Position>'),
+            F.speed("${$_Speed * 0.5}"),
+        ],
     }
-    stories = F.story("B", F.event("merge", _change("${$Lane + 1}", "sinusoidal", "time", "${1 + 2}"), _at(1.5)), name="b")
-    return _scenario({"A": CAR, "B": F.vehicle("long", "truck", length=8.0, width=2.5, centre_x=3.0)}, init, stories, parameters=parameters)
+    stories = F.story(
+        "B", F.event("merge", _change("${$Lane + 1}", "sinusoidal", "time", "${1 + 2}"), _at(1.5)), name="b"
+    )
+    return _scenario(
+        {"A": CAR, "B": F.vehicle("long", "truck", length=8.0, width=2.5, centre_x=3.0)},
+        init,
+        stories,
+        parameters=parameters,
+    )
 
 
 def speed_profile() -> str:
@@ -273,7 +295,6 @@ def write_all(folder: Path) -> dict[str, Path]:
         F.write(folder, f"{name}.xodr", road())
         paths[name] = F.write(folder, f"{name}.xosc", text)
     return paths
-
 
 
 def replay(xosc: Path, until: float = 60.0) -> dict[tuple[float, str], tuple[float, float, float, float]]:

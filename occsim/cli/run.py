@@ -44,7 +44,9 @@ def validate(
         try:
             scenario = load_openscenario(path) if is_openscenario(path) else load_scenario_or_family(path)
             if isinstance(scenario, Sweep):
-                out.print(f"ok  {path}  (sweep {scenario.name} of {scenario.base}, {scenario.runs} runs)", highlight=False)
+                out.print(
+                    f"ok  {path}  (sweep {scenario.name} of {scenario.base}, {scenario.runs} runs)", highlight=False
+                )
                 continue
             if isinstance(scenario, Family):
                 sample_family(scenario, 5, 0)  # the draws must pass the scenario checks too

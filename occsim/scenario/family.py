@@ -270,8 +270,9 @@ def load_family_file(path: str | Path) -> Family:
 
 
 def load_scenario_or_family(path: str | Path):
-    """A scenario file as its ``Scenario``, a family file as a ``Family``, a YAML OpenSCENARIO sweep (an
-    ``openscenario.distribution``) as a ``Sweep``: read and parsed once.
+    """A scenario file as its ``Scenario``, a family file as a ``Family``, a sweep as a ``Sweep``: read once.
+
+    A sweep is a YAML OpenSCENARIO scenario whose ``openscenario.distribution`` varies its parameters.
 
     Raises:
         ScenarioError: every problem of the file, with its line.

@@ -132,8 +132,7 @@ def validate_data(data: dict, source: str, lines: dict[Path_, int]) -> Scenario:
 
 
 def resolve_files(data: dict, source: str) -> dict:
-    """``data`` with the files it names (an opendrive map's, an openscenario block's) made relative to the
-    scenario file's folder."""
+    """``data`` with the files it names (opendrive map, openscenario block) relative to the scenario's folder."""
     if not Path(source).is_file():
         return data
 

@@ -48,8 +48,11 @@ def check_opendrive(scenario: Scenario, add: Callable[[Path_, str], None], probl
     for i, actor in enumerate(scenario.actors):
         path: Path_ = ("actors", i)
         if actor.behavior is not None and actor.behavior.type not in LANE_BEHAVIORS:
-            add((*path, "behavior", "type"), f"{actor.behavior.type} is not available on opendrive maps; use one of "
-                f"{', '.join(LANE_BEHAVIORS)}, or an OpenSCENARIO storyboard")
+            add(
+                (*path, "behavior", "type"),
+                f"{actor.behavior.type} is not available on opendrive maps; use one of "
+                f"{', '.join(LANE_BEHAVIORS)}, or an OpenSCENARIO storyboard",
+            )
         length, width, _ = actor.size or ACTOR_SIZES[actor.type]
         for k, actor_id in enumerate(expanded_ids(actor)):
             s = actor.s + (k * actor.repeat.ds if actor.repeat else 0.0)

@@ -21,7 +21,8 @@ from occsim.types import COMMANDS, EgoState, Pose2D
 from occsim.world.actors import Actor, Behavior, CutIn
 from occsim.world.background import StaticWorld
 from occsim.world.opendrive.network import LaneKey, RoadNetwork
-from occsim.world.opendrive.roads import lane_road, road_map as network_road_map, route_keys, route_polyline
+from occsim.world.opendrive.roads import lane_road, route_keys, route_polyline
+from occsim.world.opendrive.roads import road_map as network_road_map
 from occsim.world.opendrive.scenery import static_world as network_static_world
 from occsim.world.roadmap import Lane, RoadMap
 from occsim.world.world import Route, World

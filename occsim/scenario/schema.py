@@ -276,7 +276,9 @@ class OpenScenarioSpec(Strict):
     parameters: dict[str, str] = Field(
         default_factory=dict, description="Values given to the file's top-level parameters for this run."
     )
-    ego: str | None = Field(None, description="The entity the planner drives (default: Ego, hero, VUT or the first car).")
+    ego: str | None = Field(
+        None, description="The entity the planner drives (default: Ego, hero, VUT or the first car)."
+    )
     mode: Literal["planner", "scripted"] = Field(
         "planner", description="planner: the planner drives the ego; scripted: the ego follows the file's actions."
     )

@@ -60,7 +60,9 @@ def grid_rows(runs: list[dict]) -> dict[tuple[str, str], list[dict]]:
                     "weather": run.get("weather"),
                     "collision": bool(run.get("collision")),
                     "impact [km/h]": round(impact * KMH, 1),
-                    "speed reduction [km/h]": round(max(initial - impact, 0.0) * KMH, 1) if run.get("collision") else None,
+                    "speed reduction [km/h]": round(max(initial - impact, 0.0) * KMH, 1)
+                    if run.get("collision")
+                    else None,
                     "NCAP": run.get("ncap"),
                 }
             )
@@ -97,8 +99,11 @@ def grid_pictures(table: dict[tuple[str, str], list[dict]], folder: Path) -> lis
     written = []
     colours = ListedColormap([c for _, _, c in BANDS])
     for (protocol, test), rows in table.items():
-        axes = [k for k in rows[0] if k not in ("planner", "weather", "collision", "impact [km/h]",
-                                                  "speed reduction [km/h]", "NCAP")]
+        axes = [
+            k
+            for k in rows[0]
+            if k not in ("planner", "weather", "collision", "impact [km/h]", "speed reduction [km/h]", "NCAP")
+        ]
         for planner in sorted({r["planner"] for r in rows}):
             mine = [r for r in rows if r["planner"] == planner]
             across = sorted({r[axes[0]] for r in mine}, key=_order) if axes else [""]

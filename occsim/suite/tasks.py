@@ -73,7 +73,11 @@ def derive_seed(base_seed: int, scenario: str, run: int) -> int:
 
 
 def expand_tasks(
-    scenarios: list[Scenario | Family | Sweep], planners: list[str], weathers: list[str | None], runs: int, base_seed: int
+    scenarios: list[Scenario | Family | Sweep],
+    planners: list[str],
+    weathers: list[str | None],
+    runs: int,
+    base_seed: int,
 ) -> list[Task]:
     """The cross product, scenario-major so the first results cover every planner and weather early.
 

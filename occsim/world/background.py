@@ -100,6 +100,7 @@ def _to_pixels(points: np.ndarray, grid: VoxelGrid, cell: float) -> np.ndarray:
 
 
 def fill_polygon(image: np.ndarray, polygon: Polygon, grid: VoxelGrid, cell: float, value: int) -> None:
+    """Paint ``polygon`` (with its holes) into ``image``, a raster of ``cell``-metre pixels over ``grid``."""
     geoms = getattr(polygon, "geoms", [polygon])
     for g in geoms:
         if g.is_empty or g.geom_type != "Polygon":
@@ -110,6 +111,7 @@ def fill_polygon(image: np.ndarray, polygon: Polygon, grid: VoxelGrid, cell: flo
 
 
 def draw_line(image: np.ndarray, points: np.ndarray, grid: VoxelGrid, value: int, width: float) -> None:
+    """Paint the polyline ``points`` ``width`` metres wide into the ground texture ``image``."""
     thickness = max(1, int(round(width / TEXEL)))
     cv2.polylines(image, [_to_pixels(points, grid, TEXEL)], False, int(value), thickness, cv2.LINE_8, 4)
 
@@ -176,6 +178,7 @@ def _dashed(
 
 
 def raster_mask(polygon: Polygon, grid: VoxelGrid) -> np.ndarray:
+    """The grid's columns (nx, ny) that ``polygon`` covers."""
     mask = np.zeros(grid.shape[:2], dtype=np.uint8)
     fill_polygon(mask, polygon, grid, grid.voxel_size, 1)
     return mask.astype(bool)

@@ -83,7 +83,9 @@ class World:
         if self.director is not None:
             before = self.ego
             self.actors = self.director.step(self.ego, dt)
-            self.ego = self.director.ego_state(before, dt) if self.director.scripted else bicycle_step(self.ego, control, dt)
+            self.ego = (
+                self.director.ego_state(before, dt) if self.director.scripted else bicycle_step(self.ego, control, dt)
+            )
             self.t += dt
             return
         ctx = StepContext(self.t, self.ego, EGO_SIZE[:2], EGO_CENTRE_OFFSET, self.actors, self.road_map)
@@ -124,8 +126,10 @@ class World:
 
 
 def _layout_span(road: Road) -> tuple[float, float]:
-    """Stations of a lane's polyline for planners: 60 m past the road's ends, unless it ends at a junction (a stem)
-    or is an OpenDRIVE lane, which ends where the file ends it."""
+    """Stations of a lane's polyline for planners.
+
+    60 m past the road's ends, unless it ends at a junction (a stem) or is an OpenDRIVE lane (it ends with the file).
+    """
     if not road.extrapolate:
         return float(road.stations[0]), float(road.stations[-1])
     return -60.0, road.length + (60.0 if road.end_run_out > 0 else 0.0)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from occsim.scenario.openscenario.expressions import ExpressionError, Value, evaluate
 from occsim.world.storyboard.tree import Node
-from occsim.world.xmlsafe import XmlError, read_xml
+from occsim.world.xmlsafe import read_xml
 
 SUPPORTED_MINOR = (0, 1, 2, 3)  # OpenSCENARIO 1.0 to 1.3
 PARAMETER_TYPES = ("double", "int", "unsignedInt", "unsignedShort", "boolean", "string", "dateTime", "integer")
@@ -156,6 +156,7 @@ class Scope:
         self.parent = parent
 
     def lookup(self, name: str) -> Value | str:
+        """The value of parameter ``name``, innermost scope first; ExpressionError if no scope has it."""
         scope: Scope | None = self
         while scope is not None:
             if name in scope.values:
@@ -264,7 +265,9 @@ def _check_constraints(declaration: Node, name: str, value: Value | str, scope: 
     groups = declaration.all("ConstraintGroup")
     if not groups:
         return
-    targets = {id(c): resolve_text(c.text("value"), scope, c, "value") for g in groups for c in g.all("ValueConstraint")}
+    targets = {
+        id(c): resolve_text(c.text("value"), scope, c, "value") for g in groups for c in g.all("ValueConstraint")
+    }
     for group in groups:
         if all(_holds(c, value, targets[id(c)]) for c in group.all("ValueConstraint")):
             return
@@ -321,7 +324,9 @@ def _resolve(node: Node, scope: Scope, catalogs: Mapping[str, Mapping[str, Node]
     if node.tag == "CatalogReference":
         if depth > MAX_CATALOG_DEPTH:
             raise node.error(f"catalog entries reference each other more than {MAX_CATALOG_DEPTH} deep (a cycle?)")
-        reference = Node(node.tag, {k: resolve_text(v, scope, node, k) for k, v in node.attrs.items()}, [], node.file, node.line)
+        reference = Node(
+            node.tag, {k: resolve_text(v, scope, node, k) for k, v in node.attrs.items()}, [], node.file, node.line
+        )
         entry = _entry(catalogs, reference)
         assignments = {
             a.text("parameterRef").lstrip("$"): resolve_text(a.text("value"), scope, a, "value")
@@ -332,7 +337,11 @@ def _resolve(node: Node, scope: Scope, catalogs: Mapping[str, Mapping[str, Node]
         return _body(entry, inner, catalogs, depth + 1)
     if node.tag in ("ParameterDeclarations", "ParameterAssignments"):
         return node.copy()
-    inner = scope if top or node.child("ParameterDeclarations") is None else declare(node.child("ParameterDeclarations"), scope)
+    inner = (
+        scope
+        if top or node.child("ParameterDeclarations") is None
+        else declare(node.child("ParameterDeclarations"), scope)
+    )
     return _body(node, inner, catalogs, depth)
 
 

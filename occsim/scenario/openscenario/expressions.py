@@ -193,7 +193,9 @@ class _Parser:
         self.expect(")")
         self.depth -= 1
         if (arity and len(args) != arity) or not args:
-            raise ExpressionError(f"{self.source}: {name}() takes {arity or 'one or more'} argument(s), got {len(args)}")
+            raise ExpressionError(
+                f"{self.source}: {name}() takes {arity or 'one or more'} argument(s), got {len(args)}"
+            )
         try:
             return self.finite(float(function(*(float(a) for a in args))))
         except (ValueError, OverflowError) as e:

@@ -46,7 +46,7 @@ def is_variation_file(path: str | Path) -> bool:
 
 
 def xosc_kind(path: str | Path) -> str:
-    """scenario | variations | catalog | other, from the first 64 KB of an .xosc file."""
+    """Scenario | variations | catalog | other, from the first 64 KB of an .xosc file."""
     try:
         with open(path, "rb") as f:
             head = f.read(1 << 16)
@@ -60,8 +60,11 @@ def xosc_kind(path: str | Path) -> str:
 
 
 def openscenario_files(folder: str | Path) -> list[Path]:
-    """The runnable .xosc files under ``folder`` (recursively): every variation file, and every scenario file that
-    no variation file there varies (so a sweep's base scenario does not run twice)."""
+    """The runnable .xosc files under ``folder`` (recursively).
+
+    Every variation file, and every scenario file no variation file there varies (a sweep's base scenario does not
+    run twice).
+    """
     found = sorted(Path(folder).rglob("*.xosc"))
     kinds = {path: xosc_kind(path) for path in found}
     varied = set()
@@ -280,6 +283,10 @@ def duration_of(root: Node) -> float:
         conditions = group.all("Condition")
         for condition in conditions:
             kind = next((n for n in condition.walk() if n.tag == "SimulationTimeCondition"), None)
-            if kind is not None and kind.attrs.get("rule") in ("greaterThan", "greaterOrEqual") and len(conditions) == 1:
+            if (
+                kind is not None
+                and kind.attrs.get("rule") in ("greaterThan", "greaterOrEqual")
+                and len(conditions) == 1
+            ):
                 limits.append(kind.number("value") + condition.number("delay", 0.0) + 0.5)
     return min(max(min(limits), 0.5), 600.0) if limits else MAX_DURATION

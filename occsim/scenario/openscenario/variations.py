@@ -35,7 +35,7 @@ class Variations:
 
     @property
     def kind(self) -> str:
-        """deterministic | stochastic."""
+        """Deterministic | stochastic."""
         return "stochastic" if self.node.child("Stochastic") is not None else "deterministic"
 
     @property
@@ -55,7 +55,9 @@ class Variations:
                 axes.append([{name: v} for v in _single_values(distribution)])
             elif distribution.tag == "DeterministicMultiParameterDistribution":
                 sets = distribution.need("ValueSetDistribution").all("ParameterValueSet")
-                axes.append([{a.text("parameterRef"): a.text("value") for a in s.all("ParameterAssignment")} for s in sets])
+                axes.append(
+                    [{a.text("parameterRef"): a.text("value") for a in s.all("ParameterAssignment")} for s in sets]
+                )
             else:
                 raise distribution.error("is not a deterministic distribution")
         count = math.prod(len(a) for a in axes) if axes else 0
@@ -66,7 +68,9 @@ class Variations:
     def draw(self, rng: np.random.Generator) -> dict[str, str]:
         """One parameter set of a stochastic file, drawn from ``rng`` in file order."""
         block = self.node.need("Stochastic")
-        return {d.text("parameterName"): format_value(_draw(d.only(), rng)) for d in block.all("StochasticDistribution")}
+        return {
+            d.text("parameterName"): format_value(_draw(d.only(), rng)) for d in block.all("StochasticDistribution")
+        }
 
     def parameters_for(self, run: int, seed: int) -> dict[str, str]:
         """The parameter set of run ``run`` (deterministic: the run-th set; stochastic: drawn from ``seed``)."""

@@ -158,7 +158,7 @@ class NetworkRoad:
         return inner, outer
 
     def lane_centre_t(self, lane: int, s) -> np.ndarray:
-        """t [m] of the centre of ``lane`` at stations ``s`` (NaN where the section has no such lane)."""
+        """T [m] of the centre of ``lane`` at stations ``s`` (NaN where the section has no such lane)."""
         inner, outer = self.lane_t(lane, s)
         return 0.5 * (inner + outer)
 
@@ -314,16 +314,14 @@ class RoadNetwork:
         return link is None or link.element_id == other or link.element_type == "junction"
 
     def _same_id(self, road_id: str, contact: str | None, lane: int, end: str) -> list[LaneKey]:
-        """Entering a linked road where the lane link is not written: the lane with the same id, flipped if the
-        roads meet head to head (start to start, end to end)."""
+        """Entering a linked road without a written lane link: the same lane id, negated if the roads meet head on."""
         if road_id not in self.roads:
             return []
         flip = (contact == "start") == (end == "start")
         return self._enter(road_id, contact, -lane if flip else lane)
 
     def _enter(self, road_id: str, contact: str | None, lane: int, check_direction: bool = False) -> list[LaneKey]:
-        """The lane ``lane`` of ``road_id`` entered at its ``contact`` end (if ``check_direction``: only if it is
-        driven away from that end)."""
+        """Lane ``lane`` of ``road_id`` entered at its ``contact`` end (``check_direction``: if driven away from it)."""
         road = self.roads.get(road_id)
         if road is None or lane == 0:
             return []

@@ -15,7 +15,9 @@ from scipy.special import fresnel
 MAX_SPACING = 1.0  # [m] the most between reference-line samples, so lane-width polynomials are followed too
 CHORD_ERROR = 0.02  # [m] the most a chord between samples may stray from the curve (at the outermost lane border)
 ARC_TABLE = 64  # table points per metre of a parametric curve (arc length by the trapezoid rule on them)
-STRAIGHT = 1e-12  # [1/m] curvature below which an arc is a line, and [1/m^2] curvature rate below which a spiral is an arc
+STRAIGHT = (
+    1e-12  # [1/m] curvature below which an arc is a line, and [1/m^2] curvature rate below which a spiral is an arc
+)
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,10 @@ def drivable_lanes(network: RoadNetwork) -> list[LaneKey]:
 
 
 def strands(network: RoadNetwork) -> list[Strand]:
-    """The network's drivable lanes chained into strands: a strand ends where a lane has other than one way on or
-    the lane after it can also be reached another way."""
+    """The network's drivable lanes chained into strands.
+
+    A strand ends where a lane has other than one way on, or the lane after it can also be reached another way.
+    """
     lanes = drivable_lanes(network)
     known = set(lanes)
     exits = {k: [e for e in network.exits(k) if e in known] for k in lanes}
@@ -131,8 +133,10 @@ def road_map(network: RoadNetwork) -> RoadMap:
 
 
 def route_keys(network: RoadNetwork, start: LaneKey, turns: list[str] | tuple[str, ...]) -> list[LaneKey]:
-    """The lanes a route takes from ``start``: at each choice of ways on, the next of ``turns`` (straight beyond
-    them), until a dead end, a lane already taken, or ROUTE_LIMIT metres.
+    """The lanes a route takes from ``start``.
+
+    At each choice of ways on, the next of ``turns`` (straight beyond them), until a dead end, a lane already
+    taken, or ROUTE_LIMIT metres.
 
     Raises:
         ValueError: a turn is asked for where no way on turns so, or more turns than choices met.

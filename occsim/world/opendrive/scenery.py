@@ -75,8 +75,11 @@ def static_world(
     scenery: str = "town",
     focus: tuple[float, float, float, float] | None = None,
 ) -> StaticWorld:
-    """Voxels, ground texture and lamps of the map; ``focus`` (xmin, ymin, xmax, ymax) limits it to a region
-    (plus MARGIN) of a large map, as only the part the episode can see is rendered."""
+    """Voxels, ground texture and lamps of the map.
+
+    ``focus`` (xmin, ymin, xmax, ymax) limits a large map to a region (plus MARGIN): only what an episode can see is
+    rendered.
+    """
     if scenery not in SCENERY:
         raise ValueError(f"scenery must be one of {', '.join(SCENERY)}, got {scenery!r}")
     outlines = shapely.union_all([road.outline for road in network.roads.values()])

@@ -13,10 +13,12 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from typing_extensions import override
+
 from occsim.world.storyboard.entities import Entity, free_gaps
-from occsim.world.storyboard.motion import LanePos, lane_t, locate, move_along, to_world, wrap
+from occsim.world.storyboard.motion import lane_t, locate, move_along, wrap
 from occsim.world.storyboard.positions import Place, relative_lane_id, resolve_position
-from occsim.world.storyboard.trajectories import Shape, build_shape, follow_s
+from occsim.world.storyboard.trajectories import Shape, follow_s
 from occsim.world.storyboard.transitions import Transition
 from occsim.world.storyboard.tree import Node
 
@@ -52,10 +54,12 @@ class Teleport(Action):
 
     domains = frozenset({LONG, LAT})
 
+    @override
     def start(self, rt: Runtime) -> None:
         rt.place(self.actor, resolve_position(rt, self.node.need("Position")))
         self.actor.teleported = self.actor.moved = True
 
+    @override
     def step(self, rt: Runtime, dt: float) -> None:
         self.actor.moved = True
         self.done = True
@@ -64,6 +68,7 @@ class Teleport(Action):
 class AssignRoute(Action):
     """Give the entity a route: the roads it takes at junctions."""
 
+    @override
     def start(self, rt: Runtime) -> None:
         self.actor.route = rt.route_of(self.node).roads
 
@@ -73,6 +78,7 @@ class AcquirePosition(Action):
 
     domains = frozenset({LONG})
 
+    @override
     def start(self, rt: Runtime) -> None:
         target = resolve_position(rt, self.node.need("Position"))
         if self.actor.pos is not None and target.pos is not None:
@@ -82,6 +88,7 @@ class AcquirePosition(Action):
 class Visibility(Action):
     """Show or hide the entity (hidden: not drawn and not hit)."""
 
+    @override
     def start(self, rt: Runtime) -> None:
         self.actor.visible = self.node.flag("graphics", True)
 
@@ -94,6 +101,7 @@ class Speed(Action):
 
     domains = frozenset({LONG})
 
+    @override
     def start(self, rt: Runtime) -> None:
         body = self.actor.body
         target_node = self.node.need("SpeedActionTarget").only()
@@ -122,6 +130,7 @@ class Speed(Action):
         kind = node.choice("speedTargetValueType", ("delta", "factor"), "delta")
         return ref.speed + node.number("value") if kind == "delta" else ref.speed * node.number("value")
 
+    @override
     def step(self, rt: Runtime, dt: float) -> None:
         body, tr = self.actor.body, self.transition
         if self.relative is not None:
@@ -153,6 +162,7 @@ class SpeedProfile(Action):
 
     domains = frozenset({LONG})
 
+    @override
     def start(self, rt: Runtime) -> None:
         body = self.actor.body
         constraints = self.node.child("DynamicConstraints")
@@ -177,6 +187,7 @@ class SpeedProfile(Action):
             self.points.append((t, target))
             v = target
 
+    @override
     def step(self, rt: Runtime, dt: float) -> None:
         now = rt.time + dt
         times = [p[0] for p in self.points]
@@ -200,6 +211,7 @@ class LongitudinalDistance(Action):
 
     domains = frozenset({LONG})
 
+    @override
     def start(self, rt: Runtime) -> None:
         node = self.node
         self.ref = rt.entity(node.text("entityRef"), node)
@@ -208,7 +220,9 @@ class LongitudinalDistance(Action):
         constraints = node.child("DynamicConstraints")
         self.up = constraints.number("maxAcceleration", 1e10) if constraints else 1e10
         self.down = constraints.number("maxDeceleration", 1e10) if constraints else 1e10
-        self.top = constraints.number("maxSpeed", self.actor.body.max_speed) if constraints else self.actor.body.max_speed
+        self.top = (
+            constraints.number("maxSpeed", self.actor.body.max_speed) if constraints else self.actor.body.max_speed
+        )
         self.displacement = node.attrs.get("displacement", "trailingReferencedEntity")
         if self.displacement == "any":
             self.displacement = "trailingReferencedEntity" if self._gap() >= 0 else "leadingReferencedEntity"
@@ -218,6 +232,7 @@ class LongitudinalDistance(Action):
             return free_gaps(self.actor, self.ref.corners())[0]
         return self.actor.to_local(self.ref.x, self.ref.y)[0]
 
+    @override
     def step(self, rt: Runtime, dt: float) -> None:
         node = self.node
         wanted = node.number("distance") if "distance" in node.attrs else node.number("timeGap") * abs(self.ref.speed)
@@ -238,9 +253,10 @@ class LongitudinalDistance(Action):
 
 
 class Synchronize(Action):
-    """Reach a target position when a master entity reaches its own, re-planned every step from the master's
-    current speed (so an ego the planner slows down is still met), optionally at a final speed held for a
-    steady-state distance or time before the target.
+    """Reach a target position when a master entity reaches its own, re-planned every step.
+
+    Re-planning from the master's current speed meets an ego the planner slows down. A final speed may be held for
+    a steady-state distance or time before the target.
 
     Each step the entity needs to cover its remaining distance D in the master's remaining time T = D_m / v_m. With a
     final speed v1 it plans speed going linearly from v0 to a middle speed vx over T/2 and then to v1 over T/2, so
@@ -249,6 +265,7 @@ class Synchronize(Action):
 
     domains = frozenset({LONG})
 
+    @override
     def start(self, rt: Runtime) -> None:
         node = self.node
         self.master = rt.entity(node.text("masterEntityRef"), node)
@@ -276,6 +293,7 @@ class Synchronize(Action):
         mode = kind.choice("speedTargetValueType", ("delta", "factor"), "delta")
         return self.master.speed + kind.number("value") if mode == "delta" else self.master.speed * kind.number("value")
 
+    @override
     def step(self, rt: Runtime, dt: float) -> None:
         own = rt.distance_ahead(self.actor, self.target)
         master = rt.distance_ahead(self.master, self.master_target)
@@ -323,12 +341,15 @@ class Synchronize(Action):
 
 
 class LaneChange(Action):
-    """Move into another lane along a transition shape (time or distance), the offset exact in time; the heading
-    turns with the sideways motion and straightens when done. It moves the entity itself, at the entity's speed
-    (which a speed action may be changing meanwhile: only the lateral domain is taken)."""
+    """Move into another lane along a transition shape (time or distance), the offset exact in time.
+
+    The heading turns with the sideways motion and straightens when done. It moves the entity itself, at the
+    entity's speed (which a speed action may be changing meanwhile: only the lateral domain is taken).
+    """
 
     domains = frozenset({LAT})
 
+    @override
     def start(self, rt: Runtime) -> None:
         rt.need_road(self.actor, self.node)
         pos = self.actor.pos
@@ -352,6 +373,7 @@ class LaneChange(Action):
         )
         self.actor.pos = replace(pos, lane=lane, offset=start, h_rel=self.facing)
 
+    @override
     def step(self, rt: Runtime, dt: float) -> None:
         tr, actor = self.transition, self.actor
         actor.moved = True
@@ -386,11 +408,11 @@ class LaneChange(Action):
 
 
 class LaneOffset(Action):
-    """Drift to an offset from the lane centre, over a shape whose duration keeps the sideways acceleration
-    within ``maxLateralAcc``; the entity keeps driving along its lane meanwhile."""
+    """Drift to an offset from the lane centre within ``maxLateralAcc``, driving on along the lane meanwhile."""
 
     domains = frozenset({LAT})
 
+    @override
     def start(self, rt: Runtime) -> None:
         rt.need_road(self.actor, self.node)
         pos = self.actor.pos
@@ -416,6 +438,7 @@ class LaneOffset(Action):
         self.transition = Transition(shape, "time", duration, pos.offset, goal)
         self.facing = 0.0 if pos.along > 0 else math.pi
 
+    @override
     def step(self, rt: Runtime, dt: float) -> None:
         tr, actor = self.transition, self.actor
         offset = tr.value()
@@ -436,6 +459,7 @@ class LaneOffset(Action):
 class FollowTrajectory(Action):
     """Drive along a trajectory: at the entity's own speed (no time reference), or on the trajectory's clock."""
 
+    @override
     def start(self, rt: Runtime) -> None:
         node = self.node
         reference = node.child("TrajectoryRef") or node.child("Trajectory") or node.child("CatalogReference")
@@ -453,7 +477,9 @@ class FollowTrajectory(Action):
         self.clock = 0.0
         if self.timing is not None:
             self.scale, self.offset = self.timing.number("scale", 1.0), self.timing.number("offset", 0.0)
-            self.absolute = self.timing.choice("domainAbsoluteRelative", ("absolute", "relative"), "absolute") == "absolute"
+            self.absolute = (
+                self.timing.choice("domainAbsoluteRelative", ("absolute", "relative"), "absolute") == "absolute"
+            )
             self.clock = self.shape.times[0] if not self.absolute else rt.time * self.scale
         self._put(rt, self.s)
 
@@ -463,6 +489,7 @@ class FollowTrajectory(Action):
             h += math.pi
         rt.place(self.actor, Place(x, y, h, locate(rt.network, x, y, h) if rt.network is not None else None))
 
+    @override
     def step(self, rt: Runtime, dt: float) -> None:
         actor = self.actor
         actor.moved = True
@@ -495,11 +522,16 @@ class FollowTrajectory(Action):
 class ParameterSet(Action):
     """Set or modify a parameter (by name) or a variable."""
 
+    @override
     def start(self, rt: Runtime) -> None:
         node = self.node
-        table, key = (rt.variables, node.text("variableRef")) if node.tag == "VariableAction" else (
-            rt.parameters,
-            node.text("parameterRef"),
+        table, key = (
+            (rt.variables, node.text("variableRef"))
+            if node.tag == "VariableAction"
+            else (
+                rt.parameters,
+                node.text("parameterRef"),
+            )
         )
         if key not in table:
             raise node.error(f"no {'variable' if table is rt.variables else 'parameter'} '{key}' is declared")
@@ -519,6 +551,7 @@ class ParameterSet(Action):
 class EntityChange(Action):
     """Add an entity at a position, or delete one."""
 
+    @override
     def start(self, rt: Runtime) -> None:
         entity = rt.entity(self.node.text("entityRef"), self.node, active_only=False)
         change = self.node.only()
@@ -534,6 +567,7 @@ class EntityChange(Action):
 class Environment(Action):
     """A weather change during the run: OccSim keeps the episode's weather; noted."""
 
+    @override
     def start(self, rt: Runtime) -> None:
         if rt.started:
             rt.note("EnvironmentAction during the run (the episode keeps its starting weather)")
@@ -542,6 +576,7 @@ class Environment(Action):
 class Ignored(Action):
     """An action that does not change motion in OccSim (controllers, lights, traffic signals): noted."""
 
+    @override
     def start(self, rt: Runtime) -> None:
         rt.note(f"{self.node.tag} (accepted; OccSim's own behaviour runs)")
 

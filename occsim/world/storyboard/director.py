@@ -64,8 +64,7 @@ class Director:
         return self.runtime.finished
 
     def report(self) -> dict:
-        """What the run did differently from the file: the ego's scripted actions the planner replaced, and the
-        actions and controllers accepted without effect."""
+        """What the run did differently from the file: ego actions the planner replaced, things accepted unused."""
         rt = self.runtime
         return {"ego": rt.ego, "dropped": list(rt.dropped), "notes": list(rt.notes), "finished": rt.finished}
 

@@ -37,7 +37,9 @@ class Trigger:
 
     def __init__(self, node: Node | None, rt: Runtime, default: bool):
         self.default = default
-        self.groups = [[Condition(c, rt) for c in g.all("Condition")] for g in node.all("ConditionGroup")] if node else []
+        self.groups = (
+            [[Condition(c, rt) for c in g.all("Condition")] for g in node.all("ConditionGroup")] if node else []
+        )
 
     def evaluate(self, rt: Runtime) -> bool:
         """Every group is evaluated; within a group, conditions after a false one are skipped unless delayed."""
@@ -100,6 +102,7 @@ class Element:
     # ---- transitions ---------------------------------------------------------------------------------------
 
     def set_state(self, rt: Runtime, state: str, transition: str | None) -> None:
+        """Change state (by ``transition``), telling the conditions that watch this element."""
         if state != self.state:
             self.state = state
             rt.element_changed(self, transition)

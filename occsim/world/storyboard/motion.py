@@ -23,7 +23,7 @@ SLOPE_STEP = 0.01  # [m] finite difference for the slope of a lane centre
 
 @dataclass(frozen=True)
 class LanePos:
-    """A road-attached place: lane ``lane`` of ``road`` at station ``s``, ``offset`` metres (along +t) from its centre."""
+    """A road-attached place: lane ``lane`` of ``road`` at station ``s``, ``offset`` m (along +t) from its centre."""
 
     road: str
     lane: int
@@ -43,7 +43,7 @@ def wrap(angle: float) -> float:
 
 
 def lane_t(network: RoadNetwork, road: str, lane: int, s: float) -> float:
-    """t [m] of a lane's centre at station ``s`` (the nearest section's lane if the section lacks it)."""
+    """T [m] of a lane's centre at station ``s`` (the nearest section's lane if the section lacks it)."""
     value = float(network.roads[road].lane_centre_t(lane, s)[0])
     if not math.isfinite(value):
         raise ValueError(f"road '{road}' has no lane {lane} at s={s:.2f}")
@@ -51,7 +51,7 @@ def lane_t(network: RoadNetwork, road: str, lane: int, s: float) -> float:
 
 
 def lane_slope(network: RoadNetwork, road: str, lane: int, s: float) -> float:
-    """d t / d s of the lane centre at ``s``."""
+    """D t / d s of the lane centre at ``s``."""
     r = network.roads[road]
     a, b = max(s - SLOPE_STEP, 0.0), min(s + SLOPE_STEP, r.length)
     if b - a < 1e-9:
@@ -87,8 +87,11 @@ def locate(
     prefer: str | None = None,
     nearest: bool = False,
 ) -> LanePos | None:
-    """The lane position of a world point (None: off every road, unless ``nearest``: then the nearest road's outermost
-    lane on that side, with the offset that reaches the point)."""
+    """The lane position of a world point; None off every road.
+
+    With ``nearest``, a point off the lanes belongs to the nearest road's outermost lane on that side, with the
+    offset that reaches it.
+    """
     point = network.locate(x, y, heading, prefer)
     if point is None:
         return None

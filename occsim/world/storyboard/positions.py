@@ -104,7 +104,9 @@ def _road(rt: Runtime, node: Node) -> Place:
     road = rt.network.road(node.text("roadId"))
     s, t = min(max(node.number("s"), 0.0), road.length), node.number("t")
     orientation = node.child("Orientation")
-    h_rel = orientation.number("h", 0.0) if orientation is not None and orientation.attrs.get("type") != "absolute" else 0.0
+    h_rel = (
+        orientation.number("h", 0.0) if orientation is not None and orientation.attrs.get("type") != "absolute" else 0.0
+    )
     pos = road_point(rt.network, road.id, s, t, None)
     if pos is None:
         x, y, h = (float(v) for v in road.to_world(s, t))
@@ -147,7 +149,9 @@ def _relative_road(rt: Runtime, node: Node) -> Place:
     moved, _ = move_along(rt.network, replace(ref, h_rel=0.0), ds, along_lane=False)
     t = lane_t(rt.network, moved.road, moved.lane, moved.s) + moved.offset + dt
     orientation = node.child("Orientation")
-    h_rel = orientation.number("h", 0.0) if orientation is not None and orientation.attrs.get("type") != "absolute" else 0.0
+    h_rel = (
+        orientation.number("h", 0.0) if orientation is not None and orientation.attrs.get("type") != "absolute" else 0.0
+    )
     pos = road_point(rt.network, moved.road, moved.s, t, None)
     if pos is None:
         x, y, h = (float(v) for v in rt.network.roads[moved.road].to_world(moved.s, t))
@@ -174,7 +178,9 @@ def _relative_lane(rt: Runtime, node: Node) -> Place:
         facing_forward = math.cos(entity.h - to_world(rt.network, replace(ref, h_rel=0.0))[2]) >= 0
         if (driving > 0) != facing_forward:
             d_lane, offset = -d_lane, -offset
-        moved, _ = move_along(rt.network, replace(ref, h_rel=0.0 if driving > 0 else math.pi), node.number("dsLane"), along_lane=False)
+        moved, _ = move_along(
+            rt.network, replace(ref, h_rel=0.0 if driving > 0 else math.pi), node.number("dsLane"), along_lane=False
+        )
     else:
         moved, _ = move_along(rt.network, replace(ref, h_rel=0.0), node.number("ds", 0.0), along_lane=False)
     lane = relative_lane_id(moved.lane, d_lane)

@@ -119,13 +119,17 @@ class Runtime:
         self.root, self.network = root, network
         self.parameters = dict(parameters or {})
         declarations = root.child("VariableDeclarations")
-        self.variables = {d.text("name"): d.text("value") for d in declarations.all("VariableDeclaration")} if declarations else {}
+        self.variables = (
+            {d.text("name"): d.text("value") for d in declarations.all("VariableDeclaration")} if declarations else {}
+        )
         self.notes: dict[str, None] = {}
         self.dropped: dict[str, None] = {}
         self.entities: dict[str, Entity] = {}
         objects = root.need("Entities").all("ScenarioObject")
         for obj in objects:
-            kinds = [c for c in obj.children if c.tag in ("Vehicle", "Pedestrian", "MiscObject", "ExternalObjectReference")]
+            kinds = [
+                c for c in obj.children if c.tag in ("Vehicle", "Pedestrian", "MiscObject", "ExternalObjectReference")
+            ]
             if not kinds:
                 raise obj.error("has no Vehicle, Pedestrian or MiscObject")
             if obj.child("ObjectController") is not None:
@@ -144,7 +148,7 @@ class Runtime:
         storyboard = root.need("Storyboard")
         self.init_node = storyboard.need("Init").child("Actions") or Node("Actions")
         for block in self.init_node.children:
-            for action_node in (block.all("PrivateAction") if block.tag == "Private" else [block]):
+            for action_node in block.all("PrivateAction") if block.tag == "Private" else [block]:
                 if action_node.tag in ("PrivateAction", "GlobalAction"):
                     actions.check(action_node)
                 elif action_node.tag == "UserDefinedAction":
@@ -522,7 +526,9 @@ def _placement_order(init: Node) -> list[Node]:
     while pending:
         progress = False
         for block in list(pending):
-            refs = {n.attrs["entityRef"] for n in block.walk() if n.tag.startswith("Relative") and "entityRef" in n.attrs}
+            refs = {
+                n.attrs["entityRef"] for n in block.walk() if n.tag.startswith("Relative") and "entityRef" in n.attrs
+            }
             refs.discard(block.text("entityRef"))
             if refs <= placed or not (refs & {p.text("entityRef") for p in pending}):
                 ordered.append(block)

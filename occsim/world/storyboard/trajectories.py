@@ -99,8 +99,11 @@ def _polyline(rt: Runtime, node: Node, entity, mode: str) -> Shape:
 
 
 def follow_s(shape: Shape, time: float, start_speed: float) -> float:
-    """Arc length at trajectory ``time`` for ``follow`` mode: constant acceleration on each segment, starting at
-    ``start_speed``, reaching each vertex at its time (stopping early and waiting where it would reverse)."""
+    """Arc length at trajectory ``time`` in ``follow`` mode.
+
+    Constant acceleration on each segment from ``start_speed``, reaching each vertex at its time (stopping early and
+    waiting where it would reverse).
+    """
     times, s = shape.times, shape.s
     v = start_speed
     for i in range(len(times) - 1):

@@ -1,5 +1,7 @@
-"""OpenSCENARIO transition dynamics: how a value moves from its start to its target (step, linear, cubic,
-sinusoidal) over a time, a distance, or at a peak rate."""
+"""OpenSCENARIO transition dynamics: a value from its start to its target over a time, a distance or a peak rate.
+
+The shapes are step, linear, cubic and sinusoidal.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +67,7 @@ class Transition:
         return self.start + self.delta * (1.0 - math.cos(math.pi * u)) / 2.0
 
     def slope(self, x: float | None = None) -> float:
-        """d value / d x at ``x``."""
+        """D value / d x at ``x``."""
         x = self.x if x is None else x
         if self.instant:
             return math.copysign(1e10, self.delta)

@@ -107,7 +107,7 @@ class Node:
         return value
 
     def walk(self) -> Iterator[Node]:
-        """This element and every element below it, depth first."""
+        """Every element from this one down, depth first."""
         stack = [self]
         while stack:
             node = stack.pop()

@@ -51,7 +51,14 @@ def test_synchronize_meets_a_planner_driven_ego_at_the_conflict_point(tmp_path, 
 
 def test_the_ego_actions_the_planner_replaces_are_reported(tmp_path, small_hw):
     path = N.ccr(tmp_path, 50.0)
-    scripted = path.read_text().replace("<StopTrigger>", F.story("Ego", F.event("ego_brake", F.speed(0.0, "linear", "time", 3.0), F.trigger(F.sim_time(1.0))), name="ego") + "<StopTrigger>", 1)
+    scripted = path.read_text().replace(
+        "<StopTrigger>",
+        F.story(
+            "Ego", F.event("ego_brake", F.speed(0.0, "linear", "time", 3.0), F.trigger(F.sim_time(1.0))), name="ego"
+        )
+        + "<StopTrigger>",
+        1,
+    )
     path.write_text(scripted)
     result = run_episode(load_openscenario(path), "constant_velocity", camera_hw=small_hw)
     assert any(line.startswith("SpeedAction on Ego") for line in result.openscenario["dropped"])
@@ -87,8 +94,13 @@ def _variation(folder):
         "</Deterministic></ParameterValueDistribution></OpenSCENARIO>"
     )
     base = (folder / "ccrs_30.xosc").read_text()
-    base = base.replace("<ParameterDeclarations></ParameterDeclarations>", '<ParameterDeclarations><ParameterDeclaration name="Ego_kph" parameterType="double" value="30"/></ParameterDeclarations>')
-    base = base.replace(f'<AbsoluteTargetSpeed value="{30 / 3.6}"/>', '<AbsoluteTargetSpeed value="${$Ego_kph / 3.6}"/>', 1)
+    base = base.replace(
+        "<ParameterDeclarations></ParameterDeclarations>",
+        '<ParameterDeclarations><ParameterDeclaration name="Ego_kph" parameterType="double" value="30"/></ParameterDeclarations>',
+    )
+    base = base.replace(
+        f'<AbsoluteTargetSpeed value="{30 / 3.6}"/>', '<AbsoluteTargetSpeed value="${$Ego_kph / 3.6}"/>', 1
+    )
     F.write(folder, "base.xosc", base)
     return F.write(folder, "sweep.xosc", text)
 
@@ -129,6 +141,16 @@ def test_a_converted_variation_file_is_a_sweep_of_the_same_runs(tmp_path):
 
 def test_an_unsupported_element_is_a_file_line_scenario_error(tmp_path):
     path = N.ccr(tmp_path, 50.0)
-    path.write_text(path.read_text().replace("<StandStillCondition", '<AngularVelocityCondition value="1"/><StandStillCondition', 1).replace('<AngularVelocityCondition value="1"/><StandStillCondition duration="0.5"/>', '<AngularVelocityCondition value="1"/>'))
-    with pytest.raises(ScenarioError, match=r"ccrs_50.xosc:1: <AngularVelocityCondition>: condition <AngularVelocityCondition> is not supported"):
+    path.write_text(
+        path.read_text()
+        .replace("<StandStillCondition", '<AngularVelocityCondition value="1"/><StandStillCondition', 1)
+        .replace(
+            '<AngularVelocityCondition value="1"/><StandStillCondition duration="0.5"/>',
+            '<AngularVelocityCondition value="1"/>',
+        )
+    )
+    with pytest.raises(
+        ScenarioError,
+        match=r"ccrs_50.xosc:1: <AngularVelocityCondition>: condition <AngularVelocityCondition> is not supported",
+    ):
         load_openscenario(path)

@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 
-from occsim.scenario.openscenario.document import ConstraintWarning, read_document, resolve, referenced_catalogs
+from occsim.scenario.openscenario.document import ConstraintWarning, read_document, referenced_catalogs, resolve
 from occsim.world.xmlsafe import XmlError
 from tests import openscenario_files as F
 
@@ -35,7 +35,9 @@ def _write(tmp_path, entities=None, parameters=PARAMETERS, init=None):
     )
     entities = entities or {"Ego": reference}
     init = init or {"Ego": [F.teleport(F.lane_position("0", "$Lane", "${10 + 5}")), F.speed("$_Speed")]}
-    text = F.xosc(entities, init, parameters=parameters, catalogs='<VehicleCatalog><Directory path="cat"/></VehicleCatalog>')
+    text = F.xosc(
+        entities, init, parameters=parameters, catalogs='<VehicleCatalog><Directory path="cat"/></VehicleCatalog>'
+    )
     return F.write(tmp_path, "s.xosc", text)
 
 

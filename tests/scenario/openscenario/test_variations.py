@@ -12,10 +12,17 @@ HEADER = '<?xml version="1.0"?><OpenSCENARIO><FileHeader revMajor="1" revMinor="
 
 def _variations(tmp_path, body):
     F.write(tmp_path, "road.xodr", F.straight_xodr())
-    F.write(tmp_path, "base.xosc", F.xosc({"Ego": F.vehicle("e")}, {"Ego": [F.teleport(F.lane_position("0", -1, 10))]},
-                                           parameters='<ParameterDeclaration name="A" parameterType="double" value="1"/>'
-                                           '<ParameterDeclaration name="B" parameterType="string" value="x"/>'
-                                           '<ParameterDeclaration name="C" parameterType="double" value="0"/>'))
+    F.write(
+        tmp_path,
+        "base.xosc",
+        F.xosc(
+            {"Ego": F.vehicle("e")},
+            {"Ego": [F.teleport(F.lane_position("0", -1, 10))]},
+            parameters='<ParameterDeclaration name="A" parameterType="double" value="1"/>'
+            '<ParameterDeclaration name="B" parameterType="string" value="x"/>'
+            '<ParameterDeclaration name="C" parameterType="double" value="0"/>',
+        ),
+    )
     text = f'{HEADER}<ParameterValueDistribution><ScenarioFile filepath="base.xosc"/>{body}</ParameterValueDistribution></OpenSCENARIO>'
     return read_variations(F.write(tmp_path, "v.xosc", text))
 
@@ -31,7 +38,14 @@ def test_deterministic_sets_are_the_product_in_file_order(tmp_path):
     v = _variations(tmp_path, body)
     sets = v.parameter_sets()
     assert v.kind == "deterministic" and v.runs == 6
-    assert [(s["A"], s["B"]) for s in sets] == [("1", "p"), ("1", "q"), ("1.5", "p"), ("1.5", "q"), ("2", "p"), ("2", "q")]
+    assert [(s["A"], s["B"]) for s in sets] == [
+        ("1", "p"),
+        ("1", "q"),
+        ("1.5", "p"),
+        ("1.5", "q"),
+        ("2", "p"),
+        ("2", "q"),
+    ]
     assert all(s["C"] == "7" for s in sets)
     assert v.parameters_for(3, seed=99) == sets[3]
 
@@ -57,6 +71,12 @@ def test_stochastic_draws_are_reproducible_per_seed_and_within_range(tmp_path):
 
 def test_bad_distributions_are_errors(tmp_path):
     with pytest.raises(XmlError, match="needs stepWidth > 0"):
-        _variations(tmp_path, '<Deterministic><DeterministicSingleParameterDistribution parameterName="A"><DistributionRange stepWidth="0"><Range lowerLimit="1" upperLimit="2"/></DistributionRange></DeterministicSingleParameterDistribution></Deterministic>')
+        _variations(
+            tmp_path,
+            '<Deterministic><DeterministicSingleParameterDistribution parameterName="A"><DistributionRange stepWidth="0"><Range lowerLimit="1" upperLimit="2"/></DistributionRange></DeterministicSingleParameterDistribution></Deterministic>',
+        )
     with pytest.raises(XmlError, match="over the"):
-        _variations(tmp_path, '<Deterministic><DeterministicSingleParameterDistribution parameterName="A"><DistributionRange stepWidth="1e-6"><Range lowerLimit="0" upperLimit="1000"/></DistributionRange></DeterministicSingleParameterDistribution></Deterministic>')
+        _variations(
+            tmp_path,
+            '<Deterministic><DeterministicSingleParameterDistribution parameterName="A"><DistributionRange stepWidth="1e-6"><Range lowerLimit="0" upperLimit="1000"/></DistributionRange></DeterministicSingleParameterDistribution></Deterministic>',
+        )

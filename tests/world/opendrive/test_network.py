@@ -42,9 +42,17 @@ def test_lane_sections_switch_lanes_and_links_carry_them_on(tmp_path):
     section = '<laneSection s="{s}">{lanes}</laneSection>'
     two = section.format(s=0, lanes=F.lanes(2, 1))
     one = section.format(s=60, lanes=F.lanes(1, 1))
-    first = F.road("0", F.line(0, 0, 0, 100), 100, "", links='<successor elementType="road" elementId="1" contactPoint="start"/>')
+    first = F.road(
+        "0", F.line(0, 0, 0, 100), 100, "", links='<successor elementType="road" elementId="1" contactPoint="start"/>'
+    )
     first = first.replace('<laneSection s="0"></laneSection>', two + one)
-    second = F.road("1", F.line(100, 0, 0, 50), 50, F.lanes(1, 1), links='<predecessor elementType="road" elementId="0" contactPoint="end"/>')
+    second = F.road(
+        "1",
+        F.line(100, 0, 0, 50),
+        50,
+        F.lanes(1, 1),
+        links='<predecessor elementType="road" elementId="0" contactPoint="end"/>',
+    )
     network = _network(tmp_path, F.opendrive(first, second))
     road = network.roads["0"]
     assert road.lane_record(0, -2) is not None and road.lane_record(1, -2) is None
@@ -83,7 +91,12 @@ def test_the_drivable_area_is_the_driving_lanes_only(tmp_path):
     assert not roads.is_drivable(np.array([[50.0, -4.5], [50.0, -7.0]])).any()  # shoulder, sidewalk
     static = static_world(network, roads, np.random.default_rng(0), scenery="none")
     grid = static.grid
-    at = lambda x, y: static.labels[int((x - grid.lower[0]) / grid.voxel_size), int((y - grid.lower[1]) / grid.voxel_size), GROUND_LAYER]  # noqa: E731
+
+    def at(x, y):
+        return static.labels[
+            int((x - grid.lower[0]) / grid.voxel_size), int((y - grid.lower[1]) / grid.voxel_size), GROUND_LAYER
+        ]
+
     assert at(50.0, -1.7) == DRIVEABLE_SURFACE and at(50.0, -4.5) == OTHER_FLAT and at(50.0, -7.5) == SIDEWALK
 
 
@@ -94,7 +107,9 @@ def test_wide_test_track_lanes_work(tmp_path):
 
 
 def test_elevation_is_flattened_with_one_warning(tmp_path):
-    text = F.straight_xodr().replace("<lanes>", '<elevationProfile><elevation s="0" a="0" b="0.05" c="0" d="0"/></elevationProfile><lanes>')
+    text = F.straight_xodr().replace(
+        "<lanes>", '<elevationProfile><elevation s="0" a="0" b="0.05" c="0" d="0"/></elevationProfile><lanes>'
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _network(tmp_path, text)
@@ -112,7 +127,9 @@ def test_xml_bombs_and_external_entities_are_refused_at_once():
         b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
         b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]><OpenDRIVE>&d;</OpenDRIVE>'
     )
-    external = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><OpenSCENARIO>&e;</OpenSCENARIO>'
+    external = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><OpenSCENARIO>&e;</OpenSCENARIO>'
+    )
     for data in (bomb, external):  # refused before anything is expanded or fetched (benchmarks time it)
         with pytest.raises(XmlError, match="DOCTYPE declaration is refused"):
             parse_xml(data, "bad.xml")

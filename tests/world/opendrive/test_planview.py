@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
+from occsim.world.opendrive.model import LaneRecord, LaneSection, Poly3, RoadRecord
 from occsim.world.opendrive.network import NetworkRoad
 from occsim.world.opendrive.planview import CHORD_ERROR, Geometry
-from occsim.world.opendrive.model import LaneRecord, LaneSection, Poly3, RoadRecord
 
 
 def test_line_and_arc_match_their_closed_forms():
@@ -23,12 +23,17 @@ def test_line_and_arc_match_their_closed_forms():
     assert x[0] == pytest.approx(radius) and y[0] == pytest.approx(radius) and h[0] == pytest.approx(math.pi / 2)
 
 
-@pytest.mark.parametrize("k0,k1,length", [(0.0, 0.02, 80.0), (0.01, -0.015, 60.0), (-0.05, 0.05, 40.0), (0.02, 0.02, 30.0)])
+@pytest.mark.parametrize(
+    "k0,k1,length", [(0.0, 0.02, 80.0), (0.01, -0.015, 60.0), (-0.05, 0.05, 40.0), (0.02, 0.02, 30.0)]
+)
 def test_spiral_matches_numerical_integration_of_its_heading(k0, k1, length):
     spiral = Geometry(0.0, 3.0, -4.0, 0.7, length, "spiral", (k0, k1))
     rate = (k1 - k0) / length
+
+    def heading(u):
+        return 0.7 + k0 * u + 0.5 * rate * u * u
+
     for ds in (length / 3, length):
-        heading = lambda u: 0.7 + k0 * u + 0.5 * rate * u * u  # noqa: E731
         ex = 3.0 + quad(lambda u: math.cos(heading(u)), 0, ds, epsabs=1e-12)[0]
         ey = -4.0 + quad(lambda u: math.sin(heading(u)), 0, ds, epsabs=1e-12)[0]
         x, y, h = spiral.evaluate(np.array([ds]))
@@ -75,7 +80,9 @@ def _road(geometries, width=3.5, lanes=2):
         (),
     )
     length = sum(g.length for g in geometries)
-    return NetworkRoad(RoadRecord("r", "", length, "-1", "RHT", tuple(geometries), (), (section,), None, None, (), None, False))
+    return NetworkRoad(
+        RoadRecord("r", "", length, "-1", "RHT", tuple(geometries), (), (section,), None, None, (), None, False)
+    )
 
 
 def test_sampled_reference_and_lane_borders_stay_within_two_centimetres():

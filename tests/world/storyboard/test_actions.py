@@ -49,7 +49,11 @@ def test_speed_transitions_follow_their_shape(storyboard, shape, dimension, valu
 
 def test_acceleration_is_limited_by_performance(storyboard):
     car = F.vehicle("car").replace('maxAcceleration="10"', 'maxAcceleration="2"')
-    rt = storyboard(F.xosc({"Ego": car}, {"Ego": [F.teleport(F.lane_position("0", -1, 10.0)), F.speed(10.0, "linear", "time", 1.0)]}))
+    rt = storyboard(
+        F.xosc(
+            {"Ego": car}, {"Ego": [F.teleport(F.lane_position("0", -1, 10.0)), F.speed(10.0, "linear", "time", 1.0)]}
+        )
+    )
     run_until(rt, 1.0)
     assert rt.entities["Ego"].speed == pytest.approx(2.0)
 
@@ -90,7 +94,7 @@ def test_follow_trajectory_polyline_at_the_entitys_speed(storyboard):
         '<Vertex><Position><WorldPosition x="10" y="-1.75"/></Position></Vertex>'
         '<Vertex><Position><WorldPosition x="20" y="-1.75"/></Position></Vertex>'
         '<Vertex><Position><WorldPosition x="20" y="8.25"/></Position></Vertex>'
-        '</Polyline></Shape></Trajectory></TrajectoryRef><TimeReference><None/></TimeReference>'
+        "</Polyline></Shape></Trajectory></TrajectoryRef><TimeReference><None/></TimeReference>"
         '<TrajectoryFollowingMode followingMode="position"/></FollowTrajectoryAction></RoutingAction></PrivateAction>'
     )
     stories = F.story("Ego", F.event("follow", trajectory, F.trigger(F.sim_time(0.0, "greaterOrEqual"))))
@@ -107,7 +111,10 @@ def test_longitudinal_distance_holds_a_gap_to_a_lead(storyboard):
     )
     text = F.xosc(
         {"Ego": CAR, "Lead": F.vehicle("lead")},
-        {"Ego": [F.teleport(F.lane_position("0", -1, 10.0))], "Lead": [F.teleport(F.lane_position("0", -1, 60.0)), F.speed(8.0)]},
+        {
+            "Ego": [F.teleport(F.lane_position("0", -1, 10.0))],
+            "Lead": [F.teleport(F.lane_position("0", -1, 60.0)), F.speed(8.0)],
+        },
         F.story("Ego", F.event("keep", keep, F.trigger(F.sim_time(0.0, "greaterOrEqual")))),
     )
     rt = storyboard(text)
@@ -122,7 +129,11 @@ def test_visibility_add_and_delete(storyboard):
     text = F.xosc(
         {"Ego": CAR, "Other": F.vehicle("o")},
         {"Ego": [F.teleport(F.lane_position("0", -1, 10.0))], "Other": [F.teleport(F.lane_position("0", -1, 50.0))]},
-        F.story("Ego", F.event("hide", hide, F.trigger(F.sim_time(0.5, "greaterOrEqual"))), F.event("del", delete, F.trigger(F.sim_time(1.0, "greaterOrEqual")), priority="parallel")),
+        F.story(
+            "Ego",
+            F.event("hide", hide, F.trigger(F.sim_time(0.5, "greaterOrEqual"))),
+            F.event("del", delete, F.trigger(F.sim_time(1.0, "greaterOrEqual")), priority="parallel"),
+        ),
     )
     rt = storyboard(text)
     run_until(rt, 0.8)
@@ -139,7 +150,11 @@ def test_variables_and_parameters_are_set_and_modified(storyboard):
         F.event("set", set_var, F.trigger(F.sim_time(0.2, "greaterOrEqual"))),
         F.event("add", add_var, F.trigger(F.sim_time(0.5, "greaterOrEqual")), priority="parallel"),
     )
-    text = _one([F.teleport(F.lane_position("0", -1, 10.0))], stories, variables='<VariableDeclaration name="hits" variableType="double" value="0"/>')
+    text = _one(
+        [F.teleport(F.lane_position("0", -1, 10.0))],
+        stories,
+        variables='<VariableDeclaration name="hits" variableType="double" value="0"/>',
+    )
     rt = storyboard(text)
     run_until(rt, 1.0)
     assert float(rt.variables["hits"]) == pytest.approx(5.0)
@@ -148,7 +163,9 @@ def test_variables_and_parameters_are_set_and_modified(storyboard):
 def test_unsupported_actions_are_named_with_file_and_line(storyboard):
     from occsim.world.xmlsafe import XmlError
 
-    swarm = '<GlobalAction><TrafficAction><TrafficSwarmAction/></TrafficAction></GlobalAction>'
-    text = _one([F.teleport(F.lane_position("0", -1, 10.0))], F.story("Ego", F.event("s", swarm, F.trigger(F.sim_time(0.0)))))
+    swarm = "<GlobalAction><TrafficAction><TrafficSwarmAction/></TrafficAction></GlobalAction>"
+    text = _one(
+        [F.teleport(F.lane_position("0", -1, 10.0))], F.story("Ego", F.event("s", swarm, F.trigger(F.sim_time(0.0))))
+    )
     with pytest.raises(XmlError, match=r"s.xosc:1: <TrafficAction>: is not supported"):
         storyboard(text)

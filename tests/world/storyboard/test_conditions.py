@@ -42,12 +42,27 @@ def test_rising_edge_needs_to_see_false_first(storyboard):
     [
         ('<TraveledDistanceCondition value="20"/>', 2.1),
         ('<SpeedCondition value="9.5" rule="greaterThan"/>', 0.1),
-        ('<ReachPositionCondition tolerance="1.0"><Position><WorldPosition x="40" y="-1.75"/></Position></ReachPositionCondition>', 3.1),
-        ('<DistanceCondition value="5" freespace="false" rule="lessThan"><Position><WorldPosition x="40" y="-1.75"/></Position></DistanceCondition>', 2.7),
-        ('<RelativeDistanceCondition entityRef="Lead" value="20" freespace="false" relativeDistanceType="longitudinal" rule="lessThan"/>', 6.2),
-        ('<RelativeDistanceCondition entityRef="Lead" value="20" freespace="true" relativeDistanceType="longitudinal" rule="lessThan"/>', 5.3),
+        (
+            '<ReachPositionCondition tolerance="1.0"><Position><WorldPosition x="40" y="-1.75"/></Position></ReachPositionCondition>',
+            3.1,
+        ),
+        (
+            '<DistanceCondition value="5" freespace="false" rule="lessThan"><Position><WorldPosition x="40" y="-1.75"/></Position></DistanceCondition>',
+            2.7,
+        ),
+        (
+            '<RelativeDistanceCondition entityRef="Lead" value="20" freespace="false" relativeDistanceType="longitudinal" rule="lessThan"/>',
+            6.2,
+        ),
+        (
+            '<RelativeDistanceCondition entityRef="Lead" value="20" freespace="true" relativeDistanceType="longitudinal" rule="lessThan"/>',
+            5.3,
+        ),
         ('<TimeHeadwayCondition entityRef="Lead" value="2" freespace="false" rule="lessThan"/>', 6.2),
-        ('<TimeToCollisionCondition value="4" freespace="false" rule="lessThan"><TimeToCollisionConditionTarget><EntityRef entityRef="Lead"/></TimeToCollisionConditionTarget></TimeToCollisionCondition>', 6.2),
+        (
+            '<TimeToCollisionCondition value="4" freespace="false" rule="lessThan"><TimeToCollisionConditionTarget><EntityRef entityRef="Lead"/></TimeToCollisionConditionTarget></TimeToCollisionCondition>',
+            6.2,
+        ),
         ('<RelativeSpeedCondition entityRef="Lead" value="4" rule="greaterThan"/>', 0.1),
     ],
 )
@@ -58,15 +73,22 @@ def test_entity_conditions_fire_when_their_quantity_crosses(storyboard, body, wh
 
 
 def test_collision_condition(storyboard):
-    fired, rt = _fired_at(storyboard, F.entity_condition("Ego", '<CollisionCondition><EntityRef entityRef="Lead"/></CollisionCondition>'), until=15.0)
+    fired, rt = _fired_at(
+        storyboard,
+        F.entity_condition("Ego", '<CollisionCondition><EntityRef entityRef="Lead"/></CollisionCondition>'),
+        until=15.0,
+    )
     # Ego's front (box 1.4 + 2.25 ahead of its axle) meets Lead's rear (1.4 - 2.25 behind its axle) when the axles
     # are 4.5 m apart: 50 m closed at 5 m/s takes 9.1 s
     assert fired == pytest.approx(9.2, abs=0.11)
 
 
 def test_standstill_and_end_of_road(storyboard):
-    text = F.xosc({"Ego": CAR}, {"Ego": [F.teleport(F.lane_position("0", -1, 480.0)), F.speed(10.0)]},
-                  stop=F.trigger(F.entity_condition("Ego", '<EndOfRoadCondition duration="0.5"/>'), kind="StopTrigger"))
+    text = F.xosc(
+        {"Ego": CAR},
+        {"Ego": [F.teleport(F.lane_position("0", -1, 480.0)), F.speed(10.0)]},
+        stop=F.trigger(F.entity_condition("Ego", '<EndOfRoadCondition duration="0.5"/>'), kind="StopTrigger"),
+    )
     rt = storyboard(text)
     run_until(rt, 10.0)
     assert rt.finished and rt.time == pytest.approx(2.6, abs=0.11)
@@ -78,9 +100,23 @@ def test_parameter_and_variable_conditions(storyboard):
     stories = F.story(
         "Ego",
         F.event("set", set_var, F.trigger(F.sim_time(1.0, "greaterOrEqual"))),
-        F.event("stop", STOP, F.trigger('<Condition name="v" delay="0" conditionEdge="none"><ByValueCondition><VariableCondition variableRef="go" rule="equalTo" value="true"/></ByValueCondition></Condition>', '<Condition name="p" delay="0" conditionEdge="none"><ByValueCondition><ParameterCondition parameterRef="Mode" rule="equalTo" value="fast"/></ByValueCondition></Condition>'), priority="parallel"),
+        F.event(
+            "stop",
+            STOP,
+            F.trigger(
+                '<Condition name="v" delay="0" conditionEdge="none"><ByValueCondition><VariableCondition variableRef="go" rule="equalTo" value="true"/></ByValueCondition></Condition>',
+                '<Condition name="p" delay="0" conditionEdge="none"><ByValueCondition><ParameterCondition parameterRef="Mode" rule="equalTo" value="fast"/></ByValueCondition></Condition>',
+            ),
+            priority="parallel",
+        ),
     )
-    text = F.xosc({"Ego": CAR}, {"Ego": START}, stories, parameters='<ParameterDeclaration name="Mode" parameterType="string" value="fast"/>', variables='<VariableDeclaration name="go" variableType="boolean" value="false"/>')
+    text = F.xosc(
+        {"Ego": CAR},
+        {"Ego": START},
+        stories,
+        parameters='<ParameterDeclaration name="Mode" parameterType="string" value="fast"/>',
+        variables='<VariableDeclaration name="go" variableType="boolean" value="false"/>',
+    )
     rt = storyboard(text)
     run_until(rt, 1.5)
     assert rt.entities["Ego"].speed == 0.0

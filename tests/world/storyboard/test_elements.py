@@ -38,7 +38,14 @@ def test_skip_waits_while_another_event_runs(storyboard):
 def test_maximum_execution_count_repeats_an_event(storyboard):
     add = '<GlobalAction><VariableAction variableRef="n"><ModifyAction><Rule><AddValue value="1"/></Rule></ModifyAction></VariableAction></GlobalAction>'
     repeated = F.event("count", add, F.trigger(F.sim_time(0.0, "greaterOrEqual")), priority="parallel", count=3)
-    rt = storyboard(F.xosc({"Ego": CAR}, {"Ego": START}, F.story("Ego", repeated), variables='<VariableDeclaration name="n" variableType="double" value="0"/>'))
+    rt = storyboard(
+        F.xosc(
+            {"Ego": CAR},
+            {"Ego": START},
+            F.story("Ego", repeated),
+            variables='<VariableDeclaration name="n" variableType="double" value="0"/>',
+        )
+    )
     run_until(rt, 2.0)
     assert float(rt.variables["n"]) == pytest.approx(3.0)
 
@@ -62,15 +69,27 @@ def test_an_act_stop_trigger_stops_its_events(storyboard):
     assert rt.stories[0].children[0].state == "complete"
 
 
-@pytest.mark.parametrize("state,fires", [("completeState", 2.1), ("endTransition", 2.1), ("startTransition", 0.1), ("runningState", 0.1)])
+@pytest.mark.parametrize(
+    "state,fires", [("completeState", 2.1), ("endTransition", 2.1), ("startTransition", 0.1), ("runningState", 0.1)]
+)
 def test_storyboard_element_state_conditions(storyboard, state, fires):
     first = F.event("first", _speed_ramp(5.0, 2.0), F.trigger(F.sim_time(0.0, "greaterOrEqual")))
     watch = (
         f'<Condition name="w" delay="0" conditionEdge="none"><ByValueCondition><StoryboardElementStateCondition '
         f'storyboardElementType="event" storyboardElementRef="first" state="{state}"/></ByValueCondition></Condition>'
     )
-    second = F.event("second", '<GlobalAction><VariableAction variableRef="seen"><SetAction value="1"/></VariableAction></GlobalAction>', F.trigger(watch), priority="parallel")
-    text = F.xosc({"Ego": CAR}, {"Ego": START}, F.story("Ego", first, second), variables='<VariableDeclaration name="seen" variableType="double" value="0"/>')
+    second = F.event(
+        "second",
+        '<GlobalAction><VariableAction variableRef="seen"><SetAction value="1"/></VariableAction></GlobalAction>',
+        F.trigger(watch),
+        priority="parallel",
+    )
+    text = F.xosc(
+        {"Ego": CAR},
+        {"Ego": START},
+        F.story("Ego", first, second),
+        variables='<VariableDeclaration name="seen" variableType="double" value="0"/>',
+    )
     rt = storyboard(text)
     while rt.variables["seen"] == "0" and rt.time < 5.0:
         rt.step(0.1)
@@ -84,7 +103,8 @@ def test_a_cut_in_moves_sideways_only_once_its_trigger_fires(storyboard):
         "</LaneChangeTarget></LaneChangeAction></LateralAction></PrivateAction>"
     )
     near = F.entity_condition(
-        "Cutter", '<RelativeDistanceCondition entityRef="Ego" value="15" freespace="false" relativeDistanceType="longitudinal" rule="lessThan"/>'
+        "Cutter",
+        '<RelativeDistanceCondition entityRef="Ego" value="15" freespace="false" relativeDistanceType="longitudinal" rule="lessThan"/>',
     )
     text = F.xosc(
         {"Ego": CAR, "Cutter": F.vehicle("cutter")},
