@@ -98,6 +98,9 @@ def expand_tasks(
                 instance = s.sample(seed)
                 scenario = instance.scenario
                 origin = {"family": s.name, "drawn": instance.drawn, "difficulty": instance.difficulty}
+            elif s.openscenario is not None:
+                spec = s.openscenario
+                origin = {"openscenario": {"file": spec.file, "base": spec.file, "parameters": spec.parameters}}
             tasks += [Task(scenario, p, w, r, seed, origin) for w in weathers for p in planners]
     for s in scenarios:  # a sweep's runs are its parameter sets (or its stochastic draws): each run once
         if isinstance(s, Sweep):
