@@ -85,7 +85,7 @@ def _scenario(xodr: Path) -> str:
         "A": [F.teleport(F.lane_position("0", 1, 150.0)), F.speed(8.0)],
         "B": [F.teleport(F.lane_position("2", 1, 150.0)), F.speed(8.0)],
     }
-    return F.xosc(cars, init, road_file=xodr.name, stop=F.trigger(F.sim_time(500.0), kind="StopTrigger"))
+    return F.xosc(cars, init, road_file=str(xodr.resolve()), stop=F.trigger(F.sim_time(500.0), kind="StopTrigger"))
 
 
 PROCEDURAL = """
