@@ -401,7 +401,3 @@ class RoadNetwork:
         else:
             fits = [(abs(c), o) for c, o in zip(changes, options) if abs(c) <= TURN_THRESHOLD]
         return min(fits, key=lambda f: f[0])[1] if fits else None
-
-    def is_junction_entry(self, key: LaneKey) -> bool:
-        """Whether leaving ``key`` enters a junction with a choice (more than one way on)."""
-        return len(self.exits(key)) > 1 or any(self.roads[k.road].in_junction for k in self.exits(key))

@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 
 from occsim.world.storyboard.motion import LanePos
+from occsim.world.storyboard.tree import Node
 
 VEHICLE_CLASSES = {  # OpenSCENARIO vehicleCategory -> OccSim actor class
     "car": "car",
@@ -29,6 +30,7 @@ VEHICLE_CLASSES = {  # OpenSCENARIO vehicleCategory -> OccSim actor class
     "tram": "bus",
 }
 FLAT_MISC = ("crosswalk", "parkingSpace", "patch", "roadMark", "trafficIsland", "none")  # nothing to hit
+EGO_NAMES = ("ego", "hero", "vut")  # case-insensitive names that mark the ego entity
 DEFAULT_PERFORMANCE = {"vehicle": (100.0, 10.0, 10.0), "pedestrian": (1e10, 1e10, 1e10), "misc": (0.0, 0.0, 0.0)}
 
 
@@ -125,3 +127,48 @@ def free_gaps(pivot: Entity, corners: np.ndarray) -> tuple[float, float]:
 def overlapping(a: Entity, b: Entity) -> bool:
     """Whether two bounding boxes overlap or touch (a collision)."""
     return bool(a.polygon().intersects(b.polygon()))
+
+
+def body_of(node: Node) -> Body:
+    """An entity's body from its resolved ``Vehicle``, ``Pedestrian`` or ``MiscObject`` element."""
+    if node.tag not in ("Vehicle", "Pedestrian", "MiscObject"):
+        raise node.error("is not a supported entity (Vehicle, Pedestrian or MiscObject)")
+    box = node.need("BoundingBox")
+    centre, dims = box.need("Center"), box.need("Dimensions")
+    size = (dims.number("length"), dims.number("width"), dims.number("height"))
+    cx, cy = centre.number("x"), centre.number("y")
+    name = node.attrs.get("name", "").lower()
+    if node.tag == "Vehicle":
+        kind, category = "vehicle", node.text("vehicleCategory", node.attrs.get("category", "car"))
+        cls_name = VEHICLE_CLASSES.get(category, "car")
+        rear = node.child("Axles").child("RearAxle") if node.child("Axles") is not None else None
+        if rear is not None:
+            cx -= rear.number("positionX", 0.0)  # the reference point is the rear axle's centre
+    elif node.tag == "Pedestrian":
+        kind, category = "pedestrian", node.text("pedestrianCategory", node.attrs.get("category", "pedestrian"))
+        cls_name = "pedestrian"
+    else:
+        kind, category = "misc", node.text("miscObjectCategory", node.attrs.get("category", "obstacle"))
+        cls_name = None if category in FLAT_MISC else ("traffic_cone" if "cone" in name else "barrier")
+    top, up, down = DEFAULT_PERFORMANCE[kind]
+    performance = node.child("Performance")
+    if performance is not None:
+        top = performance.number("maxSpeed", top)
+        up = performance.number("maxAcceleration", up)
+        down = performance.number("maxDeceleration", down)
+    return Body(kind, category, cls_name, size, (cx, cy), top, up, down)
+
+
+def choose_ego(names: list[str], bodies: dict[str, Body], requested: str | None, where: Node) -> str:
+    """The ego's entity: ``requested``, else one named Ego/hero/VUT, else the first vehicle."""
+    if requested is not None:
+        if requested not in names:
+            raise where.error(f"--ego {requested!r} is not an entity; entities: {', '.join(names)}")
+        return requested
+    for name in names:
+        if name.lower() in EGO_NAMES:
+            return name
+    vehicles = [n for n in names if bodies[n].kind == "vehicle"]
+    if not vehicles:
+        raise where.error("has no vehicle to be the ego; name one with --ego")
+    return vehicles[0]

@@ -10,9 +10,7 @@ that follows the file's own actions (``"scripted"``).
 
 from __future__ import annotations
 
-import heapq
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,89 +18,17 @@ from occsim.world.opendrive.network import RoadNetwork
 from occsim.world.storyboard import actions
 from occsim.world.storyboard.conditions import Condition
 from occsim.world.storyboard.elements import COMPLETE, RUNNING, STANDBY, Element, Trigger, build_story
-from occsim.world.storyboard.entities import (
-    DEFAULT_PERFORMANCE,
-    FLAT_MISC,
-    VEHICLE_CLASSES,
-    Body,
-    Entity,
-)
+from occsim.world.storyboard.entities import Entity, body_of, choose_ego
 from occsim.world.storyboard.motion import locate, move_along, to_world
-from occsim.world.storyboard.positions import Place, resolve_position
+from occsim.world.storyboard.positions import Place
+from occsim.world.storyboard.routing import RoutePlan, road_path, route_of
 from occsim.world.storyboard.trajectories import Shape, build_shape
 from occsim.world.storyboard.tree import Node
 
-EGO_NAMES = ("ego", "hero", "vut")  # case-insensitive names that mark the ego entity
 EGO_ROUTE_ACTIONS = ("AssignRouteAction", "FollowTrajectoryAction", "AcquirePositionAction")
 STATES = {"standbyState": STANDBY, "runningState": RUNNING, "completeState": COMPLETE}
 TRANSITIONS = ("startTransition", "endTransition", "stopTransition", "skipTransition")
 STANDSTILL = 1e-3  # [m/s] below this an entity stands still
-
-
-def body_of(node: Node) -> Body:
-    """An entity's body from its resolved ``Vehicle``, ``Pedestrian`` or ``MiscObject`` element."""
-    if node.tag not in ("Vehicle", "Pedestrian", "MiscObject"):
-        raise node.error("is not a supported entity (Vehicle, Pedestrian or MiscObject)")
-    box = node.need("BoundingBox")
-    centre, dims = box.need("Center"), box.need("Dimensions")
-    size = (dims.number("length"), dims.number("width"), dims.number("height"))
-    cx, cy = centre.number("x"), centre.number("y")
-    name = node.attrs.get("name", "").lower()
-    if node.tag == "Vehicle":
-        kind, category = "vehicle", node.text("vehicleCategory", node.attrs.get("category", "car"))
-        cls_name = VEHICLE_CLASSES.get(category, "car")
-        rear = node.child("Axles").child("RearAxle") if node.child("Axles") is not None else None
-        if rear is not None:
-            cx -= rear.number("positionX", 0.0)  # the reference point is the rear axle's centre
-    elif node.tag == "Pedestrian":
-        kind, category = "pedestrian", node.text("pedestrianCategory", node.attrs.get("category", "pedestrian"))
-        cls_name = "pedestrian"
-    else:
-        kind, category = "misc", node.text("miscObjectCategory", node.attrs.get("category", "obstacle"))
-        cls_name = None if category in FLAT_MISC else ("traffic_cone" if "cone" in name else "barrier")
-    top, up, down = DEFAULT_PERFORMANCE[kind]
-    performance = node.child("Performance")
-    if performance is not None:
-        top = performance.number("maxSpeed", top)
-        up = performance.number("maxAcceleration", up)
-        down = performance.number("maxDeceleration", down)
-    return Body(kind, category, cls_name, size, (cx, cy), top, up, down)
-
-
-def choose_ego(names: list[str], bodies: dict[str, Body], requested: str | None, where: Node) -> str:
-    """The ego's entity: ``requested``, else one named Ego/hero/VUT, else the first vehicle."""
-    if requested is not None:
-        if requested not in names:
-            raise where.error(f"--ego {requested!r} is not an entity; entities: {', '.join(names)}")
-        return requested
-    for name in names:
-        if name.lower() in EGO_NAMES:
-            return name
-    vehicles = [n for n in names if bodies[n].kind == "vehicle"]
-    if not vehicles:
-        raise where.error("has no vehicle to be the ego; name one with --ego")
-    return vehicles[0]
-
-
-@dataclass
-class RoutePlan:
-    """A route through roads: each (road, where it is entered, where it is left)."""
-
-    pieces: list[tuple[str, float, float]]
-
-    @property
-    def roads(self) -> list[str]:
-        """The roads in order."""
-        return [road for road, _, _ in self.pieces]
-
-    def at(self, distance: float) -> tuple[str, float, int]:
-        """(road, station, +1/-1 travel along s) ``distance`` metres along the route."""
-        for road, a, b in self.pieces:
-            if distance <= abs(b - a):
-                return road, a + math.copysign(distance, b - a), 1 if b >= a else -1
-            distance -= abs(b - a)
-        road, a, b = self.pieces[-1]
-        return road, b, 1 if b >= a else -1
 
 
 class Runtime:
@@ -203,77 +129,11 @@ class Runtime:
 
     def route_of(self, node: Node) -> RoutePlan:
         """The plan of the ``<Route>`` in ``node`` (an AssignRouteAction, a RouteRef or a Route)."""
-        route = node if node.tag == "Route" else next((n for n in node.walk() if n.tag == "Route"), None)
-        if route is None:
-            raise node.error("has no <Route>")
-        if self.network is None:
-            raise route.error("needs a road network")
-        places = [resolve_position(self, w.need("Position")) for w in route.all("Waypoint")]
-        if len(places) < 2 or any(p.pos is None for p in places):
-            raise route.error("needs two or more waypoints on roads")
-        pieces: list[tuple[str, float, float]] = []
-        for a, b in zip(places, places[1:]):
-            roads = self.road_path(a.pos.road, b.pos.road)
-            for i, road in enumerate(roads):
-                start = a.pos.s if i == 0 else self._entry_s(roads[i - 1], road)
-                end = b.pos.s if i == len(roads) - 1 else self._exit_s(road, roads[i + 1])
-                if pieces and pieces[-1][0] == road:
-                    pieces[-1] = (road, pieces[-1][1], end)
-                else:
-                    pieces.append((road, start, end))
-        return RoutePlan(pieces)
-
-    def _entry_s(self, previous: str, road: str) -> float:
-        record = self.network.roads[road].record
-        if record.predecessor is not None and self._leads(record.predecessor, previous):
-            return 0.0
-        return self.network.roads[road].length
-
-    def _exit_s(self, road: str, following: str) -> float:
-        record = self.network.roads[road].record
-        if record.successor is not None and self._leads(record.successor, following):
-            return self.network.roads[road].length
-        return 0.0
-
-    def _leads(self, link, road: str) -> bool:
-        if link.element_type == "road":
-            return link.element_id == road
-        junction = self.network.junctions.get(link.element_id)
-        return junction is not None and any(road in (c.incoming, c.connecting) for c in junction.connections)
-
-    def _road_links(self, road: str) -> list[str]:
-        record = self.network.roads[road].record
-        found = []
-        for link in (record.predecessor, record.successor):
-            if link is None:
-                continue
-            if link.element_type == "road":
-                found.append(link.element_id)
-            elif link.element_id in self.network.junctions:
-                for c in self.network.junctions[link.element_id].connections:
-                    found += [c.connecting] if c.incoming == road else [c.incoming] if c.connecting == road else []
-        return [r for r in found if r in self.network.roads]
+        return route_of(self, node)
 
     def road_path(self, start: str, goal: str) -> list[str]:
-        """The shortest chain of linked roads from ``start`` to ``goal`` (by road length)."""
-        best = {start: 0.0}
-        previous: dict[str, str] = {}
-        queue = [(0.0, start)]
-        while queue:
-            cost, road = heapq.heappop(queue)
-            if road == goal:
-                break
-            for following in self._road_links(road):
-                total = cost + self.network.roads[following].length
-                if total < best.get(following, math.inf):
-                    best[following], previous[following] = total, road
-                    heapq.heappush(queue, (total, following))
-        if goal not in best:
-            raise ValueError(f"no road path from road '{start}' to road '{goal}'")
-        path = [goal]
-        while path[-1] != start:
-            path.append(previous[path[-1]])
-        return path[::-1]
+        """The shortest chain of linked roads from ``start`` to ``goal``."""
+        return road_path(self.network, start, goal)
 
     def trajectory_of(self, node: Node, entity: Entity | None, mode: str = "follow") -> Shape:
         """The frozen shape of the ``<Trajectory>`` in ``node``, for ``entity``."""

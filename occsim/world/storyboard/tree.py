@@ -118,11 +118,6 @@ class Node:
         """A deep copy."""
         return Node(self.tag, dict(self.attrs), [c.copy() for c in self.children], self.file, self.line)
 
-    def map_attrs(self, function: Callable[[Node, str, str], str]) -> Node:
-        """A copy with every attribute value replaced by ``function(node, name, value)``."""
-        attrs = {k: function(self, k, v) for k, v in self.attrs.items()}
-        return Node(self.tag, attrs, [c.map_attrs(function) for c in self.children], self.file, self.line)
-
     # ---- from and to XML and YAML ----------------------------------------------------------------------------
 
     @classmethod
