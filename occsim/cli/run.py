@@ -148,9 +148,9 @@ def run(
     for name, bands in sorted((result.object_recall or {}).items()):
         found = ", ".join(f"{band} m {bands[band][0]}/{bands[band][1]}" for band in BAND_NAMES if band in bands)
         out.print(f"  {name} found by the meter (frames): {found}")
-    for line in (result.openscenario or {}).get("dropped", []):
+    for line in (result.storyboard or {}).get("dropped", []):
         out.print(f"  replaced by the planner: {line}", highlight=False)
-    for line in (result.openscenario or {}).get("notes", []):
+    for line in (result.storyboard or {}).get("notes", []):
         out.print(f"  note: {line}", highlight=False)
     if video is not None:
         out.print(f"  video: {video}")

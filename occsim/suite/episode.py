@@ -48,7 +48,7 @@ class EpisodeResult:
     renderer: str
     perceived_occupancy_miou: float | None = None  # mean over the frames, when the perception meter is on
     object_recall: dict | None = None  # {class: {distance band: [found, visible]}} over the frames, with the meter
-    openscenario: dict | None = None  # an OpenSCENARIO run: the ego's actions the planner replaced, and notes
+    storyboard: dict | None = None  # an OpenSCENARIO run: its ego, the ego actions the planner replaced, notes
     version: str = occsim.__version__
     history: list[HistoryStep] = field(default_factory=list, repr=False, compare=False)
 
@@ -146,7 +146,7 @@ def run_episode(
         renderer=renderer,
         perceived_occupancy_miou=round(float(np.nanmean(record.perceived)), 4) if record.perceived else None,
         object_recall=tally(record.sightings) if record.perceived else None,
-        openscenario=info.get("openscenario"),
+        storyboard=info.get("openscenario"),
         history=list(env.sim.history),
     )
 

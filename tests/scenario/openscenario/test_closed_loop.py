@@ -61,7 +61,7 @@ def test_the_ego_actions_the_planner_replaces_are_reported(tmp_path, small_hw):
     )
     path.write_text(scripted)
     result = run_episode(load_openscenario(path), "constant_velocity", camera_hw=small_hw)
-    assert any(line.startswith("SpeedAction on Ego") for line in result.openscenario["dropped"])
+    assert any(line.startswith("SpeedAction on Ego") for line in result.storyboard["dropped"])
     assert result.collision  # the planner, not the file's braking, drove the ego
 
 
