@@ -54,7 +54,7 @@ class Document:
 
     @property
     def road_network(self) -> str | None:
-        """The OpenDRIVE file the scenario names (resolved against the scenario's folder), if any."""
+        """The OpenDRIVE file the scenario names as written (a parameter reference unresolved), if any."""
         network = self.root.child("RoadNetwork")
         logic = network.child("LogicFile") if network else None
         if logic is None:

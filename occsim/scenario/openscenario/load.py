@@ -136,9 +136,10 @@ def load_xosc(
     try:
         document = document_of(path)
         resolved = resolve(document, parameters or {})
-        if document.road_network is None:
+        road_file = road_network_of(resolved.root, path)
+        if road_file is None:
             raise document.root.error("names no <RoadNetwork><LogicFile>: OccSim needs an OpenDRIVE road network")
-        network = network_of(document.road_network)
+        network = network_of(road_file)
         Runtime(resolved.root, network, _texts(resolved), ego, mode)  # every element checked now
         header = document.root.need("FileHeader")
         weather = weather_of(resolved.root)
@@ -158,11 +159,20 @@ def load_xosc(
         name=name or slug(path.stem),
         description=header.attrs.get("description", "")[:500],
         tags=["openscenario"],
-        map=OpenDriveMap(type="opendrive", file=document.road_network),
+        map=OpenDriveMap(type="opendrive", file=road_file),
         weather=weather,
         duration=duration,
         openscenario=spec,
     )
+
+
+def road_network_of(root: Node, path: str | Path) -> str | None:
+    """The OpenDRIVE file a resolved scenario names (its parameters applied), relative to the scenario's folder."""
+    network = root.child("RoadNetwork")
+    logic = network.child("LogicFile") if network is not None else None
+    if logic is None:
+        return None
+    return str((Path(path).parent / logic.text("filepath")).resolve())
 
 
 def _texts(resolved: Resolved) -> dict[str, str]:

@@ -116,7 +116,10 @@ class RoadRecord:
 
 @dataclass(frozen=True)
 class Connection:
-    """A junction connection: from ``incoming`` road into ``connecting`` road, entered at ``contact_point``."""
+    """A junction connection: from ``incoming`` road into ``connecting`` road, entered at ``contact_point``.
+
+    In a direct junction (OpenDRIVE 1.7) ``connecting`` is the linked road itself.
+    """
 
     incoming: str
     connecting: str
@@ -385,9 +388,10 @@ class _Reader:
         for c in element:
             if local_name(c) != "connection":
                 continue
-            incoming, connecting = c.get("incomingRoad"), c.get("connectingRoad")
+            # a direct junction (OpenDRIVE 1.7) links the incoming road straight to a linkedRoad
+            incoming, connecting = c.get("incomingRoad"), c.get("connectingRoad", c.get("linkedRoad"))
             if incoming is None or connecting is None:
-                continue  # a virtual junction's connection (linkedRoad) has no connecting road to drive
+                continue
             contact = c.get("contactPoint", "start")
             if contact not in ("start", "end"):
                 raise self.error(c, f"contactPoint={contact!r}; allowed: start, end")

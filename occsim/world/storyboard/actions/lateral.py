@@ -43,7 +43,7 @@ class LaneChange(Action):
             start = t_now - lane_t(rt.network, pos.road, lane, pos.s)
         except ValueError:
             raise self.node.error(f"road '{pos.road}' has no lane {lane} at s={pos.s:.1f} to change into") from None
-        self.lane = lane
+        self.sign = 1.0  # the offsets' sign on the road the entity is on (flips on a road entered head on)
         self.facing = 0.0 if pos.along > 0 else math.pi
         self.transition = Transition.of(
             self.node.need("LaneChangeActionDynamics"), start, self.node.number("targetLaneOffset", 0.0)
@@ -74,12 +74,15 @@ class LaneChange(Action):
             else:  # faster sideways than the entity moves: all of its travel goes sideways
                 tr.advance(travel * tr.c / max(abs(tr.delta), 1e-9))
                 offset, forward = tr.value(), 0.0
-        along = 1 if math.cos(self.facing) >= 0 else -1
-        pos = replace(actor.pos, lane=self.lane, offset=offset)
+        pos = replace(actor.pos, offset=self.sign * offset)
         moved, end = move_along(rt.network, pos, math.copysign(forward, actor.speed), actor.route)
+        if moved.along != pos.along:  # onto a road that runs the other way: t, and so the offsets, flip
+            self.sign, self.facing = -self.sign, wrap(self.facing + math.pi)
         finished = tr.finished or abs(offset - tr.target) < 1e-6 or end
-        turn = 0.0 if finished else math.atan2(offset - before, math.copysign(forward, actor.speed) * along)
-        actor.pos = replace(moved, h_rel=wrap(self.facing + along * turn))
+        along = 1 if math.cos(self.facing) >= 0 else -1
+        sideways, ahead = self.sign * (offset - before), along * math.copysign(forward, actor.speed)
+        heading = self.facing if finished or (sideways == 0 and ahead == 0) else math.atan2(sideways, ahead)
+        actor.pos = replace(moved, h_rel=wrap(heading))
         rt.place_on_road(actor)
         self.done = finished
 
