@@ -171,9 +171,15 @@ class NetworkRoad:
                 return lane
         return None
 
-    def extent(self, section: int, s) -> tuple[np.ndarray, np.ndarray]:
-        """The outermost right and left border t [m] of ``section`` at stations ``s``."""
+    def extent(self, section: int, s, real: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The outermost right and left border t [m] of ``section`` at stations ``s``.
+
+        ``real``: of the lanes whose type is not ``none`` (the road's surface, for off-road).
+        """
         borders = self.borders(section, s)
+        if real:
+            kept = {r.id for r in self.record.sections[section].lanes if r.type.lower() != "none"}
+            borders = {k: v for k, v in borders.items() if k == 0 or k in kept}
         right = np.minimum.reduce([b[1] for b in borders.values()])
         left = np.maximum.reduce([b[1] for b in borders.values()])
         return right, left

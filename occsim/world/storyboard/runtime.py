@@ -338,10 +338,20 @@ class Runtime:
                 entity.standstill_since = self.time if entity.standstill_since is None else entity.standstill_since
             else:
                 entity.standstill_since = None
-            if entity.pos is None and self.network is not None:
+            if self.network is not None and self._off_road(entity):
                 entity.offroad_since = self.time if entity.offroad_since is None else entity.offroad_since
             else:
                 entity.offroad_since = None
+
+    def _off_road(self, entity: Entity) -> bool:
+        """Whether the entity's reference point is beyond its road's outermost lanes (or on no road at all)."""
+        pos = entity.pos
+        if pos is None:
+            return True
+        road = self.network.roads[pos.road]
+        t = float(road.lane_centre_t(pos.lane, pos.s)[0]) + pos.offset
+        right, left = road.extent(road.section_index(pos.s), [pos.s], real=True)
+        return not float(right[0]) <= t <= float(left[0])
 
     def sync_external(self, x: float, y: float, h: float, speed: float) -> None:
         """Take the planner-driven ego's pose and speed (before a step)."""
@@ -386,8 +396,10 @@ def _placement_order(init: Node) -> list[Node]:
     while pending:
         progress = False
         for block in list(pending):
-            refs = {
-                n.attrs["entityRef"] for n in block.walk() if n.tag.startswith("Relative") and "entityRef" in n.attrs
+            refs = {  # the entities this block's positions are relative to (not its relative speeds)
+                n.attrs["entityRef"]
+                for n in block.walk()
+                if n.tag.startswith("Relative") and n.tag.endswith("Position") and "entityRef" in n.attrs
             }
             refs.discard(block.text("entityRef"))
             if refs <= placed or not (refs & {p.text("entityRef") for p in pending}):

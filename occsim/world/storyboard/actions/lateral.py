@@ -80,9 +80,10 @@ class LaneChange(Action):
             self.sign, self.facing = -self.sign, wrap(self.facing + math.pi)
         finished = tr.finished or abs(offset - tr.target) < 1e-6 or end
         along = 1 if math.cos(self.facing) >= 0 else -1
-        sideways, ahead = self.sign * (offset - before), along * math.copysign(forward, actor.speed)
-        heading = self.facing if finished or (sideways == 0 and ahead == 0) else math.atan2(sideways, ahead)
-        actor.pos = replace(moved, h_rel=wrap(heading))
+        # the nose turns toward the sideways motion (away from it when reversing); t is left of +s
+        sideways = math.copysign(1.0, actor.speed) * along * self.sign * (offset - before)
+        turn = 0.0 if finished or (sideways == 0 and forward == 0) else math.atan2(sideways, forward)
+        actor.pos = replace(moved, h_rel=wrap(self.facing + turn))
         rt.place_on_road(actor)
         self.done = finished
 
