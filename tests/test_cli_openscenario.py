@@ -14,7 +14,12 @@ runner = CliRunner()
 def test_validate_names_the_file_line_of_a_problem(tmp_path):
     good = N.ccr(tmp_path, 50.0)
     result = runner.invoke(app, ["validate", str(good), str(_variation(tmp_path))])
-    assert result.exit_code == 0 and "OpenSCENARIO" in result.output and "sweep" in result.output and "3 runs" in result.output
+    assert (
+        result.exit_code == 0
+        and "OpenSCENARIO" in result.output
+        and "sweep" in result.output
+        and "3 runs" in result.output
+    )
     bad = tmp_path / "bad.xosc"
     bad.write_text(good.read_text().replace('laneId="-1" s="50.0"', 'laneId="-1" s="$Where"'))
     result = runner.invoke(app, ["validate", str(bad)])
@@ -31,7 +36,8 @@ def test_run_an_xosc_with_parameters_and_a_variation(tmp_path):
     record = json.loads(result.stdout)
     assert record["collision"] and abs(record["initial_speed"] - 40 / 3.6) < 1e-6
     result = runner.invoke(
-        app, ["run", str(tmp_path / "base.xosc"), "--param", "Ego_kph=20", "--planner", "expert", "--camera-hw", "16x28"]
+        app,
+        ["run", str(tmp_path / "base.xosc"), "--param", "Ego_kph=20", "--planner", "expert", "--camera-hw", "16x28"],
     )
     assert result.exit_code == 0 and "stopped" in result.output
     assert runner.invoke(app, ["run", str(sweep), "--variation", "9"]).exit_code != 0
@@ -53,7 +59,18 @@ def test_suite_over_a_folder_runs_the_sweep_not_its_base_and_draws_the_grid(tmp_
     out = tmp_path / "run"
     result = runner.invoke(
         app,
-        ["suite", "--xosc", str(folder), "--planner", "constant_velocity", "--no-video", "--camera-hw", "16x28", "--out", str(out)],
+        [
+            "suite",
+            "--xosc",
+            str(folder),
+            "--planner",
+            "constant_velocity",
+            "--no-video",
+            "--camera-hw",
+            "16x28",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]

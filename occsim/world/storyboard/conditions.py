@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
+from occsim.world.opendrive.network import LaneKey
 from occsim.world.storyboard.entities import Entity, free_distance, free_gaps, overlapping
 from occsim.world.storyboard.positions import resolve_position
 from occsim.world.storyboard.tree import Node
@@ -271,7 +272,81 @@ def _reach(rt: Runtime, node: Node, e: Entity) -> bool:
     return math.hypot(place.x - e.x, place.y - e.y) < node.number("tolerance")
 
 
+def _angle_between(a: float, b: float) -> float:
+    return abs(math.atan2(math.sin(a - b), math.cos(a - b)))
+
+
+def _heading_in(rt: Runtime, node: Node, e: Entity) -> float:
+    """The entity's heading in the condition's coordinate system.
+
+    World: as is; road: from the road's +s; lane: from the lane's driving direction; trajectory: from the tangent.
+    """
+    system = node.attrs.get("coordinateSystem", "world")
+    if system == "road" and e.pos is not None:
+        return e.pos.h_rel
+    if system == "lane" and e.pos is not None and rt.network is not None:
+        forward = rt.network.road(e.pos.road).direction(e.pos.lane) > 0
+        return e.pos.h_rel if forward else e.pos.h_rel - math.pi
+    if system == "trajectory":
+        shape = rt.trajectory_following(e)
+        if shape is not None:
+            return e.h - shape.at_s(rt.distance_along(shape, e))[2]
+    return e.h
+
+
+def _angle(rt: Runtime, node: Node, e: Entity) -> bool:
+    kind = node.choice("angleType", ("heading", "pitch", "roll"))
+    angle = _heading_in(rt, node, e) if kind == "heading" else 0.0  # OccSim lays every road flat
+    return _angle_between(angle, node.number("angle")) <= node.number("angleTolerance") + EPS
+
+
+def _relative_angle(rt: Runtime, node: Node, e: Entity) -> bool:
+    other = rt.entity(node.text("entityRef"), node)
+    kind = node.choice("angleType", ("heading", "pitch", "roll"))
+    angle = e.h - other.h if kind == "heading" else 0.0
+    return _angle_between(angle, node.number("angle")) <= node.number("angleTolerance") + EPS
+
+
+def _relative_clearance(rt: Runtime, node: Node, e: Entity) -> bool:
+    """The ``RelativeLaneRange`` lanes beside ``e`` exist and are free of other entities in the set span.
+
+    The span runs from ``distanceBackward`` behind ``e`` to ``distanceForward`` ahead.
+
+    Lanes are counted by id from ``e``'s (as the reference player does); without ``oppositeLanes`` only lanes on
+    ``e``'s side of the centre count; ``freeSpace`` measures between bounding boxes.
+    """
+    if e.pos is None or rt.network is None:
+        return False
+    ranges = [(r.integer("from"), r.integer("to")) for r in node.all("RelativeLaneRange")] or [(-99, 99)]
+    opposite = node.flag("oppositeLanes", False)
+    names = {r.text("entityRef") for r in node.all("EntityRef")}
+    ahead, behind = node.number("distanceForward", 0.0), node.number("distanceBackward", 0.0)
+    for other in rt.active():
+        if other is e or (names and other.name not in names) or other.pos is None or other.pos.road != e.pos.road:
+            continue
+        lanes = other.pos.lane - e.pos.lane
+        if not any(lo <= lanes <= hi for lo, hi in ranges) or (not opposite and other.pos.lane * e.pos.lane < 0):
+            continue
+        gap = (other.pos.s - e.pos.s) * e.pos.along
+        if node.flag("freeSpace", False):
+            reach = (e.body.size[0] + other.body.size[0]) / 2
+            gap = math.copysign(max(abs(gap) - reach, 0.0), gap)
+        if -behind <= gap <= ahead:
+            return False
+    road = rt.network.roads[e.pos.road]
+    section = road.section_index(e.pos.s)
+    driving = [
+        r.id for r in road.record.sections[section].lanes if rt.network.is_drivable(LaneKey(road.id, section, r.id))
+    ]
+    return any(
+        lo <= lane - e.pos.lane <= hi and (opposite or lane * e.pos.lane > 0) for lane in driving for lo, hi in ranges
+    )
+
+
 ENTITY_CONDITIONS: dict[str, Callable[[Runtime, Node, Entity], bool]] = {
+    "AngleCondition": _angle,
+    "RelativeAngleCondition": _relative_angle,
+    "RelativeClearanceCondition": _relative_clearance,
     "EndOfRoadCondition": _end_of_road,
     "CollisionCondition": _collision,
     "OffroadCondition": _offroad,

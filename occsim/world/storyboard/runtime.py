@@ -152,6 +152,14 @@ class Runtime:
         dx, dy = place.x - entity.x, place.y - entity.y
         return math.copysign(math.hypot(dx, dy), dx * math.cos(entity.h) + dy * math.sin(entity.h))
 
+    def trajectory_following(self, entity: Entity) -> Shape | None:
+        """The shape of the trajectory ``entity`` follows now, if any."""
+        return self._trajectory_of(entity)
+
+    def distance_along(self, shape: Shape, entity: Entity) -> float:
+        """Arc length of the point of ``shape`` nearest the entity."""
+        return _along(shape, entity.x, entity.y)
+
     def _trajectory_of(self, entity: Entity) -> Shape | None:
         for element in self._elements:
             for running in element.running if element.state == RUNNING else ():

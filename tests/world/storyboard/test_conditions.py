@@ -142,3 +142,67 @@ def test_unknown_condition_is_named(storyboard):
 
     with pytest.raises(XmlError, match="condition <OffTheMapCondition> is not supported"):
         _fired_at(storyboard, F.entity_condition("Ego", '<OffTheMapCondition value="1"/>'))
+
+
+def _clearance(lanes: tuple[int, int], forward: float, backward: float = 0.0, opposite: bool = False) -> str:
+    return F.entity_condition(
+        "Ego",
+        f'<RelativeClearanceCondition distanceForward="{forward}" distanceBackward="{backward}" freeSpace="false" '
+        f'oppositeLanes="{str(opposite).lower()}"><RelativeLaneRange from="{lanes[0]}" to="{lanes[1]}"/>'
+        "</RelativeClearanceCondition>",
+    )
+
+
+@pytest.mark.parametrize(
+    "lanes,opposite,when",
+    [
+        ((-1, -1), False, 0.1),  # lane -2, right of Ego: exists and is empty
+        ((1, 1), False, None),  # lane 0 is the centre line: nothing to be clear
+        ((2, 2), False, None),  # lane 1 runs the other way and is not counted
+        ((2, 2), True, 0.1),
+    ],
+)
+def test_relative_clearance_needs_an_existing_lane(storyboard, lanes, opposite, when):
+    assert _fired_at(storyboard, _clearance(lanes, 30.0, opposite=opposite), until=2.0)[0] == when
+
+
+def test_relative_clearance_waits_for_the_lane_ahead_to_empty(storyboard):
+    """Lead starts 50 m ahead and pulls away at 5 m/s: more than 60 m ahead after 2 s."""
+    entities = {"Ego": CAR, "Lead": F.vehicle("lead")}
+    init = {"Ego": START, "Lead": [F.teleport(F.lane_position("0", -1, 60.0)), F.speed(15.0)]}
+    rt = storyboard(F.xosc(entities, init, F.story("Ego", F.event("stop", STOP, F.trigger(_clearance((0, 0), 60.0))))))
+    while rt.entities["Ego"].speed > 0.0 and rt.time < 5.0:
+        rt.step(0.1)
+    assert rt.time == pytest.approx(2.2, abs=0.11)
+
+
+@pytest.mark.parametrize(
+    "body,when",
+    [
+        ('<AngleCondition angleType="heading" angle="0" angleTolerance="0.01" coordinateSystem="world"/>', 0.1),
+        ('<AngleCondition angleType="heading" angle="3.14159" angleTolerance="0.01"/>', None),
+        ('<AngleCondition angleType="pitch" angle="0" angleTolerance="0.01"/>', 0.1),  # flat roads
+        ('<RelativeAngleCondition entityRef="Lead" angleType="heading" angle="0" angleTolerance="0.01"/>', 0.1),
+        ('<RelativeAngleCondition entityRef="Lead" angleType="heading" angle="1.0" angleTolerance="0.5"/>', None),
+    ],
+)
+def test_angle_conditions(storyboard, body, when):
+    assert _fired_at(storyboard, F.entity_condition("Ego", body), until=2.0)[0] == when
+
+
+@pytest.mark.parametrize("angle,system", [(3.14159, "world"), (3.14159, "road"), (0.0, "lane")])
+def test_angle_in_road_and_lane_coordinates(storyboard, angle, system):
+    """On a left lane the car faces world heading pi, against the road's s, and along its lane."""
+    body = f'<AngleCondition angleType="heading" angle="{angle}" angleTolerance="0.01" coordinateSystem="{system}"/>'
+    text = F.xosc(
+        {"Ego": CAR},
+        {"Ego": [F.teleport(F.lane_position("0", 1, 400.0)), F.speed(10.0)]},
+        F.story("Ego", F.event("stop", STOP, F.trigger(F.entity_condition("Ego", body)))),
+    )
+    rt = storyboard(text)
+    run_until(rt, 0.3)
+    assert rt.entities["Ego"].speed == 0.0
+    wrong = body.replace(f'angle="{angle}"', f'angle="{1.5 - angle}"')
+    rt = storyboard(text.replace(body, wrong))
+    run_until(rt, 0.3)
+    assert rt.entities["Ego"].speed == 10.0
