@@ -40,7 +40,7 @@ def run_esmini(esmini: Path, xosc: Path, out: Path, limit: float = 15.0) -> Path
     """
     csv_path = out / f"{xosc.stem}.esmini.csv"
     command = [str(esmini), "--headless", "--fixed_timestep", "0.1", "--osc", str(xosc), "--csv_logger", str(csv_path)]
-    command += ["--disable_stdout", "--seed", "1"]
+    command += ["--disable_stdout", "--seed", "1", "--logfile_path", str(out / f"{xosc.stem}.esmini.log")]
     try:
         subprocess.run(command, check=True, timeout=limit, capture_output=True)
     except subprocess.TimeoutExpired:

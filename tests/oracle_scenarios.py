@@ -270,6 +270,68 @@ def speed_profile() -> str:
     return _scenario({"A": CAR}, init, F.story("A", F.event("profile", profile, _at(1.0))), until=10.0)
 
 
+def lateral_distances() -> str:
+    """Three cars keep lateral distances to a lead that changes lanes: in road coordinates (at once, at a capped
+    sideways speed, by the spring within an acceleration) and in entity coordinates (steering onto the line).
+    """
+    keep = (
+        '<PrivateAction><LateralAction><LateralDistanceAction entityRef="Lead" coordinateSystem="{cs}" '
+        'distance="{d}" freespace="{free}" continuous="{cont}" displacement="{side}">{limits}'
+        "</LateralDistanceAction></LateralAction></PrivateAction>"
+    )
+    turned = '<Position><LanePosition roadId="0" laneId="-2" s="30"><Orientation type="relative" h="0.5"/></LanePosition></Position>'
+    init = {
+        "Lead": [F.teleport(F.lane_position("0", -1, 60.0)), F.speed(8.0)],
+        "Rigid": [F.teleport(F.lane_position("0", -2, 40.0)), F.speed(8.0)],
+        "Capped": [F.teleport(F.lane_position("0", -2, 50.0)), F.speed(8.0)],
+        "Spring": [F.teleport(F.lane_position("0", -2, 75.0)), F.speed(8.0)],
+        "Steer": [F.teleport(turned), F.speed(9.0)],
+    }
+    actions = {  # name -> (action, start time)
+        "Rigid": (
+            keep.format(cs="road", d=3.0, free="false", cont="true", side="leftToReferencedEntity", limits=""),
+            0.5,
+        ),
+        "Capped": (
+            keep.format(
+                cs="road",
+                d=0.5,
+                free="true",
+                cont="true",
+                side="rightToReferencedEntity",
+                limits='<DynamicConstraints maxSpeed="1.5"/>',
+            ),
+            1.0,
+        ),
+        "Spring": (
+            keep.format(
+                cs="road",
+                d=1.0,
+                free="true",
+                cont="false",
+                side="rightToReferencedEntity",
+                limits='<DynamicConstraints maxSpeed="3" maxAcceleration="2"/>',
+            ),
+            1.5,
+        ),
+        "Steer": (
+            keep.format(
+                cs="entity",
+                d=6.0,
+                free="false",
+                cont="true",
+                side="rightToReferencedEntity",
+                limits='<DynamicConstraints maxAcceleration="4"/>',
+            ),
+            0.0,
+        ),
+    }
+    stories = F.story("Lead", F.event("change", _change(-2, "sinusoidal", "time", 3.0), _at(3.0)), name="lead")
+    for name, (action, start) in actions.items():
+        stories += F.story(name, F.event("keep", action, _at(start)), name=name.lower())
+    return _scenario({name: CAR for name in init}, init, stories, until=10.0)
+
+
 SCENARIOS = {  # name -> (xosc text, xodr text)
     "speed_shapes": (speed_shapes, F.straight_xodr),
     "lane_changes": (lane_changes, F.straight_xodr),
@@ -283,6 +345,7 @@ SCENARIOS = {  # name -> (xosc text, xodr text)
     "events_and_states": (events_and_states, F.straight_xodr),
     "parameters_and_catalogs": (parameters_and_catalogs, F.straight_xodr),
     "speed_profile": (speed_profile, F.straight_xodr),
+    "lateral_distances": (lateral_distances, F.straight_xodr),
 }
 
 

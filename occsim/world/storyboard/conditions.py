@@ -276,12 +276,15 @@ def _angle_between(a: float, b: float) -> float:
     return abs(math.atan2(math.sin(a - b), math.cos(a - b)))
 
 
-def _heading_in(rt: Runtime, node: Node, e: Entity) -> float:
-    """The entity's heading in the condition's coordinate system.
+def _heading_in(rt: Runtime, node: Node, e: Entity) -> float | None:
+    """The entity's heading in the condition's coordinate system (None: it has none there).
 
-    World: as is; road: from the road's +s; lane: from the lane's driving direction; trajectory: from the tangent.
+    World: as is; road: from the road's +s; lane: from the lane's driving direction; trajectory: from the tangent
+    of the trajectory it follows (none when it follows none); entity: 0.
     """
     system = node.attrs.get("coordinateSystem", "world")
+    if system == "entity":
+        return 0.0
     if system == "road" and e.pos is not None:
         return e.pos.h_rel
     if system == "lane" and e.pos is not None and rt.network is not None:
@@ -289,22 +292,25 @@ def _heading_in(rt: Runtime, node: Node, e: Entity) -> float:
         return e.pos.h_rel if forward else e.pos.h_rel - math.pi
     if system == "trajectory":
         shape = rt.trajectory_following(e)
-        if shape is not None:
-            return e.h - shape.at_s(rt.distance_along(shape, e))[2]
+        return None if shape is None else e.h - shape.tangent_at(rt.distance_along(shape, e))
     return e.h
 
 
 def _angle(rt: Runtime, node: Node, e: Entity) -> bool:
     kind = node.choice("angleType", ("heading", "pitch", "roll"))
-    angle = _heading_in(rt, node, e) if kind == "heading" else 0.0  # OccSim lays every road flat
-    return _angle_between(angle, node.number("angle")) <= node.number("angleTolerance") + EPS
+    angle = _heading_in(rt, node, e)
+    if angle is None:
+        return False
+    if kind != "heading":
+        angle = 0.0  # OccSim lays every road flat
+    return _angle_between(angle, node.number("angle")) < node.number("angleTolerance") + EPS
 
 
 def _relative_angle(rt: Runtime, node: Node, e: Entity) -> bool:
     other = rt.entity(node.text("entityRef"), node)
     kind = node.choice("angleType", ("heading", "pitch", "roll"))
     angle = e.h - other.h if kind == "heading" else 0.0
-    return _angle_between(angle, node.number("angle")) <= node.number("angleTolerance") + EPS
+    return _angle_between(angle, node.number("angle")) < node.number("angleTolerance") + EPS
 
 
 def _relative_clearance(rt: Runtime, node: Node, e: Entity) -> bool:

@@ -3,7 +3,8 @@
 A shape is resolved when its FollowTrajectoryAction starts (relative vertex positions are taken then), sampled
 along its arc length, and read by distance (``at_s``) or by trajectory time (``s_at_time``). A Polyline's timing
 between vertices is linear in time in ``position`` following mode and of constant acceleration from the entity's
-speed in ``follow`` mode, as the reference player does.
+speed in ``follow`` mode, and its heading turns over each whole segment in ``follow`` mode and only near corners in
+``position`` mode, as the reference player does.
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ class Shape:
         over = s - inside
         return x + over * math.cos(h), y + over * math.sin(h), math.atan2(math.sin(h), math.cos(h))
 
+    def tangent_at(self, s: float) -> float:
+        """Direction [rad] of the path itself at arc length ``s`` (the heading may blend across corners)."""
+        if self.closed and self.length > 0:
+            s = s % self.length
+        i = int(np.clip(np.searchsorted(self.s, s, side="right") - 1, 0, len(self.s) - 2))
+        while i > 0 and self.s[i + 1] - self.s[i] < 1e-9:  # a repeated point has no direction: look back
+            i -= 1
+        return math.atan2(self.y[i + 1] - self.y[i], self.x[i + 1] - self.x[i])
+
     def s_at_time(self, time: float) -> float:
         """Arc length at trajectory time ``time`` (held at the ends)."""
         if self.times is None:
@@ -95,7 +105,36 @@ def _polyline(rt: Runtime, node: Node, entity, mode: str) -> Shape:
         times = np.array([v.number("time") for v in vertices])
         if np.any(np.diff(times) < 0):
             raise node.error("vertex times must not decrease")
+    if mode == "position":
+        return _cornered(s, xy, headings, times)
     return Shape(s, xy[:, 0].copy(), xy[:, 1].copy(), np.unwrap(headings), times)
+
+
+def _cornered(s: np.ndarray, xy: np.ndarray, headings: np.ndarray, times: np.ndarray | None) -> Shape:
+    """A polyline whose heading keeps each segment's and turns only near corners (``position`` mode).
+
+    Within ``min(2 m, half the segment)`` of a vertex the heading blends linearly to the mean of the two
+    segments' at the vertex, and on the last segment to the last vertex's heading, as the reference player does.
+    """
+    keys: list[tuple[float, float]] = []  # (arc length, heading) knots; the heading is linear between them
+    last = len(s) - 2
+    for i in range(last + 1):
+        length, cur, nxt = s[i + 1] - s[i], headings[i], headings[i + 1]
+        radius = min(2.0, length / 2)
+        start = cur + 0.5 * _turn(headings[i - 1], cur) if i > 0 else cur
+        end = cur + (0.5 if i < last else 1.0) * _turn(cur, nxt)
+        keys += [(s[i], start), (s[i] + radius, cur), (s[i + 1] - radius, cur), (s[i + 1], end)]
+    keys = [k for j, k in enumerate(keys) if j == 0 or k[0] > keys[j - 1][0]]  # one knot per arc length
+    knot_s = np.array([k[0] for k in keys])
+    knot_h = np.unwrap(np.array([k[1] for k in keys]))
+    x, y = np.interp(knot_s, s, xy[:, 0]), np.interp(knot_s, s, xy[:, 1])
+    knot_t = None if times is None else np.interp(knot_s, s, times)
+    return Shape(knot_s, x, y, knot_h, knot_t)
+
+
+def _turn(a: float, b: float) -> float:
+    """The signed angle from heading ``a`` to heading ``b``, in [-pi, pi)."""
+    return (b - a + math.pi) % (2 * math.pi) - math.pi
 
 
 def follow_s(shape: Shape, time: float, start_speed: float) -> float:

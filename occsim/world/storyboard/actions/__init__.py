@@ -10,7 +10,7 @@ every entity), and say so in the runtime's notes.
 from __future__ import annotations
 
 from occsim.world.storyboard.actions.base import LAT, LONG, Action
-from occsim.world.storyboard.actions.lateral import LaneChange, LaneOffset
+from occsim.world.storyboard.actions.lateral import LaneChange, LaneOffset, LateralDistance
 from occsim.world.storyboard.actions.longitudinal import LongitudinalDistance, Speed, SpeedProfile, Synchronize
 from occsim.world.storyboard.actions.placing import AcquirePosition, AssignRoute, FollowTrajectory, Teleport, Visibility
 from occsim.world.storyboard.actions.scenario import EntityChange, Environment, Ignored, ParameterSet
@@ -27,6 +27,7 @@ PRIVATE = {
     "LongitudinalDistanceAction": LongitudinalDistance,
     "LaneChangeAction": LaneChange,
     "LaneOffsetAction": LaneOffset,
+    "LateralDistanceAction": LateralDistance,
     "SynchronizeAction": Synchronize,
     "FollowTrajectoryAction": FollowTrajectory,
     "AssignRouteAction": AssignRoute,
@@ -47,7 +48,6 @@ GLOBAL = {
 }
 CATEGORIES = ("LongitudinalAction", "LateralAction", "RoutingAction", "ControllerAction", "AppearanceAction")
 UNSUPPORTED = {
-    "LateralDistanceAction": "keeping a lateral distance",
     "TrailerAction": "trailers",
     "RandomRouteAction": "random routes",
     "TrafficAction": "traffic swarms and sources",
