@@ -365,13 +365,16 @@ def replay(xosc: Path, until: float = 60.0) -> dict[tuple[float, str], tuple[flo
     by (time rounded to 0.1 s, name), as esmini records them: the first row after Init, the last one before the
     stop trigger ends the run."""
     from occsim.scenario.openscenario.document import format_value, read_document, resolve
+    from occsim.scenario.openscenario.load import road_network_of
     from occsim.world.opendrive.network import RoadNetwork
     from occsim.world.storyboard.runtime import Runtime
 
     document = read_document(xosc)
     resolved = resolve(document)
     values = {k: format_value(v) for k, v in resolved.parameters.items()}
-    runtime = Runtime(resolved.root, RoadNetwork.load(document.road_network), values, ego_mode="scripted")
+    runtime = Runtime(
+        resolved.root, RoadNetwork.load(road_network_of(resolved.root, xosc)), values, ego_mode="scripted"
+    )
     runtime.begin()
     rows = {}
     while True:

@@ -52,15 +52,6 @@ class Document:
         block = self.root.child("ParameterDeclarations")
         return block.all("ParameterDeclaration") if block else []
 
-    @property
-    def road_network(self) -> str | None:
-        """The OpenDRIVE file the scenario names as written (a parameter reference unresolved), if any."""
-        network = self.root.child("RoadNetwork")
-        logic = network.child("LogicFile") if network else None
-        if logic is None:
-            return None
-        return str((Path(self.path).parent / logic.text("filepath")).resolve())
-
 
 def read_document(path: str | Path) -> Document:
     """Read an OpenSCENARIO scenario file and the catalog entries it references.
@@ -100,6 +91,8 @@ def load_catalogs(root: Node, folder: Path) -> dict[str, dict[str, Node]]:
             raise kind.error(f"is not a catalog location; allowed: {', '.join(CATALOG_KINDS)}")
         directory = kind.need("Directory")
         where = (folder / directory.text("path")).resolve()
+        if not where.is_dir():  # harmless unless an entry is needed from it: then the reference's error follows
+            warnings.warn(str(directory.error(f"catalog folder {where} does not exist")), stacklevel=2)
         for file in sorted(where.glob("*.xosc")):
             catalog = Node.from_xml(read_xml(file), str(file)).child("Catalog")
             if catalog is None:
@@ -246,7 +239,7 @@ def declare(
     scope = Scope({}, parent)
     overrides = dict(overrides or {})
     for declaration in block.all("ParameterDeclaration") if block else []:
-        name = declaration.text("name")
+        name = declaration.text("name").removeprefix("$")  # some files declare "$name"; players read it as "name"
         kind = declaration.choice("parameterType", PARAMETER_TYPES, "string")
         raw = overrides.pop(name, None)
         text = resolve_text(declaration.text("value") if raw is None else raw, scope, declaration, "value")
@@ -254,7 +247,7 @@ def declare(
         _check_constraints(declaration, name, value, scope)
         scope.values[name] = value
     if overrides and strict:
-        known = [d.text("name") for d in block.all("ParameterDeclaration")] if block else []
+        known = [d.text("name").removeprefix("$") for d in block.all("ParameterDeclaration")] if block else []
         where = block or Node("ParameterDeclarations")
         raise where.error(f"no parameter {sorted(overrides)[0]!r} is declared here; declared: {', '.join(known)}")
     scope.values.update(overrides)  # a catalog reference may assign a parameter its entry does not declare

@@ -259,9 +259,10 @@ def _event(node: Node, maneuver: Element, rt: Runtime) -> Element:
     event.max_executions = node.integer("maximumExecutionCount", 1)
     event.start_trigger = Trigger(node.child("StartTrigger"), rt, True)
     for action_node in node.all("Action"):
-        inner = action_node.only()
-        if inner.tag not in ("PrivateAction", "GlobalAction"):
-            raise inner.error("is not supported (user-defined actions)")
-        actions.check(inner)
+        if action_node.children:  # an empty <Action> (schema-invalid, but written) does nothing, as players run it
+            inner = action_node.only()
+            if inner.tag not in ("PrivateAction", "GlobalAction"):
+                raise inner.error("is not supported (user-defined actions)")
+            actions.check(inner)
         event.children.append(Element("action", action_node.attrs.get("name", "action"), action_node, event))
     return event

@@ -184,7 +184,10 @@ def _relative_lane(rt: Runtime, node: Node) -> Place:
     else:
         moved, _ = move_along(rt.network, replace(ref, h_rel=0.0), node.number("ds", 0.0), along_lane=False)
     lane = relative_lane_id(moved.lane, d_lane)
-    lane_t(rt.network, moved.road, lane, moved.s)  # the lane exists there
+    try:
+        lane_t(rt.network, moved.road, lane, moved.s)  # the lane exists there
+    except ValueError as e:
+        raise node.error(f"{e} ({d_lane:+d} lanes from lane {moved.lane})") from None
     orientation = node.child("Orientation")
     dh = orientation.number("h", 0.0) if orientation is not None else 0.0
     h_rel = dh + (lane_facing(rt, moved.road, lane) if along_lane else 0.0)

@@ -24,6 +24,7 @@ from occsim.world.storyboard.positions import Place
 from occsim.world.storyboard.routing import RoutePlan, road_path, route_of
 from occsim.world.storyboard.trajectories import Shape, build_shape
 from occsim.world.storyboard.tree import Node
+from occsim.world.xmlsafe import XmlError
 
 EGO_ROUTE_ACTIONS = ("AssignRouteAction", "FollowTrajectoryAction", "AcquirePositionAction")
 STATES = {"standbyState": STANDBY, "runningState": RUNNING, "completeState": COMPLETE}
@@ -229,6 +230,10 @@ class Runtime:
 
     def start_action(self, element: Element) -> None:
         """Create and start an Action element's actions: one per actor of its maneuver group (private) or one."""
+        if not element.node.children:
+            element.running = []
+            self.note(f"empty <Action> '{element.name}' (does nothing)")
+            return
         inner = element.node.only()
         if inner.tag == "GlobalAction":
             element.running = [actions.make(inner, None)]
@@ -247,7 +252,12 @@ class Runtime:
                 if other is not running and other.domains & running.domains:
                     other.done = True
         running.started = True
-        running.start(self)
+        try:
+            running.start(self)
+        except XmlError:
+            raise
+        except ValueError as e:  # a lane or road the file names is not there: say where the file asked for it
+            raise running.node.error(str(e)) from None
 
     def _for_external(self, running: actions.Action) -> bool:
         """Whether an action on the planner-driven ego still applies (placing it at the start); else dropped."""

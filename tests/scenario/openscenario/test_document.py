@@ -88,3 +88,10 @@ def test_only_openscenario_one_point_zero_to_three(tmp_path):
     path.write_text(path.read_text().replace('revMinor="2"', 'revMinor="7"'))
     with pytest.raises(XmlError, match="OpenSCENARIO 1.7 is not supported"):
         read_document(path)
+
+
+def test_a_declared_dollar_name_is_read_as_the_name(tmp_path):
+    """Some files declare ``name="$Speed"``; players read it as ``Speed``."""
+    parameters = PARAMETERS.replace('name="Long"', 'name="$Long"')
+    resolved = resolve(read_document(_write(tmp_path, parameters=parameters)))
+    assert resolved.parameters["Long"] == 6

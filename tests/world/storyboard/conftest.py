@@ -1,6 +1,7 @@
 import pytest
 
 from occsim.scenario.openscenario.document import format_value, read_document, resolve
+from occsim.scenario.openscenario.load import road_network_of
 from occsim.world.opendrive.network import RoadNetwork
 from occsim.world.storyboard.runtime import Runtime
 from tests import openscenario_files as F
@@ -16,7 +17,7 @@ def storyboard(tmp_path):
         document = read_document(path)
         resolved = resolve(document, parameters or {})
         values = {k: format_value(v) for k, v in resolved.parameters.items()}
-        runtime = Runtime(resolved.root, RoadNetwork.load(document.road_network), values, ego_mode=mode)
+        runtime = Runtime(resolved.root, RoadNetwork.load(road_network_of(resolved.root, path)), values, ego_mode=mode)
         runtime.begin()
         return runtime
 

@@ -169,3 +169,23 @@ def test_unsupported_actions_are_named_with_file_and_line(storyboard):
     )
     with pytest.raises(XmlError, match=r"s.xosc:1: <TrafficAction>: is not supported"):
         storyboard(text)
+
+
+def test_a_lane_that_is_not_there_is_a_file_line_error(storyboard):
+    from occsim.world.xmlsafe import XmlError
+
+    beside = '<Position><RelativeLanePosition entityRef="Ego" dLane="-3" ds="0"/></Position>'
+    text = F.xosc(
+        {"Ego": CAR, "B": CAR},
+        {"Ego": [F.teleport(F.lane_position("0", -1, 10.0))], "B": [F.teleport(beside)]},
+    )
+    with pytest.raises(XmlError, match=r"s.xosc:1: <RelativeLanePosition>: road '0' has no lane -4"):
+        storyboard(text)
+
+
+def test_an_empty_action_does_nothing_and_says_so(storyboard):
+    empty = F.event("nothing", "", F.trigger(F.sim_time(0.5)))
+    rt = storyboard(_one([F.teleport(F.lane_position("0", -1, 10.0)), F.speed(10.0)], F.story("Ego", empty)))
+    run_until(rt, 2.0)
+    assert rt.entities["Ego"].x == pytest.approx(30.0)
+    assert any("empty <Action>" in note for note in rt.notes)
