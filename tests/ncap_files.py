@@ -3,7 +3,10 @@ crossing from the nearside, on a straight two-lane road, in the protocols' layou
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import numpy as np
 
 from tests import openscenario_files as F
 
@@ -80,3 +83,40 @@ def _straight_walk(station: float, lateral: float) -> str:
         "</Trajectory></TrajectoryRef><TimeReference><None/></TimeReference>"
         '<TrajectoryFollowingMode followingMode="position"/></FollowTrajectoryAction></RoutingAction></PrivateAction>'
     )
+
+
+def ccftap(folder: Path, ego_kph: float = 15.0, target_kph: float = 30.0) -> Path:
+    """Turn across path: the ego, placed by its Init trajectory (no teleport), turns left at a junction; the target
+    comes straight across from the opposite arm, synchronised to meet it where the paths cross (about (-4.75, 1.75)).
+    """
+    F.write(folder, "junction.xodr", F.junction_xodr())
+    arc = [(-15.0 + 16.75 * math.sin(a), 15.0 - 16.75 * math.cos(a)) for a in np.linspace(0.0, math.pi / 2, 10)]
+    points = [(-60.0, -1.75), *arc, (1.75, 60.0)]
+    vertices = "".join(
+        f'<Vertex><Position><WorldPosition x="{x:.4f}" y="{y:.4f}"/></Position></Vertex>' for x, y in points
+    )
+    path = (
+        '<PrivateAction><RoutingAction><FollowTrajectoryAction><TrajectoryRef><Trajectory name="turn" closed="false">'
+        f"<Shape><Polyline>{vertices}</Polyline></Shape></Trajectory></TrajectoryRef><TimeReference><None/>"
+        '</TimeReference><TrajectoryFollowingMode followingMode="follow"/></FollowTrajectoryAction></RoutingAction>'
+        "</PrivateAction>"
+    )
+    # the ego's box centre (1.4 m ahead of its axle) at the crossing, and the target's (1.4 m ahead, facing -x)
+    master = '<WorldPosition x="-6.2" y="1.1"/>'
+    meet = '<WorldPosition x="-3.35" y="1.75"/>'
+    synchronise = (
+        f'<PrivateAction><SynchronizeAction masterEntityRef="Ego"><TargetPositionMaster>{master}'
+        f"</TargetPositionMaster><TargetPosition>{meet}</TargetPosition><FinalSpeed>"
+        f'<AbsoluteSpeed value="{target_kph / 3.6}"/></FinalSpeed></SynchronizeAction></PrivateAction>'
+    )
+    text = F.xosc(
+        {"Ego": F.vehicle("ego"), "Target": F.vehicle("gvt")},
+        {
+            "Ego": [path, F.speed(ego_kph / 3.6)],
+            "Target": [F.teleport(F.lane_position("0", 1, 100.0)), F.speed(target_kph / 3.6)],
+        },
+        F.story("Target", F.event("sync", synchronise, F.trigger(F.sim_time(0.0, "greaterOrEqual")))),
+        stop=F.trigger(F.sim_time(25.0), kind="StopTrigger"),
+        road_file="junction.xodr",
+    )
+    return F.write(folder, f"ccftap_{ego_kph:g}_{target_kph:g}.xosc", text)

@@ -109,7 +109,9 @@ def run(
 ) -> None:
     """Drive one planner through one scenario and report what happened."""
     from occsim.metrics.recall import BAND_NAMES
+    from occsim.scenario import ScenarioError
     from occsim.suite.episode import PlannerError, run_episode
+    from occsim.world.xmlsafe import XmlError
 
     hw = parse_hw(camera_hw)
     sc = _openscenario_or_exit(scenario, ego, param, variation, scripted) if scenario.endswith(".xosc") else None
@@ -129,7 +131,7 @@ def run(
             perception_meter=perception_meter,
             progress=not as_json,
         )
-    except PlannerError as e:
+    except (PlannerError, ScenarioError, XmlError) as e:  # a file's problem found while building its world
         raise fail(str(e)) from None
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")

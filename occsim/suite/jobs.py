@@ -48,12 +48,17 @@ def versions() -> dict[str, str]:
 
 
 def reference_job(scenario: Scenario, seed: int, threads: int, planner_timeout: float | None = None) -> dict:
-    """Constant-velocity impact speed (NCAP's v_ref) and the expert's progress curve (EP) on this seed."""
+    """The no-intervention impact speed (NCAP's v_ref) and the expert's progress curve (EP) on this seed.
+
+    No intervention is constant velocity straight on, or, for an OpenSCENARIO test, along the test's path (a
+    turn-across-path test turns into its target).
+    """
     set_threads(threads)
     record = {"scenario": scenario.name, "seed": seed}
     common = {"renderer": "blank", "seed": seed, "camera_hw": REFERENCE_HW, "planner_timeout": planner_timeout}
+    baseline = "no_intervention" if scenario.openscenario is not None else "constant_velocity"
     try:
-        cv = run_episode(scenario, "constant_velocity", **common)
+        cv = run_episode(scenario, baseline, **common)
         expert = run_episode(scenario, "expert", **common)
     except BaseException as e:  # noqa: BLE001 - a job never raises: every failure is its record
         return {**record, "error": repr(e), "traceback": traceback.format_exc(limit=8)}

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from occsim.scenario.loader import Problem, ScenarioError
 from occsim.scenario.opendrive_world import load_map, static_of
 from occsim.scenario.openscenario.document import Document, format_value, resolve
 from occsim.scenario.openscenario.load import document_of
@@ -69,6 +70,12 @@ def build_openscenario_world(scenario: Scenario, seed: int | None = None) -> Wor
     director = Director(runtime)
     runtime.begin()
     ego = runtime.entities[runtime.ego]
+    if ego.speed < -0.01 and scenario.openscenario.mode == "planner":
+        message = (
+            f"the ego '{ego.name}' starts reversing ({ego.speed:.2f} m/s); a planner's ego drives forward only (run "
+            "the file's own ego with ego mode 'scripted', `--scripted`)"
+        )
+        raise ScenarioError([Problem(scenario.openscenario.file, None, "", message)])
     points = _route_points(runtime, scenario, network)
     route = _route(runtime, road_map, points, ego)
     runtime.ego_path = _shape(points)

@@ -264,6 +264,8 @@ class Runtime:
         tag = running.node.tag
         if not self.started and tag in ("TeleportAction", "SpeedAction"):
             return True
+        if not self.started and tag == "FollowTrajectoryAction":
+            running.start(self)  # an Init trajectory puts the ego at its start; the planner drives it from there
         where = f"{running.node.file}:{running.node.line}" if running.node.line else ""
         self.dropped[f"{tag} on {running.actor.name} ({where})"] = None
         return False

@@ -154,3 +154,25 @@ def test_an_unsupported_element_is_a_file_line_scenario_error(tmp_path):
         match=r"ccrs_50.xosc:1: <AngularVelocityCondition>: condition <AngularVelocityCondition> is not supported",
     ):
         load_openscenario(path)
+
+
+def test_an_init_trajectory_places_the_ego_and_no_intervention_follows_its_turn(tmp_path, small_hw):
+    """The ego of a turn-across-path test is placed by its Init FollowTrajectoryAction, which the planner replaces."""
+    scenario = load_openscenario(N.ccftap(tmp_path))
+    straight = run_episode(scenario, "constant_velocity", camera_hw=small_hw)
+    start = straight.history[0].ego.pose
+    assert (start.x, start.y) == pytest.approx((-60.0, -1.75), abs=1e-6)
+    assert not straight.collision and max(abs(s.ego.pose.y + 1.75) for s in straight.history) < 0.01
+    turning = run_episode(scenario, "no_intervention", camera_hw=small_hw)
+    assert turning.collided_with == "Target"
+    assert any("FollowTrajectoryAction on Ego" in d for d in turning.storyboard["dropped"])
+
+
+def test_a_reversing_ego_is_refused_for_planners_and_runs_scripted(tmp_path, small_hw):
+    text = F.xosc({"Ego": F.vehicle("ego")}, {"Ego": [F.teleport(F.lane_position("0", -1, 100.0)), F.speed(-1.0)]})
+    F.write(tmp_path, "road.xodr", F.straight_xodr())
+    path = F.write(tmp_path, "reverse.xosc", text)
+    with pytest.raises(ScenarioError, match="starts reversing"):
+        run_episode(load_openscenario(path), "expert", camera_hw=small_hw)
+    scripted = run_episode(load_openscenario(path, mode="scripted"), "expert", camera_hw=small_hw)
+    assert scripted.history[-1].ego.pose.x < 99.0
