@@ -218,10 +218,13 @@ def _route(rt: Runtime, node: Node) -> Place:
 
 def _trajectory(rt: Runtime, node: Node) -> Place:
     shape = rt.trajectory_of(node.need("TrajectoryRef"), None)
-    x, y, h = shape.at_s(node.number("s"))
+    s = node.number("s")
+    x, y, _ = shape.at_s(s)
+    along = shape.tangent_at(s)  # t and the heading go by the path itself, whatever headings its vertices give
     t = node.number("t", 0.0)
-    x, y = x - t * math.sin(h), y + t * math.cos(h)
-    return _located(rt, x, y, h)
+    x, y = x - t * math.sin(along), y + t * math.cos(along)
+    heading, _ = _orient(node, along, along)
+    return _located(rt, x, y, wrap(heading))
 
 
 _RESOLVERS = {

@@ -144,14 +144,15 @@ class Runtime:
         return build_shape(self, trajectory, entity, mode)
 
     def distance_ahead(self, entity: Entity, place: Place) -> float:
-        """How far ``entity`` still has to go to ``place`` along its way [m] (negative: passed)."""
+        """How far ``entity`` still has to go to ``place`` along its way [m] (negative: passed; reversing: behind)."""
+        way = -1.0 if entity.speed < 0 else 1.0
         path = self.ego_path if entity.is_ego and entity.external else self._trajectory_of(entity)
         if path is not None:
-            return _along(path, place.x, place.y) - _along(path, entity.x, entity.y)
+            return way * (_along(path, place.x, place.y) - _along(path, entity.x, entity.y))
         if entity.pos is not None and place.pos is not None and entity.pos.road == place.pos.road:
-            return (place.pos.s - entity.pos.s) * entity.pos.along
+            return way * (place.pos.s - entity.pos.s) * entity.pos.along
         dx, dy = place.x - entity.x, place.y - entity.y
-        return math.copysign(math.hypot(dx, dy), dx * math.cos(entity.h) + dy * math.sin(entity.h))
+        return way * math.copysign(math.hypot(dx, dy), dx * math.cos(entity.h) + dy * math.sin(entity.h))
 
     def trajectory_following(self, entity: Entity) -> Shape | None:
         """The shape of the trajectory ``entity`` follows now, if any."""

@@ -225,7 +225,7 @@ class Synchronize(Action):
             self.final = self._final_speed(rt)
         passed = own > self.last[0] + 1e-6 or master > self.last[1] + 1e-6
         self.last = (own, master)
-        master_speed = max(self.master.speed, 0.0)
+        master_speed = abs(self.master.speed)  # toward its target along its way (distance_ahead: behind, reversing)
         if own <= self.tolerance + 1e-6 or master <= self.master_tolerance + 1e-6 or passed:
             return self._finish()
         if master_speed < 1e-3:  # the master waits: so does the entity
