@@ -169,6 +169,14 @@ def load_opendrive(path: str | Path) -> OpenDriveFile:
             junctions[junction.id] = junction
     if not roads:
         raise XmlError(path, root.sourceline, "the file has no <road>")
+    if reader.widthless:
+        lines = ", ".join(reader.widthless[:8]) + (" ..." if len(reader.widthless) > 8 else "")
+        warnings.warn(
+            f"{path}: {len(reader.widthless)} lane(s) have neither <width> nor <border> (lines {lines}); "
+            "read as zero wide",
+            OpenDriveWarning,
+            stacklevel=2,
+        )
     raised = sorted((r for r in roads.values() if r.raised), key=lambda r: r.id)
     if raised:
         names = ", ".join(r.id for r in raised[:8]) + (" ..." if len(raised) > 8 else "")
@@ -185,6 +193,7 @@ class _Reader:
 
     def __init__(self, source: str):
         self.source = source
+        self.widthless: list[str] = []  # lines of lanes given without a width
 
     def error(self, element: etree._Element, message: str) -> XmlError:
         return XmlError(self.source, element.sourceline, f"<{local_name(element)}>: {message}")
@@ -321,8 +330,9 @@ class _Reader:
             raise self.error(element, f"lane id {element.get('id')!r} is not an integer") from None
         widths = [self.poly(w, section_s, "sOffset") for w in element if local_name(w) == "width"]
         borders = [self.poly(b, section_s, "sOffset") for b in element if local_name(b) == "border"]
-        if lane_id != 0 and not widths and not borders:
-            raise self.error(element, f"lane {lane_id} has neither <width> nor <border>")
+        if lane_id != 0 and not widths and not borders:  # players read such a lane as zero wide: so does OccSim
+            self.widthless.append(f"{element.sourceline}")
+            widths = [Poly3(section_s, 0.0, 0.0, 0.0, 0.0)]
         marks = tuple(
             RoadMark(
                 section_s + self.number(m, "sOffset", 0.0),

@@ -116,6 +116,19 @@ def test_elevation_is_flattened_with_one_warning(tmp_path):
     assert len([w for w in caught if issubclass(w.category, OpenDriveWarning)]) == 1
 
 
+def test_a_lane_without_a_width_is_zero_wide_with_a_warning(tmp_path):
+    lanes = (
+        '<left><lane id="2" type="none"/><lane id="1" type="driving"><width sOffset="0" a="3" b="0" c="0" d="0"/>'
+        '</lane></left><center><lane id="0" type="none"/></center>'
+        '<right><lane id="-1" type="driving"><width sOffset="0" a="3" b="0" c="0" d="0"/></lane></right>'
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        network = _network(tmp_path, F.opendrive(F.road("0", F.line(0, 0, 0, 100), 100, lanes)))
+    assert [w for w in caught if "neither <width> nor <border>" in str(w.message)]
+    assert network.roads["0"].lane_centre_t(2, 50.0)[0] == pytest.approx(3.0)
+
+
 def test_unsupported_geometry_is_a_file_line_error(tmp_path):
     text = F.straight_xodr().replace("<line/>", "<curl/>")
     with pytest.raises(XmlError, match=r"r.xodr:1: <geometry>: needs exactly one of line"):
