@@ -39,8 +39,9 @@ class EpisodeResult:
     outcome: str  # collision | goal | stopped (the scenario's own stop trigger) | timeout
     collision: bool
     collided_with: str | None
-    impact_speed: float  # [m/s]
-    initial_speed: float  # [m/s] the ego's speed at the start (speed reduction = initial - impact)
+    impact_speed: float  # [m/s] relative speed at contact
+    initial_speed: float  # [m/s] the ego's speed at the start
+    ego_impact_speed: float | None  # [m/s] the ego's own speed at contact (speed reduction = initial - this)
     offroad: bool  # off the drivable area at any step
     route_completion: float  # [0, 1]
     steps: int
@@ -139,6 +140,7 @@ def run_episode(
         collided_with=info["collided_with"],
         impact_speed=float(info["impact_speed"]),
         initial_speed=float(env.sim.history[0].ego.speed),
+        ego_impact_speed=float(env.sim.history[-1].ego.speed) if info["collision"] else None,
         offroad=record.offroad,
         route_completion=float(info["route_completion"]),
         steps=end.steps,

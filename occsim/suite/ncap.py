@@ -53,6 +53,9 @@ def grid_rows(runs: list[dict]) -> dict[tuple[str, str], list[dict]]:
         for run in group:
             initial = float(run.get("initial_speed") or 0.0)
             impact = float(run.get("impact_speed") or 0.0) if run.get("collision") else 0.0
+            # the ego's own speed at contact: a head-on or crossing impact is faster than the ego ever drove
+            own = run.get("ego_impact_speed")
+            own = impact if own is None else float(own)
             rows.append(
                 {
                     **{axis: run["parameters"].get(axis) for axis in axes},
@@ -60,9 +63,8 @@ def grid_rows(runs: list[dict]) -> dict[tuple[str, str], list[dict]]:
                     "weather": run.get("weather"),
                     "collision": bool(run.get("collision")),
                     "impact [km/h]": round(impact * KMH, 1),
-                    "speed reduction [km/h]": round(max(initial - impact, 0.0) * KMH, 1)
-                    if run.get("collision")
-                    else None,
+                    "speed reduction [km/h]": round(max(initial - own, 0.0) * KMH, 1) if run.get("collision") else None,
+                    "ego at impact [km/h]": round(own * KMH, 1) if run.get("collision") else None,
                     "NCAP": run.get("ncap"),
                 }
             )
@@ -83,12 +85,12 @@ def _order(value):
         return (1, 0.0, str(value))
 
 
-def band(row: dict, initial_kmh: float | None = None) -> int:
+def band(row: dict) -> int:
     """The outcome band of a grid point: 0 avoided, then by the share of speed taken off before impact."""
     if not row["collision"]:
         return 0
     reduction = row["speed reduction [km/h]"] or 0.0
-    total = reduction + row["impact [km/h]"]
+    total = reduction + (row.get("ego at impact [km/h]") or 0.0)
     share = reduction / total if total > 0 else 0.0
     return next(i for i, (floor, _, _) in enumerate(BANDS) if i > 0 and share >= floor)
 
@@ -102,7 +104,16 @@ def grid_pictures(table: dict[tuple[str, str], list[dict]], folder: Path) -> lis
         axes = [
             k
             for k in rows[0]
-            if k not in ("planner", "weather", "collision", "impact [km/h]", "speed reduction [km/h]", "NCAP")
+            if k
+            not in (
+                "planner",
+                "weather",
+                "collision",
+                "impact [km/h]",
+                "speed reduction [km/h]",
+                "ego at impact [km/h]",
+                "NCAP",
+            )
         ]
         for planner in sorted({r["planner"] for r in rows}):
             mine = [r for r in rows if r["planner"] == planner]
