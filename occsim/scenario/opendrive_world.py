@@ -162,4 +162,5 @@ def build_opendrive_world(scenario: Scenario, seed: int | None = None) -> World:
     actors = place_actors(network, road_map, scenario, rng)
     focus = np.vstack([route.centreline(5.0), *(np.array([[a.x, a.y]]) for a in actors)])
     static = static_of(scenario.map, scenario.seed, focus)
-    return World(road_map, static, actors, EgoState(Pose2D(x, y, yaw), float(ego.speed)), route)
+    limit = network.road(ego.road).record.speed_limit or World.speed_limit  # the road's own, if it gives one
+    return World(road_map, static, actors, EgoState(Pose2D(x, y, yaw), float(ego.speed)), route, speed_limit=limit)

@@ -77,6 +77,7 @@ class World:
     t: float = 0.0  # [s]
     rig: CameraRig | None = None  # a logged scene's real cameras (None: the nuScenes-like default rig)
     director: Director | None = None  # an OpenSCENARIO storyboard that moves the actors (and a scripted ego)
+    speed_limit: float = 13.9  # [m/s] what privileged planners may drive
 
     def step(self, dt: float, control: Control) -> None:
         """Advance actors (on the state at the start of the step) and the ego by ``dt`` seconds."""
@@ -122,6 +123,7 @@ class World:
             turns=self.route.turns,
             crosswalks=tuple(c.outline() for c in self.road_map.crosswalks),
             map_kind=self.road_map.kind,
+            speed_limit=self.speed_limit,
         )
 
 

@@ -83,7 +83,15 @@ def build_openscenario_world(scenario: Scenario, seed: int | None = None) -> Wor
     focus = np.vstack([points, *(np.array([[e.x, e.y]]) for e in runtime.entities.values() if e.active)])
     static = static_of(scenario.map, scenario.seed, focus)
     state = EgoState(Pose2D(ego.x, ego.y, ego.h), float(ego.speed))
-    return World(road_map, static, actors, state, route, director=director)
+    return World(road_map, static, actors, state, route, director=director, speed_limit=_speed_limit(network, ego))
+
+
+def _speed_limit(network: RoadNetwork, ego) -> float:
+    """What the expert may drive: the test's own speed (the ego's at the start), else its road's limit, else 50 km/h."""
+    if ego.speed > 1.0:
+        return float(ego.speed)
+    limit = network.roads[ego.pos.road].record.speed_limit if ego.pos is not None else None
+    return limit or World.speed_limit
 
 
 def _route_points(runtime: Runtime, scenario: Scenario, network: RoadNetwork) -> np.ndarray:

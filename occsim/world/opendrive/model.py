@@ -112,6 +112,7 @@ class RoadRecord:
     objects: tuple[RoadObject, ...]
     line: int | None
     raised: bool  # it has elevation or superelevation that OccSim flattens
+    speed_limit: float | None = None  # [m/s] the first <type><speed max>, if the road gives one
 
 
 @dataclass(frozen=True)
@@ -226,8 +227,11 @@ class _Reader:
         geometries, offsets, sections, objects = [], [], [], []
         predecessor = successor = None
         raised = False
+        speed_limit = None
         for child in element:
             tag = local_name(child)
+            if tag == "type" and speed_limit is None:
+                speed_limit = next((self.speed(v) for v in child if local_name(v) == "speed"), None)
             if tag == "planView":
                 geometries = [self.geometry(g) for g in child if local_name(g) == "geometry"]
             elif tag == "lanes":
@@ -265,7 +269,20 @@ class _Reader:
             objects=tuple(o for o in objects if o is not None),
             line=element.sourceline,
             raised=raised,
+            speed_limit=speed_limit,
         )
+
+    def speed(self, element: etree._Element) -> float | None:
+        """A ``<speed max unit>`` in m/s (None for "no limit" or "undefined")."""
+        raw = element.get("max", "")
+        try:
+            value = float(raw)
+        except ValueError:
+            return None  # "no limit", "undefined"
+        factor = {"m/s": 1.0, "km/h": 1 / 3.6, "mph": 0.44704}.get(element.get("unit", "m/s"))
+        if factor is None:
+            raise self.error(element, f"unit {element.get('unit')!r} is not m/s, km/h or mph")
+        return value * factor if value > 0 else None
 
     def geometry(self, element: etree._Element) -> Geometry:
         kinds = [c for c in element if local_name(c) in GEOMETRY_KINDS]

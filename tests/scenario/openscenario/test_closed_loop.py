@@ -176,3 +176,8 @@ def test_a_reversing_ego_is_refused_for_planners_and_runs_scripted(tmp_path, sma
         run_episode(load_openscenario(path), "expert", camera_hw=small_hw)
     scripted = run_episode(load_openscenario(path, mode="scripted"), "expert", camera_hw=small_hw)
     assert scripted.history[-1].ego.pose.x < 99.0
+
+
+def test_the_expert_may_drive_the_tests_own_speed(tmp_path):
+    world = build_world(load_openscenario(N.ccr(tmp_path, 90.0)))
+    assert world.layout().speed_limit == pytest.approx(90 / 3.6)

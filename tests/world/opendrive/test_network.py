@@ -146,3 +146,14 @@ def test_xml_bombs_and_external_entities_are_refused_at_once():
     for data in (bomb, external):  # refused before anything is expanded or fetched (benchmarks time it)
         with pytest.raises(XmlError, match="DOCTYPE declaration is refused"):
             parse_xml(data, "bad.xml")
+
+
+def test_a_roads_speed_limit_is_read_in_metres_per_second(tmp_path):
+    text = F.straight_xodr().replace(
+        "<planView>", '<type s="0" type="motorway"><speed max="130" unit="km/h"/></type><planView>'
+    )
+    assert _network(tmp_path, text).roads["0"].record.speed_limit == pytest.approx(130 / 3.6)
+    unlimited = F.straight_xodr().replace(
+        "<planView>", '<type s="0" type="town"><speed max="no limit"/></type><planView>'
+    )
+    assert _network(tmp_path, unlimited, "u.xodr").roads["0"].record.speed_limit is None
