@@ -156,11 +156,19 @@ def _route(runtime: Runtime, road_map: RoadMap, points: np.ndarray, ego) -> Rout
 
 
 def _stop_distance(runtime: Runtime, lane: Lane, start: float) -> float | None:
-    """Where the stop trigger ends the scenario on the ego's route: a TraveledDistance or ReachPosition of the ego."""
+    """Where the stop trigger ends the scenario on the ego's route: a TraveledDistance or ReachPosition of the ego.
+
+    Only a condition that ends the run alone counts: one that shares its condition group (an AND) with others,
+    as Euro NCAP's "travelled at least this far and ..." does, is no goal.
+    """
     stop = runtime.root.need("Storyboard").child("StopTrigger")
     found = []
-    for condition in stop.walk() if stop is not None else []:
-        if condition.tag != "ByEntityCondition":
+    for group in stop.all("ConditionGroup") if stop is not None else []:
+        conditions = group.all("Condition")
+        if len(conditions) != 1:
+            continue
+        condition = conditions[0].child("ByEntityCondition")
+        if condition is None:
             continue
         names = [r.text("entityRef") for r in condition.need("TriggeringEntities").all("EntityRef")]
         kind = condition.need("EntityCondition").only()

@@ -181,3 +181,21 @@ def test_a_reversing_ego_is_refused_for_planners_and_runs_scripted(tmp_path, sma
 def test_the_expert_may_drive_the_tests_own_speed(tmp_path):
     world = build_world(load_openscenario(N.ccr(tmp_path, 90.0)))
     assert world.layout().speed_limit == pytest.approx(90 / 3.6)
+
+
+@pytest.mark.parametrize("with_other,goal_at", [(False, 80.0), (True, None)])
+def test_a_stop_trigger_distance_is_the_goal_only_when_it_ends_the_run_alone(tmp_path, with_other, goal_at):
+    travelled = F.entity_condition("Ego", '<TraveledDistanceCondition value="30"/>')
+    other = F.sim_time(100.0, name="late") if with_other else ""
+    text = F.xosc(
+        {"Ego": F.vehicle("ego")},
+        {"Ego": [F.teleport(F.lane_position("0", -1, 50.0)), F.speed(10.0)]},
+        stop=F.trigger(travelled + other, kind="StopTrigger"),
+    )
+    F.write(tmp_path, "road.xodr", F.straight_xodr())
+    world = build_world(load_openscenario(F.write(tmp_path, "s.xosc", text)))
+    end = world.route.goal[0]
+    if goal_at is None:
+        assert end > 400.0  # the lane's end
+    else:
+        assert end == pytest.approx(goal_at, abs=0.5)
