@@ -15,6 +15,11 @@ class Planner(ABC):
     name: str = ""
     privileged: bool = False  # needs the env's privileged observations and the road layout
 
+    @classmethod
+    def check_argument(cls, argument: str) -> list[str]:
+        """Problems with ``name:argument`` that can be told before any run starts (a missing weights file)."""
+        return []
+
     def reset(self, info: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Called with the env's reset info before the first ``plan``."""
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from occsim.planners.base import Planner, make_planner, register_planner
 from occsim.planners.remote_server import MAX_SESSIONS, encode, make_server
-from occsim.planners.vad_contract import can_bus
+from occsim.planners.vad.contract import can_bus
 
 from occsim.types import (
     ACTOR_COLUMNS,

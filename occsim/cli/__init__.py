@@ -6,6 +6,7 @@
   ``train-occscene``
 - ``data``: ``make-nuscenes-mini OUT`` (synthetic data in the real nuScenes layout)
 - ``serve``: ``serve-planner NAME`` (a planner over HTTP)
+- ``vad``: ``convert-vad CKPT`` (a released VAD checkpoint to safetensors), ``synthetic-vad`` (seeded weights)
 - ``bench``: ``bench`` (steps per second and memory on this machine)
 """
 
@@ -16,7 +17,7 @@ import sys
 from occsim.cli.common import app
 
 # isort: off
-from occsim.cli import run, suite, train, data, serve, bench  # noqa: F401, E402 - registers commands, in help order
+from occsim.cli import run, suite, train, data, serve, vad, bench  # noqa: F401, E402 - registers commands, in help order
 # isort: on
 
 __all__ = ["app", "expand_bare_ray", "main"]

@@ -59,17 +59,31 @@ def load_scenario_or_exit(name_or_path: str):
 
 def check_choices(planners: list[str], weather: str | None, renderer: str, renderer_kwargs: dict) -> None:
     """Exit 2 with a did-you-mean for an unknown planner, weather or renderer, or a bad renderer option."""
-    from occsim.planners import PLANNERS
     from occsim.sensors import WEATHERS
 
+    problems = planner_problems(planners)
+    if problems:
+        raise fail("; ".join(problems))
     try:
-        for p in planners:
-            PLANNERS[p.partition(":")[0]]  # "remote:http://host:port" names the remote planner
         check_renderer(renderer, renderer_kwargs)
         if weather is not None:
             WEATHERS[weather]
     except (ValueError, FileNotFoundError) as e:
         raise fail(str(e)) from None
+
+
+def planner_problems(planners: list[str]) -> list[str]:
+    """What is wrong with each ``name[:argument]`` planner spec: an unknown name, a missing weights file, ..."""
+    from occsim.planners import PLANNERS
+
+    problems = []
+    for spec in planners:
+        name, _, argument = spec.partition(":")  # "remote:http://host:port" names the remote planner
+        try:
+            problems += PLANNERS[name].check_argument(argument)
+        except ValueError as e:
+            problems.append(str(e))
+    return problems
 
 
 RENDERER_OPTION_HELP = "A renderer option KEY=VALUE (repeatable), e.g. steps=10, device=cuda, weights=DIR."

@@ -19,6 +19,7 @@ from occsim.cli.common import (
     key_value_options,
     out,
     parse_hw,
+    planner_problems,
 )
 from occsim.suite.watchdog import DEFAULT_PLANNER_TIMEOUT
 
@@ -98,7 +99,6 @@ def suite(
     ] = None,
 ) -> None:
     """Run scenarios x planners x weathers x jittered runs; results.jsonl, summary.csv and report.html in --out."""
-    from occsim.planners import PLANNERS
     from occsim.scenario import ScenarioError
     from occsim.sensors import WEATHERS
     from occsim.suite.benchmark import BenchmarkError, load_split, split_tasks
@@ -128,10 +128,10 @@ def suite(
     planners = list(planner or DEFAULT_PLANNERS)
     weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]
     renderer_kwargs = key_value_options(renderer_option)
-    checks = [(p.partition(":")[0], PLANNERS) for p in planners] + [(w, WEATHERS) for w in weathers if w]
-    for name, registry in checks:
+    problems += planner_problems(planners)
+    for name in (w for w in weathers if w):
         try:
-            registry[name]
+            WEATHERS[name]
         except ValueError as e:
             problems.append(str(e))
     try:

@@ -10,7 +10,7 @@ import pytest
 from occsim.planners import make_planner
 from occsim.planners.remote import RemotePlannerError
 from occsim.planners.remote_server import decode, encode, make_server
-from occsim.planners.vad_contract import can_bus
+from occsim.planners.vad.contract import can_bus
 from occsim.scenarios import load_scenario
 
 from occsim.suite.episode import PlannerError, run_episode

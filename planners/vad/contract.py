@@ -1,12 +1,15 @@
 """What VAD's test pipeline feeds the network, built from an OccSim observation; and VAD's output back.
 
-numpy and OpenCV only, so this file can be dropped into VAD's repository beside ``remote_server.py`` and run with
-VAD's own Python (``python remote_server.py --model vad_contract:make_model``); ``occsim.planners.vad`` uses the
-same code in process. Conventions follow hustvl/VAD (``vad_nuscenes_converter.py``, ``nuscenes_vad_dataset.py``,
-the ``VAD_*_e2e.py`` test pipeline):
+numpy and OpenCV only (no torch), so it can also run in another planner's own Python. Conventions follow hustvl/VAD
+(``vad_nuscenes_converter.py``, ``nuscenes_vad_dataset.py``, the ``VAD_*_e2e.py`` test pipeline):
 
-- Cameras in VAD's order F, FR, FL, B, BL, BR; each view resized to 1600 x 900, normalised, scaled by 0.8 and
-  zero-padded to a multiple of 32 (1280 x 736); ``lidar2img`` = the 0.8 scale @ intrinsics @ lidar2cam.
+- Cameras in VAD's order F, FR, FL, B, BL, BR; each view resized to 1600 x 900, normalised, scaled by the variant's
+  test scale (0.8 Base, 0.4 Tiny) and zero-padded to a multiple of 32 (1280 x 736, 640 x 384);
+  ``lidar2img`` = the scale @ intrinsics @ lidar2cam.
+- ``img_shape`` in the metas is the padded shape: ``PadMultiViewImage`` overwrites it (``transform_3d.py``), and
+  the BEV encoder normalises projected pixels by it.
+- The released checkpoints need caffe-style input (BGR, mean subtracted, std 1), not the configs' ImageNet
+  normalisation (hustvl/VAD issues #9 and #18).
 - VAD's LiDAR frame (nuScenes LIDAR_TOP): x right, y forward, z up, 0.94 m ahead of and 1.84 m above the rear axle.
   ``ego_fut_preds`` are per-step offsets of the LiDAR's future positions in the current LiDAR frame.
 - Commands one-hot [right, left, straight]; from a logged future, right if the final LiDAR x offset is >= 2 m,
@@ -15,8 +18,6 @@ the ``VAD_*_e2e.py`` test pipeline):
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ import numpy as np
 OCCSIM_CAMERAS = ("CAM_FRONT_LEFT", "CAM_FRONT", "CAM_FRONT_RIGHT", "CAM_BACK_RIGHT", "CAM_BACK", "CAM_BACK_LEFT")
 VAD_CAMERAS = ("CAM_FRONT", "CAM_FRONT_RIGHT", "CAM_FRONT_LEFT", "CAM_BACK", "CAM_BACK_LEFT", "CAM_BACK_RIGHT")
 NUSCENES_HW = (900, 1600)  # (height, width) of the nuScenes camera images [px]
-TEST_SCALE = 0.8  # RandomScaleImageMultiViewImage(scales=[0.8]) in VAD's test pipeline
+TEST_SCALE = 0.8  # RandomScaleImageMultiViewImage(scales=[0.8]) in VAD-Base's test pipeline (0.4 for Tiny)
 SIZE_DIVISOR = 32  # PadMultiViewImage(size_divisor=32)
 STEP = 0.5  # [s] between VAD's samples (nuScenes keyframes at 2 Hz)
 COMMAND_THRESHOLD = 2.0  # [m] final lateral LiDAR offset that makes a turn command
@@ -55,8 +56,8 @@ class ImageNorm:
     to_rgb: bool
 
 
-IMAGENET_NORM = ImageNorm((123.675, 116.28, 103.53), (58.395, 57.12, 57.375), True)  # the official VAD configs
-CAFFE_NORM = ImageNorm((103.530, 116.280, 123.675), (1.0, 1.0, 1.0), False)  # configs with caffe-style backbones
+IMAGENET_NORM = ImageNorm((123.675, 116.28, 103.53), (58.395, 57.12, 57.375), True)  # what the configs say
+CAFFE_NORM = ImageNorm((103.530, 116.280, 123.675), (1.0, 1.0, 1.0), False)  # what the released weights need
 
 
 def camera_permutation(names: tuple[str, ...] = OCCSIM_CAMERAS) -> list[int]:
@@ -67,10 +68,15 @@ def camera_permutation(names: tuple[str, ...] = OCCSIM_CAMERAS) -> list[int]:
     return [list(names).index(c) for c in VAD_CAMERAS]
 
 
-def vad_images(images: np.ndarray, norm: ImageNorm = IMAGENET_NORM, names: tuple[str, ...] = OCCSIM_CAMERAS):
-    """(6, 3, 736, 1280) float32 network input from (6, h, w, 3) RGB uint8 views.
+def vad_images(
+    images: np.ndarray,
+    norm: ImageNorm = CAFFE_NORM,
+    names: tuple[str, ...] = OCCSIM_CAMERAS,
+    scale: float = TEST_SCALE,
+):
+    """(6, 3, H_pad, W_pad) float32 network input from (6, h, w, 3) RGB uint8 views.
 
-    Also returns ``img_shape`` and ``pad_shape`` as VAD's ``img_metas`` carry them.
+    Also returns the scaled (unpadded) and the padded shape (height, width, 3).
     """
     out = []
     mean, std = np.array(norm.mean, np.float32), np.array(norm.std, np.float32)
@@ -79,7 +85,7 @@ def vad_images(images: np.ndarray, norm: ImageNorm = IMAGENET_NORM, names: tuple
         if not norm.to_rgb:  # the network expects the BGR order mmcv loads
             full = full[..., ::-1]
         full = (full - mean) / std
-        h, w = (int(NUSCENES_HW[0] * TEST_SCALE), int(NUSCENES_HW[1] * TEST_SCALE))
+        h, w = (int(NUSCENES_HW[0] * scale), int(NUSCENES_HW[1] * scale))
         scaled = cv2.resize(full, (w, h), interpolation=cv2.INTER_LINEAR)
         ph, pw = -(-h // SIZE_DIVISOR) * SIZE_DIVISOR, -(-w // SIZE_DIVISOR) * SIZE_DIVISOR
         padded = np.zeros((ph, pw, 3), np.float32)
@@ -89,24 +95,29 @@ def vad_images(images: np.ndarray, norm: ImageNorm = IMAGENET_NORM, names: tuple
 
 
 def lidar2img(
-    intrinsics: np.ndarray, cam2ego: np.ndarray, hw: tuple[int, int], names: tuple[str, ...] = OCCSIM_CAMERAS
+    intrinsics: np.ndarray,
+    cam2ego: np.ndarray,
+    hw: tuple[int, int],
+    names: tuple[str, ...] = OCCSIM_CAMERAS,
+    scale: float = TEST_SCALE,
 ) -> np.ndarray:
-    """(6, 4, 4) VAD ``lidar2img`` in VAD's camera order, for the 1600 x 900 images scaled by 0.8.
+    """(6, 4, 4) VAD ``lidar2img`` in VAD's camera order, for the 1600 x 900 images scaled by ``scale``.
 
     Args:
         intrinsics: (6, 3, 3) for OccSim images of size ``hw``.
         cam2ego: (6, 4, 4) OpenCV camera frame -> OccSim ego frame.
         hw: (height, width) of the OccSim images.
         names: the camera names in the order of ``intrinsics`` and ``cam2ego``.
+        scale: the variant's test-time image scale.
     """
-    scale = np.diag([TEST_SCALE, TEST_SCALE, 1.0, 1.0])
+    scaling = np.diag([scale, scale, 1.0, 1.0])
     to_full = np.diag([NUSCENES_HW[1] / hw[1], NUSCENES_HW[0] / hw[0], 1.0])
     out = []
     for i in camera_permutation(names):
         viewpad = np.eye(4)
         viewpad[:3, :3] = to_full @ np.asarray(intrinsics[i], dtype=np.float64)
         lidar2cam = np.linalg.inv(np.asarray(cam2ego[i], dtype=np.float64)) @ LIDAR2EGO
-        out.append(scale @ viewpad @ lidar2cam)
+        out.append(scaling @ viewpad @ lidar2cam)
     return np.stack(out)
 
 
@@ -251,7 +262,7 @@ def history_offsets(poses: list[np.ndarray], ego_pose: np.ndarray, speed: float)
 class VADInputs:
     """One frame of VAD's test-time inputs (batch of one)."""
 
-    img: np.ndarray  # (6, 3, 736, 1280) float32
+    img: np.ndarray  # (6, 3, H_pad, W_pad) float32
     img_metas: dict[str, Any]  # can_bus, lidar2img, img_shape, pad_shape, ori_shape, scene_token
     ego_fut_cmd: np.ndarray  # (3,) [right, left, straight]
     ego_lcf_feat: np.ndarray  # (9,)
@@ -262,7 +273,8 @@ class VADInputs:
 class VADInputBuilder:
     """Keeps the few poses of history that ``ego_lcf_feat`` and ``ego_his_trajs`` need."""
 
-    norm: ImageNorm = IMAGENET_NORM
+    norm: ImageNorm = CAFFE_NORM
+    scale: float = TEST_SCALE  # the variant's test-time image scale
     scene_token: str = "occsim"
     poses: list[np.ndarray] = field(default_factory=list)
 
@@ -276,12 +288,13 @@ class VADInputBuilder:
         images = np.asarray(observation["images"])
         pose = np.asarray(observation["ego_pose"], dtype=np.float64)
         ego = np.asarray(observation["ego"], dtype=np.float64)
-        img, img_shape, pad_shape = vad_images(images, self.norm)
+        img, _, pad_shape = vad_images(images, self.norm, scale=self.scale)
+        l2i = lidar2img(observation["intrinsics"], observation["cam2ego"], images.shape[1:3], scale=self.scale)
         metas = {
             "can_bus": can_bus(pose, ego),
-            "lidar2img": list(lidar2img(observation["intrinsics"], observation["cam2ego"], images.shape[1:3])),
-            "img_shape": [img_shape] * 6,
-            "ori_shape": [img_shape] * 6,
+            "lidar2img": list(l2i),
+            "img_shape": [pad_shape] * 6,  # PadMultiViewImage overwrites it with the padded shape
+            "ori_shape": [(*NUSCENES_HW, 3)] * 6,
             "pad_shape": [pad_shape] * 6,
             "scene_token": self.scene_token,
         }
@@ -294,101 +307,3 @@ class VADInputBuilder:
         )
         self.poses = [*self.poses[-1:], pose]
         return inputs
-
-
-class VADModel:
-    """A VAD checkpoint behind OccSim's planner contract (``reset(info)``, ``infer(request) -> (6, 2)``).
-
-    Needs VAD's repository (its ``projects.mmdet3d_plugin``), mmcv, mmdet3d and a CUDA device, as VAD's own test
-    script does; ``missing_requirements`` says which are absent.
-    """
-
-    def __init__(self, checkpoint: str, config: str | None = None, vad_root: str | None = None, device: str = "cuda"):
-        root = vad_root or os.environ.get("OCCSIM_VAD_ROOT") or os.getcwd()
-        config = config or os.path.join(root, "projects", "configs", "VAD", "VAD_base_e2e.py")
-        missing = missing_requirements(checkpoint, config, root)
-        if missing:
-            raise RuntimeError("cannot run VAD: " + "; ".join(missing))
-        if root not in sys.path:
-            sys.path.insert(0, root)
-        import importlib
-
-        import torch
-        from mmcv import Config
-        from mmcv.runner import load_checkpoint
-        from mmdet3d.models import build_model
-
-        cfg = Config.fromfile(config)
-        importlib.import_module("projects.mmdet3d_plugin")
-        model = build_model(cfg.model, test_cfg=cfg.get("test_cfg"))
-        load_checkpoint(model, checkpoint, map_location="cpu")
-        self.torch, self.device = torch, device
-        self.model = model.to(device).eval()
-        norm = cfg.get("img_norm_cfg", None)
-        self.builder = VADInputBuilder(
-            ImageNorm(tuple(norm["mean"]), tuple(norm["std"]), bool(norm["to_rgb"])) if norm else IMAGENET_NORM
-        )
-        self.prev_bev, self.prev_pos, self.prev_angle = None, None, None
-        self.episode = 0
-
-    def reset(self, info: dict[str, Any]) -> None:
-        """A new episode: fresh scene token, no previous BEV."""
-        self.episode += 1
-        self.builder.reset(f"occsim-{self.episode}")
-        self.prev_bev = None
-
-    def infer(self, request: dict[str, Any]) -> np.ndarray:
-        """Waypoints (6, 2) in OccSim's ego frame, with VAD's temporal BEV handling from ``forward_test``."""
-        torch = self.torch
-        inputs = self.builder.build(request)
-        metas = dict(inputs.img_metas)
-        bus = metas["can_bus"].copy()
-        position, angle = bus[:3].copy(), bus[-1]
-        if self.prev_bev is not None:
-            bus[:3] -= self.prev_pos
-            bus[-1] -= self.prev_angle
-        else:
-            bus[:3] = 0.0
-            bus[-1] = 0.0
-        metas["can_bus"] = bus
-        with torch.no_grad():
-            img = torch.from_numpy(inputs.img)[None].to(self.device)
-            feats = self.model.extract_feat(img=img, img_metas=[metas])
-            outs = self.model.pts_bbox_head(
-                feats,
-                [metas],
-                prev_bev=self.prev_bev,
-                ego_his_trajs=torch.from_numpy(inputs.ego_his_trajs).float()[None, None].to(self.device),
-                ego_lcf_feat=torch.from_numpy(inputs.ego_lcf_feat).float()[None, None].to(self.device),
-            )
-        self.prev_bev, self.prev_pos, self.prev_angle = outs["bev_embed"], position, angle
-        preds = outs["ego_fut_preds"][0].detach().cpu().numpy()
-        return waypoints_from_vad(preds, int(request["command"]))
-
-
-def missing_requirements(checkpoint: str | None, config: str | None, vad_root: str | None) -> list[str]:
-    """Everything that running VAD needs and this machine lacks, each with where it was looked for."""
-    import importlib.util
-
-    missing = []
-    for module, hint in (("mmcv", "mmcv-full 1.4 (VAD's install guide)"), ("mmdet3d", "mmdet3d 0.17.1")):
-        if importlib.util.find_spec(module) is None:
-            missing.append(f"Python module '{module}' is not installed ({hint})")
-    plugin = os.path.join(vad_root or "", "projects", "mmdet3d_plugin", "__init__.py")
-    if not vad_root or not os.path.isfile(plugin):
-        missing.append(f"VAD's plugin not found at {plugin} (set OCCSIM_VAD_ROOT to a clone of hustvl/VAD)")
-    if not config or not os.path.isfile(config):
-        missing.append(f"VAD config not found: {config}")
-    if not checkpoint or not os.path.isfile(checkpoint):
-        missing.append(f"VAD checkpoint not found: {checkpoint} (e.g. VAD_base.pth from VAD's model zoo)")
-    return missing
-
-
-def make_model() -> VADModel:
-    """For ``remote_server.py --model vad_contract:make_model``: paths from OCCSIM_VAD_CHECKPOINT / _CONFIG / _ROOT."""
-    return VADModel(
-        os.environ.get("OCCSIM_VAD_CHECKPOINT", ""),
-        os.environ.get("OCCSIM_VAD_CONFIG"),
-        os.environ.get("OCCSIM_VAD_ROOT"),
-        os.environ.get("OCCSIM_VAD_DEVICE", "cuda"),
-    )

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-from occsim.planners import make_planner
-from occsim.planners.vad_contract import (
+from occsim.planners.vad.contract import (
     CAFFE_NORM,
     IMAGENET_NORM,
     LIDAR_IN_EGO,
@@ -15,7 +14,6 @@ from occsim.planners.vad_contract import (
     history_offsets,
     lidar2img,
     lidar_to_ego,
-    missing_requirements,
     vad_images,
     waypoints_from_vad,
 )
@@ -151,9 +149,27 @@ def test_input_builder_on_a_real_observation():
     assert second.ego_lcf_feat[1] == pytest.approx(moved / 0.5, rel=1e-3)  # yaw ~ 0: all of v in vy
 
 
-def test_missing_vad_says_what_and_where(tmp_path):
-    missing = missing_requirements(str(tmp_path / "VAD_base.pth"), None, str(tmp_path))
-    text = "\n".join(missing)
-    assert "mmdet3d" in text and "VAD_base.pth" in text and "OCCSIM_VAD_ROOT" in text
-    with pytest.raises(RuntimeError, match="checkpoint not found"):
-        make_planner(f"vad:{tmp_path / 'VAD_base.pth'}")
+def test_tiny_scale_and_padded_img_shape():
+    views = np.zeros((6, 32, 56, 3), np.uint8)
+    img, scaled, padded = vad_images(views, CAFFE_NORM, scale=0.4)
+    assert img.shape == (6, 3, 384, 640) and scaled == (360, 640, 3) and padded == (384, 640, 3)
+    rig = CameraRig.nuscenes((32, 56))
+    base, tiny = (
+        lidar2img(rig.intrinsics, rig.cam2ego, rig.hw),
+        lidar2img(rig.intrinsics, rig.cam2ego, rig.hw, scale=0.4),
+    )
+    assert tiny[:, :2] == pytest.approx(base[:, :2] * 0.5)  # pixel rows scale with the image
+    assert tiny[:, 2:] == pytest.approx(base[:, 2:])
+
+
+def test_builder_defaults_to_caffe_input_and_the_padded_img_shape():
+    import gymnasium as gym
+
+    env = gym.make("OccSim-v0", scenario="bus_ahead", camera_hw=(32, 56))
+    obs, _ = env.reset(seed=0)
+    tiny = VADInputBuilder(scale=0.4).build(obs)
+    assert tiny.img.shape == (6, 3, 384, 640)
+    assert tiny.img_metas["img_shape"] == [(384, 640, 3)] * 6  # what the encoder divides projected pixels by
+    assert tiny.img_metas["ori_shape"] == [(900, 1600, 3)] * 6
+    front = obs["images"][1].astype(np.float32)  # OccSim's front camera is VAD's first
+    assert tiny.img[0, 0, 0, 0] == pytest.approx(front[0, 0, 2] - 103.530, abs=1.0)  # blue first, mean only
