@@ -1,5 +1,6 @@
-"""VAD's attention blocks: multi-scale deformable attention and the modules built on it, multi-head attention and
-the FFN, with the parameter names of hustvl/VAD's checkpoints.
+"""VAD's attention blocks, with the parameter names of hustvl/VAD's checkpoints.
+
+Multi-scale deformable attention and the modules built on it, multi-head attention and the FFN.
 
 References are to hustvl/VAD at 1688c4b1 (``modules/`` is ``projects/mmdet3d_plugin/VAD/modules/``) and to mmcv
 1.4.0, whose pure-PyTorch pieces these reproduce.
@@ -59,7 +60,13 @@ class FFN(nn.Module):
 
 
 class MultiheadAttention(nn.Module):
-    """mmcv's ``MultiheadAttention`` wrapper (sequence first): positions added to query and key, value as given."""
+    """mmcv's ``MultiheadAttention`` wrapper (sequence first): positions added to query and key, value as given.
+
+    torch's attention is called as mmcv 1.4.0 calls it (``mmcv/cnn/bricks/transformer.py:192``, used by every
+    ``MultiheadAttention`` in ``projects/configs/VAD/VAD_*_e2e.py``): without ``need_weights``, i.e. torch's default
+    True, which takes the explicit softmax path rather than the fused kernel; the two differ by float rounding
+    (~1e-7), so this keeps the port's arithmetic the official one.
+    """
 
     def __init__(self, embed: int, heads: int):
         super().__init__()
@@ -84,12 +91,18 @@ class MultiheadAttention(nn.Module):
             key_pos = query_pos
         q = query if query_pos is None else query + query_pos
         k = key if key_pos is None else key + key_pos
-        return query + self.attn(q, k, value, key_padding_mask=key_padding_mask, need_weights=False)[0]
+        return query + self.attn(q, k, value, key_padding_mask=key_padding_mask)[0]
 
 
 class TemporalSelfAttention(nn.Module):
-    """BEVFormer's temporal self-attention (``modules/temporal_self_attention.py``): each BEV query samples the
-    previous BEV (aligned by the shifted reference points) and the current queries; the two are averaged.
+    """BEVFormer's temporal self-attention (``modules/temporal_self_attention.py``).
+
+    Each BEV query samples the previous BEV (aligned by the shifted reference points) and the current queries; the
+    two are averaged.
+
+    As the original: offsets and weights come from the previous BEV concatenated with the query plus its position
+    (``:191``); on a scene's first frame the "previous BEV" is this layer's own input queries, twice (``:174``); the
+    two samplings are averaged (``:256``) before the output projection.
     """
 
     def __init__(self, embed: int, heads: int, points: int, queue: int = 2):
@@ -135,7 +148,9 @@ class TemporalSelfAttention(nn.Module):
 class DeformableAttention3D(nn.Module):
     """BEVFormer's ``MSDeformableAttention3D``: per camera, points around each query's Z anchors' projections.
 
-    No output projection and no residual here (the spatial cross-attention adds them).
+    No output projection and no residual here (the spatial cross-attention adds them). The sampling points are
+    split anchor-fastest (``modules/spatial_cross_attention.py:359-363``): point p samples around anchor
+    p % anchors.
     """
 
     def __init__(self, embed: int, heads: int, levels: int, points: int):
@@ -165,8 +180,9 @@ class DeformableAttention3D(nn.Module):
 
 
 class SpatialCrossAttention(nn.Module):
-    """BEVFormer's spatial cross-attention (``modules/spatial_cross_attention.py``): each BEV query gathers from
-    the cameras that see one of its Z anchors, averaged over those cameras.
+    """BEVFormer's spatial cross-attention (``modules/spatial_cross_attention.py``).
+
+    Each BEV query gathers from the cameras that see one of its Z anchors, averaged over those cameras.
     """
 
     def __init__(self, embed: int, heads: int, levels: int, points: int):
@@ -184,7 +200,9 @@ class SpatialCrossAttention(nn.Module):
     ) -> torch.Tensor:
         """(B, HW, C) queries; ``value`` (N, S, B, C); projections (N, B, HW, anchors, 2) and mask (N, B, HW, anchors).
 
-        As the original: the queries each camera attends are chosen by batch element 0's mask.
+        As the original: the queries each camera attends are chosen by batch element 0's mask
+        (``modules/spatial_cross_attention.py:133``); a query's sum over cameras is divided by the number of
+        cameras that see any of its anchors, at least 1 (``:163-166``).
         """
         b, hw, c = query.shape
         cams = reference_points_cam.shape[0]
@@ -211,8 +229,9 @@ class SpatialCrossAttention(nn.Module):
 
 
 class DecoderDeformableAttention(nn.Module):
-    """VAD's ``CustomMSDeformableAttention`` (``modules/decoder.py``): object or map queries sample the BEV around
-    their reference points; sequence first, residual included.
+    """VAD's ``CustomMSDeformableAttention`` (``modules/decoder.py``).
+
+    Object or map queries sample the BEV around their reference points; sequence first, residual included.
     """
 
     def __init__(self, embed: int, heads: int, points: int, levels: int = 1):

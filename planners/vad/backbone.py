@@ -80,8 +80,10 @@ class _Conv(nn.Module):
 
 
 class FPN(nn.Module):
-    """mmdet's FPN with ``add_extra_convs='on_output'``: extra levels by stride-2 3 x 3 convolutions on the last
-    output (no ReLU before the first one, as ``relu_before_extra_convs`` only applies from the second on).
+    """mmdet's FPN with ``add_extra_convs='on_output'``.
+
+    Extra levels by stride-2 3 x 3 convolutions on the last output (no ReLU before the first one, as
+    ``relu_before_extra_convs`` only applies from the second on).
     """
 
     def __init__(self, in_channels: tuple[int, ...], out_channels: int, outputs: int):

@@ -1,5 +1,7 @@
-"""VAD's transformer decoders: detection and map decoders over the BEV (deformable cross-attention, box
-refinement), and the one-layer interaction decoders of the motion and planning heads.
+"""VAD's transformer decoders.
+
+Detection and map decoders over the BEV (deformable cross-attention, box refinement), and the one-layer
+interaction decoders of the motion and planning heads.
 
 References are to hustvl/VAD at 1688c4b1 (``modules/decoder.py``, ``VAD_transformer.py``).
 """
@@ -7,10 +9,9 @@ References are to hustvl/VAD at 1688c4b1 (``modules/decoder.py``, ``VAD_transfor
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from occsim.planners.vad.attention import FFN, DecoderDeformableAttention, MultiheadAttention
 from occsim.planners.vad.config import VADConfig
+from torch import nn
 
 
 def inverse_sigmoid(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -25,7 +26,10 @@ class DecoderLayer(nn.Module):
     def __init__(self, cfg: VADConfig):
         super().__init__()
         self.attentions = nn.ModuleList(
-            [MultiheadAttention(cfg.embed, cfg.heads), DecoderDeformableAttention(cfg.embed, cfg.heads, cfg.decoder_points)]
+            [
+                MultiheadAttention(cfg.embed, cfg.heads),
+                DecoderDeformableAttention(cfg.embed, cfg.heads, cfg.decoder_points),
+            ]
         )
         self.ffns = nn.ModuleList([FFN(cfg.embed, cfg.ffn)])
         self.norms = nn.ModuleList(nn.LayerNorm(cfg.embed) for _ in range(3))
@@ -66,8 +70,9 @@ class RefiningDecoder(nn.Module):
 
 
 class InteractionLayer(nn.Module):
-    """``cross_attn, norm, ffn, norm`` with multi-head attention: the motion and planning heads' one-layer decoders
-    (mmcv ``BaseTransformerLayer``, ``CustomTransformerDecoder`` with a single layer).
+    """``cross_attn, norm, ffn, norm`` with multi-head attention: the motion and planning heads' decoder layer.
+
+    mmcv's ``BaseTransformerLayer`` inside VAD's ``CustomTransformerDecoder`` with a single layer.
     """
 
     def __init__(self, cfg: VADConfig):

@@ -1,5 +1,7 @@
-"""The BEV encoder (BEVFormer's, as VAD carries it): BEV queries attend the previous BEV (temporal self-attention)
-and the six cameras (spatial cross-attention) over several layers.
+"""The BEV encoder (BEVFormer's, as VAD carries it).
+
+BEV queries attend the previous BEV (temporal self-attention) and the six cameras (spatial cross-attention) over
+several layers.
 
 Quirks of the original kept on purpose, because the released weights were trained with them (hustvl/VAD at
 1688c4b1; ``modules/`` = ``projects/mmdet3d_plugin/VAD/modules/``):
@@ -10,6 +12,9 @@ Quirks of the original kept on purpose, because the released weights were traine
   Base's 200 x 200 grid, a corner of Tiny's 100 x 100 one; nearest neighbour in index space (rows 0.6 m, columns
   0.3 m on Tiny), as torchvision 0.10's ``rotate`` did.
 - ``VAD_transformer.py:231-249``: the shift uses the absolute yaw (``can_bus[-2]``) with the translation delta.
+- ``modules/encoder.py:194-199,205-222``: every layer's temporal self-attention reads the previous BEV paired with
+  the encoder's *input* BEV queries (not the previous layer's output), with the shifted references for the
+  previous BEV and (through the missing clone) shifted ones for the queries too.
 """
 
 from __future__ import annotations
@@ -17,10 +22,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
-
 from occsim.planners.vad.attention import FFN, SpatialCrossAttention, TemporalSelfAttention
 from occsim.planners.vad.config import PC_RANGE, VADConfig
+from torch import nn
 
 
 class EncoderLayer(nn.Module):
@@ -149,7 +153,7 @@ def bev_shift(can_bus: torch.Tensor, cfg: VADConfig) -> torch.Tensor:
 
 
 def rotate_bev(bev: torch.Tensor, angle: float, center: tuple[int, int]) -> torch.Tensor:
-    """torchvision 0.10's ``rotate(img, angle, center)`` on a (C, H, W) tensor: nearest, zero fill, no expand.
+    """The ``rotate(img, angle, center)`` of torchvision 0.10 on a (C, H, W) tensor: nearest, zero fill, no expand.
 
     Counter-clockwise by ``angle`` degrees about ``center`` (column, row), in pixel-index space.
     """

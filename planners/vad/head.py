@@ -1,5 +1,6 @@
-"""VAD's head: the perception transformer (BEV encoder, detection and map decoders), the motion decoders and the
-planning decoders, with the checkpoints' parameter names (``pts_bbox_head.*``).
+"""VAD's head, with the checkpoints' parameter names (``pts_bbox_head.*``).
+
+The perception transformer (BEV encoder, detection and map decoders), the motion decoders and the planning decoders.
 
 References are to hustvl/VAD at 1688c4b1: ``VAD_head.py`` and ``VAD_transformer.py`` in
 ``projects/mmdet3d_plugin/VAD/``. Quirks kept because the released weights were trained with them:
@@ -9,16 +10,18 @@ References are to hustvl/VAD at 1688c4b1: ``VAD_head.py`` and ``VAD_transformer.
 - ``VAD_head.py:746-750,1767-1771``: a map vector's position is its point nearest that corner.
 - ``VAD_head.py:1774-1831``: map vectors for the motion-map decoder pass a 0.5 score, lie within 0.2 normalised
   units (6 m across, 12 m along) of the agent, and one always-valid zero key at (1, 1) is appended.
+- ``VAD_head.py:397`` builds the lane encoder as ``LaneNet(256, 128, 3)`` whatever the width; the port's
+  ``LaneNet(embed, embed // 2, 3)`` is the same for both released variants (embed 256) and keeps narrower test
+  models consistent.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from occsim.planners.vad.config import PC_RANGE, VADConfig
 from occsim.planners.vad.decoders import InteractionDecoder, RefiningDecoder, inverse_sigmoid
 from occsim.planners.vad.encoder import BEVEncoder, bev_shift, rotate_bev
+from torch import nn
 
 
 class LearnedPositionalEncoding(nn.Module):
@@ -64,9 +67,12 @@ class PerceptionTransformer(nn.Module):
 
         Args:
             feats: per level (B, N, C, h, w).
-            bev_queries: (HW, C); bev_pos: (B, C, bev_h, bev_w).
+            bev_queries: (HW, C).
+            bev_pos: (B, C, bev_h, bev_w).
             prev_bev: (HW, B, C) or None.
             can_bus: (B, 18) float64 with the deltas in place (``[-1]``: the yaw change [deg], rotating prev_bev).
+            lidar2img: (B, N, 4, 4).
+            pad_hw: the padded image size the projections are normalised by.
         """
         cfg = self.cfg
         b = feats[0].shape[0]
@@ -133,8 +139,9 @@ class LaneMLP(nn.Module):
 
 
 class LaneNet(nn.Module):
-    """VectorNet-style polyline encoder (``VAD_head.py:27-69``): per point MLP, concatenated with the max over the
-    polyline's points, three times; then the max over points.
+    """VectorNet-style polyline encoder (``VAD_head.py:27-69``).
+
+    Per point MLP, concatenated with the max over the polyline's points, three times; then the max over points.
     """
 
     def __init__(self, cin: int, hidden: int, layers: int):
@@ -168,8 +175,9 @@ def nearest_corner_points(points: torch.Tensor) -> torch.Tensor:
 
 
 def select_and_pad(query, pos, score, threshold):
-    """Per batch element the entries whose best sigmoid score passes ``threshold``, zero-padded to the longest
-    (``VAD_head.py:1835-1897`` without the fixed pad): (B, Q', C), (B, Q', 2), padding mask (B, Q').
+    """Per batch element the entries whose best sigmoid score passes ``threshold``, zero-padded to the longest.
+
+    ``VAD_head.py:1835-1897`` without the fixed pad: (B, Q', C), (B, Q', 2), padding mask (B, Q').
     """
     keep = score.sigmoid().max(dim=-1)[0] > threshold
     longest = int(keep.sum(-1).max())
@@ -317,7 +325,12 @@ class VADHead(nn.Module):
         ca_query = motion_hs.permute(1, 0, 2).flatten(0, 1).unsqueeze(0)  # (1, B * A * modes, C)
         query_pos = self.pos_mlp(torch.zeros((1, ca_query.shape[1], 2), device=ca_query.device))
         ca_query = self.motion_map_decoder(
-            ca_query, keys.permute(1, 0, 2), keys.permute(1, 0, 2), query_pos, self.pos_mlp(key_pos.permute(1, 0, 2)), mask
+            ca_query,
+            keys.permute(1, 0, 2),
+            keys.permute(1, 0, 2),
+            query_pos,
+            self.pos_mlp(key_pos.permute(1, 0, 2)),
+            mask,
         )
         motion_hs = motion_hs.permute(1, 0, 2).unflatten(1, (agents, cfg.fut_mode))
         ca_query = ca_query.squeeze(0).unflatten(0, (b, agents, cfg.fut_mode))

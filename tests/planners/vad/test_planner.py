@@ -79,8 +79,9 @@ def test_folded_channels_last_inference_matches_the_plain_model(small_folder):
 def test_a_suite_runs_vad_from_a_converted_folder_and_refuses_a_bad_path(tmp_path, small_folder):
     import json
 
-    from occsim.cli import app
     from typer.testing import CliRunner
+
+    from occsim.cli import app
 
     out = tmp_path / "suite"
     args = ["suite", "bus_ahead", "--planner", f"vad:{small_folder}", "--camera-hw", "32x56", "--runs", "1"]
@@ -89,5 +90,7 @@ def test_a_suite_runs_vad_from_a_converted_folder_and_refuses_a_bad_path(tmp_pat
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(records) == 1 and records[0]["planner"] == f"vad:{small_folder}"
     assert records[0]["outcome"] != "error" and records[0]["steps"] > 0
-    bad = CliRunner().invoke(app, ["suite", "bus_ahead", "--planner", f"vad:{tmp_path / 'nothing.pth'}", "--out", str(tmp_path / "b")])
+    bad = CliRunner().invoke(
+        app, ["suite", "bus_ahead", "--planner", f"vad:{tmp_path / 'nothing.pth'}", "--out", str(tmp_path / "b")]
+    )
     assert bad.exit_code == 2 and "nothing.pth: no such checkpoint" in bad.output
