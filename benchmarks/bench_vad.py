@@ -2,12 +2,14 @@
 
 Every figure comes from one run on this machine, with seeded (untrained) weights in the released layout: the cost
 of a plan does not depend on the weights' values. Per variant and per setting, the median over ``--frames`` plans
-of one OccSim observation (bus_ahead, 6 x 450 x 800, as ``occsim suite --camera-hw 450x800``) after one warm-up:
+of one OccSim observation (bus_ahead, 6 x 450 x 800, as ``occsim suite --camera-hw 450x800``) after one warm-up,
+the settings taking turns plan by plan so that drift in the machine's speed hits all of them alike:
 
-- ``plain``: the model as loaded (batch norms as layers, contiguous tensors), fp32;
-- ``fused``: batch norms folded into the convolutions, the image encoder channels-last, fp32 (the planner's default);
-- ``bf16``: as ``fused`` with the ResNet and FPN in bfloat16 (``VADPlanner(path, dtype="bfloat16")``), and how far
-  its waypoints move from fp32 ones.
+- ``plain``: the model as loaded (batch norms as layers, weights contiguous), fp32;
+- ``fused``: batch norms folded into the convolutions, the image encoder channels-last, fp32 (``dtype="float32"``:
+  the official arithmetic);
+- ``bf16``: as ``fused`` with the ResNet and FPN in bfloat16 (the planner's default on a CPU with native bf16), and
+  how far its waypoints move from fp32 ones.
 
 Each plan is split into building VAD's inputs from the observation, the image encoder (ResNet-50 + FPN) and the
 head (BEV encoder, decoders, motion and planning). FLOPs are counted with ``torch.utils.flop_counter`` (matrix
@@ -80,12 +82,17 @@ def head(model, feats, inputs) -> dict[str, torch.Tensor]:
     return model.pts_bbox_head(feats, model.state.prev_bev, can_bus, lidar2img, model.cfg.pad_hw)
 
 
-def measure(model, cfg, frame: PlannerInput, frames: int) -> dict:
-    builder = VADInputBuilder(scale=cfg.scale)
-    model.reset()
-    timed_plan(model, builder, frame)
-    runs = [timed_plan(model, builder, frame) for _ in range(frames)]
-    return {part: statistics.median(r[part] for r in runs) for part in runs[0]}
+def measure(models: dict, cfg, frame: PlannerInput, frames: int) -> dict[str, dict[str, float]]:
+    """Median seconds per part for each setting, the settings taking turns frame by frame (drift hits all alike)."""
+    builders = {name: VADInputBuilder(scale=cfg.scale) for name in models}
+    for name, model in models.items():
+        model.reset()
+        timed_plan(model, builders[name], frame)  # warm-up
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in models}
+    for _ in range(frames):
+        for name, model in models.items():
+            runs[name].append(timed_plan(model, builders[name], frame))
+    return {name: {part: statistics.median(r[part] for r in rs) for part in rs[0]} for name, rs in runs.items()}
 
 
 def plan_of(model, cfg, frame: PlannerInput) -> np.ndarray:
@@ -101,10 +108,11 @@ def flops(model, cfg, frame: PlannerInput) -> dict[str, float]:
     builder = VADInputBuilder(scale=cfg.scale)
     inputs = builder.build(frame.as_dict())
     img = torch.from_numpy(inputs.img)[None]
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+    model.requires_grad_(False)  # the counter's module tracker fails on inference tensors and on no-grad views
+    with FlopCounterMode(display=False) as counter:
         feats = model.image_features(img)
     image = counter.get_total_flops()
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False) as counter:
         head(model, feats, inputs)
     return {"image_encoder_gflop": image / 1e9, "head_gflop": counter.get_total_flops() / 1e9}
 
@@ -112,18 +120,16 @@ def flops(model, cfg, frame: PlannerInput) -> dict[str, float]:
 def bench_variant(cfg, frames: int, frame: PlannerInput) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = save_folder(cfg, synthetic_state(cfg, seed=0), Path(tmp) / cfg.name)
-        plain = load_model(folder).eval()
-        counted = flops(plain, cfg, frame)
-        settings = {"plain": measure(plain, cfg, frame, frames)}
-        reference = plan_of(plain, cfg, frame)
-        del plain
-        fused = load_model(folder).prepare_for_inference()
-        settings["fused"] = measure(fused, cfg, frame, frames)
-        fused_error = float(np.abs(plan_of(fused, cfg, frame) - reference).max())
-        del fused
-        bf16 = load_model(folder).prepare_for_inference(torch.bfloat16)
-        settings["bf16"] = measure(bf16, cfg, frame, frames)
-        bf16_error = float(np.abs(plan_of(bf16, cfg, frame) - reference).max())
+        models = {
+            "plain": load_model(folder).eval(),
+            "fused": load_model(folder).prepare_for_inference(),
+            "bf16": load_model(folder).prepare_for_inference(torch.bfloat16),
+        }
+        counted = flops(load_model(folder).eval(), cfg, frame)
+        settings = measure(models, cfg, frame, frames)
+        reference = plan_of(models["plain"], cfg, frame)
+        fused_error = float(np.abs(plan_of(models["fused"], cfg, frame) - reference).max())
+        bf16_error = float(np.abs(plan_of(models["bf16"], cfg, frame) - reference).max())
     total_gflop = counted["image_encoder_gflop"] + counted["head_gflop"]
     estimate = {kind: total_gflop / (peak * 1e3 * ASSUMED_EFFICIENCY) for kind, peak in H100_PEAK_TFLOPS.items()}
     return {

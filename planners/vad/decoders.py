@@ -86,6 +86,13 @@ class InteractionLayer(nn.Module):
         query = self.norms[0](self.attentions[0](query, key, value, query_pos, key_pos, key_padding_mask))
         return self.norms[1](self.ffns[0](query))
 
+    def forward_shared_keys(self, query, query_pos, keys, key_offsets, offset_encoder, key_padding_mask):
+        """The layer with ``MultiheadAttention.forward_shared_keys`` (batch-first tensors)."""
+        attended = self.attentions[0].forward_shared_keys(
+            query, query_pos, keys, key_offsets, offset_encoder, key_padding_mask
+        )
+        return self.norms[1](self.ffns[0](self.norms[0](attended)))
+
 
 class InteractionDecoder(nn.Module):
     """One interaction layer under ``layers.0`` (the checkpoints' names)."""

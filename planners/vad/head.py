@@ -321,39 +321,33 @@ class VADHead(nn.Module):
         motion_hs = self.motion_decoder(query, query, query, pos, pos)
         agent_xy = coords_bev[-1].unsqueeze(2).repeat(1, 1, cfg.fut_mode, 1).flatten(1, 2)  # (B, A * modes, 2)
         lanes = self.lane_encoder(last_map_hs.view(b, cfg.map_vectors, cfg.map_points, -1))
-        keys, key_pos, mask = self._map_for_agents(agent_xy, lanes, map_score, map_points)
-        ca_query = motion_hs.permute(1, 0, 2).flatten(0, 1).unsqueeze(0)  # (1, B * A * modes, C)
-        query_pos = self.pos_mlp(torch.zeros((1, ca_query.shape[1], 2), device=ca_query.device))
-        ca_query = self.motion_map_decoder(
-            ca_query,
-            keys.permute(1, 0, 2),
-            keys.permute(1, 0, 2),
-            query_pos,
-            self.pos_mlp(key_pos.permute(1, 0, 2)),
-            mask,
+        keys, offsets, mask = self._map_for_agents(agent_xy, lanes, map_score, map_points)
+        # every agent and mode is its own length-1 query over the map (VAD_head.py:660-675); the query position is
+        # pos_mlp((0, 0)), its bias
+        ca_query = self.motion_map_decoder.layers[0].forward_shared_keys(
+            motion_hs.permute(1, 0, 2), self.pos_mlp.bias, keys, offsets, self.pos_mlp, mask
         )
         motion_hs = motion_hs.permute(1, 0, 2).unflatten(1, (agents, cfg.fut_mode))
-        ca_query = ca_query.squeeze(0).unflatten(0, (b, agents, cfg.fut_mode))
-        return torch.cat([motion_hs, ca_query], dim=-1)
+        return torch.cat([motion_hs, ca_query.unflatten(1, (agents, cfg.fut_mode))], dim=-1)
 
     def _map_for_agents(self, agent_xy, lanes, map_score, map_points):
-        """``select_and_pad_pred_map``: confident map vectors near each agent, relative to it, plus a fixed pad."""
+        """``select_and_pad_pred_map`` (``VAD_head.py:1774-1831``): the confident map vectors and a fixed pad.
+
+        Returns the keys shared by every agent (B, K + 1, C), their positions relative to each agent
+        (B, N, K + 1, 2) and the mask (B, N, K + 1): padding, and vectors farther than ``dis_thresh`` from the
+        agent; the last key is the always-valid zero vector at (1, 1).
+        """
         cfg = self.cfg
         corner = nearest_corner_points(map_points)
-        lanes, corner, mask = select_and_pad(lanes, corner, map_score, cfg.map_thresh)
-        agents = agent_xy.shape[1]
-        lanes = lanes.unsqueeze(1).repeat(1, agents, 1, 1)
-        corner = corner.unsqueeze(1).repeat(1, agents, 1, 1)
-        mask = mask.unsqueeze(1).repeat(1, agents, 1)
-        relative = corner - agent_xy[:, :, None, :]
+        lanes, corner, padding = select_and_pad(lanes, corner, map_score, cfg.map_thresh)
+        b, n = agent_xy.shape[:2]
+        relative = corner[:, None] - agent_xy[:, :, None, :]
         far = ~(torch.sqrt(relative[..., 0] ** 2 + relative[..., 1] ** 2) <= cfg.dis_thresh)
-        mask = (mask | far).flatten(0, 1)
-        lanes, relative = lanes.flatten(0, 1), relative.flatten(0, 1)
-        n = mask.shape[0]
-        lanes = torch.cat([lanes, lanes.new_zeros((n, 1, lanes.shape[-1]))], dim=1)
-        relative = torch.cat([relative, relative.new_ones((n, 1, 2))], dim=1)
-        mask = torch.cat([mask, mask.new_zeros((n, 1))], dim=1)
-        return lanes, relative, mask
+        mask = padding[:, None, :] | far
+        keys = torch.cat([lanes, lanes.new_zeros((b, 1, lanes.shape[-1]))], dim=1)
+        relative = torch.cat([relative, relative.new_ones((b, n, 1, 2))], dim=2)
+        mask = torch.cat([mask, mask.new_zeros((b, n, 1))], dim=2)
+        return keys, relative, mask
 
     def _plan(self, motion_hs, agent_score, coords_bev, last_map_hs, map_score, map_points):
         """The ego query meets the agents, then the map; (B, 3 commands, steps, 2) per-step offsets."""

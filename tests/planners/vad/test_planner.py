@@ -94,3 +94,20 @@ def test_a_suite_runs_vad_from_a_converted_folder_and_refuses_a_bad_path(tmp_pat
         app, ["suite", "bus_ahead", "--planner", f"vad:{tmp_path / 'nothing.pth'}", "--out", str(tmp_path / "b")]
     )
     assert bad.exit_code == 2 and "nothing.pth: no such checkpoint" in bad.output
+
+
+def test_the_image_encoder_dtype_is_bf16_only_where_the_cpu_has_it(small_folder, monkeypatch):
+    from occsim.planners.vad.planner import DTYPE_VARIABLE, encoder_dtype, native_bf16
+
+    cpu = torch.device("cpu")
+    assert encoder_dtype("auto", cpu) == (torch.bfloat16 if native_bf16(cpu) else torch.float32)
+    assert encoder_dtype("float32", cpu) == torch.float32
+    with pytest.raises(ValueError, match="'fp8' is not one of auto, float32"):
+        encoder_dtype("fp8", cpu)
+    exact = VADPlanner(str(small_folder), dtype="float32")
+    assert exact.model.backbone_dtype == torch.float32
+    assert next(exact.model.img_backbone.parameters()).dtype == torch.float32
+    monkeypatch.setenv(DTYPE_VARIABLE, "bfloat16")
+    assert VADPlanner(str(small_folder)).model.backbone_dtype == torch.bfloat16
+    monkeypatch.setenv(DTYPE_VARIABLE, "fp8")
+    assert any("OCCSIM_VAD_DTYPE" in p for p in VADPlanner.check_argument(str(small_folder)))
