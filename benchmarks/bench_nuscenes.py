@@ -24,7 +24,6 @@ STEPS = 20
 
 def steps_per_second(scenario) -> float:
     from occsim.envs.occsim_env import OccSimEnv
-
     from occsim.suite.bench import timed_steps
     from occsim.types import Trajectory
 
@@ -47,12 +46,11 @@ def main() -> None:
         dataroot = tempfile.mkdtemp() + "/mini"
         subprocess.run([sys.executable, "-m", "occsim.cli", "make-nuscenes-mini", dataroot], check=True)
 
-    from occsim.scenarios import load_scenario
-
     import occsim  # noqa: F401 - registers the nuscenes map type
     from occsim.data import nuscenes
     from occsim.data.scene_world import logged_world
     from occsim.scenario import parse_scenario
+    from occsim.scenarios import load_scenario
 
     loads = []
     for _ in range(3):

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 import torch
-from occsim.planners.vision import WEIGHTS_DIR, WEIGHTS_NAME, load_guard
 
+from occsim.planners.vision import WEIGHTS_DIR, WEIGHTS_NAME, load_guard
 from occsim.training.planner_card import plan_milliseconds
 
 

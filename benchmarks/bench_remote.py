@@ -11,9 +11,9 @@ import sys
 import time
 
 import numpy as np
+
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
-
 from occsim.rollout import rollout
 from occsim.suite.bench import bench_scenario
 

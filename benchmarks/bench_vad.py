@@ -37,13 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import gymnasium as gym  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+import occsim  # noqa: E402,F401 - registers the ids
 from occsim.planners.vad import BASE, TINY, load_model  # noqa: E402
 from occsim.planners.vad.checkpoint import save_folder  # noqa: E402
 from occsim.planners.vad.contract import VADInputBuilder, waypoints_from_vad  # noqa: E402
 from occsim.planners.vad.synthetic import synthetic_state  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-import occsim  # noqa: E402,F401 - registers the ids
 from occsim.types import PlannerInput  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"

@@ -8,9 +8,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
 from occsim.envs.reward import RewardWeights, reward_terms
 from occsim.envs.visualize import frame_image
-
 from occsim.scenario import Scenario
 from occsim.sensors.renderer import Renderer
 from occsim.sim import Simulation, StepOutcome

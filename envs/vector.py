@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
-from occsim.envs.occsim_env import OccSimEnv
 
+from occsim.envs.occsim_env import OccSimEnv
 from occsim.sensors import make_renderer
 from occsim.sensors.raster import RasterRenderer
 from occsim.types import CameraRig

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from occsim.planners.base import Planner, register_planner
-
 from occsim.types import PlannerInput, PrivilegedInput, Trajectory
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from occsim.planners.base import Planner, register_planner
 from shapely.geometry import LineString, Point
 
 from occsim.classes import BICYCLE, FLAT_CLASSES, FREE, MOTORCYCLE, PEDESTRIAN
+from occsim.planners.base import Planner, register_planner
 from occsim.types import (
     EGO_CENTRE_OFFSET,
     EGO_FRONT,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from occsim.planners.base import from_known_keys
 
+from occsim.planners.base import from_known_keys
 from occsim.types import EGO_FRONT, EGO_SIZE, WAYPOINT_DT, Pose2D
 
 STEP = 0.5  # [m] spacing of the swept bumper positions along the path

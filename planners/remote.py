@@ -14,10 +14,10 @@ import urllib.parse
 from typing import Any
 
 import numpy as np
+
 from occsim.planners.base import Planner, make_planner, register_planner
 from occsim.planners.remote_server import MAX_SESSIONS, encode, make_server
 from occsim.planners.vad.contract import can_bus
-
 from occsim.types import (
     ACTOR_COLUMNS,
     MAX_ACTORS,

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from occsim.planners.base import Planner, from_known_keys, register_planner
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from occsim.planners.base import Planner, from_known_keys, register_planner
 from occsim.types import (
     BEV_CELLS,
     BEV_EXTENT,

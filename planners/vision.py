@@ -18,13 +18,13 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from occsim.planners.base import Planner, from_known_keys, register_planner
-from occsim.planners.occupancy_guard import DEFAULT_GUARD, GuardState, OccupancyGuard
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
 from occsim.classes import BARRIER, DRIVEABLE_SURFACE, MANMADE, OTHERS, TRUCK, VEGETATION
+from occsim.planners.base import Planner, from_known_keys, register_planner
+from occsim.planners.occupancy_guard import DEFAULT_GUARD, GuardState, OccupancyGuard
 from occsim.types import COMMAND_STRAIGHT, WAYPOINTS, PlannerInput, PrivilegedInput, Trajectory, scale_intrinsics
 
 N_COMMANDS = 3

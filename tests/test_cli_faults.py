@@ -6,11 +6,11 @@ import tracemalloc
 import imageio.v2 as imageio
 import numpy as np
 import pytest
-from occsim.planners import Planner, register_planner
-from occsim.scenarios import load_scenario
 from typer.testing import CliRunner
 
 from occsim.cli import app
+from occsim.planners import Planner, register_planner
+from occsim.scenarios import load_scenario
 from occsim.suite.episode import run_episode
 from occsim.types import Trajectory
 

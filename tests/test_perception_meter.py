@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.scenarios import load_scenario
-
 from occsim.sensors.raster import RasterRenderer
 from occsim.sensors.renderer import Renderer
 from occsim.sim import Simulation

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from occsim.scenarios import load_scenario
 
+from occsim.scenarios import load_scenario
 from occsim.sim import Simulation
 from occsim.types import Trajectory
 from occsim.world.ego import Control

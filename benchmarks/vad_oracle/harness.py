@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
+from benchmarks.vad_oracle.config import Config, apply_overrides
 from occsim.planners.vad import contract
 from occsim.planners.vad.config import BASE, PC_RANGE, TINY, VADConfig
 from occsim.planners.vad.model import VAD
 from occsim.planners.vad.synthetic import synthetic_state
-from torch import nn
-
-from benchmarks.vad_oracle.config import Config, apply_overrides
 from occsim.types import CameraRig
 
 TOLERANCE = 1e-4

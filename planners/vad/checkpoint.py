@@ -18,9 +18,10 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
+
 from occsim.planners.vad.config import VARIANTS, VADConfig
 from occsim.planners.vad.model import VAD
-from safetensors.torch import load_file, save_file
 
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 

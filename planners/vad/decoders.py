@@ -9,9 +9,10 @@ References are to hustvl/VAD at 1688c4b1 (``modules/decoder.py``, ``VAD_transfor
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from occsim.planners.vad.attention import FFN, DecoderDeformableAttention, MultiheadAttention
 from occsim.planners.vad.config import VADConfig
-from torch import nn
 
 
 def inverse_sigmoid(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:

@@ -22,9 +22,10 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
+
 from occsim.planners.vad.attention import FFN, SpatialCrossAttention, TemporalSelfAttention
 from occsim.planners.vad.config import PC_RANGE, VADConfig
-from torch import nn
 
 
 class EncoderLayer(nn.Module):

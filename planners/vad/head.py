@@ -18,10 +18,11 @@ References are to hustvl/VAD at 1688c4b1: ``VAD_head.py`` and ``VAD_transformer.
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from occsim.planners.vad.config import PC_RANGE, VADConfig
 from occsim.planners.vad.decoders import InteractionDecoder, RefiningDecoder, inverse_sigmoid
 from occsim.planners.vad.encoder import BEVEncoder, bev_shift, rotate_bev
-from torch import nn
 
 
 class LearnedPositionalEncoding(nn.Module):

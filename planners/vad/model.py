@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
 from occsim.planners.vad.backbone import FPN, ResNet50
 from occsim.planners.vad.config import VADConfig
 from occsim.planners.vad.head import VADHead
-from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 STAGE_CHANNELS = (256, 512, 1024, 2048)
 

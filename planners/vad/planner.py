@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from occsim.planners.base import Planner, register_planner
 from occsim.planners.vad.checkpoint import CheckpointError, load_model, load_weights
 from occsim.planners.vad.contract import CAFFE_NORM, VADInputBuilder, waypoints_from_vad
-
 from occsim.types import PlannerInput, PrivilegedInput, Trajectory
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

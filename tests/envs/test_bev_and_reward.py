@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 from gymnasium.wrappers import FrameStackObservation
-from occsim.envs import BEV_LAYERS, BevObservation, BevVectorObservation, OccSimEnv, RewardWeights
 
 import occsim  # noqa: F401 - registers the ids
+from occsim.envs import BEV_LAYERS, BevObservation, BevVectorObservation, OccSimEnv, RewardWeights
 from occsim.types import BEV_CELLS, BEV_EXTENT, Trajectory
 
 HW = (16, 28)

@@ -5,10 +5,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from occsim.envs import WEATHER_IDS, MosaicObservation
-from occsim.envs.occsim_env import ACTOR_COLUMNS, OccSimEnv
 
 import occsim
+from occsim.envs import WEATHER_IDS, MosaicObservation
+from occsim.envs.occsim_env import ACTOR_COLUMNS, OccSimEnv
 from occsim.types import Trajectory
 
 HW = (32, 56)

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from occsim.envs.occsim_env import OccSimEnv
 
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import data_equivalence
 from gymnasium.vector import AutoresetMode
-from occsim.envs import WEATHER_IDS, OccSimVectorEnv
-from occsim.scenarios import load_scenario
 
 import occsim  # noqa: F401 - registers the ids
+from occsim.envs import WEATHER_IDS, OccSimVectorEnv
 from occsim.scenario import build_world
+from occsim.scenarios import load_scenario
 from occsim.sensors.raster import RasterRenderer
 from occsim.types import CameraRig, Trajectory, Weather
 

@@ -1,9 +1,9 @@
 """Fixtures the generative tests share: a tiny SyntheOcc model saved as the renderer loads it, and a world."""
 
 import pytest
-from occsim.scenarios import load_scenario
 
 from occsim.scenario import build_world
+from occsim.scenarios import load_scenario
 from tests.generative.tiny import tiny_renderer_weights
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-from occsim.scenarios import load_scenario
 
 from occsim.generative.pipelines.occscene import OccScenePipeline
 from occsim.generative.renderers.occscene import OccSceneRenderer
+from occsim.scenarios import load_scenario
 from occsim.sensors import make_renderer
 from occsim.sim import Simulation
 from occsim.types import CameraRig, Trajectory

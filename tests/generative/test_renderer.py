@@ -1,13 +1,13 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from occsim.scenarios import load_scenario
 
 import occsim  # noqa: F401 - registers the env ids
 from occsim.classes import FREE
 from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS, SyntheOccRenderer
 from occsim.registry import Registry
 from occsim.scenario import weather_of
+from occsim.scenarios import load_scenario
 from occsim.sensors import RasterRenderer
 from occsim.sim import RENDERERS
 from occsim.types import CameraRig, Weather

@@ -4,11 +4,11 @@ import dataclasses
 
 import numpy as np
 import pytest
-from occsim.scenarios import load_scenario
 
 from occsim.classes import BUS, CAR, CLASS_NAMES, FREE
 from occsim.generative.models.perception import coarsen_occupancy
 from occsim.metrics.recall import band_name, found_in_occupancy, merge_tallies, recall, sightings, tally, visible_actors
+from occsim.scenarios import load_scenario
 from occsim.sim import Simulation
 from occsim.suite.summary import recall_rows
 

@@ -112,7 +112,6 @@ def test_run_scores_of_a_crash_and_of_a_clean_run():
 
 def test_scores_of_a_real_run():
     from occsim.scenarios import load_scenario
-
     from occsim.sim import Simulation
 
     sim = Simulation(renderer="blank", camera_hw=(8, 8))

@@ -1,8 +1,8 @@
 import numpy as np
-from occsim.scenarios import load_scenario
 
 from occsim.generative.pipelines.occscene import ego_motion
 from occsim.metrics.temporal import reprojection_errors
+from occsim.scenarios import load_scenario
 from occsim.sim import Simulation
 from occsim.types import Trajectory
 

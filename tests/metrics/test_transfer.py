@@ -1,7 +1,7 @@
 import pytest
-from occsim.scenarios import load_scenario
 
 from occsim.metrics.transfer import planner_transfer
+from occsim.scenarios import load_scenario
 from occsim.suite.runner import SuiteConfig, run_suite
 from occsim.suite.tasks import expand_tasks
 

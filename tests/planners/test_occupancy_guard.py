@@ -4,6 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+
 from occsim.planners import make_planner
 from occsim.planners.occupancy_guard import (
     GuardState,
@@ -16,7 +17,6 @@ from occsim.planners.occupancy_guard import (
     truncate_path,
 )
 from occsim.planners.vision import VisionConfig, VisionPlannerNet, bev_cell_centres, load_guard, save_vision
-
 from occsim.types import EGO_FRONT, CameraRig, PlannerInput
 
 CENTRES = bev_cell_centres(VisionConfig())  # 2 m cells, -39 ... 39

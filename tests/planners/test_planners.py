@@ -1,8 +1,8 @@
 import gymnasium as gym
 import pytest
+
 from occsim.planners import PLANNERS, make_planner
 from occsim.scenarios import list_builtin, load_scenario
-
 from occsim.suite import run_episode
 
 

@@ -7,12 +7,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+
 from occsim.planners import make_planner
 from occsim.planners.remote import RemotePlannerError
 from occsim.planners.remote_server import decode, encode, make_server
 from occsim.planners.vad.contract import can_bus
 from occsim.scenarios import load_scenario
-
 from occsim.suite.episode import PlannerError, run_episode
 from occsim.types import PlannerInput
 
@@ -26,7 +26,6 @@ def test_codec_round_trip():
 
 def test_the_road_layout_crosses_the_wire_with_its_route_and_crossings():
     from occsim.planners.remote import layout_from_dict, layout_to_dict
-
     from occsim.scenario import build_world, parse_scenario
 
     world = build_world(

@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 import pytest
+
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
 from occsim.planners.remote import RemotePlanner, RemotePlannerError, serve_planner
 from occsim.planners.remote_server import make_server
 from occsim.scenarios import load_scenario
-
 from occsim.types import PlannerInput, PrivilegedInput
 
 

@@ -2,7 +2,6 @@
 
 from occsim.planners.rl import WEIGHTS_DIR, WEIGHTS_NAME
 from occsim.scenarios import load_scenario
-
 from occsim.suite.episode import run_episode
 
 

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+
+from occsim.classes import CAR, DRIVEABLE_SURFACE, FREE, MANMADE
 from occsim.planners import make_planner
 from occsim.planners.vision import (
     VisionConfig,
@@ -13,8 +15,6 @@ from occsim.planners.vision import (
     save_vision,
     waypoints_from_preds,
 )
-
-from occsim.classes import CAR, DRIVEABLE_SURFACE, FREE, MANMADE
 from occsim.types import CameraRig, PlannerInput, scale_intrinsics
 
 SMALL = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
@@ -185,7 +185,6 @@ def test_unknown_config_keys_are_refused():
 def test_the_shipped_weights_brake_or_steer_for_the_bus_in_clear_weather_and_in_fog():
     """The shipped planner sees the stopped bus in clear weather, and (trained in every weather) in fog too."""
     from occsim.scenarios import load_scenario
-
     from occsim.suite.episode import run_episode
 
     for weather in ("clear", "fog"):

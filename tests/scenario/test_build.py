@@ -1,7 +1,7 @@
 import numpy as np
-from occsim.scenarios import builtin_path, list_builtin, load_builtin_suite, load_scenario
 
 from occsim.scenario import build_world
+from occsim.scenarios import builtin_path, list_builtin, load_builtin_suite, load_scenario
 
 
 def test_builtin_suite_has_the_corner_cases():

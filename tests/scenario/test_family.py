@@ -85,9 +85,8 @@ def test_sample_writes_files_that_validate(tmp_path):
 
 
 def test_every_shipped_family_validates_and_draws_the_same_instances_per_seed():
-    from occsim.scenarios import family_paths
-
     from occsim.scenario.family import load_family_file
+    from occsim.scenarios import family_paths
 
     paths = family_paths()
     assert len(paths) >= 12

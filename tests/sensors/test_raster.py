@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-from occsim.scenarios import load_scenario
 
 from occsim.classes import BUS, DRIVEABLE_SURFACE, FREE, SIDEWALK, TERRAIN
 from occsim.scenario import build_world
+from occsim.scenarios import load_scenario
 from occsim.sensors import make_renderer, make_weather
 from occsim.sensors.raster import RasterRenderer
 from occsim.sensors.weather import koschmieder

@@ -11,10 +11,10 @@ import sys
 
 import numpy as np
 import pytest
-from occsim.envs import OccSimVectorEnv
-from occsim.scenarios import load_scenario
 
+from occsim.envs import OccSimVectorEnv
 from occsim.scenario import build_world
+from occsim.scenarios import load_scenario
 from occsim.sensors.raster import RasterRenderer
 from occsim.sensors.raster_cuda import cuda_problem
 from occsim.types import CameraRig, Weather

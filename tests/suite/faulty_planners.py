@@ -5,8 +5,8 @@ import signal
 import time
 
 import numpy as np
-from occsim.planners import Planner, register_planner
 
+from occsim.planners import Planner, register_planner
 from occsim.types import Trajectory
 
 

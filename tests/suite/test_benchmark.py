@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from occsim.scenarios import family_paths
 from typer.testing import CliRunner
 
 from occsim.cli import app
 from occsim.scenario import parse_scenario
 from occsim.scenario.family import dump_instance
+from occsim.scenarios import family_paths
 from occsim.suite.benchmark import BenchmarkError, load_split, make_benchmark, split_tasks
 
 runner = CliRunner()

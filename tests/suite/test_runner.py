@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from occsim.scenarios import load_scenario
 from typer.testing import CliRunner
 
 from occsim.cli import app
+from occsim.scenarios import load_scenario
 from occsim.suite.runner import SuiteConfig, run_suite
 from occsim.suite.tasks import expand_tasks
 

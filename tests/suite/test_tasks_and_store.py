@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-from occsim.scenarios import load_scenario
 
+from occsim.scenarios import load_scenario
 from occsim.suite.store import JsonlStore, SuiteDirError, SuiteLock
 from occsim.suite.tasks import collect_scenarios, derive_seed, expand_tasks
 
@@ -64,9 +64,9 @@ def test_lock_refuses_a_live_owner_and_a_stale_one_without_resume(tmp_path):
 
 
 def test_step_bars_show_only_runs_whose_steps_are_slow():
-    from occsim.scenarios import load_scenario
     from rich.progress import Progress
 
+    from occsim.scenarios import load_scenario
     from occsim.suite.runner import StepBars
     from occsim.suite.tasks import expand_tasks
 

@@ -4,10 +4,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from occsim.planners.vision import VisionConfig, load_vision
-from occsim.scenarios import load_scenario
 
 from occsim.classes import CAR, TRAFFIC_CONE
+from occsim.planners.vision import VisionConfig, load_vision
+from occsim.scenarios import load_scenario
 from occsim.suite.benchmark import load_split
 from occsim.training.collect import CollectConfig, Perturbation, collect, perturb, split_jobs
 from occsim.training.planner import (
@@ -163,10 +163,10 @@ def test_views_jitter_within_range_and_training_goes_on_from_saved_weights_over_
 
 
 def test_collect_command_on_a_benchmark_folder(tmp_path):
-    from occsim.scenarios import family_paths
     from typer.testing import CliRunner
 
     from occsim.cli import app
+    from occsim.scenarios import family_paths
     from occsim.suite.benchmark import make_benchmark
 
     families = [p for p in family_paths() if p.stem == "debris"]

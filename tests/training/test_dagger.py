@@ -3,8 +3,8 @@
 import json
 
 import numpy as np
-from occsim.scenarios import family_paths
 
+from occsim.scenarios import family_paths
 from occsim.suite.benchmark import make_benchmark
 from occsim.training.dagger import DaggerConfig, run_dagger
 

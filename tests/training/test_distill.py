@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 from diffusers import LCMScheduler, UniPCMultistepScheduler
-from occsim.scenarios import load_scenario
 
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+from occsim.scenarios import load_scenario
 from occsim.training.collect_render import RenderCollectConfig, collect_render
 from occsim.training.distill import DistillConfig, boundary_scalings, distill_syntheocc
 from occsim.training.syntheocc import SyntheOccTrainConfig, train_syntheocc

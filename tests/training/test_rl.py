@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from stable_baselines3 import PPO
+
 from occsim.envs import OccSimEnv
 from occsim.planners import make_planner
 from occsim.planners.rl import BevPolicyNet, RlPlanner, load_rl_policy
 from occsim.scenarios import load_scenario
-from stable_baselines3 import PPO
-
 from occsim.suite.episode import run_episode
 from occsim.training.rl import EpisodeLog, RlConfig, read_episodes, train_rl, write_rl_card
 from occsim.types import PlannerInput, PrivilegedInput

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from occsim.scenarios import load_scenario
 
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+from occsim.scenarios import load_scenario
 from occsim.training.collect_render import RenderCollectConfig, collect_render
 from occsim.training.episodes import RenderPairs, episode_files, near_lane
 from occsim.training.syntheocc import SyntheOccTrainConfig, train_syntheocc

@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from occsim.scenarios import load_scenario
 from typer.testing import CliRunner
 
 from occsim.cli import app
 from occsim.generative.models.perception import class_weights
 from occsim.generative.pipelines.occscene import OccScenePipeline
+from occsim.scenarios import load_scenario
 from occsim.training.collect_render import RenderCollectConfig, collect_render
 from occsim.training.occscene import OccSceneTrainConfig, document, train_occscene
 from occsim.training.occscene_loss import FrameSamples, joint_losses, noise_scheduler_of

@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 import pytest
-from occsim.scenarios import load_scenario
 
 from occsim.generative.models.perception import OccupancyPerception
+from occsim.scenarios import load_scenario
 from occsim.training.collect_render import RenderCollectConfig, collect_render
 from occsim.training.perception import OccupancySamples, PerceptionTrainConfig, train_perception
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKL
-from occsim.scenarios import load_scenario
 
 from occsim.generative.models.pixel_space import PixelSpace
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+from occsim.scenarios import load_scenario
 from occsim.training.collect_render import RenderCollectConfig, collect_render
 from occsim.training.syntheocc import SyntheOccTrainConfig, train_syntheocc
 

@@ -1,6 +1,7 @@
 from dataclasses import replace
 
 import pytest
+
 from occsim.planners.vad import TINY
 from occsim.planners.vad.checkpoint import save_folder
 from occsim.planners.vad.synthetic import synthetic_state

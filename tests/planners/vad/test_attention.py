@@ -1,6 +1,7 @@
 import math
 
 import torch
+
 from occsim.planners.vad.attention import deformable_attention
 
 

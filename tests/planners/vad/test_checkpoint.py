@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 import torch
+
 from occsim.planners.vad import BASE, TINY, VAD, CheckpointError, convert, load_model
 from occsim.planners.vad.checkpoint import check_keys, load_weights, read_pth, variant_of
 

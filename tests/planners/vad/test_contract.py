@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from occsim.planners.vad.contract import (
     CAFFE_NORM,
     IMAGENET_NORM,
@@ -17,7 +18,6 @@ from occsim.planners.vad.contract import (
     vad_images,
     waypoints_from_vad,
 )
-
 from occsim.types import CAMERA_NAMES, CameraRig
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from occsim.planners.vad import BASE, TINY, VAD
 
 TABLE = Path(__file__).resolve().parents[2] / "fixtures" / "vad" / "official_keys.json"

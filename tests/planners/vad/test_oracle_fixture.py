@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
+
 from occsim.planners.vad import TINY, VAD
 from occsim.planners.vad.contract import CAFFE_NORM
 from occsim.planners.vad.synthetic import synthetic_state
-from safetensors.torch import load_file
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vad"
 META = json.loads((FIXTURES / "small_oracle.json").read_text())

@@ -2,9 +2,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+
 from occsim.planners import make_planner
 from occsim.planners.vad import VADPlanner
-
 from occsim.types import PlannerInput
 
 
