@@ -25,9 +25,8 @@ def test_three_frames_give_finite_plans_and_a_new_episode_starts_over(small_fold
     planner.reset({})
     first = planner.predict(frames[0])
     assert planner.model.state.prev_bev is not None
-    plans = [planner.plan(frame).points for frame in frames[1:]]
-    for plan in plans:
-        assert plan.shape == (6, 2) and np.all(np.isfinite(plan))
+    plans = [planner.plan(frame).points for frame in frames[1:]]  # Trajectory checks shape and finiteness
+    assert not np.allclose(plans[0], plans[1])  # the frames (and the carried BEV) change the plan
     # the previous BEV is used: frame 2 after frame 1 differs from frame 2 on its own
     planner.reset({})
     alone = planner.predict(frames[1])["bev_embed"]
