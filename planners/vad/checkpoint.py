@@ -87,7 +87,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return _Inert  # a config object, a numpy scalar, a class of VAD's or mmcv's: never imported, never run
 
 
-_restricted = types.SimpleNamespace(Unpickler=_RestrictedUnpickler, __name__="occsim_restricted_pickle")
+_restricted = types.SimpleNamespace(  # what torch.load needs of a pickle module, restricted
+    Unpickler=_RestrictedUnpickler,
+    load=lambda file, **kwargs: _RestrictedUnpickler(file, **kwargs).load(),  # torch's legacy (non-zip) format
+    __name__="occsim_restricted_pickle",
+)
 
 
 def read_pth(path: str | Path) -> dict[str, torch.Tensor]:

@@ -46,11 +46,13 @@ def test_an_mmcv_checkpoint_loads_with_or_without_module_and_objects_in_its_meta
     assert all(torch.equal(state[k], small_state[k]) for k in small_state)
 
 
-def test_code_in_a_checkpoint_is_never_run(tmp_path, small_state):
+@pytest.mark.parametrize("zip_format", [True, False])  # torch's format since 1.6, and the legacy one
+def test_code_in_a_checkpoint_is_never_run(tmp_path, small_state, zip_format):
     marker = tmp_path / "ran"
     payload = RunsCode()
     payload.marker = marker
-    torch.save({"meta": {"hook": payload}, "state_dict": small_state}, tmp_path / "evil.pth")
+    checkpoint = {"meta": {"hook": payload}, "state_dict": small_state}
+    torch.save(checkpoint, tmp_path / "evil.pth", _use_new_zipfile_serialization=zip_format)
     state = read_pth(tmp_path / "evil.pth")
     assert not marker.exists()
     assert sorted(state) == sorted(small_state)
