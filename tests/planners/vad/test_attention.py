@@ -30,7 +30,7 @@ def naive_deformable_attention(value, shapes, locations, weights):
     return out.view(batch, queries, heads * channels)
 
 
-def test_grid_sample_formulation_matches_a_naive_bilinear_loop():
+def test_deformable_attention_matches_a_naive_bilinear_loop():
     torch.manual_seed(0)
     shapes = [(5, 7), (3, 4), (1, 2)]
     value = torch.randn(2, sum(h * w for h, w in shapes), 2, 3)
