@@ -43,15 +43,14 @@ class VAD(nn.Module):
         self.state = TemporalState()
         self.backbone_dtype = torch.float32
 
-    def prepare_for_inference(self, dtype: torch.dtype = torch.float32, fuse: bool = True) -> VAD:
+    def prepare_for_inference(self, dtype: torch.dtype = torch.float32) -> VAD:
         """Eval mode; batch norms folded into their convolutions; the image encoder channels-last in ``dtype``.
 
         The BEV encoder and the heads stay float32: their sampling locations need the precision. After folding,
         ``state_dict()`` no longer has the checkpoint's batch-norm keys; load weights before calling this.
         """
         self.eval()
-        if fuse:
-            fold_batch_norms(self.img_backbone)
+        fold_batch_norms(self.img_backbone)
         self.backbone_dtype = dtype
         for module in (self.img_backbone, self.img_neck):
             module.to(dtype=dtype, memory_format=torch.channels_last)
