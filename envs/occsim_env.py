@@ -16,6 +16,7 @@ from occsim.sensors.renderer import Renderer
 from occsim.sim import Simulation, StepOutcome
 from occsim.types import (
     ACTOR_COLUMNS,
+    DEFAULT_CAMERA_HW,
     EGO_COLUMNS,
     MAX_ACTORS,
     OCC3D_GRID,
@@ -62,7 +63,7 @@ class OccSimEnv(gym.Env):
         self,
         scenario: ScenarioArg | None = None,
         weather: str | None = None,
-        camera_hw: tuple[int, int] = (256, 448),
+        camera_hw: tuple[int, int] = DEFAULT_CAMERA_HW,
         renderer: str | Renderer = "raster",
         renderer_kwargs: dict | None = None,
         action_type: str = "waypoints",

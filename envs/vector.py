@@ -19,7 +19,7 @@ from gymnasium.vector.utils import batch_space, concatenate, create_empty_array,
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.sensors import make_renderer
 from occsim.sensors.raster import RasterRenderer
-from occsim.types import CameraRig
+from occsim.types import DEFAULT_CAMERA_HW, CameraRig
 
 
 class OccSimVectorEnv(VectorEnv):
@@ -61,7 +61,7 @@ class OccSimVectorEnv(VectorEnv):
             raise ValueError("the batched vector env's renderers take no renderer_kwargs")
         RasterRenderer.check_options(device=device)
         self.device = device
-        camera_hw = tuple(kwargs.pop("camera_hw", (256, 448)))
+        camera_hw = tuple(kwargs.pop("camera_hw", DEFAULT_CAMERA_HW))
         # One raster renderer for every world; "blank" (for observations without images) costs nothing anyway.
         self.renderer: RasterRenderer | None = (
             make_renderer("raster", CameraRig.nuscenes(camera_hw), device=device) if renderer == "raster" else None

@@ -13,7 +13,7 @@ from occsim.metrics.recall import Sighting, sightings
 from occsim.scenario import Scenario, build_world, weather_of
 from occsim.sensors import RENDERERS, make_renderer
 from occsim.sensors.renderer import Renderer
-from occsim.types import CameraFrames, CameraRig, HistoryStep, Trajectory, Weather, check_camera_hw
+from occsim.types import DEFAULT_CAMERA_HW, CameraFrames, CameraRig, HistoryStep, Trajectory, Weather, check_camera_hw
 from occsim.world.ego import SUBSTEP, Control, TrajectoryTracker, footprint_corners
 from occsim.world.world import World
 
@@ -53,7 +53,7 @@ class Simulation:
     def __init__(
         self,
         renderer: str | Renderer = "raster",
-        camera_hw: tuple[int, int] = (256, 448),
+        camera_hw: tuple[int, int] = DEFAULT_CAMERA_HW,
         render: bool = True,
         renderer_kwargs: dict | None = None,
         perception_meter: bool | str | Path = False,

@@ -25,6 +25,7 @@ from occsim.classes import (
 
 WAYPOINTS = 6  # planner output: waypoints per trajectory
 WAYPOINT_DT = 0.5  # [s] spacing of planner waypoints
+DEFAULT_CAMERA_HW = (256, 448)  # (height, width) [px] of each camera view unless a run asks for another
 CAMERA_HW_RANGE = ((8, 8), (1080, 1920))  # [px] smallest and largest camera image (height, width)
 WAYPOINT_RANGE = 200.0  # [m] farthest a waypoint may lie from the ego: 3 s at 240 km/h; beyond is no plan at all
 
@@ -147,7 +148,7 @@ class CameraRig:
     hw: tuple[int, int]  # image (height, width) [px]
 
     @classmethod
-    def nuscenes(cls, hw: tuple[int, int] = (256, 448)) -> CameraRig:
+    def nuscenes(cls, hw: tuple[int, int] = DEFAULT_CAMERA_HW) -> CameraRig:
         """The six nuScenes cameras, intrinsics scaled from 1600 x 900 to ``hw``.
 
         Mount positions, yaws and focal lengths follow the nuScenes calibration to within a few percent;

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from occsim.types import DEFAULT_CAMERA_HW
+
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="OccSim: closed-loop corner-case driving simulation."
 )
@@ -21,6 +23,9 @@ WEATHER_HELP = "Weather override: clear, fog, rain, snow, night or sandstorm."
 # Exit codes: 0 every run recorded without an error; 1 some run ended in an error (or the disk refused a record);
 # 2 bad input (nothing run); 130 interrupted with Ctrl-C.
 EXIT_RUN_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+
+DEFAULT_HW_TEXT = "{}x{}".format(*DEFAULT_CAMERA_HW)  # --camera-hw's default
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
@@ -36,7 +41,7 @@ def parse_hw(text: str, option: str = "--camera-hw") -> tuple[int, int]:
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise fail(f"{option} takes HEIGHTxWIDTH, e.g. 256x448; got {text!r}") from None
+        raise fail(f"{option} takes HEIGHTxWIDTH, e.g. {DEFAULT_HW_TEXT}; got {text!r}") from None
     try:
         return check_camera_hw((h, w))
     except ValueError as e:

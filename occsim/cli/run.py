@@ -11,6 +11,7 @@ import typer
 from rich.text import Text
 
 from occsim.cli.common import (
+    DEFAULT_HW_TEXT,
     PERCEPTION_METER_HELP,
     RENDERER_OPTION_HELP,
     WEATHER_HELP,
@@ -92,7 +93,7 @@ def run(
     renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
     renderer_option: Annotated[list[str] | None, typer.Option(help=RENDERER_OPTION_HELP)] = None,
     seed: Annotated[int, typer.Option(help="Reset seed (jitter, weather effects).")] = 0,
-    camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",
+    camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = DEFAULT_HW_TEXT,
     video: Annotated[
         Path | None, typer.Option(help="Write a video of the six views and a bird's-eye view (mp4).")
     ] = None,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from occsim.cli.common import (
+    DEFAULT_HW_TEXT,
     EXIT_INTERRUPTED,
     EXIT_RUN_ERRORS,
     PERCEPTION_METER_HELP,
@@ -81,7 +82,7 @@ def suite(
     ] = None,
     renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
     renderer_option: Annotated[list[str] | None, typer.Option(help=RENDERER_OPTION_HELP)] = None,
-    camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = "256x448",
+    camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = DEFAULT_HW_TEXT,
     no_video: Annotated[bool, typer.Option("--no-video", help="Skip the per-run videos (faster).")] = False,
     perception_meter: Annotated[bool, typer.Option("--perception-meter", help=PERCEPTION_METER_HELP)] = False,
     planner_timeout: Annotated[

@@ -18,7 +18,7 @@ from occsim.planners import make_planner
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.suite.watchdog import PlannerTimeout, planner_call, report_progress
-from occsim.types import HistoryStep, PlannerInput, PrivilegedInput, Trajectory
+from occsim.types import DEFAULT_CAMERA_HW, HistoryStep, PlannerInput, PrivilegedInput, Trajectory
 
 VIDEO_SCALE = 0.5  # videos at half the frame size keep a suite's folder small
 SLOW_STEP = 1.0  # [s] a step slower than this brings up the episode's progress bar
@@ -66,7 +66,7 @@ def run_episode(
     weather: str | None = None,
     renderer: str = "raster",
     seed: int = 0,
-    camera_hw: tuple[int, int] = (256, 448),
+    camera_hw: tuple[int, int] = DEFAULT_CAMERA_HW,
     video: str | Path | None = None,
     still: str | Path | None = None,
     planner_timeout: float | None = None,

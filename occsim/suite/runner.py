@@ -27,6 +27,7 @@ from occsim.suite.store import JsonlStore, StoreWriteError, SuiteLock, check_con
 from occsim.suite.tasks import Task
 from occsim.suite.watchdog import DEFAULT_PLANNER_TIMEOUT
 from occsim.suite.workers import ProcessBackend, RayBackend
+from occsim.types import DEFAULT_CAMERA_HW
 
 
 @dataclass
@@ -38,7 +39,7 @@ class SuiteConfig:
     ray_address: str | None = None  # "local" for ray.init() here, an address for a cluster, None: no Ray
     renderer: str = "raster"
     renderer_kwargs: dict = field(default_factory=dict)  # the renderer's options (weights, steps, device, ...)
-    camera_hw: tuple[int, int] = (256, 448)
+    camera_hw: tuple[int, int] = DEFAULT_CAMERA_HW
     perception_meter: bool = False  # score every frame's perceived occupancy (perceived_occupancy_miou)
     no_video: bool = False
     planner_timeout: float | None = DEFAULT_PLANNER_TIMEOUT  # per reset() / plan() call; None: no limit

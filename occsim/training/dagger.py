@@ -24,6 +24,7 @@ from occsim.suite.runner import SuiteConfig, run_suite
 from occsim.suite.summary import summarise
 from occsim.training.collect import CollectConfig, collect, split_jobs
 from occsim.training.planner import TrainConfig, train, write_model_card
+from occsim.types import DEFAULT_CAMERA_HW
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class DaggerConfig:
     collect_camera_hw: tuple[int, int] = (128, 224)
     eval_instances: int = 3  # test instances per family in each round's evaluation
     eval_weathers: tuple[str, ...] = ("clear", "fog")
-    eval_camera_hw: tuple[int, int] = (256, 448)
+    eval_camera_hw: tuple[int, int] = DEFAULT_CAMERA_HW
     evaluate_start: bool = True  # also score the starting planner (init_from, or the shipped one) before round 0
     workers: int = 2
     seed: int = 0

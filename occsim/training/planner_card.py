@@ -18,7 +18,7 @@ from occsim.planners.vision import BEV_CHANNELS, WEIGHTS_NAME, VisionConfig, loa
 from occsim.suite.report import load_results
 from occsim.suite.summary import family_rows, summarise
 from occsim.training.planner import PlannerDataset, _batch, evaluate_weights, load_dataset
-from occsim.types import CAMERA_NAMES
+from occsim.types import CAMERA_NAMES, DEFAULT_CAMERA_HW
 
 CLEAR = "clear"
 
@@ -37,7 +37,9 @@ class CardInputs:
     plan_ms: float | None = None  # mean plan() time at 6 x 256 x 448 on this machine
 
 
-def plan_milliseconds(weights: Path, camera_hw: tuple[int, int] = (256, 448), calls: int = 30, seed: int = 0) -> float:
+def plan_milliseconds(
+    weights: Path, camera_hw: tuple[int, int] = DEFAULT_CAMERA_HW, calls: int = 30, seed: int = 0
+) -> float:
     """Mean wall time [ms] of ``VisionPlanner.plan`` on random views of ``camera_hw`` (after 3 warm-up calls)."""
     import time
 
