@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from occsim.planners.vad.config import VADConfig
+from occsim.planners.vad.model import VAD
 
 
 def seeded_tensor(name: str, shape: tuple[int, ...], seed: int) -> torch.Tensor:
@@ -33,9 +34,8 @@ def seeded_tensor(name: str, shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 def synthetic_state(cfg: VADConfig, seed: int = 0, keys: set[str] | None = None) -> dict[str, torch.Tensor]:
     """Seeded weights for every key of ``VAD(cfg)`` (or only ``keys``), in the checkpoints' names and shapes."""
-    from occsim.planners.vad.model import VAD
-
-    shapes = {k: tuple(v.shape) for k, v in VAD(cfg).state_dict().items()}
+    with torch.device("meta"):  # names and shapes only: no 40-60 M parameters to allocate and initialise
+        shapes = {k: tuple(v.shape) for k, v in VAD(cfg).state_dict().items()}
     return {k: seeded_tensor(k, s, seed) for k, s in shapes.items() if keys is None or k in keys}
 
 
