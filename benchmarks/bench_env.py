@@ -5,7 +5,7 @@ Run: python benchmarks/bench_env.py   (same as: occsim bench --json)
 
 import json
 
-from occsim.suite.bench import run_all
+from occsim.suite.throughput import run_all
 
 if __name__ == "__main__":
     print(json.dumps(run_all(), indent=2))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from occsim.suite.bench import renderer_seconds_per_step
+from occsim.suite.throughput import renderer_seconds_per_step
 
 
 def settings(lcm: Path | None) -> list[tuple[str, str, dict]]:

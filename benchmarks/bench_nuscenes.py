@@ -24,7 +24,7 @@ STEPS = 20
 
 def steps_per_second(scenario) -> float:
     from occsim.envs.occsim_env import OccSimEnv
-    from occsim.suite.bench import timed_steps
+    from occsim.suite.throughput import timed_steps
     from occsim.types import Trajectory
 
     env = OccSimEnv(scenario, camera_hw=HW)

@@ -29,7 +29,7 @@ BATCH, DIM = 8, 64  # sequences per call (patch positions) and token width, as i
 
 def env_seconds(env_steps: int) -> dict[str, float]:
     """Mean seconds per env step after one warm-up step, for each renderer configuration (pure generation)."""
-    from occsim.suite.bench import renderer_seconds_per_step
+    from occsim.suite.throughput import renderer_seconds_per_step
 
     configs = {
         "raster": ("raster", {}),

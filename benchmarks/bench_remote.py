@@ -15,7 +15,7 @@ import numpy as np
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
 from occsim.rollout import rollout
-from occsim.suite.bench import bench_scenario
+from occsim.suite.throughput import bench_scenario
 
 
 def seconds_per_step(planner_name: str, hw: tuple[int, int], steps: int) -> tuple[float, float]:

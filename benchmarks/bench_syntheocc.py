@@ -210,7 +210,7 @@ def main() -> None:
             raise SystemExit("--format official times --full-size on CUDA; without a GPU use --flops for an estimate")
         print(json.dumps(official_full_size_seconds("cuda", args.compile, args.weights, args.base), indent=2))
         return
-    from occsim.suite.bench import renderer_seconds_per_step
+    from occsim.suite.throughput import renderer_seconds_per_step
 
     torch.manual_seed(0)
     figures: dict = {"device": args.device, "torch_threads": torch.get_num_threads(), "unipc_steps": args.steps}

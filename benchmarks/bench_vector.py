@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import occsim  # noqa: E402,F401 - registers the ids
 from occsim.scenario import build_world  # noqa: E402
 from occsim.scenarios import load_builtin_suite  # noqa: E402
-from occsim.suite.bench import highway_steps_per_second  # noqa: E402
+from occsim.suite.throughput import highway_steps_per_second  # noqa: E402
 from occsim.types import Trajectory  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"

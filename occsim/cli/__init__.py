@@ -7,7 +7,7 @@
 - ``data``: ``make-nuscenes-mini OUT`` (synthetic data in the real nuScenes layout)
 - ``serve``: ``serve-planner NAME`` (a planner over HTTP)
 - ``vad``: ``convert-vad CKPT`` (a released VAD checkpoint to safetensors), ``synthetic-vad`` (seeded weights)
-- ``bench``: ``bench`` (steps per second and memory on this machine)
+- ``throughput``: ``bench`` (steps per second and memory on this machine)
 - ``snapshot``: ``snapshot SCENARIO`` (one still: six views beside the bird's-eye view, a PNG)
 """
 
@@ -18,7 +18,7 @@ import sys
 from occsim.cli.common import app
 
 # isort: off
-from occsim.cli import run, suite, train, data, serve, vad, bench, snapshot  # noqa: F401, E402 - registers commands, in help order
+from occsim.cli import run, suite, train, data, serve, vad, throughput, snapshot  # noqa: F401, E402 - registers commands, in help order
 # isort: on
 
 __all__ = ["app", "expand_bare_ray", "main"]

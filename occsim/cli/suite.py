@@ -102,10 +102,10 @@ def suite(
     """Run scenarios x planners x weathers x jittered runs; results.jsonl, summary.csv and report.html in --out."""
     from occsim.scenario import ScenarioError
     from occsim.sensors import WEATHERS
-    from occsim.suite.benchmark import BenchmarkError, load_split, split_tasks
     from occsim.suite.jobs import import_plugins
     from occsim.suite.report import write_report
     from occsim.suite.runner import SuiteConfig, run_suite
+    from occsim.suite.splits import BenchmarkError, load_split, split_tasks
     from occsim.suite.store import SuiteDirError
     from occsim.suite.tasks import collect_scenarios, expand_tasks
 
@@ -211,7 +211,7 @@ def make_benchmark_command(
     """Freeze scenario families into a versioned benchmark: family copies plus test and train split files."""
     from occsim.scenario import ScenarioError
     from occsim.sensors import WEATHERS
-    from occsim.suite.benchmark import FOLDER, BenchmarkError, make_benchmark
+    from occsim.suite.splits import FOLDER, BenchmarkError, make_benchmark
 
     files = [p for f in families for p in (sorted(f.glob("*.yaml")) if f.is_dir() else [f])]
     weathers = [w for w in weather.split(",") if w]

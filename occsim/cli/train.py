@@ -77,7 +77,7 @@ def collect(
     zoom: ZoomOption = 1.0,
 ) -> None:
     """Imitation data for `occsim train-planner`: expert rollouts with DAgger-style perturbations."""
-    from occsim.suite.benchmark import BenchmarkError, load_split, split_slice
+    from occsim.suite.splits import BenchmarkError, load_split, split_slice
     from occsim.training.collect import CollectConfig, Perturbation, split_jobs
     from occsim.training.collect import collect as run_collect
 
@@ -154,7 +154,7 @@ def dagger(
     zoom: ZoomOption = 1.0,
 ) -> None:
     """Closed-loop DAgger for the vision planner: collect (learner drives, expert labels), train, score held out."""
-    from occsim.suite.benchmark import BenchmarkError
+    from occsim.suite.splits import BenchmarkError
     from occsim.training.dagger import DaggerConfig, run_dagger
 
     config = DaggerConfig(

@@ -31,8 +31,8 @@ from occsim.planners import make_planner
 from occsim.planners.vision import VisionConfig, bev_targets, planner_views
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
-from occsim.suite.benchmark import Split
 from occsim.suite.jobs import set_threads
+from occsim.suite.splits import Split
 from occsim.suite.tasks import derive_seed
 from occsim.training.episodes import write_episode
 from occsim.types import PlannerInput, Trajectory

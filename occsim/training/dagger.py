@@ -19,8 +19,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from occsim.suite.benchmark import load_split, split_slice, split_tasks
 from occsim.suite.runner import SuiteConfig, run_suite
+from occsim.suite.splits import load_split, split_slice, split_tasks
 from occsim.suite.summary import summarise
 from occsim.training.collect import CollectConfig, collect, split_jobs
 from occsim.training.planner import TrainConfig, train, write_model_card

@@ -37,7 +37,7 @@ from occsim.envs.vector import OccSimVectorEnv  # noqa: E402
 from occsim.planners.rl import RlPolicyConfig, policy_state_from_sb3, save_rl_policy  # noqa: E402
 from occsim.scenario import Scenario  # noqa: E402
 from occsim.scenarios import load_builtin_suite  # noqa: E402
-from occsim.suite.benchmark import load_split  # noqa: E402
+from occsim.suite.splits import load_split  # noqa: E402
 from occsim.types import bev_layers  # noqa: E402
 
 SCENARIO_SETS = ("builtin", "longtail-train", "both")

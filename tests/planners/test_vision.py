@@ -198,8 +198,8 @@ def test_the_shipped_weights_pass_a_held_out_instance_the_previous_weights_faile
     The previous shipped weights (12 built-in scenarios, clear weather only) hit the walker at 9.0 m/s here; this
     family's instances were never in the training data (train split only).
     """
-    from occsim.suite.benchmark import load_split
     from occsim.suite.episode import run_episode
+    from occsim.suite.splits import load_split
 
     entry = load_split("longtail", "test").families["occluded_pedestrian"]
     seed = entry.seeds[1]

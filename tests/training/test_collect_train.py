@@ -8,7 +8,7 @@ import torch
 from occsim.classes import CAR, TRAFFIC_CONE
 from occsim.planners.vision import VisionConfig, load_vision
 from occsim.scenarios import load_scenario
-from occsim.suite.benchmark import load_split
+from occsim.suite.splits import load_split
 from occsim.training.collect import CollectConfig, Perturbation, collect, perturb, split_jobs
 from occsim.training.planner import (
     TrainConfig,
@@ -167,7 +167,7 @@ def test_collect_command_on_a_benchmark_folder(tmp_path):
 
     from occsim.cli import app
     from occsim.scenarios import family_paths
-    from occsim.suite.benchmark import make_benchmark
+    from occsim.suite.splits import make_benchmark
 
     families = [p for p in family_paths() if p.stem == "debris"]
     bench = make_benchmark(

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from occsim.scenarios import family_paths
-from occsim.suite.benchmark import make_benchmark
+from occsim.suite.splits import make_benchmark
 from occsim.training.dagger import DaggerConfig, run_dagger
 
 

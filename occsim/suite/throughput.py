@@ -133,7 +133,7 @@ def peak_memory_gb() -> float:
     """Peak resident memory [GB] of a fresh process that makes one env at 256 x 448 and runs it for 40 steps."""
     code = (
         "import resource, numpy as np\n"
-        "from occsim.suite.bench import bench_scenario\n"
+        "from occsim.suite.throughput import bench_scenario\n"
         "from occsim.envs.occsim_env import OccSimEnv\n"
         "from occsim.types import Trajectory\n"
         "env = OccSimEnv(scenario=bench_scenario(), privileged=True)\n"

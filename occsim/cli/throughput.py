@@ -16,7 +16,7 @@ from occsim.cli.common import app, out
 @app.command()
 def bench(as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False) -> None:
     """Measure env steps/s (vs HighwayEnv in the same run), build_mpi time and peak memory on this machine."""
-    from occsim.suite.bench import TARGETS, run_all
+    from occsim.suite.throughput import TARGETS, run_all
 
     figures = run_all()
     if as_json:

@@ -13,7 +13,7 @@ from occsim.cli import app
 from occsim.scenario import parse_scenario
 from occsim.scenario.family import dump_instance
 from occsim.scenarios import family_paths
-from occsim.suite.benchmark import BenchmarkError, load_split, make_benchmark, split_tasks
+from occsim.suite.splits import BenchmarkError, load_split, make_benchmark, split_tasks
 
 runner = CliRunner()
 TWO = [p for p in family_paths() if p.stem in ("cut_in", "debris")]
