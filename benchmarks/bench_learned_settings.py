@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import time
 from pathlib import Path
 
 import torch
@@ -64,8 +67,19 @@ def main() -> None:
     for row in rows:
         row["over_raster"] = round(row["s_per_step"] / raster, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"camera_hw": hw, "threads": torch.get_num_threads(), "rows": rows}, indent=1))
+    args.out.write_text(
+        json.dumps({**_provenance(), "camera_hw": hw, "threads": torch.get_num_threads(), "rows": rows}, indent=1)
+    )
 
 
 if __name__ == "__main__":
     main()
+
+
+def _provenance() -> dict:
+    """Where and when the figures were measured, for the docs' benchmark tables."""
+    return {
+        "machine": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d"),
+    }

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import time
 from pathlib import Path
 
 import torch
@@ -46,8 +49,17 @@ def main() -> None:
             f"{row['plan_ms']} ms per plan() ({row['relative']}x the first)"
         )
     if args.out:
-        args.out.write_text(json.dumps({"threads": torch.get_num_threads(), "rows": rows}, indent=2))
+        args.out.write_text(json.dumps({**_provenance(), "threads": torch.get_num_threads(), "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
     main()
+
+
+def _provenance() -> dict:
+    """Where and when the figures were measured, for the docs' benchmark tables."""
+    return {
+        "machine": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d"),
+    }

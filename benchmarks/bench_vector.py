@@ -143,6 +143,7 @@ def main() -> None:
     results: dict = {
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
+        "date": time.strftime("%Y-%m-%d"),
         "world_steps_per_point": world_steps,
         "repeats_per_point": repeats,
         "highway_fast_steps_per_s": None if highway is None else round(highway, 1),

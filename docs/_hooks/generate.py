@@ -253,7 +253,7 @@ def _provenance(path: Path, data) -> str:
     ]
     if "device" in fields:
         details.append(f"device {fields['device']}")
-    where = ", ".join([str(machine)] if machine else [] + details) if machine else ", ".join(details)
+    where = ", ".join(([str(machine)] if machine else []) + details)
     where = where or "not recorded in the file"
     if "date" in fields:
         when = str(fields["date"])
