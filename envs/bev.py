@@ -1,6 +1,6 @@
 """A bird's-eye occupancy observation for RL libraries, as highway-env's occupancy grid, from the privileged window.
 
-The Occ3D window and the route ahead are rasterised by ``occsim.types.bev_layers``: a top-down image centred on the
+The Occ3D window and the route ahead are rasterised by ``occsim.geometry.bev_layers``: a top-down image centred on the
 ego, heading up and left to the left, one uint8 layer (0 or 255) per group of classes (``BEV_LAYERS``). A CNN
 policy (stable-baselines3's ``CnnPolicy``) reads it as it is; Gymnasium's ``FrameStackObservation`` (or SB3's
 ``VecFrameStack``) adds motion.
@@ -14,7 +14,7 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv, VectorObservationWrapper
 from gymnasium.vector.utils import batch_space
 
-from occsim.types import BEV_CELLS, BEV_EXTENT, BEV_LAYERS, bev_block, bev_layers
+from occsim.geometry import BEV_CELLS, BEV_EXTENT, BEV_LAYERS, bev_block, bev_layers
 
 __all__ = ["BEV_LAYERS", "BevObservation", "BevVectorObservation", "bev_layers", "bev_space"]
 

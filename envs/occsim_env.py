@@ -10,7 +10,9 @@ import numpy as np
 from gymnasium import spaces
 
 from occsim.envs.reward import RewardWeights, reward_terms
+from occsim.envs.spaces import ActionBox
 from occsim.envs.visualize import frame_image
+from occsim.geometry import along_route
 from occsim.scenario import Scenario
 from occsim.sensors.renderer import Renderer
 from occsim.sim import Simulation, StepOutcome
@@ -107,9 +109,9 @@ class OccSimEnv(gym.Env):
             obs["route"] = spaces.Box(-np.inf, np.inf, (ROUTE_POINTS, 2), np.float32)
         self.observation_space = spaces.Dict(obs)
         if action_type == "waypoints":
-            self.action_space = spaces.Box(-WAYPOINT_RANGE, WAYPOINT_RANGE, (6, 2), np.float32)
+            self.action_space = ActionBox(-WAYPOINT_RANGE, WAYPOINT_RANGE, (6, 2), np.float32)
         else:  # control, route: two normalised numbers
-            self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+            self.action_space = ActionBox(-1.0, 1.0, (2,), np.float32)
         self._scenario: Scenario | None = None
         self._last_plan: Trajectory | None = None
         self._progress = 0.0
@@ -151,17 +153,19 @@ class OccSimEnv(gym.Env):
         if self._scenario is None:
             raise RuntimeError("call reset() before step()")
         if self.action_type == "waypoints":
+            points = action if isinstance(action, Trajectory) else self.action_space.check(action, "waypoints action")
             try:
-                plan = action if isinstance(action, Trajectory) else Trajectory(np.asarray(action, dtype=np.float64))
+                plan = points if isinstance(points, Trajectory) else Trajectory(points)
             except (ValueError, TypeError) as e:
                 raise ValueError(f"invalid waypoints action: {e}") from None
             self._last_plan = plan
             self.sim.advance(plan)
             return
-        pair = np.asarray(action, dtype=np.float64)
-        if pair.shape != (2,) or not np.all(np.isfinite(pair)):
-            meaning = "(acceleration, steering)" if self.action_type == "control" else "(speed, offset)"
-            raise ValueError(f"invalid {self.action_type} action: expected 2 finite values {meaning}, got {action!r}")
+        meaning = "(acceleration, steering)" if self.action_type == "control" else "(speed, offset)"
+        try:  # shape, dtype and finiteness, as the vector envs check a whole batch
+            pair = self.action_space.check(action, f"{self.action_type} action")
+        except ValueError as e:
+            raise ValueError(f"{e}: 2 finite values {meaning}") from None
         if self.action_type == "control":
             self.sim.advance(control_from_normalised(pair))
             return
@@ -260,10 +264,10 @@ def route_trajectory(world, action: np.ndarray) -> Trajectory:
     """A ``route`` action: (speed, offset) in [-1, 1] to waypoints along the route ahead (``ROUTE_ACTION``).
 
     It reads the same float32 route a privileged observation carries, so a planner that maps its action through
-    ``Trajectory.along_route`` on that observation drives exactly as the env does.
+    ``occsim.geometry.along_route`` on that observation drives exactly as the env does.
     """
     speed, offset = np.clip(action, -1.0, 1.0)
-    return Trajectory.along_route(route_ahead(world), ROUTE_ACTION.speed(speed), ROUTE_ACTION.offset(offset))
+    return along_route(route_ahead(world), ROUTE_ACTION.speed(speed), ROUTE_ACTION.offset(offset))
 
 
 def _resolve(scenario: ScenarioArg | None) -> list[Scenario]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from occsim.geometry import along_route
 from occsim.planners.base import Planner, register_planner
 from occsim.types import PlannerInput, PrivilegedInput, Trajectory
 
@@ -32,4 +33,4 @@ class NoInterventionPlanner(Planner):
         route = privileged.route if privileged is not None else None
         if route is None or len(route) < 2:
             return Trajectory.constant_velocity(self._speed)
-        return Trajectory.along_route(route, self._speed, 0.0)
+        return along_route(route, self._speed, 0.0)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from occsim.geometry import arc_length, extend_straight, points_at, segment_lengths
 from occsim.planners.base import from_known_keys
 from occsim.types import EGO_FRONT, EGO_SIZE, WAYPOINT_DT, Pose2D
 
@@ -99,10 +100,10 @@ def first_hit(
     the object lies (+1 left, -1 right, 0 across); ``(inf, None, 0)`` where the swept corridor is clear.
     """
     path = np.vstack([np.zeros(2), waypoints])
-    lengths = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    lengths = segment_lengths(path)
     arc = np.concatenate([[0.0], np.cumsum(lengths)])
     stations = np.arange(0.0, min(arc[-1], length) + 1e-9, STEP)
-    positions = np.stack([np.interp(stations, arc, path[:, i]) for i in range(2)], axis=1)
+    positions = points_at(path, stations, arc)
     # Heading of the segment each station lies on (straight ahead before the car moves at all).
     moving = lengths > 1e-6
     if not moving.any():
@@ -143,14 +144,10 @@ def clear_distance(waypoints: np.ndarray, objects: np.ndarray, centres: np.ndarr
 def extend_path(waypoints: np.ndarray, length: float) -> np.ndarray:
     """The waypoints with points added straight on from the last heading until the path is ``length`` m long."""
     path = np.vstack([np.zeros(2), waypoints])
-    steps = np.diff(path, axis=0)
-    travelled = np.linalg.norm(steps, axis=1)
-    if travelled.sum() >= length:
+    travelled = float(segment_lengths(path).sum())
+    if travelled >= length:
         return waypoints
-    moving = np.flatnonzero(travelled > 1e-6)
-    direction = steps[moving[-1]] / travelled[moving[-1]] if len(moving) else np.array([1.0, 0.0])
-    extra = np.arange(1, int(np.ceil(length - travelled.sum())) + 1)[:, None] * direction
-    return np.vstack([waypoints, waypoints[-1] + extra])
+    return extend_straight(path, float(np.ceil(length - travelled)), spacing=1.0)[1:]
 
 
 def shift_sideways(waypoints: np.ndarray, offset: float, ramp: float) -> np.ndarray:
@@ -172,11 +169,10 @@ def shift_sideways(waypoints: np.ndarray, offset: float, ramp: float) -> np.ndar
 def truncate_path(waypoints: np.ndarray, distance: float) -> np.ndarray:
     """The waypoints moved back along ``[0, 0] + waypoints`` so none lies beyond arc length ``distance``."""
     path = np.vstack([np.zeros(2), waypoints])
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
+    arc = arc_length(path)
     if distance >= arc[-1]:
         return waypoints
-    capped = np.minimum(arc[1:], distance)
-    return np.stack([np.interp(capped, arc, path[:, i]) for i in range(2)], axis=1)
+    return points_at(path, np.minimum(arc[1:], distance), arc)
 
 
 def guard_waypoints(

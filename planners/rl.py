@@ -1,7 +1,7 @@
 """The ``rl`` planner: a PPO policy over the bird's-eye occupancy image, trained by ``occsim train-rl``.
 
 The policy is stable-baselines3's ``CnnPolicy`` (NatureCNN and a linear action head) over the last ``stack``
-bird's-eye images (``occsim.types.bev_layers``), stacked on the channel axis as SB3's ``VecFrameStack`` stacks
+bird's-eye images (``occsim.geometry.bev_layers``), stacked on the channel axis as SB3's ``VecFrameStack`` stacks
 them. Its two outputs are a ``route`` action (``ROUTE_ACTION``): a speed along the route ahead and a lateral
 offset from it. The weights are exported to safetensors, so loading them runs no pickle.
 
@@ -20,16 +20,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from occsim.geometry import BEV_CELLS, BEV_EXTENT, BEV_LAYERS, along_route, bev_layers
 from occsim.planners.base import Planner, from_known_keys, register_planner
 from occsim.types import (
-    BEV_CELLS,
-    BEV_EXTENT,
-    BEV_LAYERS,
     ROUTE_ACTION,
     PlannerInput,
     PrivilegedInput,
     Trajectory,
-    bev_layers,
 )
 
 WEIGHTS_DIR = Path(__file__).parent / "weights" / "rl"
@@ -157,4 +154,4 @@ class RlPlanner(Planner):
             self._stack = np.zeros((cfg.cells, cfg.cells, cfg.channels), dtype=np.uint8)
         self._stack = np.concatenate([self._stack[..., len(BEV_LAYERS) :], image], axis=-1)
         speed, offset = self.net(torch.from_numpy(self._stack[None])).numpy()[0]
-        return Trajectory.along_route(privileged.route, ROUTE_ACTION.speed(speed), ROUTE_ACTION.offset(offset))
+        return along_route(privileged.route, ROUTE_ACTION.speed(speed), ROUTE_ACTION.offset(offset))

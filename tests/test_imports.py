@@ -42,7 +42,7 @@ def room_of_file(path: Path) -> str:
     if rel[0] == "scenarios":
         return "scenarios"
     name = rel[1]
-    if name in ("types.py", "classes.py", "registry.py"):
+    if name in ("types.py", "classes.py", "registry.py", "geometry.py"):
         return "types"
     if name in ("sim.py", "rollout.py"):
         return "simulation"
@@ -64,6 +64,7 @@ def room_of_module(module: str) -> str | None:
         "types": "types",
         "classes": "types",
         "registry": "types",
+        "geometry": "types",
         "sim": "simulation",
         "rollout": "simulation",
         "cli": "cli",

@@ -13,13 +13,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from occsim.classes import ACTOR_SIZES
+from occsim.geometry import arc_length
 from occsim.registry import did_you_mean
 from occsim.scenario import schema
 from occsim.scenario.distributions import find_draws
 from occsim.scenario.schema import Scenario
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
 from occsim.world.geometry import box_polygon
-from occsim.world.roadmap import MAP_BUILDERS, RoadMap, arc_length
+from occsim.world.roadmap import MAP_BUILDERS, RoadMap
 from occsim.world.routes import plan_route, turning_lane
 
 

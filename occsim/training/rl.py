@@ -34,11 +34,11 @@ from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecMonitor  
 
 from occsim.envs.bev import bev_space  # noqa: E402
 from occsim.envs.vector import OccSimVectorEnv  # noqa: E402
+from occsim.geometry import bev_layers  # noqa: E402
 from occsim.planners.rl import RlPolicyConfig, policy_state_from_sb3, save_rl_policy  # noqa: E402
 from occsim.scenario import Scenario  # noqa: E402
 from occsim.scenarios import load_builtin_suite  # noqa: E402
 from occsim.suite.splits import load_split  # noqa: E402
-from occsim.types import bev_layers  # noqa: E402
 
 SCENARIO_SETS = ("builtin", "longtail-train", "both")
 EPISODE_COLUMNS = ("env_steps", "episode", "return", "length", "collision", "route_completion", "scenario")
@@ -325,7 +325,7 @@ def write_rl_card(weights: Path, training: Path | None = None, suite: Path | Non
         "# `rl`: PPO on the bird's-eye occupancy observation",
         "",
         "stable-baselines3 PPO, `CnnPolicy` (NatureCNN and a linear action head) over the last bird's-eye images "
-        "(`occsim.types.bev_layers`: road, route, vehicles, vulnerable road users, cones and barriers, static "
+        "(`occsim.geometry.bev_layers`: road, route, vehicles, vulnerable road users, cones and barriers, static "
         "structure; 64 × 64 cells of 1.2 m), stacked on the channel axis. Its action is a speed along the route "
         'ahead and a lateral offset from it (`action_type="route"`). A privileged planner: it reads the occupancy '
         "window and the route, not the cameras.",

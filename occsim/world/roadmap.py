@@ -10,16 +10,13 @@ import shapely
 from shapely.geometry import LinearRing, Polygon
 from shapely.ops import unary_union
 
+from occsim.geometry import arc_length, points_at, segment_lengths
+
 SAMPLE_SPACING = 0.5  # [m] between reference-line samples
 RUN_OUT = 20.0  # [m] of road before station 0 and after the nominal length, so nothing starts at a cliff edge
 CORNER_RADIUS = 10.0  # [m] curb radius of junction corners
 CROSSWALK_WIDTH = 3.0  # [m] of a zebra crossing along its road
 CROSSWALK_SETBACK = 1.0  # [m] between a crossing and the junction's box (the crossing roads' carriageways)
-
-
-def arc_length(line: np.ndarray) -> np.ndarray:
-    """(N,) metres along the polyline ``line`` (N, 2) to each of its points (what projecting them onto it gives)."""
-    return np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(line, axis=0).T))])
 
 
 @dataclass(frozen=True)
@@ -341,17 +338,17 @@ def road_following(
     ``path``'s direction, or +x when it has none.
     """
     pts = np.asarray(path, dtype=np.float64).reshape(-1, 2)
-    keep = np.concatenate([[True], np.hypot(*np.diff(pts, axis=0).T) > 1e-3])
+    keep = np.concatenate([[True], segment_lengths(pts) > 1e-3])
     pts = pts[keep]
     if len(pts) < 2:
         pts = np.vstack([pts[:1], pts[:1] + (min_length, 0.0)])
-    total = float(np.hypot(*np.diff(pts, axis=0).T).sum())
+    total = float(segment_lengths(pts).sum())
     if total < min_length:
         direction = (pts[-1] - pts[0]) / max(total, 1e-9)
         pts = np.vstack([pts[:1], pts[:1] + direction * min_length])
     stations = arc_length(pts)
     samples = np.arange(0.0, stations[-1] + 1e-9, SAMPLE_SPACING)
-    centre = np.stack([np.interp(samples, stations, pts[:, 0]), np.interp(samples, stations, pts[:, 1])], axis=1)
+    centre = points_at(pts, samples, stations)
     start_dir = _unit(centre[1] - centre[0])
     end_dir = _unit(centre[-1] - centre[-2])
     before = centre[0] - start_dir * np.arange(RUN_OUT, 0.0, -SAMPLE_SPACING)[:, None]

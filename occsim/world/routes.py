@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from shapely.geometry import LineString, Point
 
+from occsim.geometry import arc_length, extend_straight
 from occsim.types import COMMAND_LEFT, COMMAND_RIGHT, COMMAND_STRAIGHT, Pose2D
-from occsim.world.roadmap import SAMPLE_SPACING, Lane, Road, RoadMap, arc_length, road_following
+from occsim.world.roadmap import SAMPLE_SPACING, Lane, Road, RoadMap, road_following
 
 TURNS = ("straight", "left", "right")
 TURN_LEGS = {"right": 9.0, "left": 13.0}  # [m] each side of the lanes' crossing: a right turn is the tighter
@@ -48,7 +49,7 @@ def junctions_ahead(line: np.ndarray, road_map: RoadMap, skip: Road, after: floa
         if road is skip:
             continue
         # continued past both ends, so a road that ends at the junction (a T's stem) still counts
-        reference = extended(extended(road.reference[::-1], JUNCTION_REACH)[::-1], JUNCTION_REACH)
+        reference = _both_ways(road.reference, JUNCTION_REACH)
         hit = path.intersection(LineString(reference))
         for point in getattr(hit, "geoms", [hit]):
             if isinstance(point, Point) and not point.is_empty:
@@ -76,12 +77,14 @@ def turn_lane(road: Road, at: np.ndarray, heading: float, turn: str, junction: i
     return Lane(road, -road.oncoming_lanes if turn == "right" else -1)
 
 
-def extended(line: np.ndarray, length: float, spacing: float = SAMPLE_SPACING) -> np.ndarray:
-    """``line`` (N, 2) continued straight past its end by ``length`` metres."""
-    direction = line[-1] - line[-2]
-    direction = direction / max(float(np.hypot(*direction)), 1e-9)
-    steps = np.arange(spacing, length + 1e-9, spacing)[:, None]
-    return np.vstack([line, line[-1] + steps * direction])
+def _backwards(line: np.ndarray, length: float) -> np.ndarray:
+    """``line`` (N, 2) continued straight on before its start by ``length`` metres."""
+    return extend_straight(line[::-1], length, SAMPLE_SPACING)[::-1]
+
+
+def _both_ways(line: np.ndarray, length: float) -> np.ndarray:
+    """``line`` (N, 2) continued straight on by ``length`` metres before its start and past its end."""
+    return extend_straight(_backwards(line, length), length, SAMPLE_SPACING)
 
 
 def bezier(a: np.ndarray, control: np.ndarray, b: np.ndarray, spacing: float = SAMPLE_SPACING) -> np.ndarray:
@@ -123,8 +126,10 @@ def plan_route(road_map: RoadMap, lane: Lane, start_s: float, turns: list[str]) 
         at = np.array(path.interpolate(turn_at.distance).coords[0])
         target = turn_lane(turn_at.road, at, heading, turn, len(taken) - 1)
         # Lanes that end or begin at the junction (a T's stem) are continued across it to find where they meet.
-        target_line = extended(target.centreline(spacing=SAMPLE_SPACING)[::-1], JUNCTION_REACH)[::-1]
-        line = extended(line, JUNCTION_REACH)
+        target_line = extend_straight(target.centreline(spacing=SAMPLE_SPACING)[::-1], JUNCTION_REACH, SAMPLE_SPACING)[
+            ::-1
+        ]
+        line = extend_straight(line, JUNCTION_REACH, SAMPLE_SPACING)
         path, exit_line = LineString(line), LineString(target_line)
         crossing = path.intersection(exit_line)
         leg = TURN_LEGS[turn]

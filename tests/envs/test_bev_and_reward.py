@@ -8,7 +8,8 @@ from gymnasium.wrappers import FrameStackObservation
 
 import occsim  # noqa: F401 - registers the ids
 from occsim.envs import BEV_LAYERS, BevObservation, BevVectorObservation, OccSimEnv, RewardWeights
-from occsim.types import BEV_CELLS, BEV_EXTENT, Trajectory
+from occsim.geometry import BEV_CELLS, BEV_EXTENT
+from occsim.types import Trajectory
 
 HW = (16, 28)
 

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from occsim.geometry import arc_length
 from occsim.scenario.loader import Problem, ScenarioError
 from occsim.scenario.opendrive_world import load_map, static_of
 from occsim.scenario.openscenario.document import Document, format_value, resolve
@@ -21,7 +22,7 @@ from occsim.scenario.schema import Scenario
 from occsim.types import EgoState, Pose2D
 from occsim.world.opendrive.network import RoadNetwork
 from occsim.world.opendrive.roads import lane_road, route_keys, route_polyline
-from occsim.world.roadmap import Lane, RoadMap, arc_length
+from occsim.world.roadmap import Lane, RoadMap
 from occsim.world.storyboard.director import Director
 from occsim.world.storyboard.motion import key_of
 from occsim.world.storyboard.positions import resolve_position

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from occsim.geometry import arc_length
 from occsim.world.opendrive.network import LaneKey, RoadNetwork
-from occsim.world.roadmap import Road, RoadMap, arc_length
+from occsim.world.roadmap import Road, RoadMap
 
 MIN_LANE_WIDTH = 0.5  # [m] a lane narrower than this everywhere is a taper, not a lane to drive
 ROUTE_LIMIT = 3000.0  # [m] a route ends here even if the road goes on (a ring road never ends)
