@@ -12,6 +12,7 @@ from rich.text import Text
 
 from occsim.cli.common import (
     DEFAULT_HW_TEXT,
+    EXIT_RUN_ERRORS,
     PERCEPTION_METER_HELP,
     RENDERER_OPTION_HELP,
     WEATHER_HELP,
@@ -66,23 +67,40 @@ def validate(
 @app.command()
 def sample(
     family_file: Annotated[Path, typer.Argument(help="A scenario family YAML file (with distributions).")],
-    n: Annotated[int, typer.Option("--n", min=1, help="Instances to draw.")] = 10,
+    n: Annotated[int, typer.Option("--n", help="Instances to draw, 1 .. 100,000 (MAX_SAMPLES).")] = 10,
     seed: Annotated[int, typer.Option(help="Seed: instance i is drawn from (seed, i).")] = 0,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the concrete scenario files.")] = Path("sampled"),
 ) -> None:
-    """Draw concrete scenarios from a family: plain YAML files that `validate` accepts and anyone can edit."""
-    from occsim.scenario import ScenarioError
-    from occsim.scenario.family import dump_instance, load_family_file, sample_family
+    """Draw concrete scenarios from a family: plain YAML files that `validate` accepts and anyone can edit.
 
+    Each file is written as soon as it is drawn (whole: through a temporary name), after a check that all of them
+    fit on the disk.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from occsim.scenario import ScenarioError
+    from occsim.scenario.family import MAX_SAMPLES, load_family_file, write_samples
+
+    if not 1 <= n <= MAX_SAMPLES:
+        raise fail(f"--n {n:,} is outside 1 .. {MAX_SAMPLES:,} instances per run; sample in batches (--seed)")
     try:
-        instances = sample_family(load_family_file(family_file), n, seed)
+        family = load_family_file(family_file)
     except ScenarioError as e:
         err.print(str(e), highlight=False, markup=False)
         raise typer.Exit(2) from None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for instance in instances:
-        (out_dir / f"{instance.scenario.name}.yaml").write_text(dump_instance(instance))
-    out.print(f"{len(instances)} scenarios of family {instances[0].family} in {out_dir}", highlight=False)
+    columns = (TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=n < 2) as bar:
+        task = bar.add_task("sample", total=n)
+        try:
+            written = write_samples(family, n, seed, out_dir, progress=lambda k: bar.update(task, completed=k))
+        except ScenarioError as e:
+            err.print(str(e), highlight=False, markup=False)
+            raise typer.Exit(2) from None
+        except ValueError as e:
+            raise fail(str(e)) from None
+        except OSError as e:
+            raise fail(f"cannot write to {out_dir}: {e}", EXIT_RUN_ERRORS) from None
+    out.print(f"{len(written)} scenarios of family {family.name} in {out_dir}", highlight=False)
 
 
 @app.command()

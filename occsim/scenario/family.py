@@ -8,7 +8,9 @@ instances are drawn from it):
 - ``{choice: [v1, v2, ...], weights: [w1, w2, ...]}``: one of the values (``weights`` optional, any positive);
 - ``{expr: "bus.s + 5"}``: arithmetic (+ - * /, parentheses, ``min``, ``max``, ``abs``) over numbers and other
   fields, named ``ego.<field>``, ``map.<field>``, ``weather.<field>`` or ``<actor id>.<field>``; a referenced field
-  that is itself drawn is used as drawn, so relative placements stay consistent.
+  that is itself drawn is used as drawn, so relative placements stay consistent. An expression is at most
+  ``MAX_EXPR_CHARS`` characters with brackets nested at most ``MAX_EXPR_DEPTH`` deep (checked before parsing); a
+  division by zero or a result that is not a finite number is a ``file:line`` error like any other.
 
 A top-level ``family:`` block names the family's difficulty measures, each an ``expr`` over the drawn scenario, e.g.
 ``family: {difficulty: {ttc_s: "(bus.s - ego.s) / ego.speed"}}``; they are reported per run. Mistakes (an empty
@@ -20,7 +22,11 @@ from __future__ import annotations
 
 import ast
 import copy
+import itertools
 import math
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +53,9 @@ from occsim.scenario.schema import Scenario
 _UNION_TAGS = {"float", "int", "str", "bool", "list", "list[float]"}
 MAX_REDRAWS = 50  # draws of one instance before the family is reported as unsatisfiable
 FUNCTIONS = {"min": min, "max": max, "abs": abs}
+ARITY = {"min": (1, None), "max": (1, None), "abs": (1, 1)}  # (fewest, most) arguments; None: no upper bound
+MAX_EXPR_CHARS = 256  # an expression's length; the longest family measure is ~40
+MAX_EXPR_DEPTH = 16  # brackets ( [ nested in an expression
 OPERATORS = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__, ast.Div: float.__truediv__}
 
 
@@ -87,6 +96,10 @@ class Family:
         problems = []
         if not isinstance(self.meta, dict) or set(self.meta) - {"difficulty"}:
             problems.append(self._problem(("family",), "family takes one key, difficulty: {name: expression}"))
+        elif not isinstance(self.meta.get("difficulty") or {}, dict):
+            problems.append(self._problem(("family", "difficulty"), "difficulty takes {name: expression, ...}"))
+        if any(d.path[:1] == ("name",) for d in self.draws):
+            problems.append(self._problem(("name",), "a family's name is fixed: its instances are <name>_<i>"))
         for draw in self.draws:
             problems += self._check_draw(draw)
         for name, text in self._difficulty().items():
@@ -106,14 +119,18 @@ class Family:
         return problems or (self._check_schema() if self.draws else [])
 
     def _difficulty(self) -> dict[str, str]:
-        return (self.meta.get("difficulty") or {}) if isinstance(self.meta, dict) else {}
+        measures = self.meta.get("difficulty") if isinstance(self.meta, dict) else None
+        return measures if isinstance(measures, dict) else {}
 
     def _check_schema(self) -> list[Problem]:
         """The schema's problems with one draw: a mapping left where a value belongs is an unknown distribution."""
         data = copy.deepcopy(self.base)
         rng = np.random.default_rng(0)
         for draw in self.order:
-            _set(data, draw.path, self._draw(draw, data, rng))
+            try:
+                _set(data, draw.path, self._draw(draw, data, rng))
+            except ExpressionError as e:
+                return [self._problem(draw.path, str(e))]
         try:
             Scenario.model_validate(data)
         except ValidationError as e:
@@ -163,11 +180,11 @@ class Family:
 
     def _check_expr(self, path: Path_, text: Any) -> list[Problem]:
         if not isinstance(text, str):
-            return [self._problem(path, f"an expression is text, got {text!r}")]
+            return [self._problem(path, f"an expression is text, got {_shown(text)}")]
         try:
             _parse(text)
         except ValueError as e:
-            return [self._problem(path, f"expression {text!r}: {e}")]
+            return [self._problem(path, f"expression {_shown(text)}: {e}")]
         return []
 
     def _order(self) -> list[Draw]:
@@ -224,8 +241,8 @@ class Family:
             for draw in self.order:
                 try:
                     value = self._draw(draw, data, rng)
-                except (ValueError, ZeroDivisionError) as e:
-                    raise ScenarioError([self._problem(draw.path, str(e) or "division by zero")]) from None
+                except ExpressionError as e:
+                    raise ScenarioError([self._problem(draw.path, str(e))]) from None
                 _set(data, draw.path, value)
                 drawn[self._field_of(draw.path)] = value
             try:
@@ -237,9 +254,9 @@ class Family:
             for name, text in self._difficulty().items():
                 try:
                     difficulty[name] = round(_evaluate(_parse(text), lambda n, d=data: self._lookup(d, n)), 4)
-                except (ValueError, ZeroDivisionError) as e:
+                except ExpressionError as e:
                     path = ("family", "difficulty", name)
-                    raise ScenarioError([self._problem(path, str(e) or "division by zero")]) from None
+                    raise ScenarioError([self._problem(path, f"expression {_shown(text)}: {e}")]) from None
             return Instance(scenario, data, drawn, difficulty, self.name)
         note = Problem(self.source, None, "", f"no draw of {MAX_REDRAWS} passed the scenario checks; the last one's:")
         raise ScenarioError([note, *last])
@@ -255,7 +272,10 @@ class Family:
         if draw.kind == "choice":
             weights = np.asarray(spec.get("weights") or [1.0] * len(args), dtype=np.float64)
             return copy.deepcopy(args[int(rng.choice(len(args), p=weights / weights.sum()))])
-        return round(_evaluate(_parse(args), lambda name: self._lookup(data, name)), 3)
+        try:
+            return round(_evaluate(_parse(args), lambda name: self._lookup(data, name)), 3)
+        except ExpressionError as e:
+            raise ExpressionError(f"expression {_shown(args)}: {e}") from None
 
 
 def family_from_text(text: str, source: str = "<string>") -> Family:
@@ -295,21 +315,87 @@ def instance_seed(seed: int, index: int) -> int:
 
 def sample_family(family: Family, n: int, seed: int) -> list[Instance]:
     """``n`` instances, the i-th drawn from ``instance_seed(seed, i)`` and named ``<family>_<i>``."""
-    instances = []
-    for i in range(n):
+    return list(iter_family(family, n, seed))
+
+
+def iter_family(family: Family, n: int, seed: int, start: int = 0) -> Iterator[Instance]:
+    """Instances ``start`` .. ``n - 1`` of ``sample_family``, drawn one at a time as they are asked for."""
+    for i in range(start, n):
         instance = family.sample(instance_seed(seed, i))
         name = f"{family.name}_{i:03d}"
         data = {**instance.data, "name": name}
-        instances.append(
-            Instance(
-                instance.scenario.model_copy(update={"name": name}),
-                data,
-                instance.drawn,
-                instance.difficulty,
-                family.name,
-            )
+        yield Instance(
+            instance.scenario.model_copy(update={"name": name}),
+            data,
+            instance.drawn,
+            instance.difficulty,
+            family.name,
         )
-    return instances
+
+
+MAX_SAMPLES = 100_000  # instances one ``occsim sample`` writes (a benchmark split holds hundreds)
+DISK_MARGIN = 1.5  # free space asked for, as a multiple of the estimated size of all the files
+
+
+def write_samples(
+    family: Family,
+    n: int,
+    seed: int,
+    out_dir: str | Path,
+    progress: Callable[[int], None] | None = None,
+) -> list[Path]:
+    """Draw ``n`` instances and write each as ``<out_dir>/<name>.yaml`` as soon as it is drawn.
+
+    A file is written to a hidden temporary name and renamed into place, so an interrupted run leaves whole files
+    only. Before writing, the size of all ``n`` files is estimated from the first and checked against the free
+    space of ``out_dir``'s disk.
+
+    Args:
+        family: the checked family.
+        n: instances to draw, 1 .. ``MAX_SAMPLES``.
+        seed: instance i is drawn from ``instance_seed(seed, i)``.
+        out_dir: folder for the files (made if missing).
+        progress: called with the number of files written after each one.
+
+    Returns:
+        The files written, in order.
+
+    Raises:
+        ValueError: ``n`` outside 1 .. MAX_SAMPLES, or the files would not fit on the disk (nothing written).
+        ScenarioError: a draw failed the scenario checks (the files before it are written, whole).
+        OSError: the disk refused a file (no partial file is left).
+    """
+    if not 1 <= n <= MAX_SAMPLES:
+        raise ValueError(f"n={n:,} is outside 1 .. {MAX_SAMPLES:,} instances per run; sample in batches")
+    out_dir = Path(out_dir)
+    draws = iter_family(family, n, seed)
+    first = next(draws)
+    estimate = int(len(dump_instance(first).encode()) * n * DISK_MARGIN)
+    existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if estimate > free:
+        raise ValueError(
+            f"{n:,} instances need about {estimate / 1e6:,.1f} MB (with a {DISK_MARGIN}x margin) but "
+            f"{existing} has {free / 1e6:,.1f} MB free; draw fewer"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for instance in itertools.chain([first], draws):
+        written.append(write_atomic(out_dir / f"{instance.scenario.name}.yaml", dump_instance(instance)))
+        if progress is not None:
+            progress(len(written))
+    return written
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename: whole or absent."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def dump_instance(instance: Instance) -> str:
@@ -321,7 +407,13 @@ def dump_instance(instance: Instance) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float (a bool is not a number; an int too large for a float is not finite)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _set(data: Any, path: Path_, value: Any) -> None:
@@ -330,22 +422,53 @@ def _set(data: Any, path: Path_, value: Any) -> None:
     data[path[-1]] = value
 
 
+class ExpressionError(ValueError):
+    """An expression that cannot be read or evaluated; the caller adds the file, line and field."""
+
+
+def check_expression_size(text: str) -> None:
+    """Refuse an expression over ``MAX_EXPR_CHARS`` characters or ``MAX_EXPR_DEPTH`` nested brackets, unparsed.
+
+    Python's parser recurses once per nested term, so an oversize expression must be refused before it runs.
+    """
+    if len(text) > MAX_EXPR_CHARS:
+        raise ExpressionError(f"{len(text):,} characters; an expression is at most {MAX_EXPR_CHARS}")
+    depth = deepest = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > MAX_EXPR_DEPTH:
+        raise ExpressionError(f"brackets nested {deepest} deep; an expression nests at most {MAX_EXPR_DEPTH}")
+
+
 def _parse(text: str) -> ast.Expression:
-    """The expression's syntax tree, refusing anything but numbers, field names, + - * /, min, max and abs."""
+    """The expression's syntax tree, refusing anything but numbers, field names, + - * /, min, max and abs.
+
+    Raises:
+        ExpressionError: the text is too long or too deep, not an expression, or uses anything else.
+    """
+    check_expression_size(text)
     try:
         tree = ast.parse(text, mode="eval")
-    except SyntaxError as e:
-        raise ValueError(f"not an expression ({e.msg})") from None
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as e:  # ValueError: a null byte, a huge int
+        raise ExpressionError(f"not an expression ({getattr(e, 'msg', None) or e})") from None
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS) or node.keywords:
-                raise ValueError("only min, max and abs may be called")
+                raise ExpressionError("only min, max and abs may be called")
+            fewest, most = ARITY[node.func.id]
+            if len(node.args) < fewest or (most is not None and len(node.args) > most):
+                takes = f"{fewest}" if fewest == most else f"at least {fewest}"
+                raise ExpressionError(f"{node.func.id} takes {takes} argument(s), got {len(node.args)}")
         elif isinstance(node, ast.Constant):
             if not _is_number(node.value):
-                raise ValueError(f"{node.value!r} is not a number")
+                raise ExpressionError(f"{_shown(node.value)} is not a number")
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in OPERATORS:
-                raise ValueError("only + - * / are allowed")
+                raise ExpressionError("only + - * / are allowed")
         elif (
             not isinstance(
                 node,
@@ -353,9 +476,11 @@ def _parse(text: str) -> ast.Expression:
             )
             and type(node) not in OPERATORS
         ):
-            raise ValueError(f"{type(node).__name__} is not allowed")
+            raise ExpressionError(f"{type(node).__name__} is not allowed")
         if isinstance(node, ast.Subscript) and _dotted(node) is None:
-            raise ValueError("only a field's list entries may be indexed, with whole numbers: points[1][0]")
+            raise ExpressionError("only a field's list entries may be indexed, with whole numbers: points[1][0]")
+        if isinstance(node, ast.Attribute) and _dotted(node) is None:
+            raise ExpressionError("only a field name may have a .part: lead.s, ego.speed")
     return tree
 
 
@@ -390,7 +515,11 @@ def _names(tree: ast.AST) -> set[str]:
 
 
 def _evaluate(tree: ast.AST, lookup) -> float:
-    """The value of a parsed expression; ``lookup(name)`` gives a field's value."""
+    """The value of a parsed expression; ``lookup(name)`` gives a field's value.
+
+    Raises:
+        ExpressionError: a field that is not a number, a division by zero, or a result that is not finite.
+    """
     node = tree.body if isinstance(tree, ast.Expression) else tree
     if isinstance(node, ast.Constant):
         return float(node.value)
@@ -398,12 +527,27 @@ def _evaluate(tree: ast.AST, lookup) -> float:
         name = _dotted(node)
         value = lookup(name)
         if not _is_number(value):
-            raise ValueError(f"'{name}' is {value!r}, not a number")
+            raise ExpressionError(f"'{name}' is {_shown(value)}, not a number")
         return float(value)
     if isinstance(node, ast.UnaryOp):
         value = _evaluate(node.operand, lookup)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp):
-        return OPERATORS[type(node.op)](_evaluate(node.left, lookup), _evaluate(node.right, lookup))
+        left, right = _evaluate(node.left, lookup), _evaluate(node.right, lookup)
+        if isinstance(node.op, ast.Div) and right == 0:
+            raise ExpressionError(f"division by zero ({_shown(left)} / {_shown(right)})")
+        result = OPERATORS[type(node.op)](left, right)
+        if not math.isfinite(result):
+            raise ExpressionError(f"{_shown(left)} {_SYMBOLS[type(node.op)]} {_shown(right)} overflows a float")
+        return result
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     return float(FUNCTIONS[node.func.id](*(_evaluate(a, lookup) for a in node.args)))
+
+
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message, cut to 60 characters (a field may hold a long string or a huge list)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

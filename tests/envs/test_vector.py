@@ -131,3 +131,28 @@ def test_max_episode_steps_truncates_and_bad_arguments_are_refused():
         OccSimVectorEnv(num_envs=0)
     with pytest.raises(ValueError, match="2 worlds|seeds"):
         vec.reset(seed=[1, 2, 3])
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "vector_entry_point"])
+def test_a_wrong_batch_raises_naming_the_shapes_and_moves_no_world(mode):
+    """Issue 34: a batch of 3 for 2 worlds (or a row of the wrong shape, dtype or NaN) is refused before any step."""
+    vec = gym.make_vec("OccSim-v0", num_envs=2, vectorization_mode=mode, scenario="bus_ahead", camera_hw=HW)
+    try:
+        vec.reset(seed=0)
+        good = np.stack([Trajectory.constant_velocity(8.0).points] * 2).astype(np.float32)
+        bad_row = good.copy()
+        bad_row[1, 3, 0] = np.nan
+        cases = [
+            (np.concatenate([good, good[:1]]), r"expected shape \(2, 6, 2\) float32 .*got shape \(3, 6, 2\) float32"),
+            (good[:1], r"got shape \(1, 6, 2\)"),
+            (np.zeros((2, 6, 3), np.float32), r"got shape \(2, 6, 3\)"),
+            (good.astype(np.complex64), r"got shape \(2, 6, 2\) complex64 \(not real numbers\)"),
+            (bad_row, r"NaN or inf in row\(s\) \[1\]"),
+        ]
+        for actions, words in cases:
+            with pytest.raises(ValueError, match=words):
+                vec.step(actions)
+        _, _, _, _, info = vec.step(good)
+        assert info["t"].tolist() == [0.5, 0.5]  # the first step any world took: the refused ones moved nothing
+    finally:
+        vec.close()

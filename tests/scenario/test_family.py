@@ -96,3 +96,79 @@ def test_every_shipped_family_validates_and_draws_the_same_instances_per_seed():
         first = [i.drawn for i in sample_family(family, 3, seed=0)]
         assert first == [i.drawn for i in sample_family(family, 3, seed=0)]
         assert all(i.difficulty for i in sample_family(family, 3, seed=0))  # each declares its difficulty
+
+
+@pytest.mark.parametrize(
+    ("expr", "words"),
+    [
+        ("50 / 0", "division by zero"),
+        ("lead.s / (ego.s - 20)", "division by zero"),
+        ("1e200 * 1e200", "overflows a float"),
+        ("-1e308 - 1e308", "overflows a float"),
+        ("min()", "min takes at least 1"),
+        ("abs(1, 2)", "abs takes 1"),
+        ("(1).real", "only a field name"),
+        ("1e999", "inf is not a number"),
+        ("+".join(["1"] * 200_000), "an expression is at most 256"),
+        ("(" * 40 + "1" + ")" * 40, "nests at most 16"),
+        ("-" * 250 + "1", ""),
+    ],
+)
+def test_expression_errors_are_file_line_errors_in_validate(tmp_path, expr, words):
+    """Issue 34: an expression that divides by zero or overflows, or is huge, is a file:line error (exit 2)."""
+    path = tmp_path / "f.yaml"
+    path.write_text(FAMILY.replace('"lead.s + 6"', f'"{expr}"'))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    line = next(i + 1 for i, row in enumerate(path.read_text().splitlines()) if "beside" in row)
+    if not words:  # 250 signs: within the limits, a number
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"{path}:{line}: actors[1].s: expression "), result.output
+    assert words in result.output and len(result.output) < 400, result.output
+
+
+def test_difficulty_measure_errors_name_the_measure():
+    broken = FAMILY.replace('"(lead.s - ego.s) / ego.speed"', '"(lead.s - ego.s) / (ego.speed - ego.speed)"')
+    with pytest.raises(ScenarioError, match=r"^f.yaml:3: family.difficulty.ttc_s: expression .*division by zero"):
+        family_from_text(broken, "f.yaml").sample(0)
+
+
+def test_sample_refuses_an_absurd_count_and_writes_whole_files_as_it_draws(tmp_path, monkeypatch):
+    """Issue 34: --n 100000000 is refused at once; files appear one by one, never half written."""
+    from occsim.scenario import family as family_module
+
+    path = tmp_path / "stopped.yaml"
+    path.write_text(FAMILY)
+    runner = CliRunner()
+    result = runner.invoke(app, ["sample", str(path), "--n", "100000000", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "--n 100,000,000 is outside 1 .. 100,000" in result.output
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(family_module.shutil, "disk_usage", lambda _: type("U", (), {"free": 10_000})())
+    result = runner.invoke(app, ["sample", str(path), "--n", "1000", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "MB free; draw fewer" in result.output and not (tmp_path / "out").exists()
+    monkeypatch.undo()
+
+    seen = []
+    family = family_from_text(FAMILY, str(path))
+    written = family_module.write_samples(
+        family,
+        4,
+        0,
+        tmp_path / "out",
+        progress=lambda k: seen.append(sorted(p.name for p in (tmp_path / "out").iterdir())),
+    )
+    assert [len(s) for s in seen] == [1, 2, 3, 4] and [p.name for p in written] == seen[-1]  # written as drawn
+
+    def refuse(self, text, encoding=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(family_module.Path, "write_text", refuse)
+    result = runner.invoke(app, ["sample", str(path), "--n", "3", "--out", str(tmp_path / "full")])
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert list((tmp_path / "full").iterdir()) == []  # no partial or temporary file left
+
+
+def test_a_drawn_family_name_is_refused():
+    with pytest.raises(ScenarioError, match="f.yaml:1: name: a family's name is fixed"):
+        family_from_text(FAMILY.replace("name: stopped_vehicle", "name: {choice: [a, b]}"), "f.yaml")
