@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from occsim.cli.common import renderer_options
@@ -57,10 +58,10 @@ def main() -> None:
             resume=out.exists(),
             perception_meter=args.perception_meter,
         )
-        runs = [{**r, "renderer": name} for r in run_suite(tasks, config).records]
+        runs = [replace(r, worker=replace(r.worker, renderer=name)) for r in run_suite(tasks, config).records]
         records += runs
         recall[name] = recall_rows(runs)
-    rows = planner_transfer(records)
+    rows = planner_transfer([r.to_json() for r in records])
     (args.out / "transfer.json").write_text(json.dumps(rows, indent=1))
     if args.perception_meter:
         (args.out / "recall.json").write_text(json.dumps(recall, indent=1))

@@ -9,6 +9,7 @@ from occsim.sensors.raster import RasterRenderer
 from occsim.sensors.renderer import Renderer
 from occsim.sim import Simulation
 from occsim.suite.episode import run_episode
+from occsim.suite.records import RunRecord
 from occsim.suite.summary import METER_COLUMN, columns, summarise
 from occsim.types import CameraFrames, CameraRig
 
@@ -61,7 +62,9 @@ def test_episode_mean_and_summary_column():
     plain = run_episode(scenario, "expert", camera_hw=(64, 112))
     assert plain.perceived_occupancy_miou is None and plain.object_recall is None
     metered = {**result.to_dict(), "ncap": 5.0, "pdms": 1.0, "driving_score": 1.0}
-    rows = summarise([metered])
+    rows = summarise([RunRecord.from_json(metered)])
     assert rows[0][METER_COLUMN] == pytest.approx(result.perceived_occupancy_miou, abs=1e-3)
     assert METER_COLUMN in columns(rows)
-    assert METER_COLUMN not in columns(summarise([{**plain.to_dict(), "ncap": 5.0, "pdms": 1.0, "driving_score": 1.0}]))
+    assert METER_COLUMN not in columns(
+        summarise([RunRecord.from_json({**plain.to_dict(), "ncap": 5.0, "pdms": 1.0, "driving_score": 1.0})])
+    )

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from occsim.cli.common import (
     DEFAULT_HW_TEXT,
+    EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_RUN_ERRORS,
     PERCEPTION_METER_HELP,
     RENDERER_OPTION_HELP,
     app,
-    check_renderer,
     err,
     fail,
     key_value_options,
     out,
     parse_hw,
-    planner_problems,
 )
-from occsim.suite.watchdog import DEFAULT_PLANNER_TIMEOUT
+from occsim.suite.request import SUITE_DEFAULTS as DEFAULTS
 
-DEFAULT_PLANNERS = ("expert", "constant_velocity")
+if TYPE_CHECKING:
+    from occsim.suite.records import RunRecord
+    from occsim.suite.request import SuiteResult
 
 
 @app.command()
@@ -48,15 +49,15 @@ def suite(
         str | None, typer.Option(help="The OpenSCENARIO entity the planner drives (default Ego, hero, VUT).")
     ] = None,
     planner: Annotated[
-        list[str] | None, typer.Option(help="Planner (repeatable); default expert and constant_velocity.")
+        list[str] | None,
+        typer.Option(help=f"Planner (repeatable); default {' and '.join(DEFAULTS.planners)}."),
     ] = None,
     weather: Annotated[
-        str | None, typer.Option(help="Comma-separated weathers, e.g. clear,fog,night; 'own' keeps each scenario's.")
-    ] = None,
+        str, typer.Option(help="Comma-separated weathers, e.g. clear,fog,night; 'own' keeps each scenario's.")
+    ] = ",".join(DEFAULTS.weathers),
     runs: Annotated[
         int | None,
         typer.Option(
-            min=1,
             help="Jittered copies of each scenario; for a family file, instances drawn; with --benchmark, the first "
             "N instances of each family (default 1, or all of a benchmark's).",
         ),
@@ -65,14 +66,14 @@ def suite(
         str | None,
         typer.Option(help="Run a versioned benchmark split instead of scenarios, e.g. longtail (or its folder)."),
     ] = None,
-    split: Annotated[str, typer.Option(help="The benchmark's split: test or train.")] = "test",
+    split: Annotated[str, typer.Option(help="The benchmark's split: test or train.")] = DEFAULTS.split,
     benchmark_version: Annotated[
         int | None, typer.Option(help="The benchmark's version; default the newest shipped.")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Runs in parallel (worker processes, or Ray CPUs).")] = 1,
+    workers: Annotated[int, typer.Option(help="Runs in parallel (worker processes, or Ray CPUs).")] = DEFAULTS.workers,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for results.jsonl, summary.csv, report.html, media.")
-    ] = Path("runs/suite"),
+    ] = DEFAULTS.out_dir,
     resume: Annotated[bool, typer.Option(help="Continue a suite in --out, skipping runs already recorded.")] = False,
     ray: Annotated[
         str | None,
@@ -80,7 +81,7 @@ def suite(
             "--ray", metavar="[ADDRESS]", help="Run on Ray: bare --ray starts Ray here; or a cluster ADDRESS."
         ),
     ] = None,
-    renderer: Annotated[str, typer.Option(help="Registered renderer.")] = "raster",
+    renderer: Annotated[str, typer.Option(help="Registered renderer.")] = DEFAULTS.renderer,
     renderer_option: Annotated[list[str] | None, typer.Option(help=RENDERER_OPTION_HELP)] = None,
     camera_hw: Annotated[str, typer.Option("--camera-hw", help="Camera image HEIGHTxWIDTH.")] = DEFAULT_HW_TEXT,
     no_video: Annotated[bool, typer.Option("--no-video", help="Skip the per-run videos (faster).")] = False,
@@ -88,110 +89,61 @@ def suite(
     planner_timeout: Annotated[
         float,
         typer.Option(
-            min=0.0, help="Seconds one planner reset() or plan() call may take before its run is an error; 0: no limit."
+            help="Seconds one planner reset() or plan() call may take before its run is an error; 0: no limit."
         ),
-    ] = DEFAULT_PLANNER_TIMEOUT,
-    seed: Annotated[int, typer.Option(help="Base seed; every run's seed derives from it.")] = 0,
+    ] = DEFAULTS.planner_timeout,
+    seed: Annotated[int, typer.Option(help="Base seed; every run's seed derives from it.")] = DEFAULTS.seed,
     imports: Annotated[
         list[str] | None, typer.Option("--import", help="Module that registers your planners (repeatable).")
     ] = None,
     threads_per_run: Annotated[
-        int | None, typer.Option(min=1, help="numba / torch threads per run; default cores / workers.")
+        int | None, typer.Option(help="numba / torch threads per run; default cores / workers.")
     ] = None,
 ) -> None:
     """Run scenarios x planners x weathers x jittered runs; results.jsonl, summary.csv and report.html in --out."""
     from occsim.scenario import ScenarioError
-    from occsim.sensors import WEATHERS
-    from occsim.suite.jobs import import_plugins
-    from occsim.suite.report import write_report
-    from occsim.suite.runner import SuiteConfig, run_suite
-    from occsim.suite.splits import BenchmarkError, load_split, split_tasks
+    from occsim.suite.request import SuiteInputError, make_request, run_request
+    from occsim.suite.splits import BenchmarkError
     from occsim.suite.store import SuiteDirError
-    from occsim.suite.tasks import collect_scenarios, expand_tasks
 
-    problems: list[str] = []
     try:
-        import_plugins(list(imports or []))
-    except Exception as e:
-        problems.append(f"--import: {type(e).__name__}: {e}")
-    hw = parse_hw(camera_hw)
-    split_run = None
-    if benchmark is not None:
-        try:
-            split_run = load_split(benchmark, split, benchmark_version)
-        except BenchmarkError as e:
-            problems.append(str(e))
-        loaded = []
-    else:
-        folders = [str(x) for x in xosc or []]
-        loaded, scenario_problems = collect_scenarios(list(scenarios or []), True, folders, ego)
-        problems += scenario_problems
-    planners = list(planner or DEFAULT_PLANNERS)
-    weathers: list[str | None] = [None if w in ("own", "") else w for w in (weather or "own").split(",")]
-    renderer_kwargs = key_value_options(renderer_option)
-    problems += planner_problems(planners)
-    for name in (w for w in weathers if w):
-        try:
-            WEATHERS[name]
-        except ValueError as e:
-            problems.append(str(e))
-    try:
-        check_renderer(renderer, renderer_kwargs)
-    except (ValueError, FileNotFoundError) as e:
-        problems.append(str(e))
-    if problems:
-        for line in problems:
+        request = make_request(
+            scenarios=scenarios, xosc=xosc, ego=ego, planners=planner or None, weathers=weather.split(","),
+            runs=runs, benchmark=benchmark, split=split, benchmark_version=benchmark_version, workers=workers,
+            out_dir=out_dir, resume=resume, ray=ray, renderer=renderer,
+            renderer_kwargs=key_value_options(renderer_option), camera_hw=parse_hw(camera_hw), no_video=no_video,
+            perception_meter=perception_meter, planner_timeout=planner_timeout, seed=seed, imports=imports,
+            threads_per_run=threads_per_run,
+        )  # fmt: skip
+        result = run_request(request, console=err)
+    except SuiteInputError as e:
+        for line in e.problems:
             err.print(line, highlight=False, markup=False)
-        err.print(f"{len(problems)} problem(s); nothing was run", style="red")
-        raise typer.Exit(2)
-    try:
-        if split_run is not None:
-            chosen = [w for w in weathers if w] or None
-            tasks = split_tasks(split_run, planners, chosen, runs, list(scenarios or []) or None)
-            err.print(f"{split_run.label}: {len(tasks)} runs", highlight=False, markup=False)
-        else:
-            tasks = expand_tasks(loaded, planners, weathers, runs or 1, seed)
-    except (ScenarioError, BenchmarkError) as e:
+        err.print(str(e), style="red")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except (ScenarioError, BenchmarkError, SuiteDirError, RuntimeError) as e:
         raise fail(str(e)) from None
-    config = SuiteConfig(
-        out_dir=out_dir,
-        workers=workers,
-        ray_address=ray,
-        renderer=renderer,
-        renderer_kwargs=renderer_kwargs,
-        camera_hw=hw,
-        perception_meter=perception_meter,
-        no_video=no_video,
-        planner_timeout=planner_timeout or None,
-        resume=resume,
-        imports=list(imports or []),
-        threads_per_run=threads_per_run,
-        seed=seed,
-    )
-    try:
-        outcome = run_suite(tasks, config, console=err)
-    except (SuiteDirError, RuntimeError) as e:
-        raise fail(str(e)) from None
-    keys = {t.key for t in tasks}
-    records = [r for r in outcome.records if r.get("key") in keys]
-    print_tables(records)
-    try:
-        page = write_report(out_dir)
-    except OSError as e:
-        raise fail(
-            f"the results are kept in {out_dir / 'results.jsonl'}, but the report could not be written: {e}"
-        ) from None
-    errors = sum(r.get("outcome") == "error" for r in records)
+    print_tables(result.records)
+    finish(result)
+
+
+def finish(result: SuiteResult) -> None:
+    """The closing line of a suite, and its exit code: 1 for run errors or a refused record, 130 if interrupted."""
+    if result.report_error:
+        raise fail(result.report_error)
+    outcome = result.outcome
     out.print(
-        f"{len(records)}/{len(tasks)} runs recorded ({outcome.ran} now, {outcome.skipped} resumed), {errors} errors. "
-        f"Report: {page}"
+        f"{len(result.records)}/{result.planned} runs recorded ({outcome.ran} now, {outcome.skipped} resumed), "
+        f"{result.errors} errors. Report: {result.page}"
     )
     if outcome.stopped:
         raise fail(outcome.stopped, code=EXIT_RUN_ERRORS)
     if outcome.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
-    if errors:
-        err.print(f"{errors} run(s) ended in an error (see 'error' in results.jsonl); exit code {EXIT_RUN_ERRORS}")
+    if result.errors:
+        err.print(
+            f"{result.errors} run(s) ended in an error (see 'error' in results.jsonl); exit code {EXIT_RUN_ERRORS}"
+        )
         raise typer.Exit(EXIT_RUN_ERRORS)
 
 
@@ -226,7 +178,7 @@ def make_benchmark_command(
     out.print(f"{len(files)} families, {test} test and {train} train instances each, in {folder}", highlight=False)
 
 
-def print_tables(records: list[dict]) -> None:
+def print_tables(records: list[RunRecord]) -> None:
     """The summary per planner and weather, and the per-family and recall tables where the records have them."""
     from occsim.suite.summary import family_rows, family_table, recall_rows, recall_table, summarise, summary_table
 

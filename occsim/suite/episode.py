@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -11,14 +10,14 @@ import imageio.v2 as imageio
 import numpy as np
 from tqdm.auto import tqdm
 
-import occsim
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.metrics.recall import tally
 from occsim.planners import make_planner
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
+from occsim.suite.records import EpisodeResult
 from occsim.suite.watchdog import PlannerTimeout, planner_call, report_progress
-from occsim.types import DEFAULT_CAMERA_HW, HistoryStep, PlannerInput, PrivilegedInput, Trajectory
+from occsim.types import DEFAULT_CAMERA_HW, PlannerInput, PrivilegedInput, Trajectory
 
 VIDEO_SCALE = 0.5  # videos at half the frame size keep a suite's folder small
 SLOW_STEP = 1.0  # [s] a step slower than this brings up the episode's progress bar
@@ -26,38 +25,6 @@ SLOW_STEP = 1.0  # [s] a step slower than this brings up the episode's progress 
 
 class PlannerError(RuntimeError):
     """The planner raised, timed out, or returned something that is not a trajectory."""
-
-
-@dataclass(frozen=True)
-class EpisodeResult:
-    """The outcome of one run, JSON-ready (``history`` is kept out of ``to_dict``)."""
-
-    scenario: str
-    planner: str
-    weather: str
-    seed: int
-    outcome: str  # collision | goal | stopped (the scenario's own stop trigger) | timeout
-    collision: bool
-    collided_with: str | None
-    impact_speed: float  # [m/s] relative speed at contact
-    initial_speed: float  # [m/s] the ego's speed at the start
-    ego_impact_speed: float | None  # [m/s] the ego's own speed at contact (speed reduction = initial - this)
-    offroad: bool  # off the drivable area at any step
-    route_completion: float  # [0, 1]
-    steps: int
-    wall_time: float  # [s]
-    renderer: str
-    perceived_occupancy_miou: float | None = None  # mean over the frames, when the perception meter is on
-    object_recall: dict | None = None  # {class: {distance band: [found, visible]}} over the frames, with the meter
-    storyboard: dict | None = None  # an OpenSCENARIO run: its ego, the ego actions the planner replaced, notes
-    version: str = occsim.__version__
-    history: list[HistoryStep] = field(default_factory=list, repr=False, compare=False)
-
-    def to_dict(self) -> dict:
-        """Plain dict for JSON."""
-        out = asdict(self)
-        out.pop("history")
-        return out
 
 
 def run_episode(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless back
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
+from occsim.suite.records import RunRecord  # noqa: E402
+
 TEST_PARAMETER = "Scenario_ID"  # the parameter NCAP files use to name the test of a shared base scenario
 KMH = 3.6
 # outcome bands, as Euro NCAP colours a grid: avoided, then by how much of the speed was taken off before impact
@@ -27,55 +30,65 @@ BANDS = ((1.01, "avoided", "#2e9e44"), (0.75, ">=75% slower", "#b5d334"), (0.5, 
 BANDS += ((0.25, ">=25%", "#f09a36"), (0.0, "<25%", "#d7301f"))
 
 
-def ncap_runs(records: list[dict]) -> list[dict]:
-    """The records of OpenSCENARIO runs, each with its protocol, test and parameters at the top level."""
+@dataclass(frozen=True)
+class GridRun:
+    """An OpenSCENARIO run placed in its grid: protocol (the base file's folder), test and parameter values."""
+
+    record: RunRecord
+    protocol: str
+    test: str
+    parameters: dict  # parameter name -> value, as the variation file set them
+
+
+def ncap_runs(records: list[RunRecord]) -> list[GridRun]:
+    """The OpenSCENARIO runs that finished, each with its protocol, test and parameters."""
     found = []
     for record in records:
-        origin = record.get("openscenario")
-        if not isinstance(origin, dict) or "base" not in origin or record.get("outcome") == "error":
+        origin = record.origin.openscenario
+        if not isinstance(origin, dict) or "base" not in origin or record.failed:
             continue
         parameters = origin.get("parameters") or {}
         base = Path(origin["base"])
         test = parameters.get(TEST_PARAMETER) or base.stem
-        found.append({**record, "protocol": base.parent.name, "test": str(test), "parameters": parameters})
+        found.append(GridRun(record, base.parent.name, str(test), parameters))
     return found
 
 
-def grid_rows(runs: list[dict]) -> dict[tuple[str, str], list[dict]]:
-    """Per (protocol, test): one row per run with the varying parameters, planner and outcome figures."""
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+def grid_rows(runs: list[GridRun]) -> dict[tuple[str, str], list[dict]]:
+    """Per (protocol, test): one table row per run with the varying parameters, planner and outcome figures."""
+    groups: dict[tuple[str, str], list[GridRun]] = defaultdict(list)
     for run in runs:
-        groups[(run["protocol"], run["test"])].append(run)
+        groups[(run.protocol, run.test)].append(run)
     table = {}
     for key, group in sorted(groups.items()):
         axes = varying(group)
-        rows = []
-        for run in group:
-            initial = float(run.get("initial_speed") or 0.0)
-            impact = float(run.get("impact_speed") or 0.0) if run.get("collision") else 0.0
-            # the ego's own speed at contact: a head-on or crossing impact is faster than the ego ever drove
-            own = run.get("ego_impact_speed")
-            own = impact if own is None else float(own)
-            rows.append(
-                {
-                    **{axis: run["parameters"].get(axis) for axis in axes},
-                    "planner": run["planner"],
-                    "weather": run.get("weather"),
-                    "collision": bool(run.get("collision")),
-                    "impact [km/h]": round(impact * KMH, 1),
-                    "speed reduction [km/h]": round(max(initial - own, 0.0) * KMH, 1) if run.get("collision") else None,
-                    "ego at impact [km/h]": round(own * KMH, 1) if run.get("collision") else None,
-                    "NCAP": run.get("ncap"),
-                }
-            )
+        rows = [_grid_row(run, axes) for run in group]
         table[key] = sorted(rows, key=lambda r: tuple(_order(r.get(a)) for a in (*axes, "planner")))
     return table
 
 
-def varying(group: list[dict]) -> list[str]:
+def _grid_row(run: GridRun, axes: list[str]) -> dict:
+    episode = run.record.episode
+    initial = float(episode.initial_speed or 0.0)
+    impact = float(episode.impact_speed or 0.0) if episode.collision else 0.0
+    # the ego's own speed at contact: a head-on or crossing impact is faster than the ego ever drove
+    own = impact if episode.ego_impact_speed is None else float(episode.ego_impact_speed)
+    return {
+        **{axis: run.parameters.get(axis) for axis in axes},
+        "planner": run.record.planner,
+        "weather": run.record.weather,
+        "collision": bool(episode.collision),
+        "impact [km/h]": round(impact * KMH, 1),
+        "speed reduction [km/h]": round(max(initial - own, 0.0) * KMH, 1) if episode.collision else None,
+        "ego at impact [km/h]": round(own * KMH, 1) if episode.collision else None,
+        "NCAP": run.record.scores.ncap if run.record.scores else None,
+    }
+
+
+def varying(group: list[GridRun]) -> list[str]:
     """The parameters whose values differ across a test's runs, in the files' order."""
-    names = list(dict.fromkeys(n for run in group for n in run["parameters"]))
-    return [n for n in names if n != TEST_PARAMETER and len({str(r["parameters"].get(n)) for r in group}) > 1]
+    names = list(dict.fromkeys(n for run in group for n in run.parameters))
+    return [n for n in names if n != TEST_PARAMETER and len({str(r.parameters.get(n)) for r in group}) > 1]
 
 
 def _order(value):

@@ -1,11 +1,21 @@
-"""``DIR/report.html``: a self-contained page (media beside it in DIR) showing where each planner fails."""
+"""``DIR/report.html``: a self-contained page (media beside it in DIR) showing where each planner fails.
+
+The page is a Jinja2 template with a little inline script (no CDN: nothing is fetched when it is opened): every
+table sorts by a click on its header, long ones take a text filter, the runs take filters by planner, weather,
+scenario and outcome, and each video shows a poster frame (the collision, or the first frame) until it plays.
+"""
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import imageio.v2 as imageio
+import jinja2
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless back
 import numpy as np  # noqa: E402
 
 from occsim.suite.ncap import grid_pictures, grid_rows, ncap_runs, section  # noqa: E402
+from occsim.suite.records import RunRecord  # noqa: E402
 from occsim.suite.summary import (  # noqa: E402
     FAMILY_COLUMNS,
     columns,
@@ -24,24 +35,42 @@ from occsim.suite.summary import (  # noqa: E402
     write_recall_csv,
 )
 
+POSTER_WIDTH = 464  # [px] videos are shown this wide in the runs table (their poster frames are written so)
+PLOT_DPI = 100
+
+
+@dataclass(frozen=True)
+class RunColumn:
+    """A column of the runs table: its name (the record's field, and the cells' class), heading and reader."""
+
+    name: str
+    label: str
+    value: Callable[[RunRecord], object]
+
+
 RUN_COLUMNS = (
-    ("scenario", "scenario"),
-    ("planner", "planner"),
-    ("weather", "weather"),
-    ("run", "run"),
-    ("seed", "seed"),
-    ("outcome", "outcome"),
-    ("ncap", "NCAP"),
-    ("pdms", "PDMS"),
-    ("route_completion", "route"),
-    ("impact_speed", "impact [m/s]"),
-    ("collided_with", "hit"),
-    ("perceived_occupancy_miou", "perceived mIoU"),
+    RunColumn("scenario", "scenario", lambda r: r.scenario),
+    RunColumn("planner", "planner", lambda r: r.planner),
+    RunColumn("weather", "weather", lambda r: r.weather),
+    RunColumn("run", "run", lambda r: r.run),
+    RunColumn("seed", "seed", lambda r: r.seed),
+    RunColumn("outcome", "outcome", lambda r: r.outcome),
+    RunColumn("ncap", "NCAP", lambda r: r.scores and r.scores.ncap),
+    RunColumn("pdms", "PDMS", lambda r: r.scores and r.scores.pdms),
+    RunColumn("route_completion", "route", lambda r: r.scores and r.scores.route_completion),
+    RunColumn("impact_speed", "impact [m/s]", lambda r: r.episode and r.episode.impact_speed),
+    RunColumn("collided_with", "hit", lambda r: r.episode and r.episode.collided_with),
+    RunColumn("perceived_occupancy_miou", "perceived mIoU", lambda r: r.episode and r.episode.perceived_occupancy_miou),
 )
-FILTERS = ("planner", "weather", "scenario", "outcome")
+FILTERS = {  # the runs table's drop-down filters
+    "planner": lambda r: r.planner,
+    "weather": lambda r: r.weather,
+    "scenario": lambda r: r.scenario,
+    "outcome": lambda r: r.outcome,
+}
 
 
-def load_results(out_dir: Path) -> list[dict]:
+def load_results(out_dir: Path) -> list[RunRecord]:
     """Every complete line of DIR/results.jsonl."""
     path = out_dir / "results.jsonl"
     if not path.exists():
@@ -49,14 +78,14 @@ def load_results(out_dir: Path) -> list[dict]:
     records = []
     for line in path.read_text().splitlines():
         try:
-            records.append(json.loads(line))
+            records.append(RunRecord.from_json(json.loads(line)))
         except json.JSONDecodeError:
             continue  # a torn last line from a killed suite
     return records
 
 
 def write_report(out_dir: Path) -> Path:
-    """Write summary.csv, plots/*.png and report.html for the results in ``out_dir``; returns the page's path."""
+    """Write summary.csv, plots/*.png, poster frames and report.html for ``out_dir``; returns the page's path."""
     records = load_results(out_dir)
     rows = summarise(records)
     write_csv(rows, out_dir / "summary.csv")
@@ -66,73 +95,141 @@ def write_report(out_dir: Path) -> Path:
     families = family_rows(records)
     if families:
         write_family_csv(families, out_dir / "families.csv")
-    plots = _plots(records, out_dir / "plots") + _difficulty_plot(records, out_dir / "plots")
+    ok = [r for r in records if not r.failed]
+    plots = out_dir / "plots"
     grids = grid_rows(ncap_runs(records))
-    tests = section(grids, grid_pictures(grids, out_dir / "plots") if grids else [])
     page = out_dir / "report.html"
-    page.write_text(_page(records, rows, plots, out_dir, recalled, families, tests))
+    page.write_text(
+        _TEMPLATE.render(
+            n=len(records),
+            counts={f: len({pick(r) for r in records}) for f, pick in FILTERS.items()},
+            summary_columns=columns(rows),
+            summary=rows,
+            weather_plot=_score_plot(ok, "weather", plots),
+            scenario_plot=_score_plot(ok, "scenario", plots),
+            family_columns=FAMILY_COLUMNS,
+            families=families,
+            difficulty_plot=_difficulty_plot(records, plots),
+            tests=section(grids, grid_pictures(grids, plots) if grids else []),
+            recall=_recall_section(recalled),
+            filters={f: sorted({str(pick(r)) for r in records}) for f, pick in FILTERS.items()},
+            run_columns=RUN_COLUMNS,
+            runs=[_run_row(r, out_dir) for r in sorted(records, key=_run_order)],
+        )
+    )
     return page
 
 
-def _plots(records: list[dict], folder: Path) -> list[str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    ok = [r for r in records if r.get("outcome") != "error"]
+def _run_order(r: RunRecord) -> tuple:
+    return (r.scenario or "", r.planner or "", r.weather or "", r.run or 0)
+
+
+def _run_row(r: RunRecord, out_dir: Path) -> dict:
+    """What the template shows of a run: its cells, filter values and media (a poster frame for its video)."""
+    video = r.video if r.video and (out_dir / r.video).exists() else None
+    return {
+        "outcome": r.outcome,
+        "filters": {f: str(pick(r)) for f, pick in FILTERS.items()},
+        "cells": [(column.name, column.value(r)) for column in RUN_COLUMNS],
+        "video": video,
+        "poster": _poster(out_dir, video, r.still) if video else None,
+        "still": r.still if r.still and (out_dir / r.still).exists() else None,
+        "error": r.error if r.failed else None,
+    }
+
+
+def _poster(out_dir: Path, video: str, still: str | None) -> str | None:
+    """``videos/<run>.png`` beside the video: the collision still, or else the video's first frame, at show size.
+
+    Written once (kept while newer than the video); None if the video cannot be read.
+    """
+    poster = Path(video).with_suffix(".png")
+    target = out_dir / poster
+    if target.exists() and target.stat().st_mtime >= (out_dir / video).stat().st_mtime:
+        return str(poster)
+    try:
+        if still and (out_dir / still).exists():
+            frame = imageio.imread(out_dir / still)
+        else:
+            with imageio.get_reader(out_dir / video) as reader:
+                frame = reader.get_data(0)
+    except (OSError, ValueError, IndexError):
+        return None
+    height = round(frame.shape[0] * POSTER_WIDTH / frame.shape[1])
+    imageio.imwrite(target, cv2.resize(frame[..., :3], (POSTER_WIDTH, height), interpolation=cv2.INTER_AREA))
+    return str(poster)
+
+
+def _score_plot(ok: list[RunRecord], axis: str, folder: Path) -> str | None:
+    """Mean NCAP and PDMS per ``axis`` value and planner: ``plots/score_by_<axis>.png``, or None without runs.
+
+    By weather: two panels of vertical bars. By scenario: horizontal bars, one row per scenario, so that every
+    name stays readable however many scenarios there are.
+    """
     if not ok:
-        return []
-    planners = sorted({r["planner"] for r in ok})
-    written = []
-    for axis, name in (("weather", "score_by_weather.png"), ("scenario", "score_by_scenario.png")):
-        groups = sorted({r[axis] for r in ok})
-        fig, panels = plt.subplots(1, 2, figsize=(max(8, 0.9 * len(groups) * len(planners)), 4.2), squeeze=False)
-        width = 0.8 / len(planners)
-        for panel, (field, label, top) in zip(
-            panels[0], (("ncap", "mean NCAP score", 5.0), ("pdms", "mean PDMS", 1.0))
-        ):
-            for i, planner in enumerate(planners):
-                means = [
-                    np.mean([r[field] for r in ok if r["planner"] == planner and r[axis] == g] or [np.nan])
-                    for g in groups
-                ]
-                panel.bar(np.arange(len(groups)) + i * width, means, width, label=planner)
-            panel.set_xticks(np.arange(len(groups)) + width * (len(planners) - 1) / 2)
-            panel.set_xticklabels(
-                groups, rotation=35 if axis == "scenario" else 0, ha="right" if axis == "scenario" else "center"
-            )
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    planners = sorted({r.planner for r in ok})
+    groups = sorted({getattr(r, axis) for r in ok})
+    width = 0.8 / len(planners)
+    across = axis == "weather"
+    size = (max(7.0, 1.1 * len(groups) * len(planners) + 2), 3.6) if across else (13.0, 1.2 + 0.32 * len(groups))
+    size = (size[0], max(size[1], 0.28 * len(groups) * len(planners) + 1.2)) if not across else size
+    fig, panels = plt.subplots(1, 2, figsize=size, squeeze=False, sharey=not across)
+    metrics = (("mean NCAP score", 5.0, lambda r: r.scores.ncap), ("mean PDMS", 1.0, lambda r: r.scores.pdms))
+    positions = np.arange(len(groups))
+    for panel, (label, top, value) in zip(panels[0], metrics):
+        for i, planner in enumerate(planners):
+            means = [
+                np.mean([value(r) for r in ok if r.planner == planner and getattr(r, axis) == g] or [np.nan])
+                for g in groups
+            ]
+            bars = panel.bar if across else panel.barh
+            bars(positions + i * width, means, width, label=planner)
+        ticks = positions + width * (len(planners) - 1) / 2
+        if across:
+            panel.set_xticks(ticks, groups)
             panel.set_ylim(0, top)
             panel.set_ylabel(label)
-            panel.set_title(f"{label} by {axis}")
             panel.grid(axis="y", alpha=0.3)
-        panels[0][0].legend()
-        fig.tight_layout()
-        fig.savefig(folder / name, dpi=90)
-        plt.close(fig)
-        written.append(f"plots/{name}")
-    return written
+        else:
+            panel.set_yticks(ticks, groups)
+            panel.invert_yaxis()  # first scenario on top, as in the tables
+            panel.set_xlim(0, top)
+            panel.set_xlabel(label)
+            panel.grid(axis="x", alpha=0.3)
+        panel.set_title(f"{label} by {axis}")
+    panels[0][0].legend(fontsize=9)
+    fig.tight_layout()
+    name = f"score_by_{axis}.png"
+    fig.savefig(folder / name, dpi=PLOT_DPI)
+    plt.close(fig)
+    return f"plots/{name}"
 
 
-def _difficulty_plot(records: list[dict], folder: Path) -> list[str]:
+def _difficulty_plot(records: list[RunRecord], folder: Path) -> str | None:
     """NCAP against each family's first difficulty measure, one panel per family, a colour per planner.
 
     Dots are runs; the line joins the means of up to four equal-count bins of the measure.
     """
-    runs = [r for r in records if r.get("outcome") != "error" and r.get("difficulty")]
-    families = sorted({r["family"] for r in runs})
+    runs = [r for r in records if not r.failed and r.origin.difficulty]
+    families = sorted({r.origin.family for r in runs})
     if not families:
-        return []
-    planners = sorted({r["planner"] for r in runs})
+        return None
+    planners = sorted({r.planner for r in runs})
     cols = min(4, len(families))
     rows = -(-len(families) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False)
     rng = np.random.default_rng(0)  # vertical jitter so runs with equal scores stay visible; fixed for the page
     for ax, family in zip(axes.flat, families):
-        group = [r for r in runs if r["family"] == family]
-        measure = next(iter(group[0]["difficulty"]))
+        group = [r for r in runs if r.origin.family == family]
+        measure = next(iter(group[0].origin.difficulty))
         for i, planner in enumerate(planners):
-            mine = [r for r in group if r["planner"] == planner and measure in r["difficulty"]]
+            mine = [r for r in group if r.planner == planner and measure in r.origin.difficulty]
             if not mine:
                 continue
-            x = np.array([float(r["difficulty"][measure]) for r in mine])
-            y = np.array([float(r["ncap"]) for r in mine])
+            x = np.array([float(r.origin.difficulty[measure]) for r in mine])
+            y = np.array([float(r.scores.ncap) for r in mine])
             color = f"C{i}"
             ax.scatter(x, y + rng.uniform(-0.08, 0.08, len(y)), s=10, alpha=0.5, color=color, label=planner)
             order = np.argsort(x)
@@ -148,26 +245,21 @@ def _difficulty_plot(records: list[dict], folder: Path) -> list[str]:
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / "score_by_difficulty.png", dpi=80)
+    fig.savefig(folder / "score_by_difficulty.png", dpi=PLOT_DPI)
     plt.close(fig)
-    return ["plots/score_by_difficulty.png"]
+    return "plots/score_by_difficulty.png"
 
 
-def _family_section(families: list[dict]) -> str:
-    """The per-family table (``summary.family_rows``); empty when no run came from a family."""
-    if not families:
-        return ""
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in FAMILY_COLUMNS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in FAMILY_COLUMNS) + "</tr>" for row in families
-    )
-    return f"<h2>Per family (all weathers)</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _cell(value) -> str:
+def _text(value) -> str:
+    """A table cell's text: floats to two decimals, None empty."""
     if isinstance(value, float):
         return f"{value:.2f}"
-    return "" if value is None else html.escape(str(value))
+    return "" if value is None else str(value)
+
+
+def _sort_value(value) -> str:
+    """What a cell sorts by: the number itself where there is one (the shown text is rounded)."""
+    return "" if value is None else str(value)
 
 
 def _recall_section(recalled: list[dict]) -> str:
@@ -178,130 +270,17 @@ def _recall_section(recalled: list[dict]) -> str:
 
     def cell(row: dict, key: str) -> str:
         seen = f" ({row[key + ' seen']})" if key + " seen" in row else ""
-        return f"<td>{_cell(row[key])}{seen}</td>"
+        return f"<td>{html.escape(_text(row[key]))}{seen}</td>"
 
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
     body = "".join("<tr>" + "".join(cell(row, k) for k in keys) + "</tr>" for row in recalled)
     return (
-        "<h2>Object recall (perception meter; found / visible within 40 m, visible count)</h2>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        '<section id="recall"><h2>Object recall</h2><p class="note">Perception meter: found / visible within 40 m, '
+        f'with the visible count.</p><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+        "</table></section>"
     )
 
 
-def _page(
-    records: list[dict],
-    rows: list[dict],
-    plots: list[str],
-    out_dir: Path,
-    recalled: list[dict],
-    families: list[dict],
-    tests: str = "",
-) -> str:
-    summary = "".join(
-        "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns(rows)) + "</tr>" for row in rows
-    )
-    options = {f: sorted({str(r.get(f, "")) for r in records}) for f in FILTERS}
-    selects = "".join(
-        f'<label>{f} <select data-filter="{f}"><option value="">all</option>'
-        + "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in options[f])
-        + "</select></label>"
-        for f in FILTERS
-    )
-    body = []
-    for r in sorted(
-        records, key=lambda r: (r.get("scenario", ""), r.get("planner", ""), r.get("weather", ""), r.get("run", 0))
-    ):
-        attrs = " ".join(f'data-{f}="{html.escape(str(r.get(f, "")))}"' for f in FILTERS)
-        cells = "".join(
-            f'<td data-value="{html.escape(str(r.get(k, "")))}">{_cell(r.get(k))}</td>' for k, _ in RUN_COLUMNS
-        )
-        media = []
-        if r.get("video") and (out_dir / r["video"]).exists():
-            media.append(
-                f'<video src="{html.escape(r["video"])}" controls muted loop preload="none" width="464"></video>'
-            )
-        if r.get("still") and (out_dir / r["still"]).exists():
-            still = html.escape(r["still"])
-            media.append(f'<a href="{still}"><img src="{still}" loading="lazy" width="232" alt="collision"></a>')
-        if r.get("outcome") == "error":
-            media.append(f'<pre class="error">{html.escape(r.get("error", ""))}</pre>')
-        body.append(
-            f'<tr class="{html.escape(str(r.get("outcome", "")))}" {attrs}>{cells}<td>{"".join(media)}</td></tr>'
-        )
-    images = "".join(f'<img src="{p}" alt="{p}">' for p in plots)
-    head = "".join(f"<th>{c}</th>" for c in columns(rows))
-    run_head = "".join(f'<th class="sortable" data-key="{k}">{label}</th>' for k, label in RUN_COLUMNS)
-    return _TEMPLATE.format(
-        n=len(records),
-        summary_head=head,
-        summary=summary,
-        recall=_recall_section(recalled),
-        families=_family_section(families),
-        tests=tests,
-        images=images,
-        selects=selects,
-        run_head=run_head,
-        runs="".join(body),
-    )
-
-
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>OccSim suite report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.8em 0; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-align: top; font-size: 14px; }}
-th.sortable {{ cursor: pointer; background: #f2f2f2; }}
-tr.collision td:nth-child(6) {{ color: #b00; font-weight: bold; }}
-tr.goal td:nth-child(6) {{ color: #070; }}
-tr.error td:nth-child(6) {{ color: #90c; }}
-pre.error {{ white-space: pre-wrap; max-width: 40em; color: #90c; }}
-.plots img {{ max-width: 48%; margin-right: 1%; }}
-img.grid {{ max-width: 48%; margin: 0 1% 0.5em 0; }}
-label {{ margin-right: 1em; }}
-</style></head><body>
-<h1>OccSim suite report</h1>
-<p>{n} runs. NCAP: 5 without collision, else 4 &middot; (1 &minus; v<sub>impact</sub> / v<sub>constant-velocity</sub>).
-PDMS = NC &middot; DAC &middot; (5 TTC + 5 EP + 2 C) / 12.</p>
-<h2>Summary (per planner and weather)</h2>
-<table id="summary"><thead><tr>{summary_head}</tr></thead><tbody>{summary}</tbody></table>
-{families}
-{tests}
-{recall}
-<div class="plots">{images}</div>
-<h2>Runs</h2>
-<div id="filters">{selects} <span id="shown"></span></div>
-<table id="runs"><thead><tr>{run_head}<th>video / collision</th></tr></thead><tbody>{runs}</tbody></table>
-<script>
-(function () {{
-  const rows = Array.from(document.querySelectorAll("#runs tbody tr"));
-  const selects = Array.from(document.querySelectorAll("select[data-filter]"));
-  function apply() {{
-    let shown = 0;
-    rows.forEach(function (row) {{
-      const ok = selects.every(function (s) {{ return !s.value || row.dataset[s.dataset.filter] === s.value; }});
-      row.style.display = ok ? "" : "none";
-      if (ok) shown += 1;
-    }});
-    document.getElementById("shown").textContent = shown + " of " + rows.length + " runs";
-  }}
-  selects.forEach(function (s) {{ s.addEventListener("change", apply); }});
-  document.querySelectorAll("th.sortable").forEach(function (th, column) {{
-    th.addEventListener("click", function () {{
-      const body = document.querySelector("#runs tbody");
-      const descending = th.dataset.order !== "desc";
-      th.dataset.order = descending ? "desc" : "asc";
-      rows.sort(function (a, b) {{
-        const x = a.children[column].dataset.value, y = b.children[column].dataset.value;
-        const nx = parseFloat(x), ny = parseFloat(y);
-        const cmp = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
-        return descending ? -cmp : cmp;
-      }});
-      rows.forEach(function (row) {{ body.appendChild(row); }});
-    }});
-  }});
-  apply();
-}})();
-</script>
-</body></html>
-"""
+_ENVIRONMENT = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
+_ENVIRONMENT.filters.update(text=_text, sort_value=_sort_value)
+_TEMPLATE = _ENVIRONMENT.from_string((Path(__file__).parent / "report.html.j2").read_text())

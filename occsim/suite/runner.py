@@ -6,7 +6,6 @@ only writer of the JSONL files, and ``--resume`` skips every key already written
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +21,12 @@ from rich.progress import (
 )
 
 from occsim.suite.episode import SLOW_STEP
-from occsim.suite.jobs import reference_job, run_job
+from occsim.suite.jobs import JobOptions, reference_job, run_job
+from occsim.suite.records import ReferenceKey, ReferenceRecord, RunRecord
 from occsim.suite.store import JsonlStore, StoreWriteError, SuiteLock, check_configuration
 from occsim.suite.tasks import Task
 from occsim.suite.watchdog import DEFAULT_PLANNER_TIMEOUT
-from occsim.suite.workers import ProcessBackend, RayBackend
+from occsim.suite.workers import Job, ProcessBackend, RayBackend
 from occsim.types import DEFAULT_CAMERA_HW
 
 
@@ -53,7 +53,7 @@ class SuiteConfig:
 class SuiteOutcome:
     """What a suite did in this invocation."""
 
-    records: list[dict]  # every result in the folder, old and new
+    records: list[RunRecord]  # every result in the folder, old and new
     ran: int  # runs finished in this invocation
     skipped: int  # already in results.jsonl
     interrupted: bool
@@ -72,30 +72,94 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
     try:
         check_configuration(out, configuration(config), config.resume)
         # a resume retries what failed: error records go, and their runs happen again
-        references = JsonlStore(out / "references.jsonl", ("scenario", "seed"), retry=lambda r: "error" in r)
-        results = JsonlStore(out / "results.jsonl", "key", retry=lambda r: r.get("outcome") == "error")
+        references = JsonlStore(
+            out / "references.jsonl", ReferenceRecord.from_json, lambda r: r.key, retry=lambda r: r.error is not None
+        )
+        results = JsonlStore(out / "results.jsonl", RunRecord.from_json, lambda r: r.key, retry=lambda r: r.failed)
         backend = _make_backend(config)
     except BaseException:
         lock.release()
         raise
     if results.retried:
         console.print(f"retrying {results.retried} runs that ended in an error", markup=False)
-    threads = config.threads_per_run or backend.threads_per_job
-    options = {
-        "out_dir": str(out),
-        "renderer": config.renderer,
-        "renderer_kwargs": dict(config.renderer_kwargs),
-        "camera_hw": list(config.camera_hw),
-        "perception_meter": config.perception_meter,
-        "no_video": config.no_video,
-        "planner_timeout": config.planner_timeout,
-        "imports": list(config.imports),
-    }
     todo = sorted((t for t in tasks if t.key not in results), key=lambda t: -t.scenario.duration / t.scenario.dt)
-    skipped = len(tasks) - len(todo)
-    ref_key = {t.key: references.key_of({"scenario": t.scenario.name, "seed": t.seed}) for t in todo}
-    ref_jobs = {ref_key[t.key]: (t.scenario, t.seed) for t in todo if ref_key[t.key] not in references}
-    interrupted, ran, stopped = False, 0, None
+    threads = config.threads_per_run or backend.threads_per_job
+    jobs = _Jobs(todo, references, _job_options(config), threads, config.planner_timeout)
+    tally = _Tally(0)
+    try:
+        _drive(backend, jobs, references, results, tally, console)
+    except KeyboardInterrupt:
+        tally.interrupted = True
+        kept = f"interrupted: {tally.ran} runs finished in this invocation are kept in {out / 'results.jsonl'}"
+        console.print(kept, markup=False)
+    except StoreWriteError as e:
+        tally.interrupted, tally.stopped = True, str(e)
+        console.print(f"stopped: {e}; the {tally.ran} runs recorded before it are kept, every line whole", markup=False)
+    finally:
+        backend.close(kill=tally.interrupted)
+        results.close()
+        references.close()
+        lock.release()
+    return SuiteOutcome(
+        records=list(results.records.values()),
+        ran=tally.ran,
+        skipped=len(tasks) - len(todo),
+        interrupted=tally.interrupted,
+        stopped=tally.stopped,
+    )
+
+
+@dataclass
+class _Tally:
+    """What this invocation has done so far."""
+
+    ran: int
+    interrupted: bool = False
+    stopped: str | None = None
+
+
+class _Jobs:
+    """The shared queue: reference rollouts first, then each run as soon as its references are recorded."""
+
+    def __init__(
+        self,
+        todo: list[Task],
+        references: JsonlStore[ReferenceRecord],
+        options: JobOptions,
+        threads: int,
+        planner_timeout: float | None,
+    ):
+        self.references, self.options, self.threads = references, options, threads
+        self.runs = len(todo)
+        self.waiting = list(todo)
+        self.ref_key = {t.key: ReferenceKey(t.scenario.name, t.seed) for t in todo}
+        needed = {self.ref_key[t.key]: t.scenario for t in todo if self.ref_key[t.key] not in references}
+        self.refs = len(needed)
+        self.queue = [
+            Job("ref", reference_job, (scenario, key.seed, threads, planner_timeout), key)
+            for key, scenario in needed.items()
+        ]
+        self.release_ready()
+
+    def release_ready(self) -> None:
+        """Runs whose references are recorded join the queue, in their (longest-first) order."""
+        ready = [t for t in self.waiting if self.ref_key[t.key] in self.references]
+        self.waiting = [t for t in self.waiting if self.ref_key[t.key] not in self.references]
+        self.queue.extend(
+            Job("run", run_job, (t, self.references.records[self.ref_key[t.key]], self.options, self.threads), t)
+            for t in ready
+        )
+
+
+def _drive(
+    backend,
+    jobs: _Jobs,
+    references: JsonlStore[ReferenceRecord],
+    results: JsonlStore[RunRecord],
+    tally: _Tally,
+    console: Console,
+) -> None:
+    """Run the queue on the backend with progress bars, recording each reference and result as it comes."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -104,53 +168,34 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    try:
-        with Progress(*columns, console=console) as progress:
-            ref_bar = progress.add_task("reference rollouts", total=len(ref_jobs), note="failed 0")
-            run_bar = progress.add_task("runs", total=len(todo), note="failed 0")
-            steps = StepBars(progress)
-            queue: list[tuple[str, Callable, tuple, object]] = [
-                ("ref", reference_job, (scenario, seed, threads, config.planner_timeout), key)
-                for key, (scenario, seed) in ref_jobs.items()
-            ]
-            waiting = list(todo)
-            failed = {"ref": 0, "run": 0}
+    with Progress(*columns, console=console) as progress:
+        ref_bar = progress.add_task("reference rollouts", total=jobs.refs, note="failed 0")
+        run_bar = progress.add_task("runs", total=jobs.runs, note="failed 0")
+        steps = StepBars(progress)
+        failed_refs = failed_runs = 0
+        for kind, record in backend.run(jobs.queue, refill=jobs.release_ready, on_crash=_crash_record):
+            if kind is None:  # a pause while runs are in flight: show the slow ones' steps
+                steps.show(backend.progress())
+            elif kind == "ref":
+                references.append(record)
+                failed_refs += record.error is not None
+                progress.update(ref_bar, advance=1, note=f"failed {failed_refs}")
+            elif results.append(record):
+                tally.ran += 1
+                failed_runs += record.failed
+                progress.update(run_bar, advance=1, note=f"failed {failed_runs}")
 
-            def release_ready() -> None:
-                # runs whose references are recorded join the queue, in their (longest-first) order
-                nonlocal waiting
-                ready = [t for t in waiting if ref_key[t.key] in references]
-                waiting = [t for t in waiting if ref_key[t.key] not in references]
-                queue.extend(
-                    ("run", run_job, (t, references.records[ref_key[t.key]], options, threads), t) for t in ready
-                )
 
-            release_ready()
-            for kind, record in backend.run(queue, refill=release_ready, on_crash=_crash_record):
-                if kind is None:  # a pause while runs are in flight: show the slow ones' steps
-                    steps.show(backend.progress())
-                elif kind == "ref":
-                    references.append(record)
-                    failed["ref"] += "error" in record
-                    progress.update(ref_bar, advance=1, note=f"failed {failed['ref']}")
-                elif results.append(record):
-                    ran += 1
-                    failed["run"] += record.get("outcome") == "error"
-                    progress.update(run_bar, advance=1, note=f"failed {failed['run']}")
-    except KeyboardInterrupt:
-        interrupted = True
-        kept = f"interrupted: {ran} runs finished in this invocation are kept in {out / 'results.jsonl'}"
-        console.print(kept, markup=False)
-    except StoreWriteError as e:
-        interrupted, stopped = True, str(e)
-        console.print(f"stopped: {e}; the {ran} runs recorded before it are kept, every line whole", markup=False)
-    finally:
-        backend.close(kill=interrupted)
-        results.close()
-        references.close()
-        lock.release()
-    return SuiteOutcome(
-        records=list(results.records.values()), ran=ran, skipped=skipped, interrupted=interrupted, stopped=stopped
+def _job_options(config: SuiteConfig) -> JobOptions:
+    return JobOptions(
+        out_dir=config.out_dir,
+        renderer=config.renderer,
+        renderer_kwargs=dict(config.renderer_kwargs),
+        camera_hw=tuple(config.camera_hw),
+        perception_meter=config.perception_meter,
+        no_video=config.no_video,
+        planner_timeout=config.planner_timeout,
+        imports=tuple(config.imports),
     )
 
 
@@ -187,22 +232,19 @@ class StepBars:
             self.progress.remove_task(self.bars.pop(key))
 
 
-def _label(item) -> str:
+def _label(item: Task | ReferenceKey) -> str:
     """A job in words: a run's scenario / planner / weather / copy, or a reference rollout's scenario and seed."""
     if isinstance(item, Task):
         return f"{item.scenario.name} / {item.planner} / {item.weather or 'own'} / r{item.run}"
-    scenario, seed = str(item).split("|")
-    return f"references {scenario} seed {seed}"
+    return f"references {item.scenario} seed {item.seed}"
 
 
-def _crash_record(kind: str, item, message: str) -> dict:
+def _crash_record(kind: str, item: Task | ReferenceKey, message: str) -> RunRecord | ReferenceRecord:
     """The record of a job whose worker died or overran the planner timeout."""
-    if kind == "ref":
-        scenario, seed = item.split("|")
-        return {"scenario": scenario, "seed": int(seed), "error": f"reference rollouts: {message}"}
-    t: Task = item
-    error = f"planner '{t.planner}' {message}" if message.startswith("took longer") else message
-    return {**t.identity(), "outcome": "error", "error": error}
+    if isinstance(item, ReferenceKey):
+        return ReferenceRecord(item.scenario, item.seed, error=f"reference rollouts: {message}")
+    error = f"planner '{item.planner}' {message}" if message.startswith("took longer") else message
+    return RunRecord.of_task(item, error=error)
 
 
 def _make_backend(config: SuiteConfig):

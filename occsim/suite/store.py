@@ -7,8 +7,9 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 LOCK_NAME = ".occsim-suite.lock"
 CONFIG_NAME = "suite.json"
@@ -22,46 +23,58 @@ class StoreWriteError(RuntimeError):
     """A record could not be written (disk full, say); the file was left as it was before the write."""
 
 
-class JsonlStore:
-    """Append-only JSON lines keyed by ``key_field``.
+class Record(Protocol):
+    """A record the store can write: ``RunRecord`` or ``ReferenceRecord``."""
+
+    def to_json(self) -> dict:
+        """The record's JSON line, as a dict."""
+        ...
+
+
+R = TypeVar("R", bound=Record)
+
+
+class JsonlStore(Generic[R]):
+    """Append-only JSON lines of typed records, one per key.
 
     On open, a torn last line (killed mid-write) is dropped and records that ``retry`` selects are removed, so
-    those runs happen again; the file is rewritten through a temporary file and a rename, never in place.
+    those runs happen again; the file is rewritten through a temporary file and a rename, never in place. Lines
+    that stay are kept as they were written.
     """
 
-    def __init__(self, path: Path, key_field: str | tuple[str, ...], retry: Callable[[dict], bool] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        decode: Callable[[dict], R],
+        key: Callable[[R], Hashable],
+        retry: Callable[[R], bool] | None = None,
+    ):
         self.path = path
-        self.key_field = key_field
-        self.records: dict[str, dict] = {}
+        self.key_of = key
+        self.records: dict[Hashable, R] = {}
         self.retried = 0
         if path.exists():
             good: list[str] = []
             for line in path.read_text().splitlines():
                 try:
-                    record = json.loads(line)
+                    record = decode(json.loads(line))
                 except json.JSONDecodeError:
                     continue  # only a torn final line can be invalid: every line is written whole, then flushed
                 if retry is not None and retry(record):
                     self.retried += 1
                     continue
-                if self.key_of(record) in self.records:
+                if key(record) in self.records:
                     continue
                 good.append(line)
-                self.records[self.key_of(record)] = record
+                self.records[key(record)] = record
             _replace(path, "".join(f"{line}\n" for line in good))
         # Unbuffered appends on a raw descriptor: nothing sits in a buffer that could land after a truncation.
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def key_of(self, record: dict) -> str:
-        """The record's identity."""
-        if isinstance(self.key_field, str):
-            return str(record[self.key_field])
-        return "|".join(str(record[k]) for k in self.key_field)
-
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: Hashable) -> bool:
         return key in self.records
 
-    def append(self, record: dict) -> bool:
+    def append(self, record: R) -> bool:
         """Write ``record`` unless its key is already stored; returns whether it was written.
 
         Raises:
@@ -70,7 +83,7 @@ class JsonlStore:
         key = self.key_of(record)
         if key in self.records:
             return False
-        data = (json.dumps(record) + "\n").encode()
+        data = (json.dumps(record.to_json()) + "\n").encode()
         offset = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             written = 0

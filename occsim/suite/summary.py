@@ -7,12 +7,14 @@ object recall by class and distance band (recall.csv).
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from rich.table import Table
 
 from occsim.metrics.recall import BAND_NAMES, VEHICLES, merge_tallies, recall
+from occsim.suite.records import RunRecord
 
 COLUMNS = (
     "planner",
@@ -41,50 +43,50 @@ def columns(rows: list[dict]) -> tuple[str, ...]:
     return COLUMNS + ((METER_COLUMN,) if any(METER_COLUMN in row for row in rows) else ())
 
 
-def _mean(runs: list[dict], field: str) -> float:
-    return round(float(np.mean([float(r[field]) for r in runs])), 3) if runs else float("nan")
+def _mean(runs: list[RunRecord], value: Callable[[RunRecord], float]) -> float:
+    return round(float(np.mean([float(value(r)) for r in runs])), 3) if runs else float("nan")
 
 
-def _scores(group: list[dict]) -> dict:
+def _scores(group: list[RunRecord]) -> dict:
     """Run and error counts, and the mean scores of the runs that did not end in an error."""
-    ok = [r for r in group if r.get("outcome") != "error"]
-    metered = [r for r in ok if r.get("perceived_occupancy_miou") is not None]
+    ok = [r for r in group if not r.failed]
+    metered = [r for r in ok if r.episode.perceived_occupancy_miou is not None]
     return {
         "runs": len(group),
         "errors": len(group) - len(ok),
-        "ncap": _mean(ok, "ncap"),
-        "collision_rate": _mean(ok, "collision"),
-        "pdms": _mean(ok, "pdms"),
-        "route_completion": _mean(ok, "route_completion"),
-        "driving_score": _mean(ok, "driving_score"),
-        **({METER_COLUMN: _mean(metered, "perceived_occupancy_miou")} if metered else {}),
+        "ncap": _mean(ok, lambda r: r.scores.ncap),
+        "collision_rate": _mean(ok, lambda r: r.episode.collision),
+        "pdms": _mean(ok, lambda r: r.scores.pdms),
+        "route_completion": _mean(ok, lambda r: r.scores.route_completion),
+        "driving_score": _mean(ok, lambda r: r.scores.driving_score),
+        **({METER_COLUMN: _mean(metered, lambda r: r.episode.perceived_occupancy_miou)} if metered else {}),
     }
 
 
-def _grouped(records: list[dict], keys: tuple[str, ...]) -> list[tuple[tuple, list[dict]]]:
-    groups: dict[tuple, list[dict]] = {}
+def _grouped(records: list[RunRecord], key: Callable[[RunRecord], tuple]) -> list[tuple[tuple, list[RunRecord]]]:
+    groups: dict[tuple, list[RunRecord]] = {}
     for r in records:
-        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+        groups.setdefault(key(r), []).append(r)
     return sorted(groups.items())
 
 
-def summarise(records: list[dict]) -> list[dict]:
+def summarise(records: list[RunRecord]) -> list[dict]:
     """One row per (planner, weather): mean NCAP, collision rate, mean PDMS, route completion, driving score."""
     return [
         {"planner": planner, "weather": weather, **_scores(group)}
-        for (planner, weather), group in _grouped(records, ("planner", "weather"))
+        for (planner, weather), group in _grouped(records, lambda r: (r.planner, r.weather))
     ]
 
 
 FAMILY_COLUMNS = ("family", "planner", "runs", "errors", "ncap", "collision_rate", "route_completion", "pdms")
 
 
-def family_rows(records: list[dict]) -> list[dict]:
+def family_rows(records: list[RunRecord]) -> list[dict]:
     """One row per (family, planner) over the runs drawn from scenario families (all weathers together)."""
-    drawn = [r for r in records if r.get("family")]
+    drawn = [r for r in records if r.origin.family]
     return [
         {"family": family, "planner": planner, **{k: v for k, v in _scores(group).items() if k in FAMILY_COLUMNS}}
-        for (family, planner), group in _grouped(drawn, ("family", "planner"))
+        for (family, planner), group in _grouped(drawn, lambda r: (r.origin.family, r.planner))
     ]
 
 
@@ -135,7 +137,7 @@ def summary_table(rows: list[dict]) -> Table:
     return table
 
 
-def recall_rows(records: list[dict]) -> list[dict]:
+def recall_rows(records: list[RunRecord]) -> list[dict]:
     """One row per (weather, class) over the metered runs: found / visible per distance band, and the recall.
 
     A ``vehicles`` row sums the vehicle classes. Runs of every planner count alike: visibility and finding depend
@@ -143,8 +145,8 @@ def recall_rows(records: list[dict]) -> list[dict]:
     """
     by_weather: dict[str, list[dict]] = {}
     for r in records:
-        if r.get("object_recall") is not None:
-            by_weather.setdefault(r["weather"], []).append(r["object_recall"])
+        if r.episode is not None and r.episode.object_recall is not None:
+            by_weather.setdefault(r.weather, []).append(r.episode.object_recall)
     rows = []
     for weather, tallies in sorted(by_weather.items()):
         merged = merge_tallies(tallies)

@@ -36,18 +36,6 @@ class Task:
         """A file name for the run's media: the key with unsafe characters replaced, cut short with a hash."""
         return file_stem(self.key)
 
-    def identity(self) -> dict:
-        """The fields that say which run a result record is about."""
-        return {
-            "key": self.key,
-            "scenario": self.scenario.name,
-            "planner": self.planner,
-            "weather": self.weather or self.scenario.weather.type,
-            "run": self.run,
-            "seed": self.seed,
-            **(self.origin or {}),
-        }
-
 
 def run_key(scenario: str, planner: str, weather: str | None, run: int) -> str:
     """``scenario__planner__weather__rN``."""

@@ -13,11 +13,23 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from multiprocessing.connection import wait
+from typing import Any, Literal
 
 from occsim.suite import watchdog
 
-Job = tuple  # (kind, function, args, item)
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: ``function(*args)`` in a worker; ``item`` says what it is about (a Task, a ReferenceKey)."""
+
+    kind: Literal["ref", "run"]  # reference rollouts, or a run
+    function: Callable
+    args: tuple
+    item: Any
+
+
 POLL = 0.25  # [s] how often the main process looks at deadlines while waiting
 PARENT_CHECK = 0.5  # [s] how often a worker checks that the suite is still there
 
@@ -75,7 +87,7 @@ class _Worker:
     def start(self, job: Job) -> None:
         self.job, self.started = job, time.monotonic()
         self.shared[3] = self.shared[4] = 0.0
-        self.conn.send((job[1], job[2]))
+        self.conn.send((job.function, job.args))
 
     def stop(self, kill: bool) -> None:
         self.conn.close()
@@ -101,10 +113,10 @@ class ProcessBackend:
     def progress(self) -> list[tuple[object, int, int, float]]:
         """(item, steps done, steps in all, seconds since it started) of every job in flight."""
         now = time.monotonic()
-        return [(w.job[3], *watchdog.progress_of(w.shared), now - w.started) for w in self._busy]
+        return [(w.job.item, *watchdog.progress_of(w.shared), now - w.started) for w in self._busy]
 
     def run(self, queue: list[Job], refill: Callable[[], None], on_crash: Callable) -> Iterable[tuple]:
-        """Run (kind, fn, args, item) jobs from ``queue`` (which ``refill`` may grow), at most ``workers`` at once.
+        """Run the jobs of ``queue`` (which ``refill`` may grow), at most ``workers`` at once.
 
         Yields (kind, result) as jobs finish, and (None, None) every POLL seconds meanwhile (a moment to show
         progress); a job whose worker died or overran the timeout yields ``on_crash(kind, item, message)`` and its
@@ -126,7 +138,7 @@ class ProcessBackend:
 
     def _check(self, worker: _Worker, on_crash: Callable) -> tuple | None:
         """(kind, record) if the worker's job is over (answered, crashed or overran), else None."""
-        kind, _, _, item = worker.job
+        kind, item = worker.job.kind, worker.job.item
         try:
             if worker.conn.poll():
                 status, value = worker.conn.recv()
@@ -178,16 +190,16 @@ class RayBackend:
         while queue or running:
             while queue and len(running) < self.workers:
                 job = queue.pop(0)
-                remote = self._remote.setdefault(job[1], self.ray.remote(num_cpus=1, max_retries=0)(job[1]))
-                running[remote.remote(*job[2])] = job
+                remote = self._remote.setdefault(job.function, self.ray.remote(num_cpus=1, max_retries=0)(job.function))
+                running[remote.remote(*job.args)] = job
             done, _ = self.ray.wait(list(running), num_returns=1)
             for ref in done:
                 job = running.pop(ref)
                 try:
                     result = self.ray.get(ref)
                 except Exception as e:  # the worker process died (Ray wraps it)
-                    result = on_crash(job[0], job[3], f"worker died: {type(e).__name__}: {e}")
-                yield job[0], result
+                    result = on_crash(job.kind, job.item, f"worker died: {type(e).__name__}: {e}")
+                yield job.kind, result
             refill()
 
     def progress(self) -> list:

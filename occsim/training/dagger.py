@@ -165,7 +165,7 @@ def _evaluate(config: DaggerConfig, split, planner: str, out: Path) -> list[dict
     if outcome.interrupted:
         raise KeyboardInterrupt
     keys = {t.key for t in tasks}
-    return summarise([r for r in outcome.records if r.get("key") in keys])
+    return summarise([r for r in outcome.records if r.key in keys])
 
 
 def _save(config: DaggerConfig, records: list[RoundRecord]) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from occsim.planners.vision import BEV_CHANNELS, WEIGHTS_NAME, VisionConfig, load_guard, load_vision
+from occsim.suite.records import RunRecord
 from occsim.suite.report import load_results
 from occsim.suite.summary import family_rows, summarise
 from occsim.training.planner import PlannerDataset, _batch, evaluate_weights, load_dataset
@@ -66,7 +67,7 @@ def plan_milliseconds(
     return 1000 * (time.perf_counter() - start) / calls
 
 
-def weather_rows(records: list[dict]) -> list[dict]:
+def weather_rows(records: list[RunRecord]) -> list[dict]:
     """``summarise``'s rows plus each weather's NCAP drop against the same planner's clear weather."""
     rows = summarise(records)
     clear = {r["planner"]: r["ncap"] for r in rows if r["weather"] == CLEAR}
@@ -233,9 +234,9 @@ def _closed_loop(inputs: CardInputs) -> str:
     if inputs.baseline_suite:
         records += load_results(Path(inputs.baseline_suite))
     rows = weather_rows(records)
-    drawn = [r for r in records if r.get("family")]
-    families = {r["family"] for r in drawn}
-    instances = len({(r["family"], r["seed"]) for r in drawn}) / max(1, len(families))
+    drawn = [r for r in records if r.origin.family]
+    families = {r.origin.family for r in drawn}
+    instances = len({(r.origin.family, r.seed) for r in drawn}) / max(1, len(families))
     lines = [
         "## Closed loop on the held-out test split",
         "",

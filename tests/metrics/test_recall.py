@@ -10,6 +10,7 @@ from occsim.generative.models.perception import coarsen_occupancy
 from occsim.metrics.recall import band_name, found_in_occupancy, merge_tallies, recall, sightings, tally, visible_actors
 from occsim.scenarios import load_scenario
 from occsim.sim import Simulation
+from occsim.suite.records import RunRecord
 from occsim.suite.summary import recall_rows
 
 
@@ -73,9 +74,8 @@ def test_tallies_bands_and_rows():
     assert merged["car"]["15-30"] == [2, 4] and recall(merged["car"]["15-30"]) == 0.5
     assert np.isnan(recall([0, 0]))
     assert band_name(15.0) == "15-30" and band_name(40.0) is None
-    rows = recall_rows(
-        [{"weather": "fog", "object_recall": t}, {"weather": "fog", "object_recall": None}, {"weather": "clear"}]
-    )
+    records = [{"weather": "fog", "object_recall": t}, {"weather": "fog", "object_recall": None}, {"weather": "clear"}]
+    rows = recall_rows([RunRecord.from_json(r) for r in records])
     assert [(r["weather"], r["class"]) for r in rows] == [("fog", "bus"), ("fog", "car"), ("fog", "vehicles")]
     car, vehicles = rows[1], rows[2]
     assert car["15-30 m"] == 0.5 and car["15-30 m seen"] == 2 and np.isnan(car["30-40 m"])
@@ -90,9 +90,8 @@ def test_recall_rows_reach_the_csv_and_the_report_table(tmp_path):
     from occsim.suite.report import _recall_section
     from occsim.suite.summary import write_recall_csv
 
-    rows = recall_rows(
-        [{"weather": "clear", "object_recall": tally([Sighting(CAR, 5.0, True), Sighting(CAR, 6.0, False)])}]
-    )
+    seen = tally([Sighting(CAR, 5.0, True), Sighting(CAR, 6.0, False)])
+    rows = recall_rows([RunRecord.from_json({"weather": "clear", "object_recall": seen})])
     write_recall_csv(rows, tmp_path / "recall.csv")
     with (tmp_path / "recall.csv").open() as f:
         lines = list(csv.DictReader(f))

@@ -44,7 +44,7 @@ def test_transfer_on_a_tiny_suite_between_two_renderers(tmp_path):
     for renderer in ("raster", "blank"):
         config = SuiteConfig(out_dir=tmp_path / renderer, renderer=renderer, camera_hw=(16, 28), no_video=True)
         records += run_suite(tasks, config).records
-    rows = {(r["renderer"], r["planner"]): r for r in planner_transfer(records)}
+    rows = {(r["renderer"], r["planner"]): r for r in planner_transfer([r.to_json() for r in records])}
     assert set(rows) == {(r, p) for r in ("raster", "blank") for p in ("constant_velocity", "expert")}
     # privileged and blind planners do not look at the images: the views cannot change what they do
     assert all(rows[("blank", p)][f"{k}_gap"] == 0.0 for p in ("constant_velocity", "expert") for k in ("ncap", "pdms"))

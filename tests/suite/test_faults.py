@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from occsim.cli import app
+from occsim.suite.records import RunRecord
 from occsim.suite.store import JsonlStore, StoreWriteError, SuiteDirError, SuiteLock
 
 runner = CliRunner()
@@ -122,18 +123,22 @@ class _DiskFull:
         raise OSError(errno.ENOSPC, "No space left on device")
 
 
+def _error(key: str) -> RunRecord:
+    return RunRecord(key, "s", "p", "clear", 0, 0, error="boom")
+
+
 def test_a_full_disk_keeps_every_line_whole(tmp_path, monkeypatch):
     import occsim.suite.store as store_module
 
     path = tmp_path / "results.jsonl"
-    store = JsonlStore(path, "key")
-    store.append({"key": "a", "x": 1})
+    store = JsonlStore(path, RunRecord.from_json, lambda r: r.key)
+    store.append(_error("a"))
     full = _DiskFull(store._fd)
     monkeypatch.setattr(store_module.os, "write", full)
     with pytest.raises(StoreWriteError, match="No space left"):
-        store.append({"key": "b", "x": 2})
+        store.append(_error("b"))
     full.failing = False  # space came back
-    store.append({"key": "c", "x": 3})
+    store.append(_error("c"))
     store.close()
     assert [json.loads(line)["key"] for line in path.read_text().splitlines()] == ["a", "c"]
 
@@ -143,8 +148,8 @@ def test_a_full_disk_stops_the_suite_with_a_message_and_no_lock(tmp_path, monkey
 
     real_open = store_module.JsonlStore.__init__
 
-    def failing_init(self, path, key_field, retry=None):
-        real_open(self, path, key_field, retry)
+    def failing_init(self, path, decode, key, retry=None):
+        real_open(self, path, decode, key, retry)
         if path.name == "results.jsonl":
             monkeypatch.setattr(store_module.os, "write", _DiskFull(self._fd))
 

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from occsim.scenarios import load_scenario
+from occsim.suite.records import RunRecord
 from occsim.suite.store import JsonlStore, SuiteDirError, SuiteLock
 from occsim.suite.tasks import collect_scenarios, derive_seed, expand_tasks
 
@@ -36,12 +37,16 @@ def test_collect_scenarios_lists_every_problem(tmp_path):
     assert [s.name for s in scenarios] == ["bus_ahead"]
 
 
+def _error(key: str) -> RunRecord:
+    return RunRecord(key, "s", "p", "clear", 0, 0, error="boom")
+
+
 def test_store_drops_a_torn_last_line_and_never_duplicates(tmp_path):
     path = tmp_path / "results.jsonl"
     path.write_text(json.dumps({"key": "a", "v": 1}) + "\n" + '{"key": "b", "v"')
-    store = JsonlStore(path, "key")
+    store = JsonlStore(path, RunRecord.from_json, lambda r: r.key)
     assert "a" in store and "b" not in store
-    assert store.append({"key": "b", "v": 2}) and not store.append({"key": "a", "v": 3})
+    assert store.append(_error("b")) and not store.append(_error("a"))
     store.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["key"] for r in lines] == ["a", "b"]
@@ -118,3 +123,57 @@ def test_a_family_in_a_suite_draws_one_instance_per_run_and_records_the_draws(tm
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(r["family"] == "stopped_lead" for r in records)
     assert all(set(r["drawn"]) == {"ego.speed", "lead.s"} and "ttc_s" in r["difficulty"] for r in records)
+
+
+RUN_LINE = (
+    '{"key": "k__expert__fog__r0", "scenario": "k", "planner": "expert", "weather": "fog", "run": 0, "seed": 7, '
+    '"family": "cut_in", "drawn": {"gap": 12.0}, "difficulty": {"ttc": 2.5}, "benchmark": "longtail-v1/test", '
+    '"renderer": "raster", "renderer_kwargs": {}, "versions": {"occsim": "0.1.0"}, "pid": 12, "outcome": "collision", '
+    '"collision": true, "collided_with": "car_1", "impact_speed": 3.5, "initial_speed": 10.0, "ego_impact_speed": 4.0, '
+    '"offroad": false, "route_completion": 0.4, "steps": 12, "wall_time": 1.5, "perceived_occupancy_miou": null, '
+    '"object_recall": null, "storyboard": null, "ncap": 2.1, "nc": 0.0, "dac": 1.0, "ttc": 0.0, "ep": 0.9, '
+    '"comfort": 1.0, "pdms": 0.0, "driving_score": 0.0, "video": "videos/k.mp4", "still": "stills/k.png"}'
+)
+ERROR_LINE = (
+    '{"key": "k__slow__own__r0", "scenario": "k", "planner": "slow", "weather": "clear", "run": 0, "seed": 7, '
+    '"renderer": "raster", "renderer_kwargs": {}, "versions": {"occsim": "0.1.0"}, "pid": 12, "outcome": "error", '
+    '"error": "PlannerError: boom", "traceback": "Traceback ..."}'
+)
+CRASH_LINE = (
+    '{"key": "k__segv__own__r0", "scenario": "k", "planner": "segv", "weather": "clear", "run": 0, "seed": 7, '
+    '"outcome": "error", "error": "worker died (killed by SIGSEGV)"}'
+)
+REFERENCE_LINES = (
+    '{"scenario": "k", "seed": 7, "impact_speed": 9.5, "expert_progress": [0.0, 1.25]}',
+    '{"scenario": "k", "seed": 8, "error": "RuntimeError()", "traceback": "Traceback ..."}',
+    '{"scenario": "k", "seed": 9, "error": "reference rollouts: worker died (exit code 7)"}',
+)
+
+
+def test_records_read_and_write_their_json_lines_unchanged():
+    from occsim.suite.records import ReferenceKey, ReferenceRecord
+
+    for line in (RUN_LINE, ERROR_LINE, CRASH_LINE):
+        record = RunRecord.from_json(json.loads(line))
+        assert json.dumps(record.to_json()) == line
+    run, error, crash = (RunRecord.from_json(json.loads(x)) for x in (RUN_LINE, ERROR_LINE, CRASH_LINE))
+    assert run.outcome == "collision" and run.episode.impact_speed == 3.5 and run.scores.ncap == 2.1
+    assert run.origin.family == "cut_in" and run.worker.pid == 12 and not run.failed
+    assert error.failed and error.outcome == "error" and error.scores is None and error.worker.renderer == "raster"
+    assert crash.failed and crash.worker is None
+    for line in REFERENCE_LINES:
+        assert json.dumps(ReferenceRecord.from_json(json.loads(line)).to_json()) == line
+    reference = ReferenceRecord.from_json(json.loads(REFERENCE_LINES[0]))
+    assert reference.key == ReferenceKey("k", 7) and reference.reference.expert_progress == (0.0, 1.25)
+
+
+def test_a_resumed_store_keeps_old_lines_as_written_and_retries_errors(tmp_path):
+    path = tmp_path / "results.jsonl"
+    old_style = json.dumps({"key": "old", "scenario": "s", "planner": "p", "weather": "clear", "run": 0, "seed": 1,
+                            "outcome": "goal", "collision": False, "ncap": 5.0, "pdms": 1.0})  # fmt: skip
+    path.write_text("\n".join([old_style, ERROR_LINE, RUN_LINE]) + "\n")
+    store = JsonlStore(path, RunRecord.from_json, lambda r: r.key, retry=lambda r: r.failed)
+    store.close()
+    assert store.retried == 1 and list(store.records) == ["old", "k__expert__fog__r0"]
+    assert path.read_text() == f"{old_style}\n{RUN_LINE}\n"
+    assert store.records["old"].scores.ncap == 5.0 and store.records["old"].episode.initial_speed is None

@@ -3,23 +3,26 @@
 import pytest
 
 from occsim.suite.ncap import BANDS, band, grid_rows, ncap_runs
+from occsim.suite.records import RunRecord
 
 
 def _record(planner, ego_kph, collision, impact=0.0, ego_at_impact=None, test="CCFhol"):
-    return {
-        "planner": planner,
-        "outcome": "collision" if collision else "stopped",
-        "collision": collision,
-        "impact_speed": impact,
-        "initial_speed": 13.8889,
-        "ego_impact_speed": ego_at_impact,
-        "ncap": 0.0 if collision else 5.0,
-        "openscenario": {
-            "file": "x/Variations/v.xosc",
-            "base": f"x/AEB_C2C_2023/NCAP_AEB_C2C_{test}_2023.xosc",
-            "parameters": {"Scenario_ID": test, "Ego_speed_kph": str(ego_kph)},
-        },
-    }
+    return RunRecord.from_json(
+        {
+            "planner": planner,
+            "outcome": "collision" if collision else "stopped",
+            "collision": collision,
+            "impact_speed": impact,
+            "initial_speed": 13.8889,
+            "ego_impact_speed": ego_at_impact,
+            "ncap": 0.0 if collision else 5.0,
+            "openscenario": {
+                "file": "x/Variations/v.xosc",
+                "base": f"x/AEB_C2C_2023/NCAP_AEB_C2C_{test}_2023.xosc",
+                "parameters": {"Scenario_ID": test, "Ego_speed_kph": str(ego_kph)},
+            },
+        }
+    )
 
 
 def test_a_head_on_impact_counts_the_egos_own_braking():
