@@ -100,10 +100,14 @@ resolution; the labels are compared with the world's nearest-surface classes on 
 |---|---|---|
 {rows}
 
-Generation takes {ev["seconds_per_sample"]:.2f} s per six-view sample here (CPU). It is not photorealistic: it
-learned from OccSim's raster renders. FID is not reported: no Inception weights can be loaded offline.
+Generation takes {ev["seconds_per_sample"]:.2f} s per six-view sample on the CPU that wrote this card.
 
 ![samples](samples.png)
 
 ![training loss](training.png)
+
+## Limits
+Trained and measured on OccSim's raster renders of its own scenes: it is not photorealistic, and on camera images
+of the real world it has not been measured. FID is not reported: no Inception weights can be loaded offline. The
+held-out samples come from episodes of the same scenarios as the training episodes, not from new scenes.
 """

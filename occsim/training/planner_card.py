@@ -141,7 +141,7 @@ def write_planner_card(inputs: CardInputs) -> Path:
         size = (weights / WEIGHTS_NAME).stat().st_size / 1e6
         parts.append(
             f"## Cost\n\n{size:.1f} MB of safetensors; {inputs.plan_ms:.1f} ms per `plan()` at 6 x 256 x 448 on "
-            "this 2-core CPU (`python benchmarks/bench_planner.py`).\n"
+            "the CPU of the machine that wrote this card (`python benchmarks/bench_planner.py`).\n"
         )
     parts.append(
         "## Limits\n\nTrained on OccSim raster renders only; it has never seen a real camera image. Its objects map "
@@ -222,8 +222,8 @@ def _made(summary: dict, inputs: CardInputs) -> str:
         f"({summary['train_samples']} train / {summary['val_samples']} validation, split by episode).",
         f"- {config['epochs']} epochs from `{config.get('init_from')}`, batch {config['batch_size']}, AdamW lr "
         f"{config['learning_rate']}, one-cycle, colour jitter {'on' if config.get('augment') else 'off'}, objects "
-        f"BCE weight {config.get('object_pos_weight', 1.0)}; {summary['seconds']:.0f} s on this CPU; best epoch "
-        f"{summary['best_epoch']}.",
+        f"BCE weight {config.get('object_pos_weight', 1.0)}; {summary['seconds']:.0f} s on the training machine's "
+        f"CPU; best epoch {summary['best_epoch']}.",
         "",
     ]
     return "\n".join(lines)
@@ -237,8 +237,9 @@ def _closed_loop(inputs: CardInputs) -> str:
     drawn = [r for r in records if r.origin.family]
     families = {r.origin.family for r in drawn}
     instances = len({(r.origin.family, r.seed) for r in drawn}) / max(1, len(families))
+    splits = sorted({r.origin.benchmark for r in drawn if r.origin.benchmark}) or ["the suite's scenarios"]
     lines = [
-        "## Closed loop on the held-out test split",
+        f"## Closed loop on the held-out test split ({', '.join(splits)})",
         "",
         f"{instances:.0f} test instances of each of {len(families)} families per weather, raster at the suite's "
         "camera size; the drop is clear's NCAP minus the weather's (negative: better than in clear).",
