@@ -7,8 +7,8 @@ import numpy as np
 
 from occsim.classes import CLASS_COLORS
 from occsim.types import COMMANDS, Trajectory
+from occsim.world.boxes import box_corners
 from occsim.world.ego import footprint_corners
-from occsim.world.geometry import box_corners
 from occsim.world.world import World
 
 COMMAND_NAMES = {code: name for name, code in COMMANDS.items()}

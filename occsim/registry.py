@@ -51,6 +51,10 @@ class Registry(Mapping[str, T], Generic[T]):
             raise ValueError(f"unknown {self.kind} '{name}'{did_you_mean(name, names)}; available: {', '.join(names)}")
         return self._items[name]
 
+    def get(self, name: str, default: T | None = None) -> T | None:
+        """The class registered as ``name`` (importing a lazy one), or ``default`` where there is none."""
+        return self[name] if name in self else default
+
     def __contains__(self, name: object) -> bool:
         return name in self._items or name in self._lazy
 

@@ -11,15 +11,20 @@ from occsim.metrics.collision import Collision, check_collision
 from occsim.metrics.occupancy import occupancy_iou
 from occsim.metrics.recall import Sighting, sightings
 from occsim.scenario import Scenario, build_world, weather_of
-from occsim.sensors import RENDERERS, make_renderer
+from occsim.sensors import make_renderer
 from occsim.sensors.renderer import Renderer
-from occsim.types import DEFAULT_CAMERA_HW, CameraFrames, CameraRig, HistoryStep, Trajectory, Weather, check_camera_hw
-from occsim.world.ego import SUBSTEP, Control, TrajectoryTracker, footprint_corners
+from occsim.types import (
+    DEFAULT_CAMERA_HW,
+    SUBSTEP,
+    CameraFrames,
+    CameraRig,
+    HistoryStep,
+    Trajectory,
+    Weather,
+    check_camera_hw,
+)
+from occsim.world.ego import Control, TrajectoryTracker, footprint_corners
 from occsim.world.world import World
-
-# The learned renderers live in the generative room and import diffusers: load them on first use.
-RENDERERS.register_lazy("syntheocc", "occsim.generative.renderers.syntheocc")
-RENDERERS.register_lazy("occscene", "occsim.generative.renderers.occscene")
 
 
 @dataclass(frozen=True)

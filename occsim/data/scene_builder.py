@@ -19,7 +19,7 @@ from occsim.scenario import Scenario
 from occsim.scenario.build import place_actors, register_world_builder
 from occsim.scenario.loader import expanded_ids
 from occsim.types import COMMANDS
-from occsim.world.geometry import box_polygon
+from occsim.world.boxes import box_polygon
 from occsim.world.world import Route, World
 
 

@@ -11,8 +11,8 @@ import shapely
 from occsim.classes import CLASS_NAMES, FREE
 from occsim.types import GROUND_LAYER, ActorState, EgoState
 from occsim.world.background import StaticWorld
+from occsim.world.boxes import box_corners
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE, footprint_corners
-from occsim.world.geometry import box_corners
 
 STATIC_SAMPLE = 0.2  # [m] spacing of footprint samples tested against static voxels
 # Footprint samples in the ego frame, flat in the order the compiled check takes them.

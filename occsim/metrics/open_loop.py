@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 
 from occsim.classes import BICYCLE, BUS, CAR, CONSTRUCTION_VEHICLE, MOTORCYCLE, PEDESTRIAN, TRAILER, TRUCK
-from occsim.world.geometry import box_polygon
+from occsim.world.boxes import box_polygon
 
 VAD_EGO_SIZE = (4.084, 1.85)  # (length, width) [m] of VAD's ego box
 VAD_BOX_OFFSET = 0.5  # [m] the box centre ahead of the waypoint

@@ -14,7 +14,7 @@ import numpy as np
 
 from occsim.classes import CLASS_NAMES
 from occsim.types import OCC3D_GRID, ActorState, CameraFrames, CameraRig, Pose2D, VoxelGrid
-from occsim.world.geometry import box_corners
+from occsim.world.boxes import box_corners
 from occsim.world.occupancy import actor_array
 
 BANDS: tuple[tuple[float, float], ...] = ((0.0, 15.0), (15.0, 30.0), (30.0, 40.0))  # [m] from the ego

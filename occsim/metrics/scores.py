@@ -10,15 +10,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import shapely
 
-from occsim.types import EGO_CENTRE_OFFSET, EGO_SIZE, WAYPOINT_DT, HistoryStep, ReferenceRun
-from occsim.world.geometry import box_corners
+from occsim.types import EGO_CENTRE_OFFSET, EGO_SIZE, SUBSTEP, WAYPOINT_DT, HistoryStep, ReferenceRun
+from occsim.world.boxes import box_corners
 
 STATIC_CLASSES = frozenset({"traffic_cone", "barrier"})  # non-agent objects: a collision costs half (nuPlan)
 STOPPED_SPEED = 0.05  # [m/s] an ego slower than this is stopped and not at fault
 TTC_HORIZON = 1.0  # [s]
 TTC_STEP = 0.1  # [s]
 MIN_EXPERT_PROGRESS = 5.0  # [m] below this, ego progress is not compared (EP = 1)
-SUBSTEP = 0.1  # [s] spacing of ego_trace
 COMFORT_WINDOW = 5  # substeps of moving-average smoothing before differentiating (0.5 s)
 # nuPlan's comfort bounds
 COMFORT_BOUNDS = {

@@ -16,8 +16,8 @@ from occsim.scenario.schema import ActorSpec, Scenario, StraightMap
 from occsim.types import COMMANDS, EgoState, Pose2D, Weather
 from occsim.world.actors import BEHAVIORS, Actor, Behavior, Trigger
 from occsim.world.background import StaticWorld, build_static_world
+from occsim.world.boxes import box_polygon
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
-from occsim.world.geometry import box_polygon
 from occsim.world.roadmap import Lane, RoadMap
 from occsim.world.routes import plan_route, route_road, turning_lane
 from occsim.world.world import Route, World
@@ -41,6 +41,8 @@ def static_world(map_spec: StraightMap, seed: int) -> tuple[RoadMap, StaticWorld
 WorldBuilder = Callable[[Scenario, "int | None"], World]
 WORLD_BUILDERS: Registry[WorldBuilder] = Registry("map type with a world builder")
 register_world_builder = WORLD_BUILDERS.register
+# Declared here, imported on first use: the reader lives in the data room, which builds on this one.
+WORLD_BUILDERS.register_lazy("nuscenes", "occsim.data.scene_builder")
 
 
 def build_world(scenario: Scenario, seed: int | None = None) -> World:

@@ -18,8 +18,8 @@ from occsim.registry import did_you_mean
 from occsim.scenario import schema
 from occsim.scenario.distributions import find_draws
 from occsim.scenario.schema import Scenario
+from occsim.world.boxes import box_polygon
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
-from occsim.world.geometry import box_polygon
 from occsim.world.roadmap import MAP_BUILDERS, RoadMap
 from occsim.world.routes import plan_route, turning_lane
 

@@ -10,8 +10,8 @@ from occsim.classes import ACTOR_SIZES
 from occsim.scenario.loader import Path_, Problem, check_overlaps, expanded_ids
 from occsim.scenario.opendrive_world import ego_route, lane_pose, load_map, path_lane
 from occsim.scenario.schema import Scenario
+from occsim.world.boxes import box_polygon
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
-from occsim.world.geometry import box_polygon
 from occsim.world.xmlsafe import XmlError
 
 LANE_BEHAVIORS = ("static", "constant", "idm", "cut_in", "waypoints")  # behaviours that work on OpenDRIVE lanes

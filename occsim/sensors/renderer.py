@@ -47,6 +47,15 @@ class Renderer(ABC):
 
 RENDERERS: Registry[type[Renderer]] = Registry("renderer")
 register_renderer = RENDERERS.register
+# The built-ins are declared here, so the registry is whole whichever module was imported first; each is imported on
+# first use (the learned ones live in the generative room and import diffusers).
+for _name, _module in {
+    "raster": "occsim.sensors.raster",
+    "blank": "occsim.sensors.blank",
+    "syntheocc": "occsim.generative.renderers.syntheocc",
+    "occscene": "occsim.generative.renderers.occscene",
+}.items():
+    RENDERERS.register_lazy(_name, _module)
 
 
 def make_renderer(name: str, rig: CameraRig, **kwargs) -> Renderer:

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from occsim.types import EGO_CENTRE_OFFSET, EGO_SIZE, WAYPOINT_DT, EgoState, Pose2D, Trajectory
-from occsim.world.geometry import box_corners
+from occsim.types import EGO_CENTRE_OFFSET, EGO_SIZE, SUBSTEP, WAYPOINT_DT, EgoState, Pose2D, Trajectory
+from occsim.world.boxes import box_corners
 
 WHEELBASE = 2.6  # [m]
 ACCEL_LIMITS = (-8.0, 4.0)  # [m/s^2]
 MAX_STEER = 0.6  # [rad]
-SUBSTEP = 0.1  # [s] 10 Hz dynamics
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from occsim.world.background import (
     raster_mask,
     stamp_column,
 )
-from occsim.world.geometry import box_polygon
+from occsim.world.boxes import box_polygon
 from occsim.world.opendrive.model import RoadMark
 from occsim.world.opendrive.network import DRIVABLE_TYPES, NetworkRoad, RoadNetwork
 from occsim.world.roadmap import Road, RoadMap
