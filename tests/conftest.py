@@ -25,3 +25,9 @@ def mini_root(tmp_path_factory):
         result = CliRunner().invoke(app, ["make-nuscenes-mini", str(root), "--image-hw", "90x160", "--seconds", "6"])
     assert result.exit_code == 0, result.output
     return root
+
+
+# Hypothesis profiles (fast seeded default, long): registered before pytest's --hypothesis-profile is read.
+from tests.fuzz.profiles import register_profiles  # noqa: E402
+
+register_profiles()

@@ -52,10 +52,11 @@ from occsim.scenario.schema import Scenario
 # pydantic names union members in error locations (float, int, ...): not keys of the file
 _UNION_TAGS = {"float", "int", "str", "bool", "list", "list[float]"}
 MAX_REDRAWS = 50  # draws of one instance before the family is reported as unsatisfiable
-FUNCTIONS = {"min": min, "max": max, "abs": abs}
+FUNCTIONS = {"min": lambda *a: min(a), "max": lambda *a: max(a), "abs": abs}  # min(x) of one number is x
 ARITY = {"min": (1, None), "max": (1, None), "abs": (1, 1)}  # (fewest, most) arguments; None: no upper bound
 MAX_EXPR_CHARS = 256  # an expression's length; the longest family measure is ~40
 MAX_EXPR_DEPTH = 16  # brackets ( [ nested in an expression
+MAX_MAGNITUDE = 1e6  # a distribution's numbers (ranges, means, weights); a scenario's values are far smaller
 OPERATORS = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__, ast.Div: float.__truediv__}
 
 
@@ -151,20 +152,27 @@ class Family:
         extra = set(spec) - {draw.kind} - KINDS[draw.kind]
         if len([k for k in spec if k in KINDS]) > 1 or extra:
             allowed = ", ".join(sorted({draw.kind} | KINDS[draw.kind]))
-            return [self._problem(path, f"a {draw.kind} distribution takes {allowed}, got {', '.join(sorted(spec))}")]
+            return [
+                self._problem(
+                    path, f"a {draw.kind} distribution takes {allowed}, got {', '.join(sorted(map(str, spec)))}"
+                )
+            ]
         args = spec[draw.kind]
         if draw.kind == "expr":
             return self._check_expr(path, args)
         if draw.kind in ("uniform", "normal"):
-            if not (isinstance(args, list) and len(args) == 2 and all(_is_number(a) for a in args)):
-                return [self._problem(path, f"{draw.kind} takes two numbers, got {args!r}")]
+            if not (isinstance(args, list) and len(args) == 2 and all(_is_bounded(a) for a in args)):
+                bound = f"{MAX_MAGNITUDE:,.0f}"
+                return [self._problem(path, f"{draw.kind} takes two numbers within ±{bound}, got {_shown(args)}")]
             if draw.kind == "uniform" and not args[0] < args[1]:
                 return [self._problem(path, f"uniform range [{args[0]}, {args[1]}] is empty")]
             if draw.kind == "normal" and not args[1] > 0:
                 return [self._problem(path, f"normal std must be positive, got {args[1]}")]
             clip = spec.get("clip")
-            if clip is not None and not (isinstance(clip, list) and len(clip) == 2 and clip[0] < clip[1]):
-                return [self._problem(path, f"clip must be [lo, hi] with lo < hi, got {clip!r}")]
+            if clip is not None and not (
+                isinstance(clip, list) and len(clip) == 2 and all(_is_bounded(c) for c in clip) and clip[0] < clip[1]
+            ):
+                return [self._problem(path, f"clip must be [lo, hi], two numbers with lo < hi, got {_shown(clip)}")]
             return []
         if not isinstance(args, list) or not args:
             return [self._problem(path, f"choice takes a non-empty list of values, got {args!r}")]
@@ -172,10 +180,11 @@ class Family:
         if weights is not None and (
             not isinstance(weights, list)
             or len(weights) != len(args)
-            or not all(_is_number(w) and w >= 0 for w in weights)
+            or not all(_is_bounded(w) and w >= 0 for w in weights)
             or not sum(weights) > 0
         ):
-            return [self._problem(path, f"weights must be {len(args)} non-negative numbers, not all 0: {weights!r}")]
+            message = f"weights must be {len(args)} non-negative numbers, not all 0: {_shown(weights)}"
+            return [self._problem(path, message)]
         return []
 
     def _check_expr(self, path: Path_, text: Any) -> list[Problem]:
@@ -211,8 +220,9 @@ class Family:
     def _field_of(self, path: Path_) -> str:
         """The reference name of a field: ego.s, map.length, weather.visibility, <actor id>.s."""
         if path[:1] == ("actors",) and len(path) >= 3:
-            actor = self.base["actors"][path[1]]
-            return f"{actor.get('id', path[1])}." + ".".join(str(p) for p in path[2:])
+            actor = self.base["actors"][path[1]]  # any shape until the schema checks it: a mapping names its id
+            name = actor.get("id", path[1]) if isinstance(actor, dict) else path[1]
+            return f"{name}." + ".".join(str(p) for p in path[2:])
         return ".".join(str(p) for p in path)
 
     def _lookup(self, data: dict, name: str) -> Any:
@@ -220,7 +230,9 @@ class Family:
         if head in ("ego", "map", "weather"):
             node: Any = data.get(head)
         else:
-            node = next((a for a in data.get("actors", []) if isinstance(a, dict) and a.get("id") == head), None)
+            actors = data.get("actors")
+            actors = actors if isinstance(actors, list) else []  # a misshapen list is the schema's problem
+            node = next((a for a in actors if isinstance(a, dict) and a.get("id") == head), None)
         for part in rest.split(".") if rest else []:
             if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
@@ -414,6 +426,11 @@ def _is_number(value: Any) -> bool:
         return math.isfinite(value)
     except OverflowError:
         return False
+
+
+def _is_bounded(value: Any) -> bool:
+    """A number within ±MAX_MAGNITUDE: a draw's arithmetic on it cannot overflow."""
+    return _is_number(value) and abs(value) <= MAX_MAGNITUDE
 
 
 def _set(data: Any, path: Path_, value: Any) -> None:
