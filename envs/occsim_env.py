@@ -12,6 +12,7 @@ from gymnasium import spaces
 from occsim.envs.reward import RewardWeights, reward_terms
 from occsim.envs.spaces import ActionBox
 from occsim.envs.visualize import frame_image
+from occsim.geometry import along_route
 from occsim.scenario import Scenario
 from occsim.sensors.renderer import Renderer
 from occsim.sim import Simulation, StepOutcome
@@ -263,10 +264,10 @@ def route_trajectory(world, action: np.ndarray) -> Trajectory:
     """A ``route`` action: (speed, offset) in [-1, 1] to waypoints along the route ahead (``ROUTE_ACTION``).
 
     It reads the same float32 route a privileged observation carries, so a planner that maps its action through
-    ``Trajectory.along_route`` on that observation drives exactly as the env does.
+    ``occsim.geometry.along_route`` on that observation drives exactly as the env does.
     """
     speed, offset = np.clip(action, -1.0, 1.0)
-    return Trajectory.along_route(route_ahead(world), ROUTE_ACTION.speed(speed), ROUTE_ACTION.offset(offset))
+    return along_route(route_ahead(world), ROUTE_ACTION.speed(speed), ROUTE_ACTION.offset(offset))
 
 
 def _resolve(scenario: ScenarioArg | None) -> list[Scenario]:
