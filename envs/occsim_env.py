@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from occsim.classes import FREE
 from occsim.envs.reward import RewardWeights, reward_terms
 from occsim.envs.spaces import ActionBox
 from occsim.envs.visualize import frame_image
@@ -18,14 +19,17 @@ from occsim.sensors.renderer import Renderer
 from occsim.sim import Simulation, StepOutcome
 from occsim.types import (
     ACTOR_COLUMNS,
+    COMMANDS,
     DEFAULT_CAMERA_HW,
     EGO_COLUMNS,
     MAX_ACTORS,
     OCC3D_GRID,
+    POSE_SIZE,
     ROUTE_ACTION,
     ROUTE_POINTS,
     ROUTE_SPACING,
     WAYPOINT_RANGE,
+    WAYPOINTS,
     Trajectory,
     Weather,
 )
@@ -97,21 +101,21 @@ class OccSimEnv(gym.Env):
         obs: dict[str, spaces.Space] = {
             "images": spaces.Box(0, 255, (n, h, w, 3), np.uint8),
             "ego": spaces.Box(-np.inf, np.inf, (len(EGO_COLUMNS),), np.float32),
-            "command": spaces.Discrete(3),
+            "command": spaces.Discrete(len(COMMANDS)),
             "intrinsics": spaces.Box(-np.inf, np.inf, (n, 3, 3), np.float32),
             "cam2ego": spaces.Box(-np.inf, np.inf, (n, 4, 4), np.float32),
-            "ego_pose": spaces.Box(-np.inf, np.inf, (3,), np.float32),
+            "ego_pose": spaces.Box(-np.inf, np.inf, (POSE_SIZE,), np.float32),
         }
         if privileged:
-            obs["occupancy"] = spaces.Box(0, 17, OCC3D_GRID.shape, np.uint8)
+            obs["occupancy"] = spaces.Box(0, FREE, OCC3D_GRID.shape, np.uint8)
             obs["actors"] = spaces.Box(-np.inf, np.inf, (MAX_ACTORS, len(ACTOR_COLUMNS)), np.float32)
             obs["goal"] = spaces.Box(-np.inf, np.inf, (2,), np.float32)
             obs["route"] = spaces.Box(-np.inf, np.inf, (ROUTE_POINTS, 2), np.float32)
         self.observation_space = spaces.Dict(obs)
         if action_type == "waypoints":
-            self.action_space = ActionBox(-WAYPOINT_RANGE, WAYPOINT_RANGE, (6, 2), np.float32)
+            self.action_space = ActionBox(-WAYPOINT_RANGE, WAYPOINT_RANGE, (WAYPOINTS, 2), np.float32)
         else:  # control, route: two normalised numbers
-            self.action_space = ActionBox(-1.0, 1.0, (2,), np.float32)
+            self.action_space = ActionBox(-1.0, 1.0, (ROUTE_ACTION.size,), np.float32)
         self._scenario: Scenario | None = None
         self._last_plan: Trajectory | None = None
         self._progress = 0.0

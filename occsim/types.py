@@ -276,6 +276,7 @@ class RouteActionScale:
 
     max_speed: float = 15.0  # [m/s] at +1; -1 stops
     max_offset: float = 3.5  # [m] left of the route at +1 (a lane), right at -1
+    size: int = 2  # numbers in the action: (speed, offset)
 
     def speed(self, value: float) -> float:
         """Target speed [m/s] of a normalised value."""
@@ -287,6 +288,7 @@ class RouteActionScale:
 
 
 ROUTE_ACTION = RouteActionScale()
+POSE_SIZE = 3  # (x, y, yaw) of a pose observation, world frame [m, m, rad]
 ACTOR_COLUMNS = ("valid", "class", "x", "y", "yaw", "speed", "vx", "vy", "length", "width", "height")
 EGO_COLUMNS = ("speed", "acceleration", "yaw_rate", "steering")
 
