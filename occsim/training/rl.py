@@ -347,6 +347,8 @@ def write_rl_card(weights: Path, training: Path | None = None, suite: Path | Non
                 if cfg.get("resume")
                 else ""
             ),
+            f"- Data: {SCENARIO_SETS.get(cfg['scenarios'], cfg['scenarios'])}, one drawn per episode with the "
+            "scenario's own weather.",
             f"- {summary['env_steps']:,} env steps in all, {summary['episodes']:,} episodes, "
             f"{summary['seconds'] / 60:.1f} min on this machine "
             f"({summary['steps_per_s']} steps/s including the PPO updates)"
@@ -362,10 +364,18 @@ def write_rl_card(weights: Path, training: Path | None = None, suite: Path | Non
         if curve.is_file() and curve.resolve() != (weights / "learning_curve.png").resolve():
             (weights / "learning_curve.png").write_bytes(curve.read_bytes())
     if suite is not None:
-        rows = summarise(load_results(Path(suite)))
+        records = load_results(Path(suite))
+        rows = summarise(records)
+        splits = sorted({r.origin.benchmark or "the built-in suite" for r in records})
+        held_out = all(split.endswith("/test") for split in splits)
         lines += [
             "",
-            f"## Suite (`{Path(suite).name}`)",
+            f"## Suite on {', '.join(splits)} (`{Path(suite).name}`)",
+            "",
+            "Held out: the policy never trained on these instances."
+            if held_out
+            else "Not held out where training used these scenarios (`--scenarios builtin` or `both`): "
+            "this measures learning, not generalisation.",
             "",
             "| planner | weather | runs | NCAP | collision rate | route completion | PDMS |",
             "|---|---|---|---|---|---|---|",
@@ -375,6 +385,22 @@ def write_rl_card(weights: Path, training: Path | None = None, suite: Path | Non
                 f"| {row['planner']} | {row['weather']} | {row['runs']} | {row['ncap']:.2f} | "
                 f"{row['collision_rate']:.2f} | {row['route_completion']:.2f} | {row['pdms']:.2f} |"
             )
+    lines += ["", "## Limits", "", RL_LIMITS]
     path = weights / "MODEL_CARD.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+SCENARIO_SETS = {  # what ``train-rl --scenarios`` trains on, in words for the card
+    "builtin": "the 12 built-in scenarios",
+    "longtail-train": "the long-tail benchmark's train split (longtail-v1: 16 families × 40 instances)",
+    "both": "the 12 built-in scenarios and the long-tail benchmark's train split (longtail-v1: 16 families × 40 "
+    "instances), never its test split",
+}
+RL_LIMITS = (
+    "A privileged policy: it reads the occupancy window and the route from the simulator, so it measures what a "
+    "planner could do with perfect perception, not a camera-based planner. It has seen only OccSim's procedural "
+    "roads and scenario families; new families (rather than new instances of the trained ones) are untested. Its "
+    "speed is capped at 15 m/s by the route action, and it plans along the route with a lateral offset of at most "
+    "one lane, so it cannot choose another route."
+)
