@@ -119,7 +119,7 @@ def collect_episode(job: CollectJob, config: CollectConfig, threads: int = 1) ->
     if config.background_seeds:
         scenario = scenario.model_copy(update={"seed": job.seed % BACKGROUNDS})
     try:
-        arrays = _rollout(scenario, job.seed, job.weather or config.weather, config)
+        arrays = _collect_episode(scenario, job.seed, job.weather or config.weather, config)
     except Exception as e:  # a broken scenario should not stop a long collection
         return {"scenario": job.scenario.name, "seed": job.seed, "error": repr(e)}
     write_episode(path, **arrays)
@@ -135,7 +135,9 @@ def collect_episode(job: CollectJob, config: CollectConfig, threads: int = 1) ->
     }
 
 
-def _rollout(scenario: Scenario, seed: int, weather: str | None, config: CollectConfig) -> dict[str, np.ndarray]:
+def _collect_episode(
+    scenario: Scenario, seed: int, weather: str | None, config: CollectConfig
+) -> dict[str, np.ndarray]:
     env = OccSimEnv(scenario=scenario, weather=weather, camera_hw=config.camera_hw, privileged=True)
     rng = np.random.default_rng(seed)
     vision = VisionConfig(input_hw=tuple(config.image_hw), zoom=config.zoom)

@@ -59,7 +59,7 @@ def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> di
                 samples += len(done["images"])
             continue
         weather = config.weather or weathers[np.random.default_rng(seed).integers(len(weathers))]
-        rows, rig = _rollout(scenario, seed, weather, config, depths)
+        rows, rig = _render_episode(scenario, seed, weather, config, depths)
         write_episode(
             path, **rows, weather=np.array(weather), depths=depths, intrinsics=rig.intrinsics, cam2ego=rig.cam2ego
         )
@@ -67,7 +67,7 @@ def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> di
     return write_render_meta(out, config, episodes=len(jobs), samples=samples)
 
 
-def _rollout(scenario, seed, weather, config, depths) -> tuple[dict[str, np.ndarray], CameraRig]:
+def _render_episode(scenario, seed, weather, config, depths) -> tuple[dict[str, np.ndarray], CameraRig]:
     env = OccSimEnv(scenario, weather=weather, camera_hw=config.image_hw, privileged=True)
     rows: dict[str, list] = {key: [] for key in RENDER_ROW_KEYS}
 

@@ -167,6 +167,7 @@ def test_a_zoom_network_plans_from_any_camera_size(tmp_path):
     save_vision(VisionPlannerNet(zoomed).eval(), tmp_path)
     assert load_vision(tmp_path).config.zoom == 2.0
     planner = make_planner(f"vision:{tmp_path}")
+    plans = []
     for hw in ((32, 56), (256, 448)):
         rig = CameraRig.nuscenes(hw)
         obs = {"images": np.zeros((6, *hw, 3), np.uint8), "intrinsics": rig.intrinsics, "cam2ego": rig.cam2ego}
@@ -174,35 +175,12 @@ def test_a_zoom_network_plans_from_any_camera_size(tmp_path):
         assert images.shape == (1, 7, 3, 32, 56)
         ego = np.array([5.0, 0, 0, 0], np.float32)
         inputs = PlannerInput(**obs, ego=ego, ego_pose=np.zeros(3), command=2, timestamp=0.0)
-        assert np.isfinite(planner.plan(inputs).points).all()
+        planner.reset({})
+        plans.append(planner.plan(inputs).points)
+    # The same blank scene through either camera size reaches the network as the same views and camera model.
+    np.testing.assert_allclose(plans[0], plans[1], atol=1e-3)
 
 
 def test_unknown_config_keys_are_refused():
     with pytest.raises(ValueError, match="unknown"):
         VisionConfig.from_dict({"input_hw": [64, 112], "depth": 3})
-
-
-def test_the_shipped_weights_brake_or_steer_for_the_bus_in_clear_weather_and_in_fog():
-    """The shipped planner sees the stopped bus in clear weather, and (trained in every weather) in fog too."""
-    from occsim.scenarios import load_scenario
-    from occsim.suite.episode import run_episode
-
-    for weather in ("clear", "fog"):
-        result = run_episode(load_scenario("bus_ahead"), "vision", weather=weather, seed=0, camera_hw=(128, 224))
-        assert not result.collision and result.route_completion > 0.9, (weather, result)
-
-
-def test_the_shipped_weights_pass_a_held_out_instance_the_previous_weights_failed():
-    """occluded_pedestrian, longtail-v1 test instance 1 (seed 1404613322), clear weather, 6 x 256 x 448.
-
-    The previous shipped weights (12 built-in scenarios, clear weather only) hit the walker at 9.0 m/s here; this
-    family's instances were never in the training data (train split only).
-    """
-    from occsim.suite.episode import run_episode
-    from occsim.suite.splits import load_split
-
-    entry = load_split("longtail", "test").families["occluded_pedestrian"]
-    seed = entry.seeds[1]
-    assert seed == 1404613322
-    result = run_episode(entry.family.sample(seed).scenario, "vision", weather="clear", seed=seed)
-    assert not result.collision and result.outcome == "goal", result

@@ -95,9 +95,14 @@ def test_training_without_data_says_so(tmp_path):
 def test_the_learning_rate_schedule_takes_any_number_of_steps(total):
     optimiser = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 0.1, total_steps=total, pct_start=warmup_fraction(total))
+    rates = []
     for _ in range(total):
+        rates.append(optimiser.param_groups[0]["lr"])
         optimiser.step()
         schedule.step()  # raised ZeroDivisionError at 10 steps with pct_start 0.1
+    # Every step gets a finite rate at or under the peak, and the last is the smallest (the cycle runs down).
+    assert all(0.0 < r <= 0.1 + 1e-12 for r in rates)
+    assert rates[-1] == min(rates)
 
 
 def test_collect_on_a_benchmark_split_with_a_learned_driver(tmp_path):
