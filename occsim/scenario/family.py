@@ -443,6 +443,15 @@ class ExpressionError(ValueError):
     """An expression that cannot be read or evaluated; the caller adds the file, line and field."""
 
 
+def evaluate_expression(text: str, lookup: Callable[[str], Any]) -> float:
+    """The value of expression ``text``; ``lookup(name)`` gives a field's value (``ego.s``, ``lead.speed``).
+
+    Raises:
+        ExpressionError: the text is not an allowed expression, or its value is not a finite number.
+    """
+    return _evaluate(_parse(text), lookup)
+
+
 def check_expression_size(text: str) -> None:
     """Refuse an expression over ``MAX_EXPR_CHARS`` characters or ``MAX_EXPR_DEPTH`` nested brackets, unparsed.
 

@@ -26,7 +26,9 @@ import numpy as np
 import yaml
 
 from occsim.registry import did_you_mean
+from occsim.scenario import ScenarioError
 from occsim.scenario.family import Family, Instance, load_family_file
+from occsim.scenario.split_file import read_split_file
 from occsim.suite.tasks import Task
 
 SPLITS = ("test", "train")
@@ -117,20 +119,23 @@ def load_split(name: str, split: str = "test", version: int | None = None, root:
     path = folder / f"{split}.yaml"
     if not path.is_file():
         raise BenchmarkError(f"{folder} has no {split}.yaml")
-    data = yaml.safe_load(path.read_text())
+    try:
+        data = read_split_file(path)
+    except ScenarioError as e:  # a tampered or truncated split file: its problems with their lines
+        raise BenchmarkError(str(e)) from None
     families = {}
-    for family_name, entry in data["families"].items():
-        family_path = folder / entry["file"]
+    for family_name, entry in data.families.items():
+        family_path = folder / entry.file
         if not family_path.is_file():
             raise BenchmarkError(f"{path}: family file {family_path} is missing")
         digest = file_sha256(family_path)
-        if digest != entry["sha256"]:
+        if digest != entry.sha256:
             raise BenchmarkError(
-                f"{family_path} changed since {data['benchmark']} v{data['version']} was made (SHA-256 {digest[:12]} "
-                f"instead of {entry['sha256'][:12]}): restore it, or make a new version with `occsim make-benchmark`"
+                f"{family_path} changed since {data.benchmark} v{data.version} was made (SHA-256 {digest[:12]} "
+                f"instead of {entry.sha256[:12]}): restore it, or make a new version with `occsim make-benchmark`"
             )
-        families[family_name] = SplitFamily(load_family_file(family_path), digest, tuple(entry["seeds"]))
-    return Split(data["benchmark"], int(data["version"]), split, tuple(data["weathers"]), families)
+        families[family_name] = SplitFamily(load_family_file(family_path), digest, tuple(entry.seeds))
+    return Split(data.benchmark, data.version, split, tuple(data.weathers), families)
 
 
 def split_tasks(

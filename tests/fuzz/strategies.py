@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import resource
 from typing import Any
@@ -101,7 +102,7 @@ def _bound(schema: dict, inclusive: str, exclusive: str, step: int) -> int:
 @st.composite
 def mutated(draw, tree: st.SearchStrategy, extra_values: st.SearchStrategy | None = None) -> Any:
     """A tree from ``tree`` with up to three mutations: a value replaced, a key dropped or added, a list grown."""
-    data = draw(tree)
+    data = copy.deepcopy(draw(tree))  # never mutate what the strategy holds (a st.just tree)
     for _ in range(draw(st.integers(0, 3))):
         paths = list(_paths(data))
         path = draw(st.sampled_from(paths))
