@@ -18,10 +18,10 @@ Endpoints (in the spirit of NeuroNCAP's model server), JSON in and out (``Conten
 - ``POST /close`` with ``{"session": id}`` -> ``{"ok": true}``: frees the episode's planner.
 
 Arrays travel as ``{"__array__": true, "dtype": ..., "shape": [...], "data": base64 of the raw bytes}``.
-Errors are ``{"error": message}`` with 400 (bad request), 404 (unknown endpoint), 410 (session expired or never
-opened), 411/413 (length missing or too large), 415 (not JSON) or 500 (the model failed; its traceback goes to
-the server's stderr, never to the client). At most ``max_sessions`` episodes live at once; one idle for
-``session_ttl`` seconds, or the least recently used when a new one needs room, is dropped.
+Errors are ``{"error": message}`` with 400 (bad request), 404 (unknown endpoint), 405 (another method), 410
+(session expired or never opened), 411/413 (length missing or too large), 415 (not JSON) or 500 (the model
+failed; its traceback goes to the server's stderr, never to the client). At most ``max_sessions`` episodes live
+at once; one idle for ``session_ttl`` seconds, or the least recently used when a new one needs room, is dropped.
 The server binds 127.0.0.1 unless told otherwise.
 """
 
@@ -160,6 +160,20 @@ def make_server(
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """http.server's own refusals (a bad request line, an unknown method) as JSON like every other error."""
+            if code == 501:  # a method the server has no handler for
+                code, message = 405, f"method {self.command!r} is not allowed; GET /alive, POST /reset, /infer, /close"
+            data = json.dumps({"error": message or self.responses.get(code, ("request refused",))[0]}).encode()
+            self.close_connection = True
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200:
+                self.wfile.write(data)
 
         def do_GET(self):  # noqa: N802 - http.server's naming
             if self.path == "/alive":
