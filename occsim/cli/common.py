@@ -116,7 +116,7 @@ def key_value_options(items: list[str] | None, option: str = "--renderer-option"
 
 def check_renderer(name: str, options: dict) -> None:
     """ValueError for an unknown renderer, an option it does not take, or a bad value (weights checked too)."""
-    from occsim.sim import RENDERERS  # the simulation declares the learned renderers
+    from occsim.sensors import RENDERERS
 
     RENDERERS[name].check_options(**options)
 

@@ -8,8 +8,7 @@ from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS, SyntheOccRender
 from occsim.registry import Registry
 from occsim.scenario import weather_of
 from occsim.scenarios import load_scenario
-from occsim.sensors import RasterRenderer
-from occsim.sim import RENDERERS
+from occsim.sensors import RENDERERS, RasterRenderer
 from occsim.types import CameraRig, Weather
 
 
