@@ -62,6 +62,7 @@ RUN_COLUMNS = (
     RunColumn("collided_with", "hit", lambda r: r.episode and r.episode.collided_with),
     RunColumn("perceived_occupancy_miou", "perceived mIoU", lambda r: r.episode and r.episode.perceived_occupancy_miou),
 )
+OPTIONAL_COLUMNS = ("perceived_occupancy_miou", "collided_with")  # shown only where some run has a value
 FILTERS = {  # the runs table's drop-down filters
     "planner": lambda r: r.planner,
     "weather": lambda r: r.weather,
@@ -98,6 +99,7 @@ def write_report(out_dir: Path) -> Path:
     ok = [r for r in records if not r.failed]
     plots = out_dir / "plots"
     grids = grid_rows(ncap_runs(records))
+    shown = [c for c in RUN_COLUMNS if c.name not in OPTIONAL_COLUMNS or any(c.value(r) is not None for r in records)]
     page = out_dir / "report.html"
     page.write_text(
         _TEMPLATE.render(
@@ -113,8 +115,8 @@ def write_report(out_dir: Path) -> Path:
             tests=section(grids, grid_pictures(grids, plots) if grids else []),
             recall=_recall_section(recalled),
             filters={f: sorted({str(pick(r)) for r in records}) for f, pick in FILTERS.items()},
-            run_columns=RUN_COLUMNS,
-            runs=[_run_row(r, out_dir) for r in sorted(records, key=_run_order)],
+            run_columns=shown,
+            runs=[_run_row(r, out_dir, shown) for r in sorted(records, key=_run_order)],
         )
     )
     return page
@@ -124,29 +126,32 @@ def _run_order(r: RunRecord) -> tuple:
     return (r.scenario or "", r.planner or "", r.weather or "", r.run or 0)
 
 
-def _run_row(r: RunRecord, out_dir: Path) -> dict:
+def _run_row(r: RunRecord, out_dir: Path, shown: list[RunColumn]) -> dict:
     """What the template shows of a run: its cells, filter values and media (a poster frame for its video)."""
     video = r.video if r.video and (out_dir / r.video).exists() else None
+    poster = _poster(out_dir, video, r.still) if video else None
     return {
         "outcome": r.outcome,
         "filters": {f: str(pick(r)) for f, pick in FILTERS.items()},
-        "cells": [(column.name, column.value(r)) for column in RUN_COLUMNS],
+        "cells": [(column.name, column.value(r)) for column in shown],
         "video": video,
-        "poster": _poster(out_dir, video, r.still) if video else None,
+        "poster": poster and poster[0],
+        "height": poster and poster[1],  # the video's box is the poster's size before the video loads
         "still": r.still if r.still and (out_dir / r.still).exists() else None,
         "error": r.error if r.failed else None,
     }
 
 
-def _poster(out_dir: Path, video: str, still: str | None) -> str | None:
+def _poster(out_dir: Path, video: str, still: str | None) -> tuple[str, int] | None:
     """``videos/<run>.png`` beside the video: the collision still, or else the video's first frame, at show size.
 
-    Written once (kept while newer than the video); None if the video cannot be read.
+    Returns its path and height [px]. Written once (kept while newer than the video); None if the video cannot be
+    read.
     """
     poster = Path(video).with_suffix(".png")
     target = out_dir / poster
     if target.exists() and target.stat().st_mtime >= (out_dir / video).stat().st_mtime:
-        return str(poster)
+        return str(poster), imageio.imread(target).shape[0]
     try:
         if still and (out_dir / still).exists():
             frame = imageio.imread(out_dir / still)
@@ -157,7 +162,7 @@ def _poster(out_dir: Path, video: str, still: str | None) -> str | None:
         return None
     height = round(frame.shape[0] * POSTER_WIDTH / frame.shape[1])
     imageio.imwrite(target, cv2.resize(frame[..., :3], (POSTER_WIDTH, height), interpolation=cv2.INTER_AREA))
-    return str(poster)
+    return str(poster), height
 
 
 def _score_plot(ok: list[RunRecord], axis: str, folder: Path) -> str | None:
@@ -185,22 +190,23 @@ def _score_plot(ok: list[RunRecord], axis: str, folder: Path) -> str | None:
                 for g in groups
             ]
             bars = panel.bar if across else panel.barh
-            bars(positions + i * width, means, width, label=planner)
+            drawn = bars(positions + i * width, means, width, label=planner)
+            panel.bar_label(drawn, fmt="%.2f", fontsize=8, padding=2)  # a zero shows as 0.00, not as nothing
         ticks = positions + width * (len(planners) - 1) / 2
         if across:
             panel.set_xticks(ticks, groups)
-            panel.set_ylim(0, top)
+            panel.set_ylim(0, top * 1.1)  # room for the bar labels
             panel.set_ylabel(label)
             panel.grid(axis="y", alpha=0.3)
         else:
             panel.set_yticks(ticks, groups)
             panel.invert_yaxis()  # first scenario on top, as in the tables
-            panel.set_xlim(0, top)
+            panel.set_xlim(0, top * 1.1)
             panel.set_xlabel(label)
             panel.grid(axis="x", alpha=0.3)
         panel.set_title(f"{label} by {axis}")
-    panels[0][0].legend(fontsize=9)
-    fig.tight_layout()
+    fig.legend(*panels[0][0].get_legend_handles_labels(), loc="upper center", ncols=len(planners), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / size[1]))  # room for the legend above the panels
     name = f"score_by_{axis}.png"
     fig.savefig(folder / name, dpi=PLOT_DPI)
     plt.close(fig)

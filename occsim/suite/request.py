@@ -220,8 +220,7 @@ def _tasks(request: SuiteRequest, console: Console) -> list[Task]:
 def _choice_problems(request: SuiteRequest) -> list[str]:
     """Unknown planners (or their bad arguments), weathers and renderers, bad renderer options."""
     from occsim.planners import PLANNERS
-    from occsim.sensors import WEATHERS
-    from occsim.sim import RENDERERS  # the simulation declares the learned renderers
+    from occsim.sensors import RENDERERS, WEATHERS  # every renderer, built-in and learned, is declared there
 
     problems: list[str] = []
     for spec in request.planners:

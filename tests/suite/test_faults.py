@@ -31,6 +31,7 @@ def suite(out: Path, planners: list[str], *extra: str, scenarios=("bus_ahead",))
     return runner.invoke(app, [*args, *sum((["--planner", p] for p in planners), [])])
 
 
+@pytest.mark.slow  # a multi-process suite
 def test_crashed_workers_end_only_their_own_runs(tmp_path):
     result = suite(tmp_path, ["hard_exit", "segfault", "constant_velocity", "expert"], "--workers", "2")
     assert result.exit_code == 1, result.output
@@ -39,6 +40,8 @@ def test_crashed_workers_end_only_their_own_runs(tmp_path):
     assert "exit code 7" in by["hard_exit"]["error"]
     assert "SIGSEGV" in by["segfault"]["error"]
     assert by["constant_velocity"]["outcome"] == "collision" and by["expert"]["outcome"] == "goal"
+    pids = {r["pid"] for r in by.values() if "pid" in r}  # the crashed runs' records have none
+    assert pids and os.getpid() not in pids  # worker processes ran them, not this one
 
 
 def test_planner_raised_exit_and_interrupt_are_that_runs_errors(tmp_path):
@@ -168,6 +171,7 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in state
 
 
+@pytest.mark.slow  # a multi-process suite
 def test_killing_the_suite_leaves_no_workers_behind(tmp_path):
     cmd = [sys.executable, "-m", "occsim.cli", "suite", "--out", str(tmp_path), "--workers", "2", *TINY]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -120,6 +120,7 @@ def _wait_for_lines(out: Path, n: int, proc: subprocess.Popen, timeout: float = 
     raise AssertionError("suite made no progress")
 
 
+@pytest.mark.slow  # a multi-process suite
 def test_killed_suite_loses_only_runs_in_flight_and_resume_completes_it(tmp_path):
     proc = _start_suite(tmp_path)
     _wait_for_lines(tmp_path, 3, proc)
@@ -137,6 +138,7 @@ def test_killed_suite_loses_only_runs_in_flight_and_resume_completes_it(tmp_path
     assert [r["key"] for r in after[: len(before)]] == [r["key"] for r in before]
 
 
+@pytest.mark.slow  # a multi-process suite
 def test_ctrl_c_finishes_cleanly(tmp_path):
     proc = _start_suite(tmp_path)
     _wait_for_lines(tmp_path, 2, proc)
@@ -150,6 +152,7 @@ def test_ctrl_c_finishes_cleanly(tmp_path):
     assert len(records) == len({r["key"] for r in records}) >= 2
 
 
+@pytest.mark.slow  # a Ray cluster
 def test_ray_backend_streams_the_same_records(tmp_path):
     pytest.importorskip("ray")
     tasks = expand_tasks([load_scenario("bus_ahead")], ["constant_velocity", "expert"], [None], 1, 0)
