@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from occsim.registry import Registry
@@ -41,6 +42,19 @@ def from_known_keys(cls: type, data: dict[str, Any], what: str) -> Any:
 
 PLANNERS: Registry[type[Planner]] = Registry("planner")
 register_planner = PLANNERS.register
+
+
+def weights_problems(name: str, argument: str, load: Callable[[str], Any]) -> list[str]:
+    """What stops ``load(argument)`` reading planner ``name``'s weights folder, as one problem; [] if it loads."""
+    if not argument:
+        return []
+    try:
+        load(argument)
+    except Exception as error:  # noqa: BLE001 - json, safetensors and torch each raise their own types for bad files
+        detail = f"{type(error).__name__}: {error}"
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        return [f"planner '{name}': {argument}: cannot load its weights ({detail})"]
+    return []
 
 
 def make_planner(name: str, **kwargs: Any) -> Planner:

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from occsim.geometry import BEV_CELLS, BEV_EXTENT, BEV_LAYERS, along_route, bev_layers
-from occsim.planners.base import Planner, from_known_keys, register_planner
+from occsim.planners.base import Planner, from_known_keys, register_planner, weights_problems
 from occsim.types import (
     ROUTE_ACTION,
     PlannerInput,
@@ -133,6 +133,11 @@ class RlPlanner(Planner):
     """The PPO policy; ``rl:/path/to/weights`` loads another ``train-rl`` output."""
 
     privileged = True
+
+    @classmethod
+    def check_argument(cls, argument: str) -> list[str]:
+        """A weights folder must load whole (a suite should not start on a missing or corrupt file)."""
+        return weights_problems("rl", argument, load_rl_policy)
 
     def __init__(self, weights: str | Path = WEIGHTS_DIR):
         self.net = load_rl_policy(weights)

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from occsim.classes import BARRIER, DRIVEABLE_SURFACE, MANMADE, OTHERS, TRUCK, VEGETATION
-from occsim.planners.base import Planner, from_known_keys, register_planner
+from occsim.planners.base import Planner, from_known_keys, register_planner, weights_problems
 from occsim.planners.occupancy_guard import DEFAULT_GUARD, GuardState, OccupancyGuard
 from occsim.types import COMMAND_STRAIGHT, WAYPOINTS, PlannerInput, PrivilegedInput, Trajectory, scale_intrinsics
 
@@ -303,6 +303,11 @@ def _saved_config(directory: Path) -> dict[str, Any]:
 @register_planner("vision")
 class VisionPlanner(Planner):
     """The trained VAD-style network; ``vision:/path/to/weights`` loads another weights folder."""
+
+    @classmethod
+    def check_argument(cls, argument: str) -> list[str]:
+        """A weights folder must load whole (a suite should not start on a missing or corrupt file)."""
+        return weights_problems("vision", argument, lambda path: (load_vision(path), load_guard(path)))
 
     def __init__(self, weights: str | Path = WEIGHTS_DIR):
         self.net = load_vision(weights)
