@@ -18,6 +18,8 @@ from occsim.world.opendrive.planview import Geometry
 from occsim.world.xmlsafe import XmlError, local_name, read_xml
 
 GEOMETRY_KINDS = ("line", "arc", "spiral", "poly3", "paramPoly3")
+MAX_MAGNITUDE = 1e7  # [m] any number of the file: georeferenced maps place roads some 10^6 m from their origin
+MAX_LENGTH = 1e5  # [m] a road or a geometry; the world samples roads every few decimetres
 
 
 class OpenDriveWarning(UserWarning):
@@ -211,7 +213,16 @@ class _Reader:
             raise self.error(element, f"attribute {name}={raw!r} is not a number") from None
         if not math.isfinite(value):
             raise self.error(element, f"attribute {name}={raw!r} is not finite")
+        if abs(value) > MAX_MAGNITUDE:
+            raise self.error(element, f"attribute {name}={raw!r} is beyond ±{MAX_MAGNITUDE:.0e}")
         return value
+
+    def length(self, element: etree._Element, what: str) -> float:
+        """A ``length`` attribute: positive and at most ``MAX_LENGTH``."""
+        length = self.number(element, "length")
+        if not 0 < length <= MAX_LENGTH:
+            raise self.error(element, f"{what} has length {length}; it must be positive, at most {MAX_LENGTH:.0e} m")
+        return length
 
     def poly(self, element: etree._Element, base: float = 0.0, key: str = "s") -> Poly3:
         s = base + self.number(element, key, 0.0)
@@ -221,9 +232,7 @@ class _Reader:
         road_id = element.get("id")
         if road_id is None:
             raise self.error(element, "missing attribute 'id'")
-        length = self.number(element, "length")
-        if length <= 0:
-            raise self.error(element, f"road '{road_id}' has length {length}; it must be positive")
+        length = self.length(element, f"road '{road_id}'")
         geometries, offsets, sections, objects = [], [], [], []
         predecessor = successor = None
         raised = False
@@ -306,8 +315,8 @@ class _Reader:
             coefficients = tuple(self.number(shape, f"{c}{axis}") for axis in "UV" for c in "abcd")
             params = (*coefficients, 1.0 if p_range == "normalized" else 0.0)
         length = self.number(element, "length")
-        if length < 0:
-            raise self.error(element, f"length {length} is negative")
+        if not 0 <= length <= MAX_LENGTH:
+            raise self.error(element, f"length {length} is outside 0 .. {MAX_LENGTH:.0e} m")
         return Geometry(
             self.number(element, "s"),
             self.number(element, "x"),
