@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from occsim.classes import FREE
 from occsim.envs.reward import RewardWeights, reward_terms
-from occsim.envs.spaces import ActionBox
+from occsim.envs.spaces import ActionBox, BoundedActionBox
 from occsim.envs.visualize import frame_image
 from occsim.geometry import along_route
 from occsim.scenario import Scenario
@@ -113,7 +113,7 @@ class OccSimEnv(gym.Env):
             obs["route"] = spaces.Box(-np.inf, np.inf, (ROUTE_POINTS, 2), np.float32)
         self.observation_space = spaces.Dict(obs)
         if action_type == "waypoints":
-            self.action_space = ActionBox(-WAYPOINT_RANGE, WAYPOINT_RANGE, (WAYPOINTS, 2), np.float32)
+            self.action_space = BoundedActionBox(-WAYPOINT_RANGE, WAYPOINT_RANGE, (WAYPOINTS, 2), np.float32)
         else:  # control, route: two normalised numbers
             self.action_space = ActionBox(-1.0, 1.0, (ROUTE_ACTION.size,), np.float32)
         self._scenario: Scenario | None = None

@@ -29,18 +29,31 @@ class ActionBox(spaces.Box):
         return _checked(action, self.shape, self.dtype, what)
 
 
+class BoundedActionBox(ActionBox):
+    """An ``ActionBox`` whose values must also lie within its bounds (waypoints: beyond them is no plan at all)."""
+
+    def check(self, action: Any, what: str = "action") -> np.ndarray:
+        """As ``ActionBox.check``, and every value within [low, high]."""
+        return _within(self, _checked(action, self.shape, self.dtype, what), what)
+
+
 class BatchedActionBox(spaces.Box):
     """``num_envs`` stacked ``ActionBox`` actions; ``iterate`` checks the whole batch before yielding a row."""
 
+    bounded = False  # the single space is a BoundedActionBox
+
     def check(self, actions: Any, what: str = "actions") -> np.ndarray:
         """The batch as a float64 array of shape ``(num_envs, *single shape)``; ValueError otherwise."""
-        return _checked(actions, self.shape, self.dtype, what, batch=True)
+        array = _checked(actions, self.shape, self.dtype, what, batch=True)
+        return _within(self, array, what, batch=True) if self.bounded else array
 
 
 @batch_space.register(ActionBox)
 def _batch_action_box(space: ActionBox, n: int = 1) -> BatchedActionBox:
     repeats = (n,) + (1,) * space.low.ndim
-    return BatchedActionBox(np.tile(space.low, repeats), np.tile(space.high, repeats), dtype=space.dtype)
+    batched = BatchedActionBox(np.tile(space.low, repeats), np.tile(space.high, repeats), dtype=space.dtype)
+    batched.bounded = isinstance(space, BoundedActionBox)
+    return batched
 
 
 @iterate.register(BatchedActionBox)
@@ -63,4 +76,15 @@ def _checked(action: Any, shape: tuple[int, ...], dtype: np.dtype, what: str, ba
     if not np.all(np.isfinite(array)):
         bad = "" if not batch else f" in row(s) {sorted(set(np.argwhere(~np.isfinite(array))[:, 0].tolist()))}"
         raise ValueError(f"invalid {what}: NaN or inf{bad}; expected finite values of {expected}")
+    return array
+
+
+def _within(space: spaces.Box, array: np.ndarray, what: str, batch: bool = False) -> np.ndarray:
+    outside = (array < space.low) | (array > space.high)
+    if outside.any():
+        rows = f" in row(s) {sorted(set(np.argwhere(outside)[:, 0].tolist()))}" if batch else ""
+        raise ValueError(
+            f"invalid {what}: values outside [{space.low.min():g}, {space.high.max():g}]{rows}; "
+            f"got {array[outside].flat[0]:g}"
+        )
     return array
