@@ -24,10 +24,10 @@ from occsim.generative.models.perception import PerceptionMeter
 from occsim.generative.pipelines.occscene import OccScenePipeline
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
+from occsim.training.configs import OccSceneTrainConfig
 from occsim.training.episodes import episode_files
 from occsim.training.occscene import (
     FrameSamples,
-    OccSceneTrainConfig,
     clip_starts,
     evaluate_video,
     occscene_frames,

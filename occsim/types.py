@@ -9,6 +9,7 @@ import numpy as np
 WAYPOINTS = 6  # planner output: waypoints per trajectory
 WAYPOINT_DT = 0.5  # [s] spacing of planner waypoints
 SUBSTEP = 0.1  # [s] the world's dynamics step: ego and actors move, and the ego trace is sampled, this often
+VISION_INPUT_HW = (64, 112)  # (height, width) [px] the vision planner's network sees unless configured
 DEFAULT_CAMERA_HW = (256, 448)  # (height, width) [px] of each camera view unless a run asks for another
 CAMERA_HW_RANGE = ((8, 8), (1080, 1920))  # [px] smallest and largest camera image (height, width)
 WAYPOINT_RANGE = 200.0  # [m] farthest a waypoint may lie from the ego: 3 s at 240 km/h; beyond is no plan at all

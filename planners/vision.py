@@ -25,7 +25,15 @@ from torch.nn import functional as F
 from occsim.classes import BARRIER, DRIVEABLE_SURFACE, MANMADE, OTHERS, TRUCK, VEGETATION
 from occsim.planners.base import Planner, from_known_keys, register_planner, weights_problems
 from occsim.planners.occupancy_guard import DEFAULT_GUARD, GuardState, OccupancyGuard
-from occsim.types import COMMAND_STRAIGHT, WAYPOINTS, PlannerInput, PrivilegedInput, Trajectory, scale_intrinsics
+from occsim.types import (
+    COMMAND_STRAIGHT,
+    VISION_INPUT_HW,
+    WAYPOINTS,
+    PlannerInput,
+    PrivilegedInput,
+    Trajectory,
+    scale_intrinsics,
+)
 
 N_COMMANDS = 3
 CAMERAS = 6  # the nuScenes rig's surround cameras
@@ -40,7 +48,7 @@ EGO_SCALE = (10.0, 3.0, 0.3, 0.3)  # typical magnitude of speed, acceleration, y
 class VisionConfig:
     """Shape of the network; saved beside the weights."""
 
-    input_hw: tuple[int, int] = (64, 112)  # image (height, width) the backbone sees [px]
+    input_hw: tuple[int, int] = VISION_INPUT_HW  # image (height, width) the backbone sees [px]
     image_channels: int = 48  # backbone output channels (stride 8)
     bev_channels: int = 64  # BEV feature channels
     bev_range: float = 40.0  # BEV grid covers x, y in [-range, range] in the ego frame [m]

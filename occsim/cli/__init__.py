@@ -2,8 +2,10 @@
 
 - ``run``: ``validate FILE...`` (check scenario files), ``run SCENARIO`` (one planner through one scenario)
 - ``suite``: ``suite [SCENARIO...]`` (scenarios x planners x weathers x runs), ``report DIR``
-- ``train``: ``collect``, ``train-planner``, ``collect-render``, ``train-syntheocc``, ``train-perception``,
-  ``train-occscene``
+- ``planner_training``: ``collect``, ``dagger``, ``train-planner``, ``eval-planner``, ``planner-card``
+- ``rl_training``: ``train-rl``, ``rl-card``
+- ``renderer_training``: ``collect-render``, ``train-syntheocc``, ``train-perception``, ``train-occscene``,
+  ``distill-syntheocc``, ``tune-decoder``
 - ``data``: ``make-nuscenes-mini OUT`` (synthetic data in the real nuScenes layout)
 - ``serve``: ``serve-planner NAME`` (a planner over HTTP)
 - ``vad``: ``convert-vad CKPT`` (a released VAD checkpoint to safetensors), ``synthetic-vad`` (seeded weights)
@@ -18,7 +20,9 @@ import sys
 from occsim.cli.common import app
 
 # isort: off
-from occsim.cli import run, suite, train, data, serve, vad, throughput, snapshot  # noqa: F401, E402 - registers commands, in help order
+# Each module registers its commands; the order here is the help's order.
+from occsim.cli import run, suite, planner_training, rl_training, renderer_training  # noqa: F401, E402
+from occsim.cli import data, serve, vad, throughput, snapshot  # noqa: F401, E402
 # isort: on
 
 __all__ = ["app", "expand_bare_ray", "main"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from types import SimpleNamespace
 
 import typer
 from rich.console import Console
@@ -25,7 +27,23 @@ WEATHER_HELP = "Weather override: clear, fog, rain, snow, night or sandstorm."
 EXIT_RUN_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
-DEFAULT_HW_TEXT = "{}x{}".format(*DEFAULT_CAMERA_HW)  # --camera-hw's default
+def hw_text(hw: tuple[int, int]) -> str:
+    """``(height, width)`` as the ``HEIGHTxWIDTH`` text the size options take."""
+    return "{}x{}".format(*hw)
+
+
+DEFAULT_HW_TEXT = hw_text(DEFAULT_CAMERA_HW)  # --camera-hw's default
+
+
+def defaults_of(config: type) -> SimpleNamespace:
+    """The field defaults of a config dataclass, so a command's option defaults are the config's own."""
+    values = {}
+    for f in dataclasses.fields(config):
+        if f.default is not dataclasses.MISSING:
+            values[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            values[f.name] = f.default_factory()
+    return SimpleNamespace(**values)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:

@@ -32,42 +32,15 @@ from occsim.planners.vision import VisionConfig, bev_targets, planner_views
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.suite.jobs import set_threads
-from occsim.suite.splits import Split
+from occsim.suite.splits import Split, load_split, split_slice
 from occsim.suite.tasks import derive_seed
+from occsim.training.configs import CollectConfig
 from occsim.training.episodes import write_episode
 from occsim.types import PlannerInput, Trajectory
 
 MAX_AGENTS = 32  # agent boxes kept per step, nearest first
 BACKGROUNDS = 997  # distinct background seeds an episode's own seed maps to
 COLLECT_BASE_SEED = 1_000_003  # keeps collection seeds apart from the suite's (base seed 0)
-
-
-@dataclass(frozen=True)
-class Perturbation:
-    """How often and how hard the executed plan departs from the expert's."""
-
-    probability: float = 0.1  # chance per step of starting a perturbation
-    min_steps: int = 2  # steps a perturbation lasts
-    max_steps: int = 4
-    max_yaw: float = 0.15  # [rad] the plan is rotated by up to this, drifting the ego sideways
-    speed_range: tuple[float, float] = (0.5, 1.4)  # the plan is stretched along x by a factor in this range
-
-
-@dataclass(frozen=True)
-class CollectConfig:
-    """A collection run."""
-
-    out_dir: Path
-    weather: str | None = "clear"
-    episodes_per_scenario: int = 20
-    camera_hw: tuple[int, int] = (128, 224)  # rendered size
-    image_hw: tuple[int, int] = VisionConfig.input_hw  # stored size
-    workers: int = 1
-    perturbation: Perturbation = Perturbation()
-    driver: str | None = None  # a learned planner ("vision:DIR") that drives, DAgger style; None: the expert
-    expert_share: float = 1.0  # with a driver: chance per step that the expert's plan is executed (DAgger's β)
-    background_seeds: bool = False  # each episode's background (buildings, trees) drawn from its own seed
-    zoom: float = 1.0  # > 1: also store the vision planner's zoom view (``VisionConfig.zoom``) of each step
 
 
 @dataclass(frozen=True)
@@ -99,6 +72,23 @@ def split_jobs(split: Split, episodes: int | None = None, weathers: list[str] | 
         CollectJob(instance.scenario, seed, weathers[index % len(weathers)])
         for index, seed, instance in split.instances(episodes)
     ]
+
+
+def benchmark_jobs(
+    benchmark: str, split: str, start: int, episodes: int | None, weathers: list[str]
+) -> list[CollectJob]:
+    """Collection jobs on a benchmark split: each family's instances ``start`` to ``start + episodes`` (or all).
+
+    Raises:
+        BenchmarkError: the benchmark or split does not load.
+        ValueError: ``start`` is past the instances a family has.
+    """
+    whole = load_split(benchmark, split)
+    jobs = split_jobs(split_slice(whole, start, start + episodes if episodes else None), None, weathers or None)
+    if not jobs:
+        shortest = min(len(f.seeds) for f in whole.families.values())
+        raise ValueError(f"--start {start}: {whole.label} has {shortest} instances per family")
+    return jobs
 
 
 def perturb(plan: np.ndarray, kind: str, amount: float) -> np.ndarray:

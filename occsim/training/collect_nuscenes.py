@@ -9,7 +9,6 @@ files have the same arrays as the simulator's collect-render, one file per scene
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,27 +17,12 @@ from rich.progress import track
 
 from occsim.data.nuscenes import NuScenesError, calibration, open_nuscenes, scene_samples, yaw_of
 from occsim.generative.pipelines.conditioning import occupancy_condition, plane_depths
+from occsim.training.configs import NuScenesRenderConfig
 from occsim.training.episodes import RENDER_ROW_KEYS, write_episode, write_render_meta
 from occsim.types import CAMERA_NAMES
 
 # Words of a nuScenes scene description that name its weather (the rest is clear daytime).
 DESCRIPTION_WEATHER = (("night", "night"), ("rain", "rain"))
-
-
-@dataclass(frozen=True)
-class NuScenesRenderConfig:
-    """A collect-render run over logged nuScenes keyframes."""
-
-    dataroot: Path  # the nuScenes folder (samples/, v1.0-*/)
-    out_dir: Path  # where the episode files go
-    version: str = "v1.0-trainval"  # the metadata folder
-    occ3d: Path | None = None  # folder of <scene>/<sample token>/labels.npz; None: dataroot/gts
-    scenes: tuple[str, ...] = ()  # scene names; empty: every scene with Occ3D labels
-    image_hw: tuple[int, int] = (448, 800)  # target views; the latent is image_hw / latent_factor
-    latent_factor: int = 8  # image pixels per latent pixel (8: Stable Diffusion's autoencoder)
-    planes: int = 256  # MPI depth planes
-    max_depth: float = 51.2  # [m] of the farthest plane
-    layout: str = "official"  # MPI encoding: "official" (the released SyntheOcc) or "occsim"
 
 
 def description_weather(description: str) -> str:

@@ -8,7 +8,6 @@ the perception model and temporal consistency), and the weather prompt. One ``.n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,26 +20,11 @@ from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.sensors import WEATHERS
 from occsim.suite.tasks import derive_seed
+from occsim.training.configs import RenderCollectConfig
 from occsim.training.episodes import RENDER_ROW_KEYS, write_episode, write_render_meta
 from occsim.types import CameraRig
 
 RENDER_BASE_SEED = 2_000_003  # keeps these seeds apart from the suite's and the planner collection's
-
-
-@dataclass(frozen=True)
-class RenderCollectConfig:
-    """A collect-render run."""
-
-    out_dir: Path
-    episodes_per_scenario: int = 4
-    image_hw: tuple[int, int] = (64, 112)  # target views; the latent is image_hw / latent_factor
-    latent_factor: int = 4  # image pixels per latent pixel: 4 for the small default VAE, 8 for Stable Diffusion's
-    planes: int = 32  # MPI depth planes
-    max_depth: float = 51.2  # [m] of the farthest plane
-    every: int = 2  # keep every n-th env step (consecutive steps are near duplicates)
-    weather: str | None = None  # one weather for every episode; None draws one per episode
-    seed: int = 0  # added to the base seed: another value gives other jitters (an evaluation set)
-    layout: str = "occsim"  # MPI encoding: "occsim" (OccSim's models) or "official" (the released SyntheOcc)
 
 
 def collect_render(scenarios: list[Scenario], config: RenderCollectConfig) -> dict:

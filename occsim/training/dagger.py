@@ -22,37 +22,9 @@ from rich.console import Console
 from occsim.suite.runner import SuiteConfig, run_suite
 from occsim.suite.splits import load_split, split_slice, split_tasks
 from occsim.suite.summary import summarise
-from occsim.training.collect import CollectConfig, collect, split_jobs
-from occsim.training.planner import TrainConfig, train, write_model_card
-from occsim.types import DEFAULT_CAMERA_HW
-
-
-@dataclass(frozen=True)
-class DaggerConfig:
-    """A DAgger run."""
-
-    out_dir: Path
-    benchmark: str = "longtail"
-    rounds: int = 3
-    episodes_per_round: int = 10  # train instances per family collected in each round
-    expert_share: float = 0.5  # β in round 1; β_k = expert_share ** k (round 0 is the expert alone)
-    epochs: int = 6  # round 0's training
-    fine_tune_epochs: int = 3  # each later round's, from the previous round's weights
-    batch_size: int = 16
-    learning_rate: float = 2e-3
-    init_from: Path | None = None  # weights round 0 starts from (None: a fresh network)
-    augment: bool = True
-    object_pos_weight: float = 20.0  # see TrainConfig
-    zoom: float = 1.0  # > 1: the planners see a zoom view of the front camera too (``VisionConfig.zoom``)
-    background_seeds: bool = True
-    collect_camera_hw: tuple[int, int] = (128, 224)
-    eval_instances: int = 3  # test instances per family in each round's evaluation
-    eval_weathers: tuple[str, ...] = ("clear", "fog")
-    eval_camera_hw: tuple[int, int] = DEFAULT_CAMERA_HW
-    evaluate_start: bool = True  # also score the starting planner (init_from, or the shipped one) before round 0
-    workers: int = 2
-    seed: int = 0
-    threads: int | None = None
+from occsim.training.collect import collect, split_jobs
+from occsim.training.configs import CollectConfig, DaggerConfig, TrainConfig
+from occsim.training.planner import train, write_model_card
 
 
 @dataclass

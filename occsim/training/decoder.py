@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +21,10 @@ from tqdm.auto import tqdm
 from occsim.generative.models.images import to_signed, to_uint8
 from occsim.generative.models.perception import PerceptionMeter
 from occsim.generative.models.pixel_space import latent_factor
+from occsim.training.configs import DecoderTuning
 from occsim.training.episodes import episode_files, read_episodes, split_episodes
 from occsim.training.fidelity import perceived_miou, pick_samples
 from occsim.training.reweighing import FOREGROUND_CLASSES
-
-
-@dataclass(frozen=True)
-class DecoderTuning:
-    """A tune-decoder run."""
-
-    steps: int = 3000
-    batch_size: int = 16  # single views per step
-    learning_rate: float = 5e-4
-    foreground_weight: float = 4.0  # loss weight of object-class pixels (1 elsewhere)
-    seed: int = 0
 
 
 def foreground_mask(nearest: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:

@@ -10,7 +10,7 @@ per step, half the work of the teacher's guided pass. The result samples with di
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from occsim.generative.models.perception import PerceptionMeter
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
+from occsim.training.configs import DistillConfig
 from occsim.training.episodes import RenderPairs, class_balanced_sampler, episode_files, split_episodes
 from occsim.training.evaluate import save_examples, save_loss_curve
 from occsim.training.fidelity import Sampling, compare_sampling
@@ -32,26 +33,6 @@ from occsim.training.syntheocc import data_meta, encode_all
 SIGMA_DATA = 0.5  # LCM's boundary-condition constants (LCMScheduler uses the same)
 HUBER_C = 0.001  # pseudo-Huber constant of the LCM recipe
 SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "prediction_type")
-
-
-@dataclass(frozen=True)
-class DistillConfig:
-    """A distill-syntheocc run."""
-
-    data_dir: Path  # a collect-render folder with the teacher's image size, planes and latent factor
-    out_dir: Path  # where the distilled pipeline, its metrics and model card go
-    teacher: Path = SMALL_WEIGHTS  # a train-syntheocc folder
-    steps: int = 1500  # optimiser steps
-    batch_size: int = 2  # six-view samples per step
-    learning_rate: float = 1e-4
-    guidance: float = 7.5  # the teacher's classifier-free guidance, baked into the student
-    solver_steps: int = 50  # the DDIM skipping schedule: one solver step jumps 1000 / solver_steps timesteps
-    ema: float = 0.95  # decay of the target network (LCM's 0.95)
-    timestep_scaling: float = 10.0  # LCM's boundary-condition scaling
-    sample_steps: int = 4  # the distilled pipeline's default number of steps
-    held_out: float = 0.1  # share of episodes kept out (the same split train-syntheocc makes with the same seed)
-    save_every: int = 500
-    seed: int = 0
 
 
 def boundary_scalings(t: torch.Tensor, timestep_scaling: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,18 +71,11 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
         FileNotFoundError: no collect-render data or no teacher.
         ValueError: the data does not match the teacher's image size, planes or latent factor.
     """
+    config = with_teacher(config)
     run = TrainingRun("distill-syntheocc", config)
     teacher = OccSimSyntheOccPipeline.load(config.teacher)
     meta = data_meta(config.data_dir)
-    settings = {key: teacher.settings[key] for key in ("image_hw", "planes", "max_depth", "latent_factor")}
-    mismatched = [
-        k for k in settings if k != "max_depth" and list(np.atleast_1d(meta[k])) != list(np.atleast_1d(settings[k]))
-    ]
-    if mismatched:
-        raise ValueError(
-            f"{config.data_dir} does not match the teacher {config.teacher}: "
-            + ", ".join(f"{k} {meta[k]} vs {settings[k]}" for k in mismatched)
-        )
+    settings = _teacher_settings(teacher, meta, config)
     train_files, held_files = split_episodes(episode_files(config.data_dir), config.held_out, config.seed)
     pairs = RenderPairs(config.data_dir, train_files)
     torch.manual_seed(config.seed)
@@ -110,20 +84,11 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
         empty = teacher.encode_prompt("")[0]
         by_prompt = {p: teacher.encode_prompt(p)[1] for p in set(pairs.prompts)}
     prompt_states = torch.stack([by_prompt[p] for p in pairs.prompts])
-
     # the teacher's noise schedule only: a sampler's own settings (UniPC's solver order...) mean nothing here
     schedule_config = {k: teacher.scheduler.config[k] for k in SCHEDULE_KEYS if k in teacher.scheduler.config}
-    noise_scheduler = DDPMScheduler(**schedule_config)
-    schedule = _Schedule(noise_scheduler)
-    jump = noise_scheduler.config.num_train_timesteps // config.solver_steps
-    solver_timesteps = torch.arange(1, config.solver_steps + 1) * jump - 1  # 19, 39, ..., 999
-
-    student_unet, student_cn = copy.deepcopy(teacher.unet).train(), copy.deepcopy(teacher.controlnet).train()
-    target_unet, target_cn = copy.deepcopy(teacher.unet), copy.deepcopy(teacher.controlnet)
-    for module in (teacher.unet, teacher.controlnet, target_unet, target_cn, teacher.text_encoder):
-        module.requires_grad_(False).eval()
-    params = [*student_unet.parameters(), *student_cn.parameters()]
-    optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    nets = _Nets.from_teacher(teacher)
+    solver = _Solver(DDPMScheduler(**schedule_config), config, empty)
+    optimiser = torch.optim.AdamW(nets.params, lr=config.learning_rate, weight_decay=0.0)
     sampler = class_balanced_sampler(pairs, config.steps * config.batch_size, seed=config.seed)
     loader = DataLoader(range(len(pairs)), batch_size=config.batch_size, sampler=sampler, drop_last=True)
     generator = torch.Generator().manual_seed(config.seed)
@@ -149,8 +114,8 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
             vae=teacher.vae,
             text_encoder=teacher.text_encoder,
             tokenizer=teacher.tokenizer,
-            unet=student_unet,
-            controlnet=student_cn,
+            unet=nets.student_unet,
+            controlnet=nets.student_cn,
             scheduler=lcm,
         )
         pipe.settings = {k: v for k, v in teacher.settings.items() if k not in distilled}
@@ -161,53 +126,19 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
         bar = run.progress(loader)
         for step, index in enumerate(bar):
             index = index.numpy()
-            x0 = latents[index].flatten(0, 1)
-            views = x0.shape[0]
-            mpi = torch.from_numpy(pairs.mpi[index]).flatten(0, 1).long()
-            nearest = torch.from_numpy(pairs.nearest[index]).flatten(0, 1).long()
-            depth = torch.from_numpy(pairs.depth[index]).flatten(0, 1)
-            text = prompt_states[index].repeat_interleave(6, dim=0)
-            # one solver index per six-view sample, shared by its views
-            n = torch.randint(0, config.solver_steps, (len(index),), generator=generator).repeat_interleave(6)
-            t = solver_timesteps[n]
-            s = (t - jump).clamp(min=0)
-            noise = torch.randn(x0.shape, generator=generator)
-            alpha_t, sigma_t = schedule.at(t)
-            x_t = alpha_t * x0 + sigma_t * noise
-
-            c_skip, c_out = (c.view(-1, 1, 1, 1) for c in boundary_scalings(t, config.timestep_scaling))
-            output = _predict(student_unet, student_cn, x_t, t, text, mpi, nearest)
-            prediction = c_skip * x_t + c_out * schedule.x0_and_noise(output, x_t, t)[0]
-
-            with torch.no_grad():
-                # the guided teacher's DDIM step t -> s (guidance on v is guidance on x0 and noise: both linear)
-                guided = _predict(
-                    teacher.unet,
-                    teacher.controlnet,
-                    torch.cat([x_t, x_t]),
-                    torch.cat([t, t]),
-                    torch.cat([empty.expand(views, -1, -1), text]),
-                    torch.cat([mpi, mpi]),
-                    torch.cat([nearest, nearest]),
-                )
-                uncond, cond = guided.chunk(2)
-                x0_teacher, noise_teacher = schedule.x0_and_noise(uncond + config.guidance * (cond - uncond), x_t, t)
-                alpha_s, sigma_s = schedule.at(s)
-                x_s = alpha_s * x0_teacher + sigma_s * noise_teacher
-                c_skip_s, c_out_s = (c.view(-1, 1, 1, 1) for c in boundary_scalings(s, config.timestep_scaling))
-                target_output = _predict(target_unet, target_cn, x_s, s, text, mpi, nearest)
-                target = c_skip_s * x_s + c_out_s * schedule.x0_and_noise(target_output, x_s, s)[0]
-
-            # eq. 7's foreground and distance weights, so small far objects keep their share of the loss
-            weights = loss_weights(nearest, depth, config.steps, config.steps).unsqueeze(1)
-            loss = ((torch.sqrt((prediction - target) ** 2 + HUBER_C**2) - HUBER_C) * weights).mean()
+            batch = _Batch(
+                x0=latents[index].flatten(0, 1),
+                mpi=torch.from_numpy(pairs.mpi[index]).flatten(0, 1).long(),
+                nearest=torch.from_numpy(pairs.nearest[index]).flatten(0, 1).long(),
+                depth=torch.from_numpy(pairs.depth[index]).flatten(0, 1),
+                text=prompt_states[index].repeat_interleave(6, dim=0),
+            )
+            loss = solver.loss(nets, batch, len(index), generator)
             optimiser.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            torch.nn.utils.clip_grad_norm_(nets.params, 1.0)
             optimiser.step()
-            with torch.no_grad():
-                for tgt, src in zip([*target_unet.parameters(), *target_cn.parameters()], params, strict=True):
-                    tgt.lerp_(src, 1.0 - config.ema)
+            nets.update_target(config.ema)
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.5f}")
             if (step + 1) % config.save_every == 0:
@@ -220,6 +151,128 @@ def distill_syntheocc(config: DistillConfig) -> tuple[OccSimSyntheOccPipeline, d
         teacher=str(config.teacher),
     )
     return pipe, record
+
+
+def with_teacher(config: DistillConfig) -> DistillConfig:
+    """``config`` with its teacher resolved: None is the shipped syntheocc-small."""
+    return replace(config, teacher=Path(config.teacher or SMALL_WEIGHTS))
+
+
+def _teacher_settings(teacher: OccSimSyntheOccPipeline, meta: dict, config: DistillConfig) -> dict:
+    """The teacher's image size, planes, depth and latent factor, which the data must match.
+
+    Raises:
+        ValueError: the data was collected at other sizes.
+    """
+    settings = {key: teacher.settings[key] for key in ("image_hw", "planes", "max_depth", "latent_factor")}
+    mismatched = [
+        k for k in settings if k != "max_depth" and list(np.atleast_1d(meta[k])) != list(np.atleast_1d(settings[k]))
+    ]
+    if mismatched:
+        raise ValueError(
+            f"{config.data_dir} does not match the teacher {config.teacher}: "
+            + ", ".join(f"{k} {meta[k]} vs {settings[k]}" for k in mismatched)
+        )
+    return settings
+
+
+@dataclass
+class _Batch:
+    """One step's six-view samples, flattened to views."""
+
+    x0: torch.Tensor  # (B * 6, C, h, w) clean latents
+    mpi: torch.Tensor  # the semantic MPI
+    nearest: torch.Tensor  # nearest-surface labels
+    depth: torch.Tensor  # nearest-surface depth [m]
+    text: torch.Tensor  # prompt states, one per view
+
+
+@dataclass
+class _Nets:
+    """The teacher (frozen), the student being trained and its EMA target (UNet and ControlNet each)."""
+
+    teacher: OccSimSyntheOccPipeline
+    student_unet: torch.nn.Module
+    student_cn: torch.nn.Module
+    target_unet: torch.nn.Module
+    target_cn: torch.nn.Module
+
+    @classmethod
+    def from_teacher(cls, teacher: OccSimSyntheOccPipeline) -> _Nets:
+        """Student and target both start as copies of the teacher."""
+        nets = cls(
+            teacher,
+            copy.deepcopy(teacher.unet).train(),
+            copy.deepcopy(teacher.controlnet).train(),
+            copy.deepcopy(teacher.unet),
+            copy.deepcopy(teacher.controlnet),
+        )
+        for module in (teacher.unet, teacher.controlnet, nets.target_unet, nets.target_cn, teacher.text_encoder):
+            module.requires_grad_(False).eval()
+        return nets
+
+    @property
+    def params(self) -> list[torch.nn.Parameter]:
+        """The student's parameters (the optimiser's)."""
+        return [*self.student_unet.parameters(), *self.student_cn.parameters()]
+
+    def update_target(self, ema: float) -> None:
+        """Move the target towards the student by ``1 - ema``."""
+        with torch.no_grad():
+            targets = [*self.target_unet.parameters(), *self.target_cn.parameters()]
+            for tgt, src in zip(targets, self.params, strict=True):
+                tgt.lerp_(src, 1.0 - ema)
+
+
+class _Solver:
+    """The consistency loss: the student at t against the EMA target one guided-teacher DDIM step later."""
+
+    def __init__(self, noise_scheduler: DDPMScheduler, config: DistillConfig, empty: torch.Tensor):
+        self.schedule = _Schedule(noise_scheduler)
+        self.jump = noise_scheduler.config.num_train_timesteps // config.solver_steps
+        self.timesteps = torch.arange(1, config.solver_steps + 1) * self.jump - 1  # 19, 39, ..., 999
+        self.config = config
+        self.empty = empty
+
+    def loss(self, nets: _Nets, batch: _Batch, samples: int, generator: torch.Generator) -> torch.Tensor:
+        """The pseudo-Huber consistency loss of one batch of ``samples`` six-view samples."""
+        config, schedule, x0 = self.config, self.schedule, batch.x0
+        # one solver index per six-view sample, shared by its views
+        n = torch.randint(0, config.solver_steps, (samples,), generator=generator).repeat_interleave(6)
+        t = self.timesteps[n]
+        s = (t - self.jump).clamp(min=0)
+        noise = torch.randn(x0.shape, generator=generator)
+        alpha_t, sigma_t = schedule.at(t)
+        x_t = alpha_t * x0 + sigma_t * noise
+        c_skip, c_out = (c.view(-1, 1, 1, 1) for c in boundary_scalings(t, config.timestep_scaling))
+        output = _predict(nets.student_unet, nets.student_cn, x_t, t, batch.text, batch.mpi, batch.nearest)
+        prediction = c_skip * x_t + c_out * schedule.x0_and_noise(output, x_t, t)[0]
+        with torch.no_grad():
+            target = self._target(nets, batch, x_t, t, s)
+        # eq. 7's foreground and distance weights, so small far objects keep their share of the loss
+        weights = loss_weights(batch.nearest, batch.depth, config.steps, config.steps).unsqueeze(1)
+        return ((torch.sqrt((prediction - target) ** 2 + HUBER_C**2) - HUBER_C) * weights).mean()
+
+    def _target(self, nets: _Nets, batch: _Batch, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """The EMA target's consistency output at s, after the guided teacher's DDIM step t -> s."""
+        # guidance on v is guidance on x0 and noise: both linear
+        teacher, schedule, views = nets.teacher, self.schedule, x_t.shape[0]
+        guided = _predict(
+            teacher.unet,
+            teacher.controlnet,
+            torch.cat([x_t, x_t]),
+            torch.cat([t, t]),
+            torch.cat([self.empty.expand(views, -1, -1), batch.text]),
+            torch.cat([batch.mpi, batch.mpi]),
+            torch.cat([batch.nearest, batch.nearest]),
+        )
+        uncond, cond = guided.chunk(2)
+        x0_teacher, noise_teacher = schedule.x0_and_noise(uncond + self.config.guidance * (cond - uncond), x_t, t)
+        alpha_s, sigma_s = schedule.at(s)
+        x_s = alpha_s * x0_teacher + sigma_s * noise_teacher
+        c_skip_s, c_out_s = (c.view(-1, 1, 1, 1) for c in boundary_scalings(s, self.config.timestep_scaling))
+        target_output = _predict(nets.target_unet, nets.target_cn, x_s, s, batch.text, batch.mpi, batch.nearest)
+        return c_skip_s * x_s + c_out_s * schedule.x0_and_noise(target_output, x_s, s)[0]
 
 
 def _predict(unet, controlnet, x, t, text, mpi, nearest) -> torch.Tensor:
@@ -284,6 +337,7 @@ def distill_and_compare(
     Returns:
         (the run record, the table's rows or None when there was nothing to measure on).
     """
+    config = with_teacher(config)
     out_dir, teacher = Path(config.out_dir), Path(config.teacher)
     student, record = distill_syntheocc(config)
     save_loss_curve(out_dir / "training.png", record["losses"], ylabel="consistency loss (pseudo-Huber)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.generative.renderers.syntheocc import SMALL_WEIGHTS
 from occsim.metrics.occupancy import occupancy_iou
 from occsim.metrics.temporal import reprojection_errors
+from occsim.training.configs import OccSceneTrainConfig
 from occsim.training.episodes import episode_files, split_episodes
 from occsim.training.evaluate import save_examples, save_loss_curve
 from occsim.training.occscene_loss import FrameSamples, joint_losses, noise_scheduler_of
@@ -28,30 +28,6 @@ from occsim.types import CAMERA_NAMES, CameraRig
 
 RELIABLE = 10.0  # [0, 255]: pixels where the raster views differ less after reprojection are scored
 MOVING = tuple(CLASS_NAMES.index(n) for n in ("bicycle", "bus", "car", "motorcycle", "pedestrian", "truck"))
-
-
-@dataclass(frozen=True)
-class OccSceneTrainConfig:
-    """A train-occscene run."""
-
-    data_dir: Path  # a folder written by ``occsim collect-render``
-    out_dir: Path  # where the pipeline and metrics.json go
-    syntheocc: Path | None = None  # the SyntheOcc model it starts from; None: the shipped small one
-    perception: Path | None = None  # f_delta's starting weights; None: the shipped small perception model
-    steps: int = 600  # optimiser steps, both stages
-    stage_two: float = 0.5  # share of the steps in stage II (f_delta trains too); joint scheme only
-    batch_size: int = 2  # frame pairs per step
-    learning_rate: float = 5e-5  # for the pretrained SyntheOcc parts and f_delta
-    new_learning_rate: float = 5e-4  # for the new parts: alignment module and cross-frame attention
-    context_dropout: float = 0.2  # share of steps without the previous frame
-    prompt_dropout: float = 0.1
-    held_out: float = 0.1  # share of episodes kept out (the same split as train-syntheocc's with the same seed)
-    joint: bool = True  # the joint perception-generation scheme
-    mixer: str = "mamba"  # the alignment's sequence mixer: mamba or attention
-    camera_encoding: bool = True  # the alignment's camera parameter encoder (eq. 3)
-    patch: int = 4  # latent pixels per alignment patch side
-    device: str = "cpu"
-    seed: int = 0
 
 
 def train_occscene(config: OccSceneTrainConfig) -> tuple[OccScenePipeline, dict]:

@@ -11,22 +11,10 @@ import torch
 from occsim.generative.models.images import to_signed
 from occsim.generative.models.perception import OccupancyPerception, class_weights, perception_loss
 from occsim.metrics.occupancy import occupancy_iou
+from occsim.training.configs import PerceptionTrainConfig
 from occsim.training.episodes import episode_files, read_episodes, split_episodes
 from occsim.training.evaluate import save_loss_curve
 from occsim.training.run import TrainingRun, write_metrics
-
-
-@dataclass(frozen=True)
-class PerceptionTrainConfig:
-    """A train-perception run."""
-
-    data_dir: Path  # a folder written by ``occsim collect-render``
-    out_dir: Path  # where the model and its metrics go
-    steps: int = 3000  # optimiser steps
-    batch_size: int = 8  # six-view samples per step
-    learning_rate: float = 1e-3
-    held_out: float = 0.1  # share of episodes kept for the figures
-    seed: int = 0
 
 
 @dataclass

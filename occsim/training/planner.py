@@ -25,30 +25,10 @@ from occsim.planners.vision import (
     save_vision,
     waypoints_from_preds,
 )
+from occsim.training.configs import TrainConfig
 from occsim.training.episodes import episode_files, split_episodes
 from occsim.training.run import TrainingRun, write_metrics
 from occsim.types import WAYPOINTS
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """A training run."""
-
-    data_dir: Path
-    out_dir: Path
-    more_data: tuple[Path, ...] = ()  # further collection folders trained on too (DAgger's aggregated rounds)
-    init_from: Path | None = None  # a vision weights folder to start from (its network shape is kept)
-    augment: bool = False  # colour and exposure jitter on the training views
-    epochs: int = 6
-    batch_size: int = 16
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    bev_weight: float = 0.5  # weight of the auxiliary BEV-occupancy loss against the L1 planning loss
-    # BCE weight of an occupied objects cell: they are ~0.4 % of the cells, and unweighted BCE learns to predict none.
-    object_pos_weight: float = 20.0
-    val_fraction: float = 0.15  # of the episodes
-    seed: int = 0
-    threads: int | None = None
 
 
 @dataclass
@@ -283,18 +263,7 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     run = TrainingRun("train-planner", config)
     dataset = load_dataset(config.data_dir, *config.more_data)
     start = load_vision(config.init_from) if config.init_from else None
-    if start is not None and vision is not None and start.config != replace(vision, zoom=start.config.zoom):
-        raise ValueError(f"--init-from {config.init_from} holds a network of another shape than the one asked for")
-    vision = start.config if start is not None else vision or VisionConfig(input_hw=tuple(dataset.images.shape[2:4]))
-    # The zoom view adds no weights (the cameras share the backbone and the lift), so the data decide whether the
-    # network sees one: weights trained without it learn to use it, and the other way round.
-    vision = replace(vision, zoom=dataset.zoom)
-    if tuple(dataset.images.shape[2:4]) != tuple(vision.input_hw):
-        raise ValueError(f"data images are {dataset.images.shape[2:4]} but the network expects {vision.input_hw}")
-    if dataset.images.shape[1] != vision.views:
-        raise ValueError(f"data hold {dataset.images.shape[1]} views per sample, the network expects {vision.views}")
-    if dataset.bev.shape[-1] != vision.bev_cells:
-        raise ValueError(f"data BEV targets are {dataset.bev.shape[-1]} cells wide, the network {vision.bev_cells}")
+    vision = _network_config(config, dataset, start, vision)
     train_index, val_index = split_by_episode(dataset, config.val_fraction, config.seed)
     train_set, val_set = dataset.subset(train_index), dataset.subset(val_index)
     net = start.train() if start is not None else VisionPlannerNet(vision)
@@ -348,7 +317,41 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     if best is None:  # stopped before the first epoch ended: keep the weights as they are
         save_vision(net, config.out_dir)
         best = (float("nan"), {"epoch": 0})
-    summary = {
+    summary = _summary(config, vision, dataset, (train_set, val_set), run, best, history)
+    out = Path(config.out_dir)
+    write_metrics(out, summary, indent=2)
+    if history:
+        _plot(history, out / "training.png")
+    return summary
+
+
+def _network_config(
+    config: TrainConfig, dataset: PlannerDataset, start: VisionPlannerNet | None, vision: VisionConfig | None
+) -> VisionConfig:
+    """The network's shape: the starting weights', the one asked for, or one fitting the data; checked against it.
+
+    Raises:
+        ValueError: the starting weights or the data do not fit the network asked for.
+    """
+    if start is not None and vision is not None and start.config != replace(vision, zoom=start.config.zoom):
+        raise ValueError(f"--init-from {config.init_from} holds a network of another shape than the one asked for")
+    vision = start.config if start is not None else vision or VisionConfig(input_hw=tuple(dataset.images.shape[2:4]))
+    # The zoom view adds no weights (the cameras share the backbone and the lift), so the data decide whether the
+    # network sees one: weights trained without it learn to use it, and the other way round.
+    vision = replace(vision, zoom=dataset.zoom)
+    if tuple(dataset.images.shape[2:4]) != tuple(vision.input_hw):
+        raise ValueError(f"data images are {dataset.images.shape[2:4]} but the network expects {vision.input_hw}")
+    if dataset.images.shape[1] != vision.views:
+        raise ValueError(f"data hold {dataset.images.shape[1]} views per sample, the network expects {vision.views}")
+    if dataset.bev.shape[-1] != vision.bev_cells:
+        raise ValueError(f"data BEV targets are {dataset.bev.shape[-1]} cells wide, the network {vision.bev_cells}")
+    return vision
+
+
+def _summary(config, vision, dataset, sets, run, best, history) -> dict:
+    """What ``metrics.json`` records of a training run."""
+    train_set, val_set = sets
+    return {
         "command": " ".join(["occsim", *sys.argv[1:]]) if sys.argv and "occsim" in sys.argv[0] else None,
         "data_dir": str(config.data_dir),
         "more_data": [str(p) for p in config.more_data],
@@ -371,11 +374,6 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
         "vision": asdict(vision),
         "bev_channels": list(BEV_CHANNELS),
     }
-    out = Path(config.out_dir)
-    write_metrics(out, summary, indent=2)
-    if history:
-        _plot(history, out / "training.png")
-    return summary
 
 
 def _plot(history: list[dict], path: Path) -> None:

@@ -16,7 +16,7 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,32 +39,10 @@ from occsim.planners.rl import RlPolicyConfig, policy_state_from_sb3, save_rl_po
 from occsim.scenario import Scenario  # noqa: E402
 from occsim.scenarios import load_builtin_suite  # noqa: E402
 from occsim.suite.splits import load_split  # noqa: E402
+from occsim.training.configs import RlConfig
 
 SCENARIO_SETS = ("builtin", "longtail-train", "both")
 EPISODE_COLUMNS = ("env_steps", "episode", "return", "length", "collision", "route_completion", "scenario")
-
-
-@dataclass
-class RlConfig:
-    """One PPO run; every field is a ``train-rl`` option."""
-
-    out_dir: Path
-    scenarios: str = "builtin"  # builtin | longtail-train (the benchmark's train split) | both
-    total_steps: int = 200_000  # env steps over all worlds
-    num_envs: int = 8
-    n_steps: int = 128  # steps per world between updates (SB3's rollout length)
-    batch_size: int = 256
-    epochs: int = 4
-    learning_rate: float = 3e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    ent_coef: float = 0.01
-    stack: int = 3  # bird's-eye images stacked
-    seed: int = 0
-    reward: dict[str, float] = field(default_factory=dict)  # reward weights (``occsim.envs.RewardWeights``)
-    weather: str | None = None  # None: each scenario's own
-    resume: Path | None = None  # an SB3 ``ppo.zip`` to go on from (a file you wrote: it is a pickle)
-    checkpoint_steps: int = 20_000  # ``ppo.zip`` and ``weights/`` are rewritten this often, so a kill loses little
 
 
 def training_scenarios(choice: str) -> list[Scenario]:

@@ -45,6 +45,7 @@ from occsim.generative.models.small import small_text, small_unet, small_vae
 from occsim.generative.models.text import token_ids
 from occsim.generative.pipelines.official import official_parts, save_official
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
+from occsim.training.configs import SyntheOccTrainConfig
 from occsim.training.episodes import (
     RenderPairs,
     class_balanced_sampler,
@@ -59,32 +60,6 @@ from occsim.training.syntheocc_loss import (
     trainable_parameters,
     training_loss,
 )
-
-
-@dataclass(frozen=True)
-class SyntheOccTrainConfig:
-    """A train-syntheocc run."""
-
-    data_dir: Path  # a folder written by ``occsim collect-render``
-    out_dir: Path  # where the pipeline, metrics, pictures and model card go
-    base: Path | None = None  # local Stable Diffusion directory; None: the small default built here
-    steps: int = 4000  # optimiser steps of the diffusion stage
-    vae_steps: int = 600  # optimiser steps of the small default's autoencoder (16 views each)
-    pixel_space: bool = False  # small default only: PixelSpace instead of a trained autoencoder
-    batch_size: int = 4  # six-view samples per step (per process)
-    learning_rate: float | None = None  # None: 3e-4 for the small default, 1e-5 with a pretrained base
-    prompt_dropout: float = 0.1  # share of samples trained with the empty prompt (classifier-free guidance)
-    held_out: float = 0.1  # share of episodes kept out of training, for the evaluation
-    mixed_precision: str = "no"  # "no", "fp16" or "bf16" (accelerate's; fp16 needs a GPU)
-    save_every: int = 1000  # steps between checkpoints, so a stopped run keeps its progress
-    seed: int = 0
-    format: str = "occsim"  # "occsim" or "official" (the released SyntheOcc's layout, on an SD 2.1 --base)
-    # A model to go on training: a train-syntheocc folder (occsim format; longer training over several sessions) or
-    # a release-layout folder (official format). None: a new model.
-    init_from: Path | None = None
-    foreground_gain: float = 2.0  # eq. 6's m: the largest progressive and depth-aware weight of object pixels
-    near_lane_boost: float = 1.0  # sampling weight x this for frames with an object in the ego's corridor ahead
-    gradient_checkpointing: bool = False  # recompute activations in the backward pass (full-size models on a GPU)
 
 
 @dataclass
@@ -126,23 +101,7 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
     keep = isinstance(parts.vae, PixelSpace) or frozen_dtype == torch.float32
     vae = parts.vae.to(device) if keep else parts.vae.to(device, frozen_dtype)
     latents = encode_all(vae, pairs.images, device)
-    if official:
-        unet, controlnet = _official_models(parts.unet, config.init_from)
-        params = trainable_parameters(unet, controlnet, cross_view_parts=OFFICIAL_CROSS_VIEW_PARTS)
-    elif parts.controlnet is not None:  # going on from a saved model: its ControlNet and cross-view layers
-        unet, controlnet = parts.unet, parts.controlnet
-        params = trainable_parameters(unet, controlnet, train_base=parts.train_base)
-    else:
-        unet = parts.unet
-        controlnet = MPIControlNet.from_unet(unet, planes=meta["planes"], hidden=64 if parts.train_base else 128)
-        install_cross_view(unet)
-        params = trainable_parameters(unet, controlnet, train_base=parts.train_base)
-    if config.gradient_checkpointing:
-        unet.enable_gradient_checkpointing()
-        controlnet.enable_gradient_checkpointing()
-    text_encoder = parts.text_encoder.requires_grad_(parts.train_base)
-    if parts.train_base:
-        params += list(text_encoder.parameters())
+    unet, controlnet, text_encoder, params = _trainable_models(config, parts, meta["planes"], official)
     lr = config.learning_rate or (3e-4 if parts.train_base else 1e-5)
     optimiser = adamw(params, lr, device)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / 200))  # linear warm-up
@@ -212,6 +171,34 @@ def train_syntheocc(config: SyntheOccTrainConfig) -> tuple[OccSimSyntheOccPipeli
         },
     )
     return pipe.to(torch.device("cpu")), record
+
+
+def _trainable_models(
+    config: SyntheOccTrainConfig, parts, planes: int, official: bool
+) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module, list[torch.nn.Parameter]]:
+    """The UNet, the MPI ControlNet and the text encoder to train, and the parameters the optimiser moves.
+
+    The official layout's models, a saved model's ControlNet and cross-view layers to go on from, or a new
+    ControlNet beside cross-view attention installed in the base UNet.
+    """
+    if official:
+        unet, controlnet = _official_models(parts.unet, config.init_from)
+        params = trainable_parameters(unet, controlnet, cross_view_parts=OFFICIAL_CROSS_VIEW_PARTS)
+    elif parts.controlnet is not None:  # going on from a saved model: its ControlNet and cross-view layers
+        unet, controlnet = parts.unet, parts.controlnet
+        params = trainable_parameters(unet, controlnet, train_base=parts.train_base)
+    else:
+        unet = parts.unet
+        controlnet = MPIControlNet.from_unet(unet, planes=planes, hidden=64 if parts.train_base else 128)
+        install_cross_view(unet)
+        params = trainable_parameters(unet, controlnet, train_base=parts.train_base)
+    if config.gradient_checkpointing:
+        unet.enable_gradient_checkpointing()
+        controlnet.enable_gradient_checkpointing()
+    text_encoder = parts.text_encoder.requires_grad_(parts.train_base)
+    if parts.train_base:
+        params += list(text_encoder.parameters())
+    return unet, controlnet, text_encoder, params
 
 
 def _check_format(config: SyntheOccTrainConfig, meta: dict) -> bool:

@@ -9,16 +9,9 @@ from occsim.classes import CAR, TRAFFIC_CONE
 from occsim.planners.vision import VisionConfig, load_vision
 from occsim.scenarios import load_scenario
 from occsim.suite.splits import load_split
-from occsim.training.collect import CollectConfig, Perturbation, collect, perturb, split_jobs
-from occsim.training.planner import (
-    TrainConfig,
-    _future_boxes,
-    jitter_views,
-    load_dataset,
-    split_by_episode,
-    train,
-    warmup_fraction,
-)
+from occsim.training.collect import collect, perturb, split_jobs
+from occsim.training.configs import CollectConfig, Perturbation, TrainConfig
+from occsim.training.planner import _future_boxes, jitter_views, load_dataset, split_by_episode, train, warmup_fraction
 
 TINY = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
 

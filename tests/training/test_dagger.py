@@ -6,7 +6,8 @@ import numpy as np
 
 from occsim.scenarios import family_paths
 from occsim.suite.splits import make_benchmark
-from occsim.training.dagger import DaggerConfig, run_dagger
+from occsim.training.configs import DaggerConfig
+from occsim.training.dagger import run_dagger
 
 
 def test_two_dagger_rounds_then_a_rerun_that_resumes(tmp_path):

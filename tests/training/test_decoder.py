@@ -6,9 +6,9 @@ import torch
 from diffusers import AutoencoderKL
 
 from occsim.classes import CAR, DRIVEABLE_SURFACE
+from occsim.training.configs import DecoderTuning
 from occsim.training.decoder import (
     CARD_HEADER,
-    DecoderTuning,
     foreground_mask,
     round_trip,
     same_autoencoder,

@@ -7,9 +7,10 @@ from diffusers import LCMScheduler, UniPCMultistepScheduler
 
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.scenarios import load_scenario
-from occsim.training.collect_render import RenderCollectConfig, collect_render
-from occsim.training.distill import DistillConfig, boundary_scalings, distill_syntheocc
-from occsim.training.syntheocc import SyntheOccTrainConfig, train_syntheocc
+from occsim.training.collect_render import collect_render
+from occsim.training.configs import DistillConfig, RenderCollectConfig, SyntheOccTrainConfig
+from occsim.training.distill import boundary_scalings, distill_syntheocc
+from occsim.training.syntheocc import train_syntheocc
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from occsim.planners import make_planner
 from occsim.planners.rl import BevPolicyNet, RlPlanner, load_rl_policy
 from occsim.scenarios import load_scenario
 from occsim.suite.episode import run_episode
-from occsim.training.rl import EpisodeLog, RlConfig, read_episodes, train_rl, write_rl_card
+from occsim.training.configs import RlConfig
+from occsim.training.rl import EpisodeLog, read_episodes, train_rl, write_rl_card
 from occsim.types import PlannerInput, PrivilegedInput
 
 SMOKE = dict(total_steps=2000, num_envs=2, n_steps=64, batch_size=64, epochs=2)

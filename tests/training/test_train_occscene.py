@@ -9,8 +9,9 @@ from occsim.cli import app
 from occsim.generative.models.perception import class_weights
 from occsim.generative.pipelines.occscene import OccScenePipeline
 from occsim.scenarios import load_scenario
-from occsim.training.collect_render import RenderCollectConfig, collect_render
-from occsim.training.occscene import OccSceneTrainConfig, document, train_occscene
+from occsim.training.collect_render import collect_render
+from occsim.training.configs import OccSceneTrainConfig, RenderCollectConfig
+from occsim.training.occscene import document, train_occscene
 from occsim.training.occscene_loss import FrameSamples, joint_losses, noise_scheduler_of
 from tests.generative.tiny import as_if_trained, tiny_occscene, tiny_perception_weights, tiny_renderer_weights
 

@@ -12,7 +12,8 @@ from occsim.generative.pipelines.official import load_official
 from occsim.generative.renderers.syntheocc import SyntheOccRenderer
 from occsim.scenario import build_world
 from occsim.scenarios import load_scenario
-from occsim.training.syntheocc import SyntheOccTrainConfig, train_syntheocc
+from occsim.training.configs import SyntheOccTrainConfig
+from occsim.training.syntheocc import train_syntheocc
 from occsim.types import CameraRig, Weather
 from tests.generative.official_tiny import tiny_stock_unet, write_official_checkpoint, write_tiny_base
 

@@ -5,8 +5,9 @@ import pytest
 
 from occsim.generative.models.perception import OccupancyPerception
 from occsim.scenarios import load_scenario
-from occsim.training.collect_render import RenderCollectConfig, collect_render
-from occsim.training.perception import OccupancySamples, PerceptionTrainConfig, train_perception
+from occsim.training.collect_render import collect_render
+from occsim.training.configs import PerceptionTrainConfig, RenderCollectConfig
+from occsim.training.perception import OccupancySamples, train_perception
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ from diffusers import AutoencoderKL
 from occsim.generative.models.pixel_space import PixelSpace
 from occsim.generative.pipelines.syntheocc import OccSimSyntheOccPipeline
 from occsim.scenarios import load_scenario
-from occsim.training.collect_render import RenderCollectConfig, collect_render
-from occsim.training.syntheocc import SyntheOccTrainConfig, train_syntheocc
+from occsim.training.collect_render import collect_render
+from occsim.training.configs import RenderCollectConfig, SyntheOccTrainConfig
+from occsim.training.syntheocc import train_syntheocc
 
 
 @pytest.fixture(scope="module")
