@@ -9,8 +9,10 @@ test as an ``@example(...)`` and fix the class of bug behind it.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 FAST_EXAMPLES = 100  # per test in the default profile; each test scales it with ``budget``
 
@@ -30,6 +32,10 @@ def register_profiles() -> None:
         "long",
         max_examples=int(os.environ.get("OCCSIM_FUZZ_EXAMPLES", "20000")),
         derandomize=False,
+        # found failures replay on the next run from here, outside the repository
+        database=DirectoryBasedExampleDatabase(
+            Path(os.environ.get("OCCSIM_FUZZ_DB", "~/.cache/occsim/hypothesis")).expanduser()
+        ),
         deadline=10_000,  # [ms] still bounded, with room for a busy machine
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
         print_blob=True,

@@ -118,6 +118,7 @@ def load_within_bounds(xosc: str, xodr: str):
 @example(XXE)
 @example(XOSC.replace('value="10.0"', 'value="nan"'))
 @example(XOSC.replace('s="90.0"', 's="1e308"'))
+@example(XOSC.replace('filepath="road.xodr"', 'filepath=""'))  # found: named the folder, no line
 @budget(0.5)
 def test_mutated_xosc_load_or_give_located_errors(xosc):
     load_within_bounds(xosc, XODR)

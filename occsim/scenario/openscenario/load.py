@@ -172,7 +172,11 @@ def road_network_of(root: Node, path: str | Path) -> str | None:
     logic = network.child("LogicFile") if network is not None else None
     if logic is None:
         return None
-    return str((Path(path).parent / logic.text("filepath")).resolve())
+    named = logic.text("filepath")
+    road_file = (Path(path).parent / named).resolve()
+    if not road_file.is_file():  # named where the scenario names it, not as an unreadable path of its own
+        raise logic.error(f"filepath {named!r} is not a file (resolved to {road_file})")
+    return str(road_file)
 
 
 def _texts(resolved: Resolved) -> dict[str, str]:
