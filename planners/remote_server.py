@@ -161,6 +161,16 @@ def make_server(
             self.end_headers()
             self.wfile.write(data)
 
+        def parse_request(self) -> bool:
+            """http.server's parsing, refusing HTTP/0.9 (a request line without a version: no status, no headers)."""
+            if not super().parse_request():
+                return False
+            if self.request_version == "HTTP/0.9":
+                self.request_version = "HTTP/1.0"  # so the refusal carries a status line and headers
+                self.send_error(400, "a request line is METHOD PATH HTTP/1.1")
+                return False
+            return True
+
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """http.server's own refusals (a bad request line, an unknown method) as JSON like every other error."""
             if code == 501:  # a method the server has no handler for

@@ -1,9 +1,13 @@
-"""Hypothesis profiles of the fuzz tests: a fast seeded ``default`` for every run and a ``long`` one for hours.
+"""Hypothesis profiles of the fuzz tests: a fast seeded ``default`` for every run and a ``long`` one for an hour.
 
-``pytest`` runs the fast profile (seeded, the same examples every run, under a minute in all); a maintainer runs
-``pytest -m fuzz --hypothesis-profile long -p no:randomly tests/fuzz`` for an hour (``OCCSIM_FUZZ_EXAMPLES``
-examples per test, 20,000 unless set). A failure either finds is shrunk to its smallest example: save it in the
-test as an ``@example(...)`` and fix the class of bug behind it.
+``pytest`` runs the fast profile (seeded: the same examples every run; about 30 s for all of tests/fuzz here). A
+maintainer runs the long one for about an hour on this machine::
+
+    pytest -m fuzz --hypothesis-profile long --timeout=3600 --hypothesis-show-statistics tests/fuzz
+
+(``OCCSIM_FUZZ_EXAMPLES`` examples per test, 10,000 unless set, scaled per test as the fast profile's; found
+failures replay from ``OCCSIM_FUZZ_DB``, ``~/.cache/occsim/hypothesis`` unless set). A failure either finds is shrunk
+to its smallest example: save it in the test as an ``@example(...)`` and fix the class of bug behind it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ def register_profiles() -> None:
     )
     settings.register_profile(
         "long",
-        max_examples=int(os.environ.get("OCCSIM_FUZZ_EXAMPLES", "20000")),
+        max_examples=int(os.environ.get("OCCSIM_FUZZ_EXAMPLES", "10000")),
         derandomize=False,
         # found failures replay on the next run from here, outside the repository
         database=DirectoryBasedExampleDatabase(

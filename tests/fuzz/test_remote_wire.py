@@ -136,6 +136,7 @@ PATHS = st.one_of(st.sampled_from(["/alive", "/reset", "/infer", "/close", "/", 
 @example("POST", "/infer", b"{}", {"Content-Type": "application/json", "Content-Length": str(10**10)}, False)
 @example("PUT", "/reset", b"{}", {"Content-Type": "application/json", "Content-Length": "2"}, False)
 @example("BREW", "/", b"", {}, True)
+@example("GET", "\x1f", b"{}", {}, False)  # found: read as HTTP/0.9, answered without a status line
 @budget(1.0)
 def test_random_requests_get_an_error_status_and_the_server_answers_the_next_good_one(
     server, method, path, body, headers, fix_length
