@@ -166,13 +166,14 @@ def make_server(
             if not super().parse_request():
                 return False
             if self.request_version == "HTTP/0.9":
-                self.request_version = "HTTP/1.0"  # so the refusal carries a status line and headers
                 self.send_error(400, "a request line is METHOD PATH HTTP/1.1")
                 return False
             return True
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """http.server's own refusals (a bad request line, an unknown method) as JSON like every other error."""
+            if self.request_version == "HTTP/0.9":  # a malformed request line: still answer with a status line
+                self.request_version = "HTTP/1.0"
             if code == 501:  # a method the server has no handler for
                 code, message = 405, f"method {self.command!r} is not allowed; GET /alive, POST /reset, /infer, /close"
             data = json.dumps({"error": message or self.responses.get(code, ("request refused",))[0]}).encode()

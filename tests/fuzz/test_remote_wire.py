@@ -137,6 +137,8 @@ PATHS = st.one_of(st.sampled_from(["/alive", "/reset", "/infer", "/close", "/", 
 @example("PUT", "/reset", b"{}", {"Content-Type": "application/json", "Content-Length": "2"}, False)
 @example("BREW", "/", b"", {}, True)
 @example("GET", "\x1f", b"{}", {}, False)  # found: read as HTTP/0.9, answered without a status line
+@example("POST", "\x1f", b"{}", {}, False)  # found: http.server's own refusal had no status line
+@example("GET", "/a b c d", b"", {}, False)  # a malformed request line
 @budget(1.0)
 def test_random_requests_get_an_error_status_and_the_server_answers_the_next_good_one(
     server, method, path, body, headers, fix_length

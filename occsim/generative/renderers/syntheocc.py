@@ -177,6 +177,9 @@ class SyntheOccRenderer(Renderer):
         prompt = options.get("prompt")
         if prompt is not None and (not isinstance(prompt, str) or not 0 < len(prompt) <= MAX_PROMPT):
             raise ValueError(f"prompt must be text of 1 to {MAX_PROMPT} characters, got {str(prompt)[:40]!r}")
+        for name in ("weights", "base"):  # folder paths: a number parsed from `weights=10` is no folder
+            if options.get(name) is not None and not isinstance(options[name], (str, Path)):
+                raise ValueError(f"{name} must be a folder path, got {options[name]!r}")
         if kind == "official":
             if not options.get("weights"):
                 raise ValueError("format official needs weights: the released checkpoint's folder")
