@@ -60,6 +60,10 @@ class VisionConfig:
     # > 1: a further view, the forward camera's central 1/zoom of the frame at input_hw (``zoom_view``), so small
     # objects far ahead (a cone at 40 m is under a pixel at 64 x 112) cover zoom x more pixels; 1: six views only.
     zoom: float = 1.0
+    # Carry the previous step's BEV features, warped into the current ego frame by the ego's own motion (its
+    # localisation, as VAD's can_bus), and fuse them through a learned gate, so a car that leaves the view stays in
+    # the map for a while (BEVFormer's prev_bev). False: every step on its own (the weights shipped before).
+    temporal: bool = False
 
     @property
     def views(self) -> int:
@@ -110,6 +114,10 @@ class VisionPlannerNet(nn.Module):
         )
         self.norms = nn.ModuleList(nn.LayerNorm(q) for _ in range(config.attention_layers))
         self.plan_head = nn.Sequential(nn.Linear(q, q), nn.ReLU(), nn.Linear(q, N_COMMANDS * WAYPOINTS * 2))
+        if config.temporal:
+            # gate from the current features, the warped memory and where the memory is valid; value from the memory
+            self.temporal_gate = nn.Conv2d(2 * b + 1, b, 3, padding=1)
+            self.temporal_value = nn.Conv2d(b, b, 1)
         self.register_buffer("pillars", _pillar_points(config), persistent=False)
         self.register_buffer("ego_scale", torch.tensor(EGO_SCALE), persistent=False)
 
@@ -120,12 +128,20 @@ class VisionPlannerNet(nn.Module):
         cam2ego: torch.Tensor,  # (B, V, 4, 4)
         ego: torch.Tensor,  # (B, 4) speed, acceleration, yaw rate, steering
         command: torch.Tensor,  # (B,) long, 0 right, 1 left, 2 straight
+        memory: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
-        """``ego_fut_preds`` (B, 3, 6, 2) per-step offsets [m] and ``bev_logits`` (B, 3, cells, cells)."""
+        """``ego_fut_preds`` (B, 3, 6, 2) per-step offsets [m] and ``bev_logits`` (B, 3, cells, cells).
+
+        A temporal network also returns ``bev_features`` (B, C, cells, cells), the memory of the next step, and takes
+        ``memory``: the previous step's ``bev_features`` and the ego's motion since (``ego_motion``, (B, 3)). None
+        (the first step of an episode) fuses an empty memory.
+        """
         batch, views = images.shape[:2]
         features = self.backbone(images.flatten(0, 1) - 0.5)
         features = features.unflatten(0, (batch, views))
         bev = self.bev_encoder(self.lift(self._lift(features, intrinsics, cam2ego)))
+        if self.config.temporal:
+            bev = self._fuse(bev, memory)
         tokens = self.bev_down(bev).flatten(2).transpose(1, 2) + self.token_position
         state = torch.cat([ego / self.ego_scale, F.one_hot(command, N_COMMANDS).float()], dim=1)
         query = self.ego_query + self.ego_embed(state)[:, None]
@@ -133,7 +149,19 @@ class VisionPlannerNet(nn.Module):
             query = query + attend(norm(query), tokens, tokens, need_weights=False)[0]
             query = query + feedforward(query)
         preds = self.plan_head(query[:, 0]).view(batch, N_COMMANDS, WAYPOINTS, 2)
-        return {"ego_fut_preds": preds, "bev_logits": self.bev_head(bev)}
+        out = {"ego_fut_preds": preds, "bev_logits": self.bev_head(bev)}
+        if self.config.temporal:
+            out["bev_features"] = bev
+        return out
+
+    def _fuse(self, bev: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        """``bev`` plus the gated, warped memory (nothing where the memory saw no part of the current grid)."""
+        if memory is None:
+            warped, valid = torch.zeros_like(bev), bev.new_zeros((bev.shape[0], 1, *bev.shape[2:]))
+        else:
+            warped, valid = warp_bev(memory[0], memory[1], self.config.bev_range)
+        gate = torch.sigmoid(self.temporal_gate(torch.cat([bev, warped, valid], dim=1)))
+        return bev + gate * self.temporal_value(warped) * valid
 
     def _lift(self, features: torch.Tensor, intrinsics: torch.Tensor, cam2ego: torch.Tensor) -> torch.Tensor:
         """Average, over the cameras that see it, the image feature at each pillar point: (B, C * Z, cells, cells)."""
@@ -157,6 +185,43 @@ class VisionPlannerNet(nn.Module):
         summed = summed / valid.float().sum(dim=1)[:, None].clamp(min=1.0)  # (B, C, P)
         cells, heights = self.config.bev_cells, len(self.config.pillar_heights)
         return summed.view(batch, channels, cells, cells, heights).permute(0, 1, 4, 2, 3).flatten(1, 2)
+
+
+def ego_motion(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """(3,) the current ego pose in the previous ego frame: (dx forward [m], dy left [m], dyaw [rad]).
+
+    Args:
+        previous: (3,) world pose (x, y, yaw) of the ego at the previous step.
+        current: (3,) world pose now.
+    """
+    x0, y0, yaw0 = (float(v) for v in previous)
+    x1, y1, yaw1 = (float(v) for v in current)
+    c, s = np.cos(yaw0), np.sin(yaw0)
+    dx, dy = x1 - x0, y1 - y0
+    return np.array([c * dx + s * dy, -s * dx + c * dy, np.angle(np.exp(1j * (yaw1 - yaw0)))])
+
+
+def warp_bev(previous: torch.Tensor, motion: torch.Tensor, bev_range: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The previous step's BEV (B, C, cells, cells) resampled into the current ego frame, and where it is valid.
+
+    Cell [i, j] is x_i forward, y_j left (``_pillar_points``). A current cell at p sat at R(dyaw) p + (dx, dy) in
+    the previous frame (``motion`` (B, 3), ``ego_motion``); cells that fall outside the previous grid are invalid.
+
+    Returns:
+        (warped (B, C, cells, cells), valid (B, 1, cells, cells) float 0 or 1).
+    """
+    cells = previous.shape[-1]
+    size = 2 * bev_range / cells
+    centres = -bev_range + (torch.arange(cells, dtype=previous.dtype, device=previous.device) + 0.5) * size
+    x, y = torch.meshgrid(centres, centres, indexing="ij")  # (cells, cells) current frame [m]
+    dx, dy, dyaw = (motion[:, k, None, None].to(previous.dtype) for k in range(3))
+    c, s = torch.cos(dyaw), torch.sin(dyaw)
+    x_prev, y_prev = c * x - s * y + dx, s * x + c * y + dy
+    # grid_sample's (width, height) = (y, x), normalised so that +-1 are the outer edges of the grid
+    grid = torch.stack([y_prev / bev_range, x_prev / bev_range], dim=-1)
+    warped = F.grid_sample(previous, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    valid = ((x_prev.abs() < bev_range) & (y_prev.abs() < bev_range)).to(previous.dtype)[:, None]
+    return warped, valid
 
 
 def _pillar_points(config: VisionConfig) -> torch.Tensor:
@@ -308,23 +373,58 @@ def _saved_config(directory: Path) -> dict[str, Any]:
     return json.loads((directory / CONFIG_NAME).read_text())
 
 
-@register_planner("vision")
-class VisionPlanner(Planner):
-    """The trained VAD-style network; ``vision:/path/to/weights`` loads another weights folder."""
+@register_planner("vision-net")
+class VisionNetPlanner(Planner):
+    """The trained VAD-style network alone, no guard: ``vision-net:/path/to/weights`` loads another weights folder.
+
+    A temporal network keeps its BEV memory and the ego pose it was made at, and forgets both on ``reset``.
+    """
 
     @classmethod
     def check_argument(cls, argument: str) -> list[str]:
         """A weights folder must load whole (a suite should not start on a missing or corrupt file)."""
-        return weights_problems("vision", argument, lambda path: (load_vision(path), load_guard(path)))
+        return weights_problems(cls.name, argument, lambda path: (load_vision(path), load_guard(path)))
 
     def __init__(self, weights: str | Path = WEIGHTS_DIR):
         self.net = load_vision(weights)
-        self.guard = load_guard(weights)
         self.centres = bev_cell_centres(self.net.config)
+        self._memory: torch.Tensor | None = None  # the last step's BEV features (temporal networks)
+        self._pose: np.ndarray | None = None  # the ego's world pose at that step
+
+    def reset(self, info: dict[str, Any]) -> None:
+        """A new episode: the BEV memory is forgotten."""
+        self._memory, self._pose = None, None
+
+    @torch.inference_mode()
+    def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
+        """The network's waypoints for the input's command (cameras and, for the memory, the ego's own pose)."""
+        return Trajectory(self._network(inputs)[0])
+
+    def _network(self, inputs: PlannerInput) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
+        """(6, 2) waypoints and the network's outputs; the BEV memory moves on a step."""
+        tensors = observation_tensors([inputs.as_dict()], self.net.config)
+        memory = None
+        pose = np.asarray(inputs.ego_pose, dtype=np.float64)
+        if self._memory is not None:
+            memory = (self._memory, torch.from_numpy(ego_motion(self._pose, pose)).float()[None])
+        out = self.net(*tensors, memory=memory)
+        if self.net.config.temporal:
+            self._memory, self._pose = out["bev_features"], pose
+        return waypoints_from_preds(out["ego_fut_preds"], tensors[-1])[0].double().numpy(), out
+
+
+@register_planner("vision")
+class VisionPlanner(VisionNetPlanner):
+    """The network refined by the occupancy guard its weights name; ``vision:/path/to/weights`` loads another."""
+
+    def __init__(self, weights: str | Path = WEIGHTS_DIR):
+        super().__init__(weights)
+        self.guard = load_guard(weights)
         self.guard_state = GuardState(self.guard, self.centres) if self.guard else None
 
     def reset(self, info: dict[str, Any]) -> None:
-        """A new episode: the guard forgets the last one's objects."""
+        """A new episode: the memory and the guard forget the last one's objects."""
+        super().reset(info)
         if self.guard_state is not None:
             self.guard_state.reset()
 
@@ -332,11 +432,9 @@ class VisionPlanner(Planner):
     def plan(self, inputs: PlannerInput, privileged: PrivilegedInput | None = None) -> Trajectory:
         """Waypoints for the input's command, refined by the occupancy guard where the weights name one.
 
-        The cameras (and the car's own pose, for the guard) only: ``privileged`` is never read.
+        The cameras (and the car's own pose, for the memory and the guard) only: ``privileged`` is never read.
         """
-        tensors = observation_tensors([inputs.as_dict()], self.net.config)
-        out = self.net(*tensors)
-        waypoints = waypoints_from_preds(out["ego_fut_preds"], tensors[-1])[0].double().numpy()
+        waypoints, out = self._network(inputs)
         if self.guard_state is not None:
             maps = torch.sigmoid(out["bev_logits"][0]).double().numpy()
             objects, driveable = (maps[BEV_CHANNELS.index(name)] for name in ("objects", "driveable"))
