@@ -66,7 +66,9 @@ def suite(
         str | None,
         typer.Option(help="Run a versioned benchmark split instead of scenarios, e.g. longtail (or its folder)."),
     ] = None,
-    split: Annotated[str, typer.Option(help="The benchmark's split: test or train.")] = DEFAULTS.split,
+    split: Annotated[
+        str, typer.Option(help="The benchmark's split: test (run once, for the model card), train or val.")
+    ] = DEFAULTS.split,
     benchmark_version: Annotated[
         int | None, typer.Option(help="The benchmark's version; default the newest shipped.")
     ] = None,
@@ -152,15 +154,27 @@ def make_benchmark_command(
     families: Annotated[list[Path], typer.Argument(help="Family YAML files or folders of them.")],
     name: Annotated[str, typer.Option(help="Benchmark name (lower case, digits, _).")],
     version: Annotated[int, typer.Option(min=1, help="Version number; an existing version is never rewritten.")],
-    test: Annotated[int, typer.Option(min=1, help="Test instances per family.")] = 10,
-    train: Annotated[int, typer.Option(min=0, help="Train instances per family (never equal to a test one).")] = 40,
+    test: Annotated[int, typer.Option(min=1, help="Test instances per family (run once, for the model card).")] = 10,
+    train: Annotated[int, typer.Option(min=0, help="Train instances per family (to train on).")] = 40,
+    val_instances: Annotated[
+        int,
+        typer.Option(
+            "--val-instances",
+            "--val",
+            min=0,
+            help="Validation instances per family (to choose thresholds, weights and settings on); 0: no val.yaml.",
+        ),
+    ] = 10,
     weather: Annotated[str, typer.Option(help="Comma-separated weathers every instance runs in.")] = (
         "clear,fog,rain,night"
     ),
     seed: Annotated[int, typer.Option(help="Base seed of the instance streams.")] = 0,
     out_root: Annotated[Path, typer.Option("--out", help="Folder that gets <name>-v<version>/.")] = Path("benchmarks"),
 ) -> None:
-    """Freeze scenario families into a versioned benchmark: family copies plus test and train split files."""
+    """Freeze scenario families into a versioned benchmark: family copies plus train, val and test split files.
+
+    The splits never share an instance; a family with too few distinct draws for them all is refused.
+    """
     from occsim.scenario import ScenarioError
     from occsim.sensors import WEATHERS
     from occsim.suite.splits import FOLDER, BenchmarkError, make_benchmark
@@ -172,10 +186,13 @@ def make_benchmark_command(
             WEATHERS[w]
         if not FOLDER.match(f"{name}-v{version}"):
             raise BenchmarkError(f"benchmark name '{name}' must be lower case letters, digits and _")
-        folder = make_benchmark(files, out_root, name, version, test, train, weathers, seed)
+        folder = make_benchmark(files, out_root, name, version, test, train, weathers, seed, val_instances)
     except (ValueError, ScenarioError) as e:
         raise fail(str(e)) from None
-    out.print(f"{len(files)} families, {test} test and {train} train instances each, in {folder}", highlight=False)
+    out.print(
+        f"{len(files)} families, {test} test, {val_instances} val and {train} train instances each, in {folder}",
+        highlight=False,
+    )
 
 
 def print_tables(records: list[RunRecord]) -> None:

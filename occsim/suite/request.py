@@ -44,8 +44,8 @@ class SuiteRequest(BaseModel):
     """Jittered copies per scenario (family instances; a benchmark's first N instances); None: 1, or all."""
     benchmark: str | None = None
     """A versioned benchmark (name or folder) to run instead of scenarios."""
-    split: Literal["test", "train"] = "test"
-    """The benchmark's split."""
+    split: Literal["test", "train", "val"] = "test"
+    """The benchmark's split: train to train on, val to choose settings on, test to run once for the model card."""
     benchmark_version: int | None = Field(None, ge=1)
     """The benchmark's version; None: the newest shipped."""
     workers: int = Field(1, ge=1)

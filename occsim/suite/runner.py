@@ -22,6 +22,7 @@ from rich.progress import (
 
 from occsim.suite.episode import SLOW_STEP
 from occsim.suite.jobs import JobOptions, reference_job, run_job
+from occsim.suite.provenance import suite_provenance
 from occsim.suite.records import ReferenceKey, ReferenceRecord, RunRecord
 from occsim.suite.store import JsonlStore, StoreWriteError, SuiteLock, check_configuration
 from occsim.suite.tasks import Task
@@ -70,7 +71,7 @@ def run_suite(tasks: list[Task], config: SuiteConfig, console: Console | None = 
     out = config.out_dir
     lock = SuiteLock(out, config.resume)
     try:
-        check_configuration(out, configuration(config), config.resume)
+        check_configuration(out, configuration(config, tasks), config.resume)
         # a resume retries what failed: error records go, and their runs happen again
         references = JsonlStore(
             out / "references.jsonl", ReferenceRecord.from_json, lambda r: r.key, retry=lambda r: r.error is not None
@@ -199,14 +200,21 @@ def _job_options(config: SuiteConfig) -> JobOptions:
     )
 
 
-def configuration(config: SuiteConfig) -> dict:
-    """What decides a suite's scores, recorded in its folder: a resume must match it."""
+def configuration(config: SuiteConfig, tasks: list[Task] | None = None) -> dict:
+    """What decides a suite's scores, recorded in its folder: a resume must match it.
+
+    With ``tasks``, also what produced the figures: each planner's spec and weights hash, and the benchmark splits
+    run (see ``occsim.suite.provenance``); a resume may add planners, but not change a recorded planner's weights.
+    """
+    tasks = tasks or []
+    labels = [t.origin["benchmark"] for t in tasks if t.origin and t.origin.get("benchmark")]
     return {
         "seed": config.seed,
         "renderer": config.renderer,
         "renderer_kwargs": dict(config.renderer_kwargs),
         "camera_hw": list(config.camera_hw),
         "perception_meter": config.perception_meter,
+        **suite_provenance([t.planner for t in tasks], labels),
     }
 
 

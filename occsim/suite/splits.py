@@ -1,14 +1,18 @@
 """Versioned benchmark splits: fixed instances of scenario families under fixed weathers.
 
 A benchmark version is a folder ``<name>-v<version>/`` (the shipped ones under ``scenarios/benchmarks/``) that holds
-a frozen copy of each family file and two split files, ``test.yaml`` and ``train.yaml``. A split lists each
-family's instance seeds and the weathers; a run is (family, instance seed, weather), and the seed is also the run's
-reset seed, so an entry gives the same scenario, jitter and images wherever the folder is unchanged. The split
-files record each family file's SHA-256 and loading refuses a folder whose families were edited: results stay
-comparable across releases, and a changed family means a new version.
+a frozen copy of each family file and its split files: ``train.yaml`` (to train on), ``val.yaml`` (to choose every
+threshold, weight and setting on) and ``test.yaml`` (run once, for the model card); versions made before the
+validation split existed (``longtail-v1``) have no ``val.yaml``. A split lists each family's instance seeds and the
+weathers; a run is (family, instance seed, weather), and the seed is also the run's reset seed, so an entry gives the
+same scenario, jitter and images wherever the folder is unchanged. The split files record each family file's SHA-256
+and loading refuses a folder whose families were edited: results stay comparable across releases, and a changed
+family means a new version.
 
-``make_benchmark`` writes a version. Test and train seeds come from separate streams, and a train draw equal to a
-test draw is skipped, so the splits never share an instance.
+``make_benchmark`` writes a version. Each split's seeds come from a stream of its own (test, train, val, drawn in that
+order), and a draw equal to one an earlier split holds is skipped, so no two splits share an instance; a family that
+cannot supply enough distinct draws is refused by name. Adding the val stream left the test and train streams as they
+were: a version made again from the same families and seed has the same test and train instances.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from occsim.scenario.family import Family, Instance, load_family_file
 from occsim.scenario.split_file import read_split_file
 from occsim.suite.tasks import Task
 
-SPLITS = ("test", "train")
+SPLITS = ("test", "train", "val")  # the order numbers the seed streams: never reorder
 FOLDER = re.compile(r"^(?P<name>[a-z0-9_]+)-v(?P<version>\d+)$")
 
 
@@ -118,7 +122,11 @@ def load_split(name: str, split: str = "test", version: int | None = None, root:
     folder = benchmark_dir(name, version, root)
     path = folder / f"{split}.yaml"
     if not path.is_file():
-        raise BenchmarkError(f"{folder} has no {split}.yaml")
+        held = [s for s in SPLITS if (folder / f"{s}.yaml").is_file()]
+        made = " (it was made before validation splits existed)" if split == "val" and held else ""
+        raise BenchmarkError(
+            f"benchmark {folder.name} has no {split} split{made}; its splits: {', '.join(held) or 'none'} ({folder})"
+        )
     try:
         data = read_split_file(path)
     except ScenarioError as e:  # a tampered or truncated split file: its problems with their lines
@@ -186,6 +194,29 @@ def split_seed(base: int, family: str, split: str, index: int) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1)[0] & 0x7FFFFFFF)
 
 
+def distinct_draws(family: Family) -> int | None:
+    """At most how many distinct instances ``family`` has (drawn values at 3 decimals); None: too many to count.
+
+    A choice gives its distinct values, a uniform or clipped normal the 0.001 steps of its range, an expression none
+    of its own; an unclipped normal is uncounted.
+    """
+    count = 1
+    for draw in family.draws:
+        args = draw.spec[draw.kind]
+        if draw.kind == "choice":
+            count *= len({json.dumps(v, sort_keys=True) for v in args})
+        elif draw.kind == "uniform":
+            count *= round((args[1] - args[0]) * 1000) + 1
+        elif draw.kind == "normal":
+            lo, hi = draw.spec.get("clip", [None, None])
+            if lo is None or hi is None:
+                return None
+            count *= round((hi - lo) * 1000) + 1
+        if count > 10**9:
+            return None
+    return count
+
+
 def make_benchmark(
     family_files: list[Path],
     out_root: Path,
@@ -195,11 +226,16 @@ def make_benchmark(
     train_instances: int,
     weathers: list[str],
     seed: int = 0,
+    val_instances: int = 0,
 ) -> Path:
-    """Write ``out_root/<name>-v<version>/``: the family files copied, test.yaml and train.yaml; returns the folder.
+    """Write ``out_root/<name>-v<version>/``: the family files copied and the split files; returns the folder.
+
+    ``test.yaml`` and ``train.yaml`` always, ``val.yaml`` where ``val_instances`` > 0. No two splits share an
+    instance (the same drawn values), even for a family with few possible draws.
 
     Raises:
-        BenchmarkError: the folder exists (a version is never rewritten) or two families share a name.
+        BenchmarkError: the folder exists (a version is never rewritten), two families share a name, or a family
+            has too few distinct draws for the instances asked for (nothing is written then).
         ScenarioError: a family file that does not load.
     """
     folder = out_root / f"{name}-v{version}"
@@ -211,26 +247,20 @@ def make_benchmark(
         if family.name in families:
             raise BenchmarkError(f"two family files are named '{family.name}'")
         families[family.name] = (path, family)
-    splits: dict[str, dict] = {s: {} for s in SPLITS}
+    counts = {"test": test_instances, "train": train_instances, "val": val_instances}
+    wanted = {s: n for s, n in counts.items() if s != "val" or n > 0}
+    splits: dict[str, dict] = {s: {} for s in wanted}
+    seeds = {}
+    for family_name, (_, family) in families.items():
+        seeds[family_name] = _distinct_seeds(family, seed, wanted)
     (folder / "families").mkdir(parents=True)
-    for family_name, (path, family) in families.items():
+    for family_name, (path, _) in families.items():
         copy = folder / "families" / f"{family_name}.yaml"
         shutil.copyfile(path, copy)
         digest = file_sha256(copy)
-        seen: set[str] = set()
-        for split, count in (("test", test_instances), ("train", train_instances)):
-            seeds, index = [], 0
-            while len(seeds) < count:
-                candidate = split_seed(seed, family_name, split, index)
-                index += 1
-                drawn = json.dumps(family.sample(candidate).drawn, sort_keys=True)
-                if drawn in seen:  # the same draw twice (a family with few choices): never in both splits
-                    if index > 100 * count:
-                        raise BenchmarkError(f"family '{family_name}' has too few distinct draws for {count}")
-                    continue
-                seen.add(drawn)
-                seeds.append(candidate)
-            splits[split][family_name] = {"file": f"families/{family_name}.yaml", "sha256": digest, "seeds": seeds}
+        for split in wanted:
+            entry = {"file": f"families/{family_name}.yaml", "sha256": digest, "seeds": seeds[family_name][split]}
+            splits[split][family_name] = entry
     for split, entries in splits.items():
         header = (
             f"# {name} v{version}, {split} split: written by `occsim make-benchmark`; never edit it (results compare\n"
@@ -239,3 +269,39 @@ def make_benchmark(
         body = {"benchmark": name, "version": version, "split": split, "weathers": weathers, "families": entries}
         (folder / f"{split}.yaml").write_text(header + yaml.safe_dump(body, sort_keys=False, default_flow_style=None))
     return folder
+
+
+def _distinct_seeds(family: Family, base: int, counts: dict[str, int]) -> dict[str, list[int]]:
+    """Each split's seeds for ``family``, drawn split after split; a draw an earlier seed gave is skipped.
+
+    Raises:
+        BenchmarkError: the family cannot supply ``sum(counts)`` distinct instances, naming it and the counts.
+    """
+    total = sum(counts.values())
+    asked = " + ".join(f"{n} {s}" for s, n in counts.items())
+    possible = distinct_draws(family)
+    if possible is not None and possible < total:
+        raise BenchmarkError(
+            f"family '{family.name}' has too few distinct draws: at most {possible}, and the splits need {asked} = "
+            f"{total} distinct instances (splits never share one); ask for fewer instances or widen the family"
+        )
+    seen: set[str] = set()
+    chosen: dict[str, list[int]] = {}
+    for split, count in counts.items():
+        seeds, index = [], 0
+        while len(seeds) < count:
+            candidate = split_seed(base, family.name, split, index)
+            index += 1
+            drawn = json.dumps(family.sample(candidate).drawn, sort_keys=True)
+            if drawn in seen:  # the same draw twice (a family with few choices): never in two splits
+                if index > 100 * count:
+                    raise BenchmarkError(
+                        f"family '{family.name}' has too few distinct draws: {len(seen)} found in {index} draws, and "
+                        f"the splits need {asked} = {total} distinct instances (splits never share one); ask for "
+                        "fewer instances or widen the family"
+                    )
+                continue
+            seen.add(drawn)
+            seeds.append(candidate)
+        chosen[split] = seeds
+    return chosen

@@ -11,8 +11,11 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
+from occsim.suite.provenance import split_note
+
 LOCK_NAME = ".occsim-suite.lock"
 CONFIG_NAME = "suite.json"
+PROVENANCE_KEYS = ("planners", "benchmark_splits", "split_note")  # merged on a resume, see check_configuration
 
 
 class SuiteDirError(RuntimeError):
@@ -182,6 +185,9 @@ def _same_file(fd: int, path: Path) -> bool:
 def check_configuration(out_dir: Path, configuration: dict, resume: bool) -> None:
     """Record what decides a suite's results in ``DIR/suite.json``; refuse to resume under a different one.
 
+    The provenance keys (``planners``, ``benchmark_splits``, ``split_note``) merge on a resume: it may add planners
+    and splits, but a planner recorded with other weights (another ``weights_sha256``) is a difference.
+
     Raises:
         SuiteDirError: ``--resume`` of a folder whose recorded configuration differs, naming each difference.
     """
@@ -191,10 +197,18 @@ def check_configuration(out_dir: Path, configuration: dict, resume: bool) -> Non
             recorded = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise SuiteDirError(f"{path} is unreadable ({e}); it records how the results were made") from None
+        fixed = (set(configuration) | set(recorded)) - set(PROVENANCE_KEYS)
         differences = [
             f"{key}: {configuration.get(key)!r} now, {recorded.get(key)!r} in {path}"
-            for key in sorted(set(configuration) | set(recorded))
+            for key in sorted(fixed)
             if configuration.get(key) != recorded.get(key)
+        ]
+        old, new = recorded.get("planners") or {}, configuration.get("planners") or {}
+        differences += [
+            f"planner {spec}: weights_sha256 {new[spec].get('weights_sha256')} now, "
+            f"{old[spec].get('weights_sha256')} in {path}"
+            for spec in sorted(set(old) & set(new))
+            if old[spec].get("weights_sha256") != new[spec].get("weights_sha256")
         ]
         if differences:
             raise SuiteDirError(
@@ -202,5 +216,11 @@ def check_configuration(out_dir: Path, configuration: dict, resume: bool) -> Non
                 + "\n  ".join(differences)
                 + "\nrun with the recorded options, or pick another --out"
             )
-        return
+        labels = sorted({*recorded.get("benchmark_splits", []), *configuration.get("benchmark_splits", [])})
+        configuration = {**recorded, **configuration, "planners": {**old, **new}}
+        configuration.pop("split_note", None)
+        if labels:
+            configuration["benchmark_splits"] = labels
+        if note := split_note(labels):
+            configuration["split_note"] = note
     _replace(path, json.dumps(configuration, indent=1, sort_keys=True) + "\n")
