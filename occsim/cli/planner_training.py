@@ -158,6 +158,12 @@ def dagger(
         float, typer.Option(min=1.0, help="BCE weight of an occupied cell of the BEV objects channel.")
     ] = DAGGER.object_pos_weight,
     zoom: ZoomOption = DAGGER.zoom,
+    temporal: Annotated[
+        bool, typer.Option("--temporal", help="A network with a BEV memory, learned over windows of --sequence frames.")
+    ] = DAGGER.temporal,
+    sequence: Annotated[
+        int, typer.Option(min=1, help="Frames per truncated-backpropagation window of a temporal network.")
+    ] = DAGGER.sequence,
 ) -> None:
     """Closed-loop DAgger for the vision planner: collect (learner drives, expert labels), train, score held out."""
     from occsim.suite.splits import BenchmarkError
@@ -180,6 +186,8 @@ def dagger(
         seed=seed,
         object_pos_weight=object_pos_weight,
         zoom=zoom,
+        temporal=temporal,
+        sequence=sequence,
     )
     try:
         records = run_dagger(config, console=err)
@@ -235,6 +243,12 @@ def train_planner(
     object_pos_weight: Annotated[
         float, typer.Option(min=1.0, help="BCE weight of an occupied cell of the BEV objects channel.")
     ] = TRAIN.object_pos_weight,
+    temporal: Annotated[
+        bool, typer.Option("--temporal", help="A network with a BEV memory, learned over windows of --sequence frames.")
+    ] = TRAIN.temporal,
+    sequence: Annotated[
+        int, typer.Option(min=1, help="Frames per truncated-backpropagation window of a temporal network.")
+    ] = TRAIN.sequence,
 ) -> None:
     """Train the vision planner on collected data; report VAD's L2 and collision rate at 1/2/3 s."""
     from occsim.training.planner import train, write_model_card
@@ -252,6 +266,8 @@ def train_planner(
         val_fraction=val_fraction,
         seed=seed,
         threads=threads,
+        temporal=temporal,
+        sequence=sequence,
     )
     try:
         summary = train(config)
@@ -279,7 +295,8 @@ def eval_planner(
     weights: Annotated[list[Path], typer.Option(help="A vision weights folder (repeatable: models side by side).")],
 ) -> None:
     """Open-loop scores of vision planners on held-out episodes: VAD's L2 and collision at 1/2/3 s, BEV IoU."""
-    from occsim.training.planner import evaluate_weights, load_dataset
+    from occsim.training.planner import evaluate_weights
+    from occsim.training.planner_data import load_dataset
 
     try:
         rows = evaluate_weights(list(weights), load_dataset(data_dir))

@@ -70,6 +70,14 @@ class TrainConfig:
     val_fraction: float = 0.15  # of the episodes
     seed: int = 0
     threads: int | None = None
+    # A network with a BEV memory (``VisionConfig.temporal``); from non-temporal ``init_from`` weights it keeps
+    # every trained layer and learns the fusion.
+    temporal: bool = False
+    sequence: int = 4  # frames per truncated-backpropagation window of a temporal network
+
+    def __post_init__(self) -> None:
+        if self.sequence < 1:
+            raise ValueError(f"--sequence must be at least 1 frame, got {self.sequence}")
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,8 @@ class DaggerConfig:
     workers: int = 2
     seed: int = 0
     threads: int | None = None
+    temporal: bool = False  # see TrainConfig
+    sequence: int = 4  # see TrainConfig
 
 
 @dataclass

@@ -117,6 +117,8 @@ def _round(config, train_split, test_split, k: int, previous: Path | None, conso
                 learning_rate=config.learning_rate,
                 seed=config.seed,
                 threads=config.threads,
+                temporal=config.temporal,
+                sequence=config.sequence,
             )
         )
         write_model_card(weights, summary)

@@ -8,7 +8,7 @@ card, ``metrics.json`` and a plot of the curves are written beside them.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,159 +16,26 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from occsim.metrics.open_loop import HORIZONS, VAD_COLLISION_CLASSES, planner_metrics
+from occsim.metrics.open_loop import HORIZONS, planner_metrics
 from occsim.planners.vision import (
     BEV_CHANNELS,
     VisionConfig,
     VisionPlannerNet,
+    ego_motion,
     load_vision,
     save_vision,
     waypoints_from_preds,
 )
 from occsim.training.configs import TrainConfig
-from occsim.training.episodes import episode_files, split_episodes
+from occsim.training.planner_data import (
+    PlannerDataset,
+    batch_inputs,
+    load_dataset,
+    split_by_episode,
+    window_starts,
+)
 from occsim.training.run import TrainingRun, write_metrics
 from occsim.types import WAYPOINTS
-
-
-@dataclass
-class PlannerDataset:
-    """Every sample of a collection, in memory."""
-
-    images: np.ndarray  # (N, V, h, w, 3) uint8: the six cameras (and the zoom view)
-    intrinsics: np.ndarray  # (N, V, 3, 3) float32, for images of size (h, w)
-    cam2ego: np.ndarray  # (N, V, 4, 4) float32
-    ego: np.ndarray  # (N, 4) float32
-    command: np.ndarray  # (N,) int64
-    plan: np.ndarray  # (N, 6, 2) float32, the expert's waypoints, ego frame [m]
-    bev: np.ndarray  # (N, 3, cells, cells) bool
-    future_boxes: np.ndarray  # (N, 6, A, 5) agent boxes at the waypoint times, current ego frame
-    future_valid: np.ndarray  # (N, 6, A) bool, boxes of the classes VAD's metric counts
-    episode: np.ndarray  # (N,) int, index into ``episodes``
-    episodes: list[str]
-    zoom: float = 1.0  # the zoom view's magnification (``VisionConfig.zoom``; 1: none)
-
-    def __len__(self) -> int:
-        return len(self.plan)
-
-    def subset(self, index: np.ndarray) -> PlannerDataset:
-        """The samples at ``index``."""
-        fields = {k: v[index] for k, v in asdict(self).items() if isinstance(v, np.ndarray)}
-        return PlannerDataset(**fields, episodes=self.episodes, zoom=self.zoom)
-
-
-def load_dataset(data_dir: str | Path, *more: str | Path) -> PlannerDataset:
-    """Read every ``*.npz`` episode of one or more collection folders (episodes named ``<folder>/<file stem>``).
-
-    Raises:
-        FileNotFoundError: a folder holds no episodes.
-        ValueError: the episodes differ in their views (some with a zoom view, some without or another zoom).
-    """
-    files = [f for folder in (data_dir, *more) for f in episode_files(folder, command="collect")]
-    parts: dict[str, list[np.ndarray]] = {}
-    zooms: dict[float, Path] = {}
-    for index, path in enumerate(tqdm(files, desc="load", unit="episode", leave=False)):
-        with np.load(path) as data:
-            n = len(data["plan"])
-            zooms.setdefault(float(data["zoom"]) if "zoom" in data else 1.0, path)
-            boxes, valid = _future_boxes(data["agents"], data["ego_pose"])
-            episode = {
-                "images": data["images"],
-                "intrinsics": np.broadcast_to(data["intrinsics"], (n, *data["intrinsics"].shape)),
-                "cam2ego": np.broadcast_to(data["cam2ego"], (n, *data["cam2ego"].shape)),
-                "ego": data["ego"],
-                "command": data["command"].astype(np.int64),
-                "plan": data["plan"],
-                "bev": data["bev"],
-                "future_boxes": boxes,
-                "future_valid": valid,
-                "episode": np.full(n, index),
-            }
-        for key, value in episode.items():
-            parts.setdefault(key, []).append(value)
-    if len(zooms) > 1:
-        found = ", ".join(f"{z:g} ({p})" for z, p in zooms.items())
-        raise ValueError(f"the episodes were collected with different zoom views: {found}; collect them again alike")
-    names = [f"{f.parent.name}/{f.stem}" for f in files]
-    return PlannerDataset(**{k: np.concatenate(v) for k, v in parts.items()}, episodes=names, zoom=next(iter(zooms)))
-
-
-def _future_boxes(agents: np.ndarray, ego_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Agent boxes 0.5 s, 1 s, ... 3 s after each step (one env step each), in that step's ego frame.
-
-    Args:
-        agents: (T + 1, A, 6) world x, y, yaw, length, width, class per step (class -1 pads).
-        ego_pose: (T, 3) world x, y, yaw of the ego per step.
-    """
-    steps = len(ego_pose)
-    count = agents.shape[1]
-    boxes = np.zeros((steps, WAYPOINTS, count, 5), dtype=np.float32)
-    valid = np.zeros((steps, WAYPOINTS, count), dtype=bool)
-    counted = np.array(sorted(VAD_COLLISION_CLASSES))
-    for k in range(steps):
-        x, y, yaw = (float(v) for v in ego_pose[k])
-        c, s = np.cos(yaw), np.sin(yaw)
-        for i in range(WAYPOINTS):
-            future = k + 1 + i
-            if future >= len(agents):
-                break
-            a = agents[future]
-            dx, dy = a[:, 0] - x, a[:, 1] - y
-            boxes[k, i] = np.stack([c * dx + s * dy, -s * dx + c * dy, a[:, 2] - yaw, a[:, 3], a[:, 4]], axis=1)
-            valid[k, i] = np.isin(a[:, 5], counted)
-    return boxes, valid
-
-
-def split_by_episode(dataset: PlannerDataset, held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sample indices of the training and validation episodes (``split_episodes`` over the episode indices)."""
-    _, held = split_episodes(list(range(len(dataset.episodes))), held_out, seed)
-    val = np.isin(dataset.episode, held)
-    return np.flatnonzero(~val), np.flatnonzero(val)
-
-
-def jitter_views(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Colour and exposure jitter of (B, V, 3, h, w) views in [0, 1].
-
-    Each sample gets an exposure gain (0.6-1.4), a contrast (0.8-1.2) and a white balance (0.9-1.1 per channel);
-    each camera's exposure differs from the sample's by up to 10 %, as auto-exposure does.
-    """
-    b, n = images.shape[:2]
-    gain = rng.uniform(0.6, 1.4, (b, 1)) * rng.uniform(0.9, 1.1, (b, n))
-    contrast = rng.uniform(0.8, 1.2, (b, 1))
-    balance = rng.uniform(0.9, 1.1, (b, 1, 3))
-
-    def as_tensor(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a.astype(np.float32))
-
-    mean = images.mean(dim=(2, 3, 4), keepdim=True)
-    out = (images - mean) * as_tensor(contrast)[..., None, None, None] + mean
-    out = out * as_tensor(gain)[..., None, None, None] * as_tensor(balance)[..., None, None]
-    return out.clamp(0.0, 1.0)
-
-
-def _batch(
-    dataset: PlannerDataset, index: np.ndarray, views: int, rng: np.random.Generator | None = None
-) -> tuple[torch.Tensor, ...]:
-    """Inputs of a network that sees ``views`` views for the samples at ``index``; with ``rng``, jittered views.
-
-    A network without the zoom view reads zoom data's first six views, so old and new weights can be compared on
-    the same held-out episodes.
-
-    Raises:
-        ValueError: the data hold fewer views than the network sees.
-    """
-    if dataset.images.shape[1] < views:
-        raise ValueError(f"the network sees {views} views (a zoom view); these data hold {dataset.images.shape[1]}")
-    images = torch.from_numpy(dataset.images[index, :views]).permute(0, 1, 4, 2, 3).float() / 255.0
-    if rng is not None:
-        images = jitter_views(images, rng)
-    return (
-        images,
-        torch.from_numpy(np.ascontiguousarray(dataset.intrinsics[index, :views])),
-        torch.from_numpy(np.ascontiguousarray(dataset.cam2ego[index, :views])),
-        torch.from_numpy(dataset.ego[index]),
-        torch.from_numpy(dataset.command[index]),
-    )
 
 
 def losses(
@@ -183,8 +50,13 @@ def losses(
 
     Occupied cells of the objects channel weigh ``object_pos_weight`` in the BCE.
     """
-    inputs = _batch(dataset, index, net.config.views, rng)
-    out = net(*inputs)
+    return _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight)[0]
+
+
+def _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight, memory=None) -> tuple[dict, dict]:
+    """``losses`` and the network's outputs (a temporal network's ``bev_features`` among them)."""
+    inputs = batch_inputs(dataset, index, net.config.views, rng)
+    out = net(*inputs, memory=memory)
     waypoints = waypoints_from_preds(out["ego_fut_preds"], inputs[-1])
     plan = F.l1_loss(waypoints, torch.from_numpy(dataset.plan[index]))
     pos_weight = torch.ones(len(BEV_CHANNELS), 1, 1)
@@ -192,23 +64,75 @@ def losses(
     bev = F.binary_cross_entropy_with_logits(
         out["bev_logits"], torch.from_numpy(dataset.bev[index]).float(), pos_weight=pos_weight
     )
-    return {"plan": plan, "bev": bev, "total": plan + bev_weight * bev}
+    return {"plan": plan, "bev": bev, "total": plan + bev_weight * bev}, out
+
+
+def sequence_losses(
+    net: VisionPlannerNet,
+    dataset: PlannerDataset,
+    starts: np.ndarray,
+    length: int,
+    bev_weight: float,
+    rng: np.random.Generator | None = None,
+    object_pos_weight: float = 1.0,
+) -> dict:
+    """``losses`` of a temporal network averaged over windows of ``length`` frames from ``starts``.
+
+    The BEV memory runs through the window from empty, so gradients flow back through ``length`` steps
+    (truncated backpropagation through time) and the network learns what the memory is for.
+    """
+    memory, total = None, {"plan": 0.0, "bev": 0.0, "total": 0.0}
+    for k in range(length):
+        index = starts + k
+        if k:
+            motion = np.stack([ego_motion(dataset.ego_pose[i - 1], dataset.ego_pose[i]) for i in index])
+            memory = (memory, torch.from_numpy(motion).float())
+        step, out = _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight, memory)
+        memory = out["bev_features"]
+        total = {key: total[key] + step[key] / length for key in total}
+    return total
 
 
 @torch.inference_mode()
 def predict(net: VisionPlannerNet, dataset: PlannerDataset, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 6, 2) planned waypoints and (N, 3, cells, cells) bool BEV predictions (probability > 0.5)."""
+    """(N, 6, 2) planned waypoints and (N, 3, cells, cells) bool BEV predictions (probability > 0.5).
+
+    A temporal network runs through each episode in step order, its memory carried as in closed loop.
+    """
     net.eval()
+    if net.config.temporal:
+        return _predict_in_order(net, dataset)
     plans, bevs = [], []
     for start in range(0, len(dataset), batch_size):
         index = np.arange(start, min(start + batch_size, len(dataset)))
-        inputs = _batch(dataset, index, net.config.views)
+        inputs = batch_inputs(dataset, index, net.config.views)
         out = net(*inputs)
         plans.append(waypoints_from_preds(out["ego_fut_preds"], inputs[-1]).numpy())
         bevs.append((out["bev_logits"] > 0).numpy())
     if not plans:
         return np.zeros((0, WAYPOINTS, 2)), np.zeros((0, len(BEV_CHANNELS), 0, 0), dtype=bool)
     return np.concatenate(plans), np.concatenate(bevs)
+
+
+def _predict_in_order(net: VisionPlannerNet, dataset: PlannerDataset) -> tuple[np.ndarray, np.ndarray]:
+    """``predict`` for a temporal network: one step at a time, every episode side by side, memory carried."""
+    plans = np.zeros((len(dataset), WAYPOINTS, 2), dtype=np.float32)
+    bevs = np.zeros((len(dataset), len(BEV_CHANNELS), net.config.bev_cells, net.config.bev_cells), dtype=bool)
+    episodes = [np.flatnonzero(dataset.episode == e) for e in np.unique(dataset.episode)]
+    episodes.sort(key=len, reverse=True)  # the episodes still running at any step are then the first rows
+    memory = None
+    for t in range(max((len(e) for e in episodes), default=0)):
+        live = [e for e in episodes if len(e) > t]
+        index = np.array([e[t] for e in live])
+        if t:
+            motion = np.stack([ego_motion(dataset.ego_pose[i - 1], dataset.ego_pose[i]) for i in index])
+            memory = (memory[: len(live)], torch.from_numpy(motion).float())
+        inputs = batch_inputs(dataset, index, net.config.views)
+        out = net(*inputs, memory=memory)
+        memory = out["bev_features"]
+        plans[index] = waypoints_from_preds(out["ego_fut_preds"], inputs[-1]).numpy()
+        bevs[index] = (out["bev_logits"] > 0).numpy()
+    return plans, bevs
 
 
 def bev_scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -266,10 +190,14 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     vision = _network_config(config, dataset, start, vision)
     train_index, val_index = split_by_episode(dataset, config.val_fraction, config.seed)
     train_set, val_set = dataset.subset(train_index), dataset.subset(val_index)
-    net = start.train() if start is not None else VisionPlannerNet(vision)
-    net.config = vision
+    net = _network(start, vision)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    # A temporal network learns on windows of consecutive frames; the others on single frames.
+    length = config.sequence if vision.temporal else 1
+    samples = window_starts(train_set, length) if vision.temporal else np.arange(len(train_set))
+    if not len(samples):
+        raise ValueError(f"no training episode holds {length} consecutive frames (--sequence {length})")
+    steps_per_epoch = max(1, len(samples) // config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, config.learning_rate, total_steps=total_steps, pct_start=warmup_fraction(total_steps)
@@ -279,20 +207,19 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     with run.stoppable():
         for epoch in range(config.epochs):
             net.train()
-            order = rng.permutation(len(train_set))[: steps_per_epoch * config.batch_size]
+            order = samples[rng.permutation(len(samples))[: steps_per_epoch * config.batch_size]]
             sums = {"plan": 0.0, "bev": 0.0}
             bar = run.progress(
                 order.reshape(steps_per_epoch, -1), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"
             )
             for i, index in enumerate(bar):
-                loss = losses(
-                    net,
-                    train_set,
-                    np.sort(index),
-                    config.bev_weight,
-                    rng if config.augment else None,
-                    config.object_pos_weight,
-                )
+                jitter = rng if config.augment else None
+                if vision.temporal:
+                    loss = sequence_losses(
+                        net, train_set, np.sort(index), length, config.bev_weight, jitter, config.object_pos_weight
+                    )
+                else:
+                    loss = losses(net, train_set, np.sort(index), config.bev_weight, jitter, config.object_pos_weight)
                 optimiser.zero_grad(set_to_none=True)
                 loss["total"].backward()
                 optimiser.step()
@@ -336,6 +263,7 @@ def _network_config(
     if start is not None and vision is not None and start.config != replace(vision, zoom=start.config.zoom):
         raise ValueError(f"--init-from {config.init_from} holds a network of another shape than the one asked for")
     vision = start.config if start is not None else vision or VisionConfig(input_hw=tuple(dataset.images.shape[2:4]))
+    vision = replace(vision, temporal=vision.temporal or config.temporal)
     # The zoom view adds no weights (the cameras share the backbone and the lift), so the data decide whether the
     # network sees one: weights trained without it learn to use it, and the other way round.
     vision = replace(vision, zoom=dataset.zoom)
@@ -346,6 +274,23 @@ def _network_config(
     if dataset.bev.shape[-1] != vision.bev_cells:
         raise ValueError(f"data BEV targets are {dataset.bev.shape[-1]} cells wide, the network {vision.bev_cells}")
     return vision
+
+
+def _network(start: VisionPlannerNet | None, vision: VisionConfig) -> VisionPlannerNet:
+    """The network to train: a new one, the starting weights, or those weights in a network with a BEV memory.
+
+    From non-temporal weights, every trained layer is kept and only the fusion layers start fresh.
+    """
+    if start is None:
+        return VisionPlannerNet(vision)
+    if vision.temporal and not start.config.temporal:
+        net = VisionPlannerNet(vision)
+        missing, unexpected = net.load_state_dict(start.state_dict(), strict=False)
+        assert not unexpected and all(k.startswith("temporal_") for k in missing), (missing, unexpected)
+        return net.train()
+    net = start.train()
+    net.config = vision
+    return net
 
 
 def _summary(config, vision, dataset, sets, run, best, history) -> dict:

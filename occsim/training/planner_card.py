@@ -18,7 +18,8 @@ from occsim.planners.vision import BEV_CHANNELS, WEIGHTS_NAME, VisionConfig, loa
 from occsim.suite.records import RunRecord
 from occsim.suite.report import load_results
 from occsim.suite.summary import family_rows, summarise
-from occsim.training.planner import PlannerDataset, _batch, evaluate_weights, load_dataset
+from occsim.training.planner import evaluate_weights
+from occsim.training.planner_data import PlannerDataset, batch_inputs, load_dataset
 from occsim.types import CAMERA_NAMES, DEFAULT_CAMERA_HW
 
 CLEAR = "clear"
@@ -92,7 +93,7 @@ def bev_picture(weights: Path, dataset: PlannerDataset, path: Path, frames: int 
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(candidates, min(frames, len(candidates)), replace=False))
     with torch.inference_mode():
-        predicted = torch.sigmoid(net(*_batch(dataset, chosen, net.config.views))["bev_logits"]).numpy()
+        predicted = torch.sigmoid(net(*batch_inputs(dataset, chosen, net.config.views))["bev_logits"]).numpy()
     front = CAMERA_NAMES.index("CAM_FRONT")
     fig, axes = plt.subplots(len(chosen), 3, figsize=(10, 3.1 * len(chosen)), squeeze=False)
     for row, (index, prediction) in enumerate(zip(chosen, predicted)):

@@ -11,7 +11,8 @@ from occsim.scenarios import load_scenario
 from occsim.suite.splits import load_split
 from occsim.training.collect import collect, perturb, split_jobs
 from occsim.training.configs import CollectConfig, Perturbation, TrainConfig
-from occsim.training.planner import _future_boxes, jitter_views, load_dataset, split_by_episode, train, warmup_fraction
+from occsim.training.planner import train, warmup_fraction
+from occsim.training.planner_data import _future_boxes, jitter_views, load_dataset, split_by_episode, window_starts
 
 TINY = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
 
@@ -77,6 +78,33 @@ def test_collect_then_train_end_to_end(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["best_epoch"] in (1, 2)
     assert (out / "training.png").stat().st_size > 0
     assert load_vision(out).config == TINY
+
+    # The same weights go on as a temporal network: trained layers kept, the fusion learned over 3-frame windows,
+    # and the validation predictions made in step order with the memory carried.
+    temporal = tmp_path / "temporal"
+    config = TrainConfig(
+        data_dir=data, out_dir=temporal, epochs=1, batch_size=2, val_fraction=0.5, init_from=out, temporal=True
+    )
+    summary = train(replace(config, sequence=3))
+    assert load_vision(temporal).config == replace(TINY, temporal=True)
+    assert summary["config"]["sequence"] == 3 and np.isfinite(summary["best"]["val_L2_3s"])
+    kept = load_vision(temporal).state_dict()
+    assert any(k.startswith("temporal_") for k in kept)
+    with pytest.raises(ValueError, match="consecutive frames"):
+        train(replace(config, sequence=10_000, out_dir=tmp_path / "none"))
+
+
+def test_window_starts_keep_a_window_inside_one_episode():
+    starts = window_starts(_Sized(np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])), 3)
+    assert starts.tolist() == [0, 5, 6]
+
+
+class _Sized:
+    def __init__(self, episode):
+        self.episode = episode
+
+    def __len__(self):
+        return len(self.episode)
 
 
 def test_training_without_data_says_so(tmp_path):
