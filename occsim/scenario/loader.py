@@ -290,6 +290,8 @@ def problem_from_error(err: dict, source: str, lines: dict[Path_, int]) -> Probl
         msg = "missing 'type'"
     elif kind == "missing":
         msg = "required field is missing"
+    elif kind == "string_pattern_mismatch" and ctx.get("pattern") == schema.PATH_PATTERN:
+        msg = "a path cannot hold a NUL character"
     else:
         msg = err["msg"].removeprefix("Value error, ")
         if value is not None and not isinstance(value, (dict, list)):
@@ -302,6 +304,8 @@ _UNION_MODELS: dict[str, type[BaseModel]] = {
     "curve": schema.CurveMap,
     "intersection": schema.IntersectionMap,
     "nuscenes": schema.NuScenesMap,
+    "opendrive": schema.OpenDriveMap,
+    "t_junction": schema.TJunctionMap,
     "static": schema.StaticBehavior,
     "constant": schema.ConstantBehavior,
     "idm": schema.IDMBehavior,

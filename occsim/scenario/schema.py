@@ -23,6 +23,9 @@ ActorClass = Literal[
 assert set(ActorClass.__args__) == set(ACTOR_CLASSES)  # type: ignore[attr-defined]
 
 
+PATH_PATTERN = r"^[^\x00]*$"  # a file or folder path: no NUL, which no operating system can open
+
+
 class Strict(BaseModel):
     """Base: unknown keys rejected, every float finite, values validated on assignment."""
 
@@ -76,7 +79,9 @@ class NuScenesMap(Strict):
     """A logged nuScenes scene: its map, its agents and its ego path (needs ``ego: {from_log: true}``)."""
 
     type: Literal["nuscenes"]
-    dataroot: str = Field(description="nuScenes dataroot (the folder holding the version folder, maps/, samples/).")
+    dataroot: str = Field(
+        pattern=PATH_PATTERN, description="nuScenes dataroot (the folder holding the version folder, maps/, samples/)."
+    )
     version: str = Field("v1.0-mini", description="Table folder, e.g. v1.0-mini or v1.0-trainval.")
     scene: str = Field(description="Scene name, e.g. scene-0061.")
     start_sample: int = Field(0, ge=0, description="Keyframe (2 Hz) the episode starts at.")
@@ -87,7 +92,11 @@ class OpenDriveMap(Strict):
     """An ASAM OpenDRIVE road network (1.4-1.8): its roads, lanes, junctions, road marks and objects, laid flat."""
 
     type: Literal["opendrive"]
-    file: str = Field(min_length=1, description="The .xodr file; a relative path is relative to the scenario file.")
+    file: str = Field(
+        min_length=1,
+        pattern=PATH_PATTERN,
+        description="The .xodr file; a relative path is relative to the scenario file.",
+    )
     scenery: Literal["town", "none"] = Field(
         "town", description="town: buildings, trees and lamps along the roads; none: only the file's own objects."
     )
@@ -271,8 +280,12 @@ class Jitter(Strict):
 class OpenScenarioSpec(Strict):
     """An ASAM OpenSCENARIO 1.0-1.3 storyboard that moves the entities (``occsim convert`` writes this block)."""
 
-    file: str = Field(min_length=1, description="The .xosc file the storyboard comes from (for records).")
-    variations: str | None = Field(None, description="The parameter variation file this run was drawn from.")
+    file: str = Field(
+        min_length=1, pattern=PATH_PATTERN, description="The .xosc file the storyboard comes from (for records)."
+    )
+    variations: str | None = Field(
+        None, pattern=PATH_PATTERN, description="The parameter variation file this run was drawn from."
+    )
     parameters: dict[str, str] = Field(
         default_factory=dict, description="Values given to the file's top-level parameters for this run."
     )

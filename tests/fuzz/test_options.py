@@ -51,6 +51,7 @@ def checked(call) -> str | None:
 @example("raster", ["=1"], None)
 @example("raster", ["steps"], None)
 @example("syntheocc", ["weights=10"], None)  # found: a number where a folder belongs, TypeError
+@example("syntheocc", ["dtype=[1]"], None)  # found: a list where a name belongs, unhashable
 @budget(1.0)
 def test_renderer_options_pass_or_exit_2_naming_them(renderer, items, weather):
     message = checked(lambda: check_choices(["expert"], weather, renderer, key_value_options(items)))

@@ -48,8 +48,8 @@ def exchange(address, raw: bytes) -> tuple[int, dict | None]:
         try:
             conn.sendall(raw)
             conn.shutdown(socket.SHUT_WR)  # a short body ends here instead of waiting for the read timeout
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered and closed early (a refused header)
+        except OSError:
+            pass  # the server answered and closed early (a refused header): its answer is still there to read
         chunks = []
         try:
             while chunk := conn.recv(65536):

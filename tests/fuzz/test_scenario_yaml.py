@@ -78,6 +78,7 @@ def texts(trees: st.SearchStrategy) -> st.SearchStrategy:
 @example({"name": "x", "map": {"type": "straight", "lanes": float("nan")}})
 @example({"name": "x", "map": {"type": "straight"}, "actors": [{"id": "a", "type": "car", "s": 10**400}]})
 @example({"name": "x", "map": {"type": "curve", "radius": 1e308}})
+@example({"name": "x", "map": {"type": "opendrive", "file": "\x00"}})  # found: ValueError from os.stat
 @budget(1.0)
 def test_scenario_trees_load_or_give_located_errors(tree):
     text = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)

@@ -160,6 +160,9 @@ class SyntheOccRenderer(Renderer):
         guidance = 1.0 if guidance is None else guidance
         if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0.0 <= guidance <= MAX_GUIDANCE:
             raise ValueError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {guidance!r}")
+        for name in ("weights", "base", "dtype", "format", "init"):  # text: `weights=10` parses as a number
+            if options.get(name) is not None and not isinstance(options[name], (str, Path)):
+                raise ValueError(f"{name} must be text (a name or a folder path), got {options[name]!r}")
         dtype = options.get("dtype", "float32")
         kind = options.get("format", "occsim")
         if kind not in FORMATS or (kind == "official" and cls.pipeline_class is not OccSimSyntheOccPipeline):
@@ -177,9 +180,6 @@ class SyntheOccRenderer(Renderer):
         prompt = options.get("prompt")
         if prompt is not None and (not isinstance(prompt, str) or not 0 < len(prompt) <= MAX_PROMPT):
             raise ValueError(f"prompt must be text of 1 to {MAX_PROMPT} characters, got {str(prompt)[:40]!r}")
-        for name in ("weights", "base"):  # folder paths: a number parsed from `weights=10` is no folder
-            if options.get(name) is not None and not isinstance(options[name], (str, Path)):
-                raise ValueError(f"{name} must be a folder path, got {options[name]!r}")
         if kind == "official":
             if not options.get("weights"):
                 raise ValueError("format official needs weights: the released checkpoint's folder")
