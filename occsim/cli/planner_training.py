@@ -132,7 +132,7 @@ def dagger(
         Path, typer.Option("--out", help="Folder for every round's data, weights and evaluation.")
     ] = Path("runs/dagger"),
     benchmark: Annotated[
-        str, typer.Option(help="Benchmark (name or folder): train split in, test split out.")
+        str, typer.Option(help="Benchmark (name or folder): train split in, val split to score each round.")
     ] = DAGGER.benchmark,
     rounds: Annotated[int, typer.Option(min=1, help="Collect-train-evaluate rounds.")] = DAGGER.rounds,
     episodes: Annotated[
@@ -147,7 +147,7 @@ def dagger(
     learning_rate: Annotated[float, typer.Option(min=0.0)] = DAGGER.learning_rate,
     init_from: Annotated[Path | None, typer.Option(help="Vision weights round 0 starts from.")] = DAGGER.init_from,
     eval_instances: Annotated[
-        int, typer.Option(min=1, help="Test instances per family scored each round.")
+        int, typer.Option(min=1, help="Val instances per family scored each round.")
     ] = DAGGER.eval_instances,
     eval_weather: Annotated[str, typer.Option(help="Comma-separated weathers of each round's evaluation.")] = ",".join(
         DAGGER.eval_weathers
@@ -193,7 +193,7 @@ def dagger(
         records = run_dagger(config, console=err)
     except (BenchmarkError, ValueError, FileNotFoundError) as e:
         raise fail(str(e)) from None
-    table = Table(title="held-out score after each round (test split slice)")
+    table = Table(title=f"held-out score after each round ({DAGGER.eval_split} split slice)")
     for column in ("round", "planner", "β", "episodes", "learner-driven", "weather", "NCAP", "coll.", "route"):
         table.add_column(column)
     for r in records:

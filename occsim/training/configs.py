@@ -99,7 +99,9 @@ class DaggerConfig:
     zoom: float = 1.0  # > 1: the planners see a zoom view of the front camera too (``VisionConfig.zoom``)
     background_seeds: bool = True
     collect_camera_hw: tuple[int, int] = (128, 224)
-    eval_instances: int = 3  # test instances per family in each round's evaluation
+    # The split each round is scored on: val, so that choosing rounds and settings never reads the test split.
+    eval_split: Literal["val", "test"] = "val"
+    eval_instances: int = 3  # instances per family of eval_split in each round's evaluation
     eval_weathers: tuple[str, ...] = ("clear", "fog")
     eval_camera_hw: tuple[int, int] = DEFAULT_CAMERA_HW
     evaluate_start: bool = True  # also score the starting planner (init_from, or the shipped one) before round 0

@@ -1,10 +1,10 @@
-"""Closed-loop DAgger for the vision planner on a benchmark's train split, judged on its test split after each round.
+"""Closed-loop DAgger for the vision planner on a benchmark's train split, judged on its val split after each round.
 
 Round 0 collects expert rollouts (with perturbations) on the first ``episodes_per_round`` train instances of every
 family and trains a planner. Round k ≥ 1 collects on the next slice of train instances with round k−1's planner
 driving and the expert labelling every step, executing the expert's plan with probability β_k =
 ``expert_share`` ** k, then trains on every round's data so far, starting from round k−1's weights. After each
-round the planner runs a slice of the test split in closed loop, so the gain per round is measured, not asserted.
+round the planner runs a slice of the val split in closed loop, so the gain per round is measured, not asserted.
 
 Everything lives under ``out_dir`` (``round_<k>/data``, ``round_<k>/weights``, ``round_<k>/eval``) and a rerun
 resumes: collected episodes, finished trainings and recorded evaluation runs are kept. ``dagger.json`` and
@@ -29,7 +29,7 @@ from occsim.training.planner import train, write_model_card
 
 @dataclass
 class RoundRecord:
-    """What one round did and how its planner scored on the test slice."""
+    """What one round did and how its planner scored on the val slice."""
 
     round: int
     planner: str
@@ -39,7 +39,7 @@ class RoundRecord:
     driven_share: float = 0.0  # of the collected steps, the fraction the learner drove
     train_seconds: float = 0.0
     val: dict = field(default_factory=dict)  # open-loop metrics of the best epoch
-    scores: list[dict] = field(default_factory=list)  # summary rows per weather on the test slice
+    scores: list[dict] = field(default_factory=list)  # summary rows per weather on the val slice
     interrupted: bool = False
 
 
@@ -54,7 +54,7 @@ def run_dagger(config: DaggerConfig, console: Console | None = None) -> list[Rou
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     train_split = load_split(config.benchmark, "train")
-    test_split = load_split(config.benchmark, "test")
+    eval_split = load_split(config.benchmark, config.eval_split)
     needed = config.rounds * config.episodes_per_round
     shortest = min(len(f.seeds) for f in train_split.families.values())
     if needed > shortest:
@@ -66,11 +66,11 @@ def run_dagger(config: DaggerConfig, console: Console | None = None) -> list[Rou
     try:
         if config.evaluate_start:
             start = f"vision:{config.init_from}" if config.init_from else "vision"
-            records.append(RoundRecord(-1, start, scores=_evaluate(config, test_split, start, out / "start_eval")))
+            records.append(RoundRecord(-1, start, scores=_evaluate(config, eval_split, start, out / "start_eval")))
             _save(config, records)
         previous: Path | None = config.init_from
         for k in range(config.rounds):
-            record = _round(config, train_split, test_split, k, previous, console)
+            record = _round(config, train_split, eval_split, k, previous, console)
             records.append(record)
             _save(config, records)
             if record.interrupted:
@@ -82,7 +82,7 @@ def run_dagger(config: DaggerConfig, console: Console | None = None) -> list[Rou
     return records
 
 
-def _round(config, train_split, test_split, k: int, previous: Path | None, console: Console) -> RoundRecord:
+def _round(config, train_split, eval_split, k: int, previous: Path | None, console: Console) -> RoundRecord:
     folder = round_dir(config, k)
     beta = 1.0 if k == 0 else config.expert_share**k
     collect_config = CollectConfig(
@@ -125,12 +125,12 @@ def _round(config, train_split, test_split, k: int, previous: Path | None, conso
     record.train_seconds, record.val = summary["seconds"], summary["best"]
     record.interrupted = bool(summary.get("interrupted"))
     if not record.interrupted:
-        record.scores = _evaluate(config, test_split, record.planner, folder / "eval")
+        record.scores = _evaluate(config, eval_split, record.planner, folder / "eval")
     return record
 
 
 def _evaluate(config: DaggerConfig, split, planner: str, out: Path) -> list[dict]:
-    """The planner on the first ``eval_instances`` test instances per family, per weather (summary rows)."""
+    """The planner on the first ``eval_instances`` instances per family of ``split``, per weather (summary rows)."""
     tasks = split_tasks(split, [planner], list(config.eval_weathers), config.eval_instances)
     suite = SuiteConfig(
         out_dir=out, workers=config.workers, camera_hw=config.eval_camera_hw, no_video=True, resume=out.exists()

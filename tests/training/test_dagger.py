@@ -12,7 +12,9 @@ from occsim.training.dagger import run_dagger
 
 def test_two_dagger_rounds_then_a_rerun_that_resumes(tmp_path):
     families = [p for p in family_paths() if p.stem in ("stationary_vehicle", "cut_in")]
-    bench = make_benchmark(families, tmp_path, "tiny", 1, test_instances=1, train_instances=2, weathers=["clear"])
+    bench = make_benchmark(
+        families, tmp_path, "tiny", 1, test_instances=1, train_instances=2, val_instances=1, weathers=["clear"]
+    )
     config = DaggerConfig(
         out_dir=tmp_path / "dagger",
         benchmark=str(bench),
