@@ -8,9 +8,9 @@ instances are drawn from it):
 - ``{choice: [v1, v2, ...], weights: [w1, w2, ...]}``: one of the values (``weights`` optional, any positive);
 - ``{expr: "bus.s + 5"}``: arithmetic (+ - * /, parentheses, ``min``, ``max``, ``abs``) over numbers and other
   fields, named ``ego.<field>``, ``map.<field>``, ``weather.<field>`` or ``<actor id>.<field>``; a referenced field
-  that is itself drawn is used as drawn, so relative placements stay consistent. An expression is at most
-  ``MAX_EXPR_CHARS`` characters with brackets nested at most ``MAX_EXPR_DEPTH`` deep (checked before parsing); a
-  division by zero or a result that is not a finite number is a ``file:line`` error like any other.
+  that is itself drawn is used as drawn, so relative placements stay consistent. Expressions are bounded in
+  length and depth before parsing (``occsim.scenario.expressions``); a division by zero or a result that is not a
+  finite number is a ``file:line`` error like any other.
 
 A top-level ``family:`` block names the family's difficulty measures, each an ``expr`` over the drawn scenario, e.g.
 ``family: {difficulty: {ttc_s: "(bus.s - ego.s) / ego.speed"}}``; they are reported per run. Mistakes (an empty
@@ -20,7 +20,6 @@ checks refuse (overlapping actors, an actor off the road) is drawn again, up to 
 
 from __future__ import annotations
 
-import ast
 import copy
 import itertools
 import math
@@ -36,6 +35,14 @@ import yaml
 from pydantic import ValidationError
 
 from occsim.scenario.distributions import KINDS, Draw, find_draws
+from occsim.scenario.expressions import (
+    ExpressionError,
+    evaluate_parsed,
+    expression_names,
+    is_number,
+    parse_expression,
+    shown,
+)
 from occsim.scenario.loader import (
     Path_,
     Problem,
@@ -52,12 +59,7 @@ from occsim.scenario.schema import Scenario
 # pydantic names union members in error locations (float, int, ...): not keys of the file
 _UNION_TAGS = {"float", "int", "str", "bool", "list", "list[float]"}
 MAX_REDRAWS = 50  # draws of one instance before the family is reported as unsatisfiable
-FUNCTIONS = {"min": lambda *a: min(a), "max": lambda *a: max(a), "abs": abs}  # min(x) of one number is x
-ARITY = {"min": (1, None), "max": (1, None), "abs": (1, 1)}  # (fewest, most) arguments; None: no upper bound
-MAX_EXPR_CHARS = 256  # an expression's length; the longest family measure is ~40
-MAX_EXPR_DEPTH = 16  # brackets ( [ nested in an expression
 MAX_MAGNITUDE = 1e6  # a distribution's numbers (ranges, means, weights); a scenario's values are far smaller
-OPERATORS = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__, ast.Div: float.__truediv__}
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class Family:
             return [self._problem(e.args[1], e.args[0])]
         drawn = {self._field_of(d.path) for d in self.draws}
         for name, text in self._difficulty().items():
-            for field in _names(_parse(text)):
+            for field in expression_names(parse_expression(text)):
                 if field not in drawn and self._lookup(self.base, field) is None:
                     path = ("family", "difficulty", name)
                     problems.append(self._problem(path, f"'{field}' is not a field of this scenario"))
@@ -163,7 +165,7 @@ class Family:
         if draw.kind in ("uniform", "normal"):
             if not (isinstance(args, list) and len(args) == 2 and all(_is_bounded(a) for a in args)):
                 bound = f"{MAX_MAGNITUDE:,.0f}"
-                return [self._problem(path, f"{draw.kind} takes two numbers within ±{bound}, got {_shown(args)}")]
+                return [self._problem(path, f"{draw.kind} takes two numbers within ±{bound}, got {shown(args)}")]
             if draw.kind == "uniform" and not args[0] < args[1]:
                 return [self._problem(path, f"uniform range [{args[0]}, {args[1]}] is empty")]
             if draw.kind == "normal" and not args[1] > 0:
@@ -172,7 +174,7 @@ class Family:
             if clip is not None and not (
                 isinstance(clip, list) and len(clip) == 2 and all(_is_bounded(c) for c in clip) and clip[0] < clip[1]
             ):
-                return [self._problem(path, f"clip must be [lo, hi], two numbers with lo < hi, got {_shown(clip)}")]
+                return [self._problem(path, f"clip must be [lo, hi], two numbers with lo < hi, got {shown(clip)}")]
             return []
         if not isinstance(args, list) or not args:
             return [self._problem(path, f"choice takes a non-empty list of values, got {args!r}")]
@@ -183,17 +185,17 @@ class Family:
             or not all(_is_bounded(w) and w >= 0 for w in weights)
             or not sum(weights) > 0
         ):
-            message = f"weights must be {len(args)} non-negative numbers, not all 0: {_shown(weights)}"
+            message = f"weights must be {len(args)} non-negative numbers, not all 0: {shown(weights)}"
             return [self._problem(path, message)]
         return []
 
     def _check_expr(self, path: Path_, text: Any) -> list[Problem]:
         if not isinstance(text, str):
-            return [self._problem(path, f"an expression is text, got {_shown(text)}")]
+            return [self._problem(path, f"an expression is text, got {shown(text)}")]
         try:
-            _parse(text)
+            parse_expression(text)
         except ValueError as e:
-            return [self._problem(path, f"expression {_shown(text)}: {e}")]
+            return [self._problem(path, f"expression {shown(text)}: {e}")]
         return []
 
     def _order(self) -> list[Draw]:
@@ -201,7 +203,7 @@ class Family:
         by_field = {self._field_of(d.path): d for d in self.draws}
         needs = {}
         for draw in self.draws:
-            names = _names(_parse(draw.spec["expr"])) if draw.kind == "expr" else set()
+            names = expression_names(parse_expression(draw.spec["expr"])) if draw.kind == "expr" else set()
             for name in names:
                 if name not in by_field and self._lookup(self.base, name) is None:
                     raise ValueError(f"'{name}' is not a field of this scenario", draw.path)
@@ -265,10 +267,12 @@ class Family:
             difficulty = {}
             for name, text in self._difficulty().items():
                 try:
-                    difficulty[name] = round(_evaluate(_parse(text), lambda n, d=data: self._lookup(d, n)), 4)
+                    difficulty[name] = round(
+                        evaluate_parsed(parse_expression(text), lambda n, d=data: self._lookup(d, n)), 4
+                    )
                 except ExpressionError as e:
                     path = ("family", "difficulty", name)
-                    raise ScenarioError([self._problem(path, f"expression {_shown(text)}: {e}")]) from None
+                    raise ScenarioError([self._problem(path, f"expression {shown(text)}: {e}")]) from None
             return Instance(scenario, data, drawn, difficulty, self.name)
         note = Problem(self.source, None, "", f"no draw of {MAX_REDRAWS} passed the scenario checks; the last one's:")
         raise ScenarioError([note, *last])
@@ -285,9 +289,9 @@ class Family:
             weights = np.asarray(spec.get("weights") or [1.0] * len(args), dtype=np.float64)
             return copy.deepcopy(args[int(rng.choice(len(args), p=weights / weights.sum()))])
         try:
-            return round(_evaluate(_parse(args), lambda name: self._lookup(data, name)), 3)
+            return round(evaluate_parsed(parse_expression(args), lambda name: self._lookup(data, name)), 3)
         except ExpressionError as e:
-            raise ExpressionError(f"expression {_shown(args)}: {e}") from None
+            raise ExpressionError(f"expression {shown(args)}: {e}") from None
 
 
 def family_from_text(text: str, source: str = "<string>") -> Family:
@@ -418,162 +422,12 @@ def dump_instance(instance: Instance) -> str:
     return "\n".join(header) + "\n" + yaml.safe_dump(instance.data, sort_keys=False, default_flow_style=None)
 
 
-def _is_number(value: Any) -> bool:
-    """A finite int or float (a bool is not a number; an int too large for a float is not finite)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
 def _is_bounded(value: Any) -> bool:
     """A number within ±MAX_MAGNITUDE: a draw's arithmetic on it cannot overflow."""
-    return _is_number(value) and abs(value) <= MAX_MAGNITUDE
+    return is_number(value) and abs(value) <= MAX_MAGNITUDE
 
 
 def _set(data: Any, path: Path_, value: Any) -> None:
     for part in path[:-1]:
         data = data[part]
     data[path[-1]] = value
-
-
-class ExpressionError(ValueError):
-    """An expression that cannot be read or evaluated; the caller adds the file, line and field."""
-
-
-def evaluate_expression(text: str, lookup: Callable[[str], Any]) -> float:
-    """The value of expression ``text``; ``lookup(name)`` gives a field's value (``ego.s``, ``lead.speed``).
-
-    Raises:
-        ExpressionError: the text is not an allowed expression, or its value is not a finite number.
-    """
-    return _evaluate(_parse(text), lookup)
-
-
-def check_expression_size(text: str) -> None:
-    """Refuse an expression over ``MAX_EXPR_CHARS`` characters or ``MAX_EXPR_DEPTH`` nested brackets, unparsed.
-
-    Python's parser recurses once per nested term, so an oversize expression must be refused before it runs.
-    """
-    if len(text) > MAX_EXPR_CHARS:
-        raise ExpressionError(f"{len(text):,} characters; an expression is at most {MAX_EXPR_CHARS}")
-    depth = deepest = 0
-    for char in text:
-        if char in "([{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in ")]}":
-            depth -= 1
-    if deepest > MAX_EXPR_DEPTH:
-        raise ExpressionError(f"brackets nested {deepest} deep; an expression nests at most {MAX_EXPR_DEPTH}")
-
-
-def _parse(text: str) -> ast.Expression:
-    """The expression's syntax tree, refusing anything but numbers, field names, + - * /, min, max and abs.
-
-    Raises:
-        ExpressionError: the text is too long or too deep, not an expression, or uses anything else.
-    """
-    check_expression_size(text)
-    try:
-        tree = ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, MemoryError, RecursionError) as e:  # ValueError: a null byte, a huge int
-        raise ExpressionError(f"not an expression ({getattr(e, 'msg', None) or e})") from None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            if not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS) or node.keywords:
-                raise ExpressionError("only min, max and abs may be called")
-            fewest, most = ARITY[node.func.id]
-            if len(node.args) < fewest or (most is not None and len(node.args) > most):
-                takes = f"{fewest}" if fewest == most else f"at least {fewest}"
-                raise ExpressionError(f"{node.func.id} takes {takes} argument(s), got {len(node.args)}")
-        elif isinstance(node, ast.Constant):
-            if not _is_number(node.value):
-                raise ExpressionError(f"{_shown(node.value)} is not a number")
-        elif isinstance(node, ast.BinOp):
-            if type(node.op) not in OPERATORS:
-                raise ExpressionError("only + - * / are allowed")
-        elif (
-            not isinstance(
-                node,
-                (ast.Expression, ast.Name, ast.Attribute, ast.Subscript, ast.Load, ast.UnaryOp, ast.USub, ast.UAdd),
-            )
-            and type(node) not in OPERATORS
-        ):
-            raise ExpressionError(f"{type(node).__name__} is not allowed")
-        if isinstance(node, ast.Subscript) and _dotted(node) is None:
-            raise ExpressionError("only a field's list entries may be indexed, with whole numbers: points[1][0]")
-        if isinstance(node, ast.Attribute) and _dotted(node) is None:
-            raise ExpressionError("only a field name may have a .part: lead.s, ego.speed")
-    return tree
-
-
-def _dotted(node: ast.AST) -> str | None:
-    """``lead.behavior.points[1][0]`` as ``lead.behavior.points.1.0``; None for anything but a field name."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
-        return None if head is None else f"{head}.{node.attr}"
-    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, int):
-        head = _dotted(node.value)
-        return None if head is None else f"{head}.{node.slice.value}"
-    return None
-
-
-def _names(tree: ast.AST) -> set[str]:
-    """The field names an expression reads (min, max and abs excluded)."""
-    found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        name = _dotted(node) if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)) else None
-        if name is not None:  # a whole dotted name: its parts are not names of their own
-            if name not in FUNCTIONS:
-                found.add(name)
-            return
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
-    return found
-
-
-def _evaluate(tree: ast.AST, lookup) -> float:
-    """The value of a parsed expression; ``lookup(name)`` gives a field's value.
-
-    Raises:
-        ExpressionError: a field that is not a number, a division by zero, or a result that is not finite.
-    """
-    node = tree.body if isinstance(tree, ast.Expression) else tree
-    if isinstance(node, ast.Constant):
-        return float(node.value)
-    if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)):
-        name = _dotted(node)
-        value = lookup(name)
-        if not _is_number(value):
-            raise ExpressionError(f"'{name}' is {_shown(value)}, not a number")
-        return float(value)
-    if isinstance(node, ast.UnaryOp):
-        value = _evaluate(node.operand, lookup)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp):
-        left, right = _evaluate(node.left, lookup), _evaluate(node.right, lookup)
-        if isinstance(node.op, ast.Div) and right == 0:
-            raise ExpressionError(f"division by zero ({_shown(left)} / {_shown(right)})")
-        result = OPERATORS[type(node.op)](left, right)
-        if not math.isfinite(result):
-            raise ExpressionError(f"{_shown(left)} {_SYMBOLS[type(node.op)]} {_shown(right)} overflows a float")
-        return result
-    assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    return float(FUNCTIONS[node.func.id](*(_evaluate(a, lookup) for a in node.args)))
-
-
-_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
-
-
-def _shown(value: Any) -> str:
-    """``value`` for a message, cut to 60 characters (a field may hold a long string or a huge list)."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

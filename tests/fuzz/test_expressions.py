@@ -10,7 +10,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from occsim.scenario import ScenarioError
-from occsim.scenario.family import ExpressionError, evaluate_expression, family_from_text, sample_family
+from occsim.scenario.expressions import ExpressionError, evaluate_expression
+from occsim.scenario.family import family_from_text, sample_family
 from tests.fuzz.profiles import budget
 
 pytestmark = pytest.mark.fuzz
