@@ -17,7 +17,7 @@ from occsim.data.nuscenes import LoggedScene, load_scene
 from occsim.data.scene_world import logged_world
 from occsim.scenario import Scenario
 from occsim.scenario.build import place_actors, register_world_builder
-from occsim.scenario.loader import expanded_ids
+from occsim.scenario.semantics import expanded_ids
 from occsim.types import COMMANDS
 from occsim.world.boxes import box_polygon
 from occsim.world.world import Route, World

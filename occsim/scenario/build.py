@@ -11,8 +11,8 @@ import shapely
 
 from occsim.classes import ACTOR_SIZES
 from occsim.registry import Registry
-from occsim.scenario.loader import build_road_map, expanded_ids
 from occsim.scenario.schema import ActorSpec, Scenario, StraightMap
+from occsim.scenario.semantics import build_road_map, expanded_ids
 from occsim.types import COMMANDS, EgoState, Pose2D, Weather
 from occsim.world.actors import BEHAVIORS, Actor, Behavior, Trigger
 from occsim.world.background import StaticWorld, build_static_world

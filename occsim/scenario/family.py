@@ -43,17 +43,8 @@ from occsim.scenario.expressions import (
     parse_expression,
     shown,
 )
-from occsim.scenario.loader import (
-    Path_,
-    Problem,
-    ScenarioError,
-    field_name,
-    line_of,
-    parse_tree,
-    problem_from_error,
-    read_scenario_text,
-    validate_data,
-)
+from occsim.scenario.loader import parse_tree, problem_from_error, read_scenario_text, validate_data
+from occsim.scenario.problems import Path_, Problem, ScenarioError, field_name, line_of
 from occsim.scenario.schema import Scenario
 
 # pydantic names union members in error locations (float, int, ...): not keys of the file

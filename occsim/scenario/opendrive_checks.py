@@ -7,9 +7,10 @@ from collections.abc import Callable
 import numpy as np
 
 from occsim.classes import ACTOR_SIZES
-from occsim.scenario.loader import Path_, Problem, check_overlaps, expanded_ids
 from occsim.scenario.opendrive_world import ego_route, lane_pose, load_map, path_lane
+from occsim.scenario.problems import Path_, Problem
 from occsim.scenario.schema import Scenario
+from occsim.scenario.semantics import check_overlaps, expanded_ids
 from occsim.world.boxes import box_polygon
 from occsim.world.ego import EGO_CENTRE_OFFSET, EGO_SIZE
 from occsim.world.xmlsafe import XmlError

@@ -110,7 +110,7 @@ def place_actors(
     network: RoadNetwork, road_map: RoadMap, scenario: Scenario, rng: np.random.Generator | None
 ) -> list[Actor]:
     """The scenario's actors on their lanes (``repeat`` rows included), jittered by ``rng`` (None: as written)."""
-    from occsim.scenario.loader import expanded_ids
+    from occsim.scenario.semantics import expanded_ids
 
     actors: list[Actor] = []
     jitter = scenario.jitter

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from occsim.scenario.loader import Problem, ScenarioError, field_name, line_of, parse_tree, read_scenario_text
+from occsim.scenario.loader import parse_tree, read_scenario_text
+from occsim.scenario.problems import Problem, ScenarioError, field_name, line_of
 from occsim.scenario.schema import Strict
 
 MAX_SEEDS = 100_000  # instances of one family in one split

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from occsim.scenario.loader import Path_, Problem
 from occsim.scenario.opendrive_world import load_map
 from occsim.scenario.openscenario.world import build_runtime
+from occsim.scenario.problems import Path_, Problem
 from occsim.scenario.schema import Scenario
 from occsim.world.xmlsafe import XmlError
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from occsim.scenario.loader import Problem, ScenarioError
 from occsim.scenario.openscenario.document import referenced_catalogs
 from occsim.scenario.openscenario.load import document_of, is_variation_file, load_sweep, load_xosc
 from occsim.scenario.openscenario.variations import read_variations
+from occsim.scenario.problems import Problem, ScenarioError
 from occsim.world.xmlsafe import XmlError
 
 HEADER = """\

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from occsim.scenario.loader import Problem, ScenarioError
 from occsim.scenario.openscenario.document import Document, Resolved, read_document, resolve
 from occsim.scenario.openscenario.variations import Variations, read_variations
+from occsim.scenario.problems import Problem, ScenarioError
 from occsim.scenario.schema import OpenDriveMap, OpenScenarioSpec, Scenario, WeatherSpec
 from occsim.world.opendrive.model import OpenDriveWarning
 from occsim.world.opendrive.network import RoadNetwork

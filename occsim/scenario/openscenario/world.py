@@ -14,10 +14,10 @@ import math
 import numpy as np
 
 from occsim.geometry import arc_length
-from occsim.scenario.loader import Problem, ScenarioError
 from occsim.scenario.opendrive_world import load_map, static_of
 from occsim.scenario.openscenario.document import Document, format_value, resolve
 from occsim.scenario.openscenario.load import document_of
+from occsim.scenario.problems import Problem, ScenarioError
 from occsim.scenario.schema import Scenario
 from occsim.types import EgoState, Pose2D
 from occsim.world.opendrive.network import RoadNetwork
