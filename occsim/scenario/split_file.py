@@ -12,7 +12,7 @@ from pydantic import Field, ValidationError
 
 from occsim.scenario.loader import parse_tree, read_scenario_text
 from occsim.scenario.problems import Problem, ScenarioError, field_name, line_of
-from occsim.scenario.schema import Strict
+from occsim.scenario.schema import PATH_PATTERN, Strict
 
 MAX_SEEDS = 100_000  # instances of one family in one split
 
@@ -20,7 +20,12 @@ MAX_SEEDS = 100_000  # instances of one family in one split
 class SplitEntry(Strict):
     """One family of a split."""
 
-    file: str = Field(min_length=1, max_length=500, description="The family file, relative to the benchmark folder.")
+    file: str = Field(
+        min_length=1,
+        max_length=500,
+        pattern=PATH_PATTERN,
+        description="The family file, relative to the benchmark folder.",
+    )
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the family file when the split was made.")
     seeds: list[int] = Field(min_length=1, max_length=MAX_SEEDS, description="Seeds of the family's instances.")
 
@@ -53,6 +58,8 @@ def read_split_file(path: str | Path) -> SplitFile:
             message = "required field is missing" if err["type"] == "missing" else err["msg"]
             if err["type"] == "extra_forbidden":
                 message = f"unknown key '{loc[-1]}'"
+            elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == PATH_PATTERN:
+                message = "a path cannot hold a NUL character"
             problems.append(Problem(source, line_of(lines, loc), field_name(loc), message))
         raise ScenarioError(problems) from None
     folder = path.parent.resolve()

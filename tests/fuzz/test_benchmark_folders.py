@@ -65,6 +65,9 @@ def tamper(folder: Path, how: tuple) -> None:
     ]
 )
 @example([("rewrite", "test.yaml", {**SPLIT_TREE, "version": "one"})])
+@example(  # found: a NUL in a family's file reached Path.resolve as a ValueError
+    [("rewrite", "test.yaml", {**SPLIT_TREE, "families": {"x": {"file": "a\x00", "sha256": "0" * 64, "seeds": [1]}}})]
+)
 @example([("delete", "test.yaml", None)])
 @example([("bytes", "test.yaml", b"\xff\xfe\x00")])
 @example([("folder", "test.yaml", None)])
