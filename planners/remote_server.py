@@ -146,111 +146,122 @@ def make_server(
     Port 0 picks a free port (see ``server.server_port``).
     """
     first = factory()
-    privileged = bool(getattr(first, "privileged", False))
-    sessions = Sessions(factory, max_sessions, session_ttl, first)
-    lock = threading.Lock()  # one model call at a time: models may share a device or global state
+    state = {
+        "sessions": Sessions(factory, max_sessions, session_ttl, first),
+        "lock": threading.Lock(),
+        "name": name,
+        "privileged": bool(getattr(first, "privileged", False)),
+    }
+    return _Server((host, port), type("Handler", (_PlannerHandler,), state))
 
-    class Handler(BaseHTTPRequestHandler):
-        timeout = READ_TIMEOUT
 
-        def _reply(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
+class _PlannerHandler(BaseHTTPRequestHandler):
+    """One request to a planner server; ``make_server`` subclasses it with the server's sessions and lock."""
+
+    timeout = READ_TIMEOUT
+    sessions: Sessions
+    lock: threading.Lock  # one model call at a time: models may share a device or global state
+    name: str
+    privileged: bool
+
+    def _reply(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def parse_request(self) -> bool:
+        """http.server's parsing, refusing HTTP/0.9 (a request line without a version: no status, no headers)."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(400, "a request line is METHOD PATH HTTP/1.1")
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a bad request line, an unknown method) as JSON like every other error."""
+        if self.request_version == "HTTP/0.9":  # a malformed request line: still answer with a status line
+            self.request_version = "HTTP/1.0"
+        if code == 501:  # a method the server has no handler for
+            code, message = 405, f"method {self.command!r} is not allowed; GET /alive, POST /reset, /infer, /close"
+        data = json.dumps({"error": message or self.responses.get(code, ("request refused",))[0]}).encode()
+        self.close_connection = True
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200:
             self.wfile.write(data)
 
-        def parse_request(self) -> bool:
-            """http.server's parsing, refusing HTTP/0.9 (a request line without a version: no status, no headers)."""
-            if not super().parse_request():
-                return False
-            if self.request_version == "HTTP/0.9":
-                self.send_error(400, "a request line is METHOD PATH HTTP/1.1")
-                return False
-            return True
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        if self.path == "/alive":
+            self._reply(200, {"ok": True, "name": self.name, "privileged": self.privileged})
+        else:
+            self._reply(404, {"error": f"no endpoint GET {self.path}; try GET /alive"})
 
-        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            """http.server's own refusals (a bad request line, an unknown method) as JSON like every other error."""
-            if self.request_version == "HTTP/0.9":  # a malformed request line: still answer with a status line
-                self.request_version = "HTTP/1.0"
-            if code == 501:  # a method the server has no handler for
-                code, message = 405, f"method {self.command!r} is not allowed; GET /alive, POST /reset, /infer, /close"
-            data = json.dumps({"error": message or self.responses.get(code, ("request refused",))[0]}).encode()
+    def do_POST(self):  # noqa: N802
+        try:
+            self._reply(200, self._answer(self._body()))
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True  # the client gave up or went quiet: nobody to answer
+        except RequestError as e:
             self.close_connection = True
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD" and code >= 200:
-                self.wfile.write(data)
+            self._reply(e.status, {"error": str(e)})
+        except Exception as e:
+            traceback.print_exc(file=sys.stderr)  # the details stay with the server's operator
+            self._reply(500, {"error": f"{type(e).__name__}: {e}"})
 
-        def do_GET(self):  # noqa: N802 - http.server's naming
-            if self.path == "/alive":
-                self._reply(200, {"ok": True, "name": name, "privileged": privileged})
-            else:
-                self._reply(404, {"error": f"no endpoint GET {self.path}; try GET /alive"})
+    def _answer(self, body: dict) -> dict:
+        """The answer of the endpoint ``self.path`` to a request body."""
+        if self.path == "/reset":
+            session, model = self.sessions.open(body.get("session"))
+            with self.lock:
+                model.reset(body.get("info", {}))
+            return {"ok": True, "session": session}
+        if self.path == "/infer":
+            model = self.sessions.get(body.get("session"))
+            with self.lock:
+                trajectory = np.asarray(model.infer(body), dtype=np.float64)
+            if trajectory.shape != (6, 2) or not np.all(np.isfinite(trajectory)):
+                raise ValueError(f"the model returned shape {trajectory.shape}, not 6 finite (x, y)")
+            return {"trajectory": trajectory.tolist()}
+        if self.path == "/close":
+            self.sessions.close(body.get("session"))
+            return {"ok": True}
+        raise RequestError(404, f"no endpoint POST {self.path}; try /reset, /infer or /close")
 
-        def do_POST(self):  # noqa: N802
-            try:
-                body = self._body()
-                if self.path == "/reset":
-                    session, model = sessions.open(body.get("session"))
-                    with lock:
-                        model.reset(body.get("info", {}))
-                    self._reply(200, {"ok": True, "session": session})
-                elif self.path == "/infer":
-                    model = sessions.get(body.get("session"))
-                    with lock:
-                        trajectory = np.asarray(model.infer(body), dtype=np.float64)
-                    if trajectory.shape != (6, 2) or not np.all(np.isfinite(trajectory)):
-                        raise ValueError(f"the model returned shape {trajectory.shape}, not 6 finite (x, y)")
-                    self._reply(200, {"trajectory": trajectory.tolist()})
-                elif self.path == "/close":
-                    sessions.close(body.get("session"))
-                    self._reply(200, {"ok": True})
-                else:
-                    raise RequestError(404, f"no endpoint POST {self.path}; try /reset, /infer or /close")
-            except (BrokenPipeError, ConnectionResetError, TimeoutError):
-                self.close_connection = True  # the client gave up or went quiet: nobody to answer
-            except RequestError as e:
-                self.close_connection = True
-                self._reply(e.status, {"error": str(e)})
-            except Exception as e:
-                traceback.print_exc(file=sys.stderr)  # the details stay with the server's operator
-                self._reply(500, {"error": f"{type(e).__name__}: {e}"})
+    def _body(self) -> dict:
+        """The request's JSON object, after checking its type and length."""
+        kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            raise RequestError(415, f"Content-Type must be application/json, got {kind or 'none'!r}")
+        text = self.headers.get("Content-Length")
+        if text is None:
+            raise RequestError(411, "Content-Length is required")
+        if not text.strip().isdigit():
+            raise RequestError(400, f"Content-Length must be a non-negative integer, got {text!r}")
+        length = int(text)
+        if length > MAX_BODY:
+            raise RequestError(413, f"request of {length} bytes is over the {MAX_BODY}-byte limit")
+        raw = self.rfile.read(length)
+        if len(raw) < length:
+            raise RequestError(400, f"request body ended after {len(raw)} of {length} bytes")
+        try:
+            body = decode(json.loads(raw or b"{}"))
+        except RecursionError:
+            raise RequestError(400, "request JSON is nested too deeply") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise RequestError(400, f"request is not valid JSON of encoded arrays: {e}") from None
+        if not isinstance(body, dict):
+            raise RequestError(400, f"request must be a JSON object, got {type(body).__name__}")
+        return body
 
-        def _body(self) -> dict:
-            """The request's JSON object, after checking its type and length."""
-            kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if kind != "application/json":
-                raise RequestError(415, f"Content-Type must be application/json, got {kind or 'none'!r}")
-            text = self.headers.get("Content-Length")
-            if text is None:
-                raise RequestError(411, "Content-Length is required")
-            if not text.strip().isdigit():
-                raise RequestError(400, f"Content-Length must be a non-negative integer, got {text!r}")
-            length = int(text)
-            if length > MAX_BODY:
-                raise RequestError(413, f"request of {length} bytes is over the {MAX_BODY}-byte limit")
-            raw = self.rfile.read(length)
-            if len(raw) < length:
-                raise RequestError(400, f"request body ended after {len(raw)} of {length} bytes")
-            try:
-                body = decode(json.loads(raw or b"{}"))
-            except RecursionError:
-                raise RequestError(400, "request JSON is nested too deeply") from None
-            except (ValueError, KeyError, TypeError) as e:
-                raise RequestError(400, f"request is not valid JSON of encoded arrays: {e}") from None
-            if not isinstance(body, dict):
-                raise RequestError(400, f"request must be a JSON object, got {type(body).__name__}")
-            return body
-
-        def log_message(self, format, *args):  # noqa: A002 - quiet: one line per step is noise
-            pass
-
-    return _Server((host, port), Handler)
+    def log_message(self, format, *args):  # noqa: A002 - quiet: one line per step is noise
+        pass
 
 
 class _Server(ThreadingHTTPServer):
