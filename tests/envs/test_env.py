@@ -115,6 +115,7 @@ def test_bad_arguments():
         OccSimEnv(scenario="bus_ahed")
 
 
+@pytest.mark.slow
 def test_ppo_smoke_run():
     sb3 = pytest.importorskip("stable_baselines3")
     env = MosaicObservation(gym.make("OccSim-v0", scenario="bus_ahead", camera_hw=(32, 56), action_type="control"))

@@ -217,6 +217,7 @@ def test_official_format_needs_its_base_and_weights(release):
         SyntheOccRenderer.check_options(format="magic")
 
 
+@pytest.mark.slow
 def test_the_renderer_draws_a_world_through_the_official_layout(release, world):
     root, _, _ = release
     rig = CameraRig.nuscenes((64, 112))

@@ -47,6 +47,7 @@ def _cpu_frames():
     return renderer.render_batch(worlds, [weather for _, weather in SCENES], [5] * len(SCENES))
 
 
+@pytest.mark.slow
 def test_the_cuda_path_renders_what_the_cpu_kernel_does_in_the_simulator(tmp_path):
     out = tmp_path / "cuda.npz"
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "NUMBA_DISABLE_JIT": "1"}

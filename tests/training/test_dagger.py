@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from occsim.scenarios import family_paths
 from occsim.suite.splits import make_benchmark
@@ -10,6 +11,7 @@ from occsim.training.configs import DaggerConfig
 from occsim.training.dagger import run_dagger
 
 
+@pytest.mark.slow
 def test_two_dagger_rounds_then_a_rerun_that_resumes(tmp_path):
     families = [p for p in family_paths() if p.stem in ("stationary_vehicle", "cut_in")]
     bench = make_benchmark(

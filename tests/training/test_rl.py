@@ -26,6 +26,7 @@ def trained(tmp_path_factory):
     return out, summary
 
 
+@pytest.mark.slow
 def test_a_2000_step_ppo_run_finishes_logs_and_saves(trained):
     out, summary = trained
     assert summary["env_steps"] >= 2000 and not summary["interrupted"] and summary["episodes"] > 0

@@ -32,6 +32,7 @@ def setup(tmp_path_factory):
     return root, base, data
 
 
+@pytest.mark.slow
 def test_training_the_official_layout_trains_only_the_new_parts_and_saves_the_release_layout(setup):
     root, base, data = setup
     config = SyntheOccTrainConfig(

@@ -75,6 +75,7 @@ def test_folded_channels_last_inference_matches_the_plain_model(small_folder):
             assert torch.allclose(a[key], b[key], atol=1e-4), key
 
 
+@pytest.mark.slow
 def test_a_suite_runs_vad_from_a_converted_folder_and_refuses_a_bad_path(tmp_path, small_folder):
     import json
 
