@@ -84,11 +84,16 @@ def shipped_root() -> Path:
 def benchmark_dir(name: str, version: int | None = None, root: Path | None = None) -> Path:
     """The folder of benchmark ``name`` (the newest version unless ``version``); ``name`` may also be a folder path.
 
+    ``longtail-v1`` names a version as ``--benchmark-version 1`` does (for commands that take no version option).
+
     Raises:
         BenchmarkError: no such benchmark or version; the message lists what there is.
     """
     if Path(name).is_dir():
         return Path(name)
+    named = FOLDER.match(name)
+    if named and version is None:
+        name, version = named["name"], int(named["version"])
     root = root or shipped_root()
     found = {}
     for folder in sorted(root.iterdir()) if root.is_dir() else []:

@@ -212,3 +212,12 @@ def test_make_benchmark_command_writes_a_version_the_suite_can_load(tmp_path):
     args = ["make-benchmark", str(twelve), "--name", "few", "--version", "1", "--test", "4", "--train", "4"]
     refused = runner.invoke(app, [*args, "--out", str(tmp_path / "y")])  # the default 10 val instances do not fit
     assert refused.exit_code != 0 and "twelve_draws" in refused.output and "4 test + 4 train + 10 val" in refused.output
+
+
+def test_a_versioned_name_picks_that_version():
+    from occsim.suite.splits import benchmark_dir
+
+    assert benchmark_dir("longtail-v1").name == "longtail-v1"
+    assert benchmark_dir("longtail-v1") == benchmark_dir("longtail", 1)
+    with pytest.raises(BenchmarkError, match="no version 99"):
+        benchmark_dir("longtail-v99")
