@@ -25,6 +25,17 @@ HOSTILE_VALUES = st.one_of(
     st.integers(0, 200).map(lambda depth: _nested(depth)),
 )
 
+# A small valid family: fuzzers mutate copies of it.
+FAMILY_BASE = {
+    "name": "fam",
+    "map": {"type": "straight", "lanes": 2, "oncoming_lanes": 1},
+    "ego": {"lane": 0, "s": 20, "speed": 10, "command": "straight", "goal_s": 170},
+    "actors": [
+        {"id": "a", "type": "car", "lane": 0, "s": 60, "speed": 0},
+        {"id": "b", "type": "bus", "lane": 1, "s": 90, "speed": 5},
+    ],
+}
+
 
 def _nested(depth: int) -> Any:
     value: Any = 0

@@ -13,6 +13,7 @@ from occsim.scenario import ScenarioError
 from occsim.scenario.expressions import ExpressionError, evaluate_expression
 from occsim.scenario.family import family_from_text, sample_family
 from tests.fuzz.profiles import budget
+from tests.fuzz.strategies import FAMILY_BASE
 
 pytestmark = pytest.mark.fuzz
 
@@ -115,15 +116,6 @@ def test_expressions_give_a_finite_number_or_an_expression_error(text):
     assert isinstance(value, float) and math.isfinite(value)
 
 
-BASE = {
-    "name": "fam",
-    "map": {"type": "straight", "lanes": 2, "oncoming_lanes": 1},
-    "ego": {"lane": 0, "s": 20, "speed": 10, "command": "straight", "goal_s": 170},
-    "actors": [
-        {"id": "a", "type": "car", "lane": 0, "s": 60, "speed": 0},
-        {"id": "b", "type": "bus", "lane": 1, "s": 90, "speed": 5},
-    ],
-}
 CYCLES = [{"a.s": "b.s + 1", "b.s": "a.s - 1"}, {"a.s": "a.s"}, {"a.s": "b.s", "b.s": "b.speed", "b.speed": "a.s"}]
 SLOTS = {
     "ego.speed": ("ego", "speed"),
@@ -150,7 +142,7 @@ SLOTS = {
 def test_family_expressions_draw_or_give_file_line_errors(exprs):
     import copy
 
-    data = copy.deepcopy(BASE)
+    data = copy.deepcopy(FAMILY_BASE)
     for field, text in exprs.items():
         node = data
         for part in SLOTS[field][:-1]:

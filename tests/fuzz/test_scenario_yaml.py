@@ -13,7 +13,7 @@ from occsim.scenario import Scenario, ScenarioError, parse_scenario
 from occsim.scenario.family import Family, family_from_text, sample_family
 from occsim.scenario.schema import Scenario as ScenarioModel
 from tests.fuzz.profiles import budget
-from tests.fuzz.strategies import from_schema, mutated, peak_megabytes
+from tests.fuzz.strategies import FAMILY_BASE, from_schema, mutated, peak_megabytes
 
 pytestmark = pytest.mark.fuzz
 
@@ -114,15 +114,6 @@ DISTRIBUTIONS = st.one_of(
     EXPRESSIONS.map(lambda e: {"expr": e}),
     st.dictionaries(st.sampled_from(["uniform", "expr", "clip", "weights", "gamma"]), st.integers(), max_size=2),
 )
-FAMILY_BASE = {
-    "name": "fam",
-    "map": {"type": "straight", "lanes": 2, "oncoming_lanes": 1},
-    "ego": {"lane": 0, "s": 20, "speed": 10, "command": "straight", "goal_s": 170},
-    "actors": [
-        {"id": "a", "type": "car", "lane": 0, "s": 60, "speed": 0},
-        {"id": "b", "type": "bus", "lane": 1, "s": 90, "speed": 5},
-    ],
-}
 
 
 @st.composite
