@@ -44,8 +44,8 @@ def tamper(folder: Path, how: tuple) -> None:
         path.write_bytes(arg)
     elif kind == "delete":
         path.unlink()
-    elif kind == "append":
-        path.write_text(path.read_text() + arg)
+    elif kind == "append":  # bytes: an earlier tampering may have left the file not UTF-8
+        path.write_bytes(path.read_bytes() + arg.encode())
     elif kind == "folder":  # a folder where a file belongs
         path.unlink()
         path.mkdir()
@@ -69,6 +69,9 @@ def tamper(folder: Path, how: tuple) -> None:
     [("rewrite", "test.yaml", {**SPLIT_TREE, "families": {"x": {"file": "a\x00", "sha256": "0" * 64, "seeds": [1]}}})]
 )
 @example([("delete", "test.yaml", None)])
+@example(  # found by the long profile: appending to a file made binary by an earlier tampering (the harness's bug)
+    [("bytes", "families/cut_out_reveal.yaml", b"\x80"), ("append", "families/cut_out_reveal.yaml", "")]
+)
 @example([("bytes", "test.yaml", b"\xff\xfe\x00")])
 @example([("folder", "test.yaml", None)])
 @budget(0.3)
