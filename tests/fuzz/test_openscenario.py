@@ -119,6 +119,8 @@ def load_within_bounds(xosc: str, xodr: str):
 @example(XOSC.replace('value="10.0"', 'value="nan"'))
 @example(XOSC.replace('s="90.0"', 's="1e308"'))
 @example(XOSC.replace('filepath="road.xodr"', 'filepath=""'))  # found: named the folder, no line
+@example(XOSC.replace('<Center x="1.4"', '<Center x="9007199254740992.0"', 1))  # found: a body 2^53 m off its centre
+@example(XOSC.replace('filepath="road.xodr"', 'filepath="../../../etc/passwd"'))  # found: read as a road network
 @budget(0.5)
 def test_mutated_xosc_load_or_give_located_errors(xosc):
     load_within_bounds(xosc, XODR)
@@ -129,6 +131,9 @@ def test_mutated_xosc_load_or_give_located_errors(xosc):
 @example(BOMB.replace("OpenSCENARIO", "OpenDRIVE"))
 @example(XXE.replace("OpenSCENARIO", "OpenDRIVE"))
 @example(XODR.replace('length="300.0"', 'length="1e308"', 1))  # found: a road this long sampled every 0.5 m
+@example(XODR.replace('<geometry s="0"', '<geometry s="300"', 1))  # found: a reference line starting at the road's end
+@example(XODR.replace('hdg="0" length="300.0"', 'hdg="0" length="0"', 1))  # found: a reference line of length 0
+@example(XODR.replace('hdg="0" length="300.0"', 'hdg="0" length="1E-200"', 1))  # found: and of length 1e-200
 @budget(0.5)
 def test_mutated_xodr_load_or_give_located_errors(xodr):
     load_within_bounds(XOSC, xodr)

@@ -176,6 +176,8 @@ def road_network_of(root: Node, path: str | Path) -> str | None:
     road_file = (Path(path).parent / named).resolve()
     if not road_file.is_file():  # named where the scenario names it, not as an unreadable path of its own
         raise logic.error(f"filepath {named!r} is not a file (resolved to {road_file})")
+    if road_file.suffix.lower() != ".xodr":  # any other file is not read as a road network
+        raise logic.error(f"filepath {named!r} is not an OpenDRIVE file (.xodr)")
     return str(road_file)
 
 

@@ -20,6 +20,8 @@ from occsim.world.xmlsafe import XmlError, local_name, read_xml
 GEOMETRY_KINDS = ("line", "arc", "spiral", "poly3", "paramPoly3")
 MAX_MAGNITUDE = 1e7  # [m] any number of the file: georeferenced maps place roads some 10^6 m from their origin
 MAX_LENGTH = 1e5  # [m] a road or a geometry; the world samples roads every few decimetres
+GEOMETRY_GAP = 1e-3  # [m] the most a road's first geometry may start after s = 0 (rounding in exporters)
+MIN_REFERENCE = 1e-2  # [m] the shortest reference line a road's geometries may make together
 
 
 class OpenDriveWarning(UserWarning):
@@ -263,6 +265,11 @@ class _Reader:
         if not sections:
             raise self.error(element, f"road '{road_id}' has no <laneSection>")
         geometries.sort(key=lambda g: g.s)
+        if geometries[0].s > GEOMETRY_GAP:  # the road's first metres would have no reference line
+            raise self.error(element, f"road '{road_id}': its first <geometry> starts at s={geometries[0].s:g}, not 0")
+        planned = sum(g.length for g in geometries)
+        if planned < MIN_REFERENCE:  # nothing to sample a reference line, or its heading, from
+            raise self.error(element, f"road '{road_id}': its <planView> geometries are {planned:g} m long in all")
         sections.sort(key=lambda sec: sec.s)
         return RoadRecord(
             id=road_id,

@@ -17,6 +17,8 @@ import shapely
 from occsim.world.storyboard.motion import LanePos
 from occsim.world.storyboard.tree import Node
 
+MAX_BODY = 1000.0  # [m] an entity's dimensions and offsets; a road train is some 50 m long
+
 VEHICLE_CLASSES = {  # OpenSCENARIO vehicleCategory -> OccSim actor class
     "car": "car",
     "van": "car",
@@ -135,15 +137,15 @@ def body_of(node: Node) -> Body:
         raise node.error("is not a supported entity (Vehicle, Pedestrian or MiscObject)")
     box = node.need("BoundingBox")
     centre, dims = box.need("Center"), box.need("Dimensions")
-    size = (dims.number("length"), dims.number("width"), dims.number("height"))
-    cx, cy = centre.number("x"), centre.number("y")
+    size = (_extent(dims, "length"), _extent(dims, "width"), _extent(dims, "height"))
+    cx, cy = _extent(centre, "x"), _extent(centre, "y")
     name = node.attrs.get("name", "").lower()
     if node.tag == "Vehicle":
         kind, category = "vehicle", node.text("vehicleCategory", node.attrs.get("category", "car"))
         cls_name = VEHICLE_CLASSES.get(category, "car")
         rear = node.child("Axles").child("RearAxle") if node.child("Axles") is not None else None
         if rear is not None:
-            cx -= rear.number("positionX", 0.0)  # the reference point is the rear axle's centre
+            cx -= _extent(rear, "positionX", 0.0)  # the reference point is the rear axle's centre
     elif node.tag == "Pedestrian":
         kind, category = "pedestrian", node.text("pedestrianCategory", node.attrs.get("category", "pedestrian"))
         cls_name = "pedestrian"
@@ -157,6 +159,14 @@ def body_of(node: Node) -> Body:
         up = performance.number("maxAcceleration", up)
         down = performance.number("maxDeceleration", down)
     return Body(kind, category, cls_name, size, (cx, cy), top, up, down)
+
+
+def _extent(node: Node, name: str, default: float | None = None) -> float:
+    """A body's size or offset attribute [m], within ±``MAX_BODY`` (a file:line error beyond)."""
+    value = node.number(name, default)
+    if abs(value) > MAX_BODY:
+        raise node.error(f"attribute {name}={node.attrs.get(name)!r} is beyond ±{MAX_BODY:g} m for an entity's body")
+    return value
 
 
 def choose_ego(names: list[str], bodies: dict[str, Body], requested: str | None, where: Node) -> str:

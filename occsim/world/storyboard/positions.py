@@ -16,6 +16,17 @@ from typing import TYPE_CHECKING
 from occsim.world.storyboard.motion import LanePos, lane_t, locate, move_along, road_point, to_world, wrap
 from occsim.world.storyboard.tree import Node
 
+MAX_METRES = 1e7  # [m] a position or distance in a file, as OpenDRIVE's numbers: a float still resolves millimetres
+
+
+def metres(node: Node, name: str, default: float | None = None) -> float:
+    """Attribute ``name`` as a position or distance within ``MAX_METRES`` (a file:line error beyond)."""
+    value = node.number(name, default)
+    if abs(value) > MAX_METRES:
+        raise node.error(f"attribute {name}={node.attrs.get(name)!r} is beyond ±{MAX_METRES:.0e} m")
+    return value
+
+
 if TYPE_CHECKING:
     from occsim.world.storyboard.runtime import Runtime
 
@@ -72,7 +83,7 @@ def _need_network(rt: Runtime, node: Node) -> None:
 
 
 def _world(rt: Runtime, node: Node) -> Place:
-    x, y = node.number("x"), node.number("y")
+    x, y = metres(node, "x"), metres(node, "y")
     pos = locate(rt.network, x, y, None) if rt.network is not None else None
     if "h" in node.attrs:
         h = node.number("h")
@@ -88,21 +99,21 @@ def _lane(rt: Runtime, node: Node) -> Place:
     _need_network(rt, node)
     road_id, lane = node.text("roadId"), node.integer("laneId")
     road = rt.network.road(road_id)
-    s = min(max(node.number("s"), 0.0), road.length)
+    s = min(max(metres(node, "s"), 0.0), road.length)
     lane_t(rt.network, road.id, lane, s)  # the lane exists there
     facing = lane_facing(rt, road.id, lane)
     orientation = node.child("Orientation")
     h_rel = facing
     if orientation is not None and orientation.attrs.get("type", "relative") != "absolute":
         h_rel = wrap(facing + orientation.number("h", 0.0))
-    pos = LanePos(road.id, lane, s, node.number("offset", 0.0), h_rel)
+    pos = LanePos(road.id, lane, s, metres(node, "offset", 0.0), h_rel)
     return _lane_place(rt, pos, node)
 
 
 def _road(rt: Runtime, node: Node) -> Place:
     _need_network(rt, node)
     road = rt.network.road(node.text("roadId"))
-    s, t = min(max(node.number("s"), 0.0), road.length), node.number("t")
+    s, t = min(max(metres(node, "s"), 0.0), road.length), metres(node, "t")
     orientation = node.child("Orientation")
     h_rel = (
         orientation.number("h", 0.0) if orientation is not None and orientation.attrs.get("type") != "absolute" else 0.0
@@ -116,7 +127,7 @@ def _road(rt: Runtime, node: Node) -> Place:
 
 def _relative_object(rt: Runtime, node: Node) -> Place:
     ref = rt.entity(node.text("entityRef"), node)
-    dx, dy = node.number("dx"), node.number("dy")
+    dx, dy = metres(node, "dx"), metres(node, "dy")
     c, s = math.cos(ref.h), math.sin(ref.h)
     x, y = ref.x + c * dx - s * dy, ref.y + s * dx + c * dy
     h, _ = _orient(node, ref.h, ref.h)
@@ -125,7 +136,7 @@ def _relative_object(rt: Runtime, node: Node) -> Place:
 
 def _relative_world(rt: Runtime, node: Node) -> Place:
     ref = rt.entity(node.text("entityRef"), node)
-    x, y = ref.x + node.number("dx"), ref.y + node.number("dy")
+    x, y = ref.x + metres(node, "dx"), ref.y + metres(node, "dy")
     h, _ = _orient(node, ref.h, ref.h)
     return _located(rt, x, y, h)
 
@@ -145,7 +156,7 @@ def _ref_pos(rt: Runtime, node: Node) -> LanePos:
 def _relative_road(rt: Runtime, node: Node) -> Place:
     _need_network(rt, node)
     ref = _ref_pos(rt, node)
-    ds, dt = node.number("ds", 0.0), node.number("dt", 0.0)
+    ds, dt = metres(node, "ds", 0.0), metres(node, "dt", 0.0)
     moved, _ = move_along(rt.network, replace(ref, h_rel=0.0), ds, along_lane=False)
     t = lane_t(rt.network, moved.road, moved.lane, moved.s) + moved.offset + dt
     orientation = node.child("Orientation")
@@ -171,7 +182,7 @@ def _relative_lane(rt: Runtime, node: Node) -> Place:
     _need_network(rt, node)
     ref = _ref_pos(rt, node)
     entity = rt.entity(node.text("entityRef"), node)
-    d_lane, offset = node.integer("dLane"), node.number("offset", 0.0)
+    d_lane, offset = node.integer("dLane"), metres(node, "offset", 0.0)
     along_lane = "dsLane" in node.attrs
     if along_lane:
         driving = rt.network.roads[ref.road].direction(ref.lane)
@@ -179,10 +190,10 @@ def _relative_lane(rt: Runtime, node: Node) -> Place:
         if (driving > 0) != facing_forward:
             d_lane, offset = -d_lane, -offset
         moved, _ = move_along(
-            rt.network, replace(ref, h_rel=0.0 if driving > 0 else math.pi), node.number("dsLane"), along_lane=False
+            rt.network, replace(ref, h_rel=0.0 if driving > 0 else math.pi), metres(node, "dsLane"), along_lane=False
         )
     else:
-        moved, _ = move_along(rt.network, replace(ref, h_rel=0.0), node.number("ds", 0.0), along_lane=False)
+        moved, _ = move_along(rt.network, replace(ref, h_rel=0.0), metres(node, "ds", 0.0), along_lane=False)
     lane = relative_lane_id(moved.lane, d_lane)
     try:
         lane_t(rt.network, moved.road, lane, moved.s)  # the lane exists there
@@ -204,13 +215,13 @@ def _route(rt: Runtime, node: Node) -> Place:
     if where.tag == "FromCurrentEntity":
         entity = rt.entity(where.text("entityRef"), where)
         return Place(entity.x, entity.y, entity.h, entity.pos)
-    path_s = where.number("pathS")
+    path_s = metres(where, "pathS")
     road, s, along = route.at(path_s)
     if where.tag == "FromLaneCoordinates":
         lane = where.integer("laneId")
-        pos = LanePos(road, lane, s, where.number("laneOffset", 0.0), lane_facing(rt, road, lane))
+        pos = LanePos(road, lane, s, metres(where, "laneOffset", 0.0), lane_facing(rt, road, lane))
         return _lane_place(rt, pos, node)
-    pos = road_point(rt.network, road, s, where.number("t"), None)
+    pos = road_point(rt.network, road, s, metres(where, "t"), None)
     if pos is None:
         raise where.error(f"t={where.number('t')} is off road '{road}' at s={s:.1f}")
     return _lane_place(rt, replace(pos, h_rel=0.0 if along > 0 else math.pi), node)
@@ -218,10 +229,10 @@ def _route(rt: Runtime, node: Node) -> Place:
 
 def _trajectory(rt: Runtime, node: Node) -> Place:
     shape = rt.trajectory_of(node.need("TrajectoryRef"), None)
-    s = node.number("s")
+    s = metres(node, "s")
     x, y, _ = shape.at_s(s)
     along = shape.tangent_at(s)  # t and the heading go by the path itself, whatever headings its vertices give
-    t = node.number("t", 0.0)
+    t = metres(node, "t", 0.0)
     x, y = x - t * math.sin(along), y + t * math.cos(along)
     heading, _ = _orient(node, along, along)
     return _located(rt, x, y, wrap(heading))
