@@ -30,6 +30,7 @@ from occsim.types import (
     VISION_INPUT_HW,
     WAYPOINTS,
     PlannerInput,
+    Pose2D,
     PrivilegedInput,
     Trajectory,
     scale_intrinsics,
@@ -194,11 +195,8 @@ def ego_motion(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         previous: (3,) world pose (x, y, yaw) of the ego at the previous step.
         current: (3,) world pose now.
     """
-    x0, y0, yaw0 = (float(v) for v in previous)
-    x1, y1, yaw1 = (float(v) for v in current)
-    c, s = np.cos(yaw0), np.sin(yaw0)
-    dx, dy = x1 - x0, y1 - y0
-    return np.array([c * dx + s * dy, -s * dx + c * dy, np.angle(np.exp(1j * (yaw1 - yaw0)))])
+    dx, dy = Pose2D(*(float(v) for v in previous)).to_local(np.asarray(current[:2], dtype=np.float64))
+    return np.array([dx, dy, np.angle(np.exp(1j * (float(current[2]) - float(previous[2]))))])
 
 
 def warp_bev(previous: torch.Tensor, motion: torch.Tensor, bev_range: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,7 +21,6 @@ from occsim.planners.vision import (
     BEV_CHANNELS,
     VisionConfig,
     VisionPlannerNet,
-    ego_motion,
     load_vision,
     save_vision,
     waypoints_from_preds,
@@ -30,6 +29,7 @@ from occsim.training.configs import TrainConfig
 from occsim.training.planner_data import (
     PlannerDataset,
     batch_inputs,
+    ego_motions,
     load_dataset,
     split_by_episode,
     window_starts,
@@ -85,8 +85,7 @@ def sequence_losses(
     for k in range(length):
         index = starts + k
         if k:
-            motion = np.stack([ego_motion(dataset.ego_pose[i - 1], dataset.ego_pose[i]) for i in index])
-            memory = (memory, torch.from_numpy(motion).float())
+            memory = (memory, ego_motions(dataset, index))
         step, out = _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight, memory)
         memory = out["bev_features"]
         total = {key: total[key] + step[key] / length for key in total}
@@ -125,8 +124,7 @@ def _predict_in_order(net: VisionPlannerNet, dataset: PlannerDataset) -> tuple[n
         live = [e for e in episodes if len(e) > t]
         index = np.array([e[t] for e in live])
         if t:
-            motion = np.stack([ego_motion(dataset.ego_pose[i - 1], dataset.ego_pose[i]) for i in index])
-            memory = (memory[: len(live)], torch.from_numpy(motion).float())
+            memory = (memory[: len(live)], ego_motions(dataset, index))
         inputs = batch_inputs(dataset, index, net.config.views)
         out = net(*inputs, memory=memory)
         memory = out["bev_features"]

@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from occsim.metrics.open_loop import VAD_COLLISION_CLASSES
+from occsim.planners.vision import ego_motion
 from occsim.training.episodes import episode_files, split_episodes
 from occsim.types import WAYPOINTS
 
@@ -162,3 +163,8 @@ def window_starts(dataset: PlannerDataset, length: int) -> np.ndarray:
         return np.zeros(0, dtype=int)
     starts = np.arange(len(dataset) - length + 1)
     return starts[dataset.episode[starts] == dataset.episode[starts + length - 1]]
+
+
+def ego_motions(dataset: PlannerDataset, index: np.ndarray) -> torch.Tensor:
+    """(B, 3) each sample's ego motion since the sample before it (``ego_motion``), for a BEV memory."""
+    return torch.from_numpy(np.stack([ego_motion(dataset.ego_pose[i - 1], dataset.ego_pose[i]) for i in index])).float()
