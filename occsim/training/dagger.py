@@ -5,6 +5,8 @@ family and trains a planner. Round k ≥ 1 collects on the next slice of train i
 driving and the expert labelling every step, executing the expert's plan with probability β_k =
 ``expert_share`` ** k, then trains on every round's data so far, starting from round k−1's weights. After each
 round the planner runs a slice of the val split in closed loop, so the gain per round is measured, not asserted.
+The learner that drives and is scored is the network alone (``vision-net``): the occupancy guard is a separate
+layer, chosen afterwards on val, so DAgger sees, and is judged on, the network's own mistakes.
 
 Everything lives under ``out_dir`` (``round_<k>/data``, ``round_<k>/weights``, ``round_<k>/eval``) and a rerun
 resumes: collected episodes, finished trainings and recorded evaluation runs are kept. ``dagger.json`` and
@@ -65,7 +67,7 @@ def run_dagger(config: DaggerConfig, console: Console | None = None) -> list[Rou
     records: list[RoundRecord] = []
     try:
         if config.evaluate_start:
-            start = f"vision:{config.init_from}" if config.init_from else "vision"
+            start = f"vision-net:{config.init_from}" if config.init_from else "vision-net"
             records.append(RoundRecord(-1, start, scores=_evaluate(config, eval_split, start, out / "start_eval")))
             _save(config, records)
         previous: Path | None = config.init_from
@@ -89,7 +91,7 @@ def _round(config, train_split, eval_split, k: int, previous: Path | None, conso
         out_dir=folder / "data",
         camera_hw=config.collect_camera_hw,
         workers=config.workers,
-        driver=None if k == 0 else f"vision:{previous}",
+        driver=None if k == 0 else f"vision-net:{previous}",
         expert_share=beta,
         background_seeds=config.background_seeds,
         zoom=config.zoom,
@@ -99,7 +101,7 @@ def _round(config, train_split, eval_split, k: int, previous: Path | None, conso
     console.print(f"round {k}: {part.label} instances {first}-{last}, expert share {beta:.2f}", markup=False)
     meta = collect([], collect_config, console=console, jobs=split_jobs(part))
     weights = folder / "weights"
-    record = RoundRecord(k, f"vision:{weights}", beta, meta["episodes"], meta["samples"])
+    record = RoundRecord(k, f"vision-net:{weights}", beta, meta["episodes"], meta["samples"])
     record.driven_share = round(meta["driven_steps"] / meta["samples"], 3) if meta["samples"] else 0.0
     done = weights / "metrics.json"
     summary = json.loads(done.read_text()) if done.exists() else None
@@ -171,7 +173,7 @@ def _plot(records: list[RoundRecord], path: Path) -> None:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("vision planner on held-out test instances after each DAgger round", fontsize=10)
+    fig.suptitle("the vision network (no guard) on val instances after each DAgger round", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
