@@ -216,6 +216,68 @@ def dagger(
     out.print(f"dagger.json and dagger.png in {out_dir}")
 
 
+@app.command("choose-guard")
+def choose_guard_command(
+    weights: Annotated[Path, typer.Argument(help="The vision weights folder whose guard is chosen.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the candidates, their runs and guard_choice.json.")
+    ] = Path("runs/guard_choice"),
+    benchmark: Annotated[str, typer.Option(help="Benchmark (name or folder) whose split the guard is chosen on.")] = (
+        DAGGER.benchmark
+    ),
+    split: Annotated[str, typer.Option(help="train or val; never test, which is for the model card.")] = "val",
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SETTING=V1,V2 (repeatable): guard settings to vary from the weights' own guard; every "
+            "combination is a candidate, beside the network alone. swerve_offsets=0 never swerves."
+        ),
+    ] = None,
+    instances: Annotated[int, typer.Option(min=1, help="Instances per family under each weather.")] = 3,
+    weather: Annotated[str, typer.Option(help="Comma-separated weathers.")] = "clear,fog,night,rain",
+    workers: Annotated[int, typer.Option(min=1, help="Runs in parallel.")] = DAGGER.workers,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Write the chosen guard (or none) into WEIGHTS/config.json.")
+    ] = False,
+) -> None:
+    """Choose the vision planner's occupancy guard on a val split: every candidate in closed loop, best val score."""
+    from occsim.suite.splits import BenchmarkError
+    from occsim.training.guard_choice import apply_choice, base_guard, choose_guard, grid_candidates, parse_grid
+
+    try:
+        candidates = grid_candidates(base_guard(weights), parse_grid(grid or []))
+        result = choose_guard(
+            weights,
+            out_dir,
+            candidates,
+            benchmark=benchmark,
+            split=split,
+            instances=instances,
+            weathers=tuple(w for w in weather.split(",") if w),
+            workers=workers,
+        )
+    except (BenchmarkError, ValueError, FileNotFoundError) as e:
+        raise fail(str(e)) from None
+    table = Table(title=f"guard candidates on {result['split']} (val score: mean of NCAP/5 and route completion)")
+    for column in ("candidate", "runs", "NCAP", "coll.", "route", "val score"):
+        table.add_column(column)
+    for c in result["candidates"]:
+        mark = " (chosen)" if c["name"] == result["chosen"] else ""
+        table.add_row(
+            c["name"] + mark,
+            str(c["runs"]),
+            f"{c['ncap']:.2f}",
+            f"{c['collision_rate']:.2f}",
+            f"{c['route_completion']:.2f}",
+            f"{c['val_score']:.3f}",
+        )
+    out.print(table)
+    if apply:
+        apply_choice(weights, result)
+        out.print(f"wrote the chosen guard ({result['chosen']}) into {weights / 'config.json'}")
+    out.print(f"guard_choice.json in {out_dir}")
+
+
 @app.command("train-planner")
 def train_planner(
     data_dir: Annotated[Path, typer.Argument(help="A folder written by `occsim collect`.")],

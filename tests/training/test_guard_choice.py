@@ -1,0 +1,90 @@
+"""Choosing the occupancy guard on val: the grid, the refusal of the test split, the choice and its application."""
+
+import json
+
+import pytest
+import torch
+
+from occsim.planners.occupancy_guard import OccupancyGuard
+from occsim.planners.vision import VisionConfig, VisionPlannerNet, load_guard, save_vision
+from occsim.scenarios import family_paths
+from occsim.suite.splits import make_benchmark
+from occsim.training.guard_choice import (
+    NETWORK_ALONE,
+    apply_choice,
+    choose_guard,
+    grid_candidates,
+    parse_grid,
+    val_score,
+)
+
+TINY = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
+
+
+def test_the_grid_is_every_combination_beside_the_network_alone():
+    base = OccupancyGuard(threshold=0.8, hold_time=3.0)
+    candidates = grid_candidates(base, parse_grid(["threshold=0.6,0.8", "hold_time=0,3", "swerve_offsets=0"]))
+    assert candidates[0].name == NETWORK_ALONE and candidates[0].guard is None
+    guards = [c.guard for c in candidates[1:]]
+    assert len(guards) == 4 and len({c.name for c in candidates}) == 5
+    assert {(g.threshold, g.hold_time) for g in guards} == {(0.6, 0.0), (0.6, 3.0), (0.8, 0.0), (0.8, 3.0)}
+    assert all(g.swerve_offsets == () and g.gap == base.gap for g in guards)  # the rest stays the base's
+    assert [c.name for c in grid_candidates(base, {})] == [NETWORK_ALONE, "base"]
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [(["threshold"], "expected SETTING=V1,V2"), (["threshold=high"], "must be numbers"), (["=1"], "expected")],
+)
+def test_a_bad_grid_item_is_refused_by_name(items, message):
+    with pytest.raises(ValueError, match=message):
+        parse_grid(items)
+
+
+def test_an_unknown_setting_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="no setting 'treshold'.*threshold"):
+        grid_candidates(OccupancyGuard(), {"treshold": [0.5]})
+
+
+def test_the_test_split_is_never_used_to_choose(tmp_path):
+    with pytest.raises(ValueError, match="not 'test'"):
+        choose_guard(tmp_path, tmp_path / "out", grid_candidates(OccupancyGuard(), {}), split="test")
+
+
+def test_val_score_weighs_safety_and_progress_equally():
+    assert val_score({"ncap": 5.0, "route_completion": 0.0}) == val_score({"ncap": 0.0, "route_completion": 1.0})
+
+
+def test_candidates_run_on_val_and_the_best_val_score_is_chosen_and_applied(tmp_path):
+    torch.manual_seed(0)
+    weights = save_vision(VisionPlannerNet(TINY).eval(), tmp_path / "weights")
+    families = [p for p in family_paths() if p.stem == "stationary_vehicle"]
+    bench = make_benchmark(
+        families, tmp_path, "tiny", 1, test_instances=1, train_instances=1, val_instances=1, weathers=["clear"]
+    )
+    candidates = grid_candidates(OccupancyGuard(), {"threshold": [0.0, 0.8]})
+    result = choose_guard(
+        weights,
+        tmp_path / "choice",
+        candidates,
+        benchmark=str(bench),
+        instances=1,
+        weathers=("clear",),
+        workers=1,
+        renderer="blank",
+        camera_hw=(16, 28),
+    )
+    assert result["split"] == "tiny-v1/val" and json.loads((tmp_path / "choice" / "guard_choice.json").read_text())
+    table = result["candidates"]
+    assert [c["name"] for c in table] == [NETWORK_ALONE, "threshold=0", "threshold=0.8"]
+    assert all(c["runs"] == 1 for c in table)
+    best = max(c["val_score"] for c in table)
+    assert next(c for c in table if c["name"] == result["chosen"])["val_score"] == best
+    # A threshold of 0 sees an object everywhere: the guard stops the car at once, so it cannot be chosen over
+    # the network alone, which drives on.
+    stopped = next(c for c in table if c["name"] == "threshold=0")
+    assert stopped["route_completion"] < table[0]["route_completion"] and result["chosen"] != "threshold=0"
+    assert load_guard(tmp_path / "choice" / "candidates" / "threshold=0").threshold == 0.0
+    apply_choice(weights, result)
+    chosen = next(c for c in table if c["name"] == result["chosen"])
+    assert (load_guard(weights) is None) == (chosen["guard"] is None)
