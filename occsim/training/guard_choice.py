@@ -118,9 +118,7 @@ def choose_guard(
     chosen_split = load_split(benchmark, split)
     tasks = split_tasks(chosen_split, list(specs.values()), list(weathers), instances)
     suite_dir = out / "suite"
-    suite = SuiteConfig(
-        out_dir=suite_dir, workers=workers, no_video=True, resume=suite_dir.exists(), **suite_options
-    )
+    suite = SuiteConfig(out_dir=suite_dir, workers=workers, no_video=True, resume=suite_dir.exists(), **suite_options)
     outcome = run_suite(tasks, suite)
     if outcome.interrupted:
         raise KeyboardInterrupt
