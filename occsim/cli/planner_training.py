@@ -386,9 +386,18 @@ def planner_card(
         Path | None, typer.Option(help="The final training's --out folder (metrics.json); default WEIGHTS.")
     ] = None,
     dagger: Annotated[Path | None, typer.Option(help="The `occsim dagger` folder the model came from.")] = None,
-    suite: Annotated[Path | None, typer.Option(help="A suite folder with this model on the test split.")] = None,
-    baseline_suite: Annotated[
-        Path | None, typer.Option(help="A suite folder with the model it replaces on the same split.")
+    guard_choice: Annotated[
+        Path | None, typer.Option(help="The `occsim choose-guard` folder the weights' guard was chosen in.")
+    ] = None,
+    suite: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A suite folder (repeatable): runs are pooled and tabled by split or files and by renderer, so "
+            "this model and the one it replaces on one split share a table."
+        ),
+    ] = None,
+    label: Annotated[
+        list[str] | None, typer.Option(help="SPEC=NAME (repeatable): a planner's name in the tables.")
     ] = None,
     open_loop_data: Annotated[
         Path | None, typer.Option(help="Held-out episodes (`occsim collect --split test`) for L2 and bev.png.")
@@ -398,14 +407,18 @@ def planner_card(
     """Write a vision planner's MODEL_CARD.md and bev.png from its DAgger rounds, suites and held-out episodes."""
     from occsim.training.planner_card import CardInputs, plan_milliseconds, write_planner_card
 
+    bad = [item for item in label or () if "=" not in item.strip("=")]
+    if bad:
+        raise fail(f"--label {bad[0]!r}: expected SPEC=NAME, e.g. vision:runs/old=previous weights")
     try:
         card = write_planner_card(
             CardInputs(
                 weights=weights,
                 training=training or weights,
                 dagger=dagger,
-                suite=suite,
-                baseline_suite=baseline_suite,
+                guard_choice=guard_choice,
+                suites=tuple(suite or ()),
+                labels=dict(item.partition("=")[::2] for item in label or ()),
                 baseline=baseline,
                 open_loop_data=open_loop_data,
                 plan_ms=plan_milliseconds(weights),

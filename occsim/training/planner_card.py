@@ -8,7 +8,7 @@ and writes ``MODEL_CARD.md`` with ``bev.png``: the BEV occupancy head's output b
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +32,11 @@ class CardInputs:
     weights: Path  # the shipped weights folder (the card and bev.png are written here)
     training: Path  # the final training's --out folder (metrics.json), or the weights folder itself
     dagger: Path | None = None  # an ``occsim dagger`` folder (dagger.json)
-    suite: Path | None = None  # suite on the test split with this model (and any others)
-    baseline_suite: Path | None = None  # suite on the test split with the model it replaces
+    guard_choice: Path | None = None  # an ``occsim choose-guard`` folder (guard_choice.json)
+    # Suite folders; their runs are pooled and tabled by what was run (a benchmark split, OpenSCENARIO files or
+    # scenarios) and by renderer, so this model and the one it replaces on the same split share one table.
+    suites: tuple[Path, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)  # planner spec -> its name in the tables
     baseline: Path | None = None  # the weights it replaces, scored open loop beside it
     open_loop_data: Path | None = None  # held-out episodes for the open-loop table and bev.png
     plan_ms: float | None = None  # mean plan() time at 6 x 256 x 448 on this machine
@@ -130,8 +133,10 @@ def write_planner_card(inputs: CardInputs) -> Path:
     summary = json.loads((Path(inputs.training) / "metrics.json").read_text())
     guard = load_guard(weights)
     parts = [_header(summary, guard), _made(summary, inputs)]
-    if inputs.suite:
-        parts.append(_closed_loop(inputs))
+    if inputs.guard_choice:
+        parts.append(_guard_choice(_choice_file(Path(inputs.guard_choice)), inputs))
+    sections = _sections(inputs)
+    parts += [_closed_loop(title, records, inputs) for title, records in sections]
     if inputs.open_loop_data:
         held_out = load_dataset(inputs.open_loop_data)  # read once for the table and the picture
         rows = evaluate_weights([weights, *([inputs.baseline] if inputs.baseline else [])], held_out)
@@ -144,14 +149,90 @@ def write_planner_card(inputs: CardInputs) -> Path:
             f"## Cost\n\n{size:.1f} MB of safetensors; {inputs.plan_ms:.1f} ms per `plan()` at 6 x 256 x 448 on "
             "the CPU of the machine that wrote this card (`python benchmarks/bench_planner.py`).\n"
         )
-    parts.append(
-        "## Limits\n\nTrained on OccSim raster renders only; it has never seen a real camera image. Its objects map "
-        "is of the present only, so the guard stops for what is already on the path, not for what is about to "
-        "enter it; it tells an oncoming object only from two plans in a row.\n"
-    )
+    parts.append(_limits(summary, sections, inputs))
     path = weights / "MODEL_CARD.md"
     path.write_text("\n".join(parts))
     return path
+
+
+def label_of(spec: str, inputs: CardInputs) -> str:
+    """A planner's name in the tables: ``labels``' own, the bare name for this card's weights, else the spec."""
+    if spec in inputs.labels:
+        return inputs.labels[spec]
+    name, _, argument = spec.partition(":")
+    if not argument or Path(argument).resolve() == Path(inputs.weights).resolve():
+        return name
+    return spec
+
+
+def _section_title(record: RunRecord) -> str:
+    renderer = record.worker.renderer if record.worker else "raster"
+    where = record.origin.benchmark
+    if where:
+        note = " (the test split, run once for this card)" if where.endswith("/test") else ""
+        what = f"`{where}`{note}"
+    elif record.origin.openscenario:
+        what = "OpenSCENARIO corner cases nobody tuned on"
+    else:
+        what = "the suite's scenarios"
+    return f"Closed loop on {what}, {renderer} renderer"
+
+
+def _sections(inputs: CardInputs) -> list[tuple[str, list[RunRecord]]]:
+    """Every suite's runs pooled, then grouped by what was run and the renderer (first seen first)."""
+    groups: dict[str, list[RunRecord]] = {}
+    for folder in inputs.suites:
+        for record in load_results(Path(folder)):
+            record = replace(record, planner=label_of(record.planner, inputs))
+            groups.setdefault(_section_title(record), []).append(record)
+    return list(groups.items())
+
+
+def _choice_file(path: Path) -> dict:
+    return json.loads((path / "guard_choice.json" if path.is_dir() else path).read_text())
+
+
+def _guard_choice(choice: dict, inputs: CardInputs) -> str:
+    lines = [
+        f"## The guard, chosen on `{choice['split']}`",
+        "",
+        f"`occsim choose-guard` ran the network alone and each guard candidate on {choice['instances_per_family']} "
+        f"`{choice['split']}` instances per family under {', '.join(choice['weathers'])}; the chosen one has the "
+        f"best val score ({choice['objective']}). The test split was not read.",
+        "",
+        "| candidate | runs | NCAP | collision rate | route completion | val score |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in choice["candidates"]:
+        name = "network alone (`vision-net`)" if c["guard"] is None else f"`{c['name']}`"
+        chosen = " **(chosen)**" if c["name"] == choice["chosen"] else ""
+        lines.append(
+            f"| {name}{chosen} | {c['runs']} | {c['ncap']:.2f} | {c['collision_rate']:.3f} | "
+            f"{c['route_completion']:.2f} | {c['val_score']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _limits(summary: dict, sections: list[tuple[str, list[RunRecord]]], inputs: CardInputs) -> str:
+    vision = VisionConfig.from_dict(summary["vision"])
+    memory = (
+        "It remembers through its BEV memory, warped by the car's own motion, which fades over a few frames; it "
+        "has no track of each object."
+        if vision.temporal
+        else "Its objects map is of the present only, so the guard stops for what is already on the path."
+    )
+    text = f"## Limits\n\nTrained on OccSim raster renders only; it has never seen a real camera image. {memory}"
+    tested = [records for title, records in sections if "/test`" in title and "raster" in title]
+    if tested:
+        rows = [r for r in family_rows(tested[0]) if r["planner"] == label_of("vision", inputs)]
+        worst = sorted(rows, key=lambda r: -r["collision_rate"])[:5]
+        if worst:
+            text += (
+                " Its weakest families on the test split (collision rate over all weathers): "
+                + ", ".join(f"`{r['family']}` ({r['collision_rate']:.2f})" for r in worst)
+                + "."
+            )
+    return text + " A learned driver's rollouts repeat exactly only with the same torch threads per worker.\n"
 
 
 def _header(summary: dict, guard) -> str:
@@ -182,13 +263,20 @@ def _header(summary: dict, guard) -> str:
         if guard
         else "No occupancy guard (`guard` is null in `config.json`): the network's plan is driven as it is."
     )
+    memory = (
+        " It keeps its previous BEV features and warps them into the current frame by the car's own motion (its "
+        "pose change, as VAD's `can_bus`), fused with the current BEV by a learned gate; the memory is forgotten "
+        "at every `reset()`."
+        if vision.get("temporal")
+        else ""
+    )
     return f"""# OccSim vision planner (VAD-style, camera only)
 
 A small VAD-style network (`planners/vision.py`): a shared CNN over the {views} at
 {vision["input_hw"][0]} x {vision["input_hw"][1]}, a Simple-BEV-style lift to a {vision["bev_cells"]} x
 {vision["bev_cells"]} BEV grid with the observation's camera geometry, an auxiliary BEV-occupancy head
 ({", ".join(summary["bev_channels"])}), and an ego query that outputs `ego_fut_preds` (3 commands x 6 steps x 2),
-decoded as VAD does (command row, cumulative sum). {guard_text}
+decoded as VAD does (command row, cumulative sum).{memory} {guard_text}
 """
 
 
@@ -198,11 +286,12 @@ def _made(summary: dict, inputs: CardInputs) -> str:
     if inputs.dagger and (Path(inputs.dagger) / "dagger.json").exists():
         dagger = json.loads((Path(inputs.dagger) / "dagger.json").read_text())
         lines += [
-            f"Closed-loop DAgger on the `{dagger['config']['benchmark']}` train split (`occsim dagger`), each round "
-            "scored on the first test instances of every family (raster, 6 x 256 x 448):",
+            f"Closed-loop DAgger on the `{dagger['config']['benchmark']}` train split (`occsim dagger`), the network "
+            f"alone driving and each round scored on the first {dagger['config'].get('eval_split', 'test')} "
+            "instances of every family (raster, 6 x 256 x 448):",
             "",
-            "| round | β | episodes | samples | learner drove | training [s] | val L2 1/2/3 s [m] | held-out NCAP / "
-            "collision rate by weather |",
+            "| round | β | episodes | samples | learner drove | training [s] | val L2 1/2/3 s [m] | "
+            f"{dagger['config'].get('eval_split', 'test')} NCAP / collision rate by weather |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in dagger["rounds"]:
@@ -230,20 +319,23 @@ def _made(summary: dict, inputs: CardInputs) -> str:
     return "\n".join(lines)
 
 
-def _closed_loop(inputs: CardInputs) -> str:
-    records = load_results(Path(inputs.suite))
-    if inputs.baseline_suite:
-        records += load_results(Path(inputs.baseline_suite))
+def _closed_loop(title: str, records: list[RunRecord], inputs: CardInputs) -> str:
     rows = weather_rows(records)
     drawn = [r for r in records if r.origin.family]
     families = {r.origin.family for r in drawn}
-    instances = len({(r.origin.family, r.seed) for r in drawn}) / max(1, len(families))
-    splits = sorted({r.origin.benchmark for r in drawn if r.origin.benchmark}) or ["the suite's scenarios"]
-    lines = [
-        f"## Closed loop on the held-out test split ({', '.join(splits)})",
-        "",
-        f"{instances:.0f} test instances of each of {len(families)} families per weather, raster at the suite's "
-        "camera size; the drop is clear's NCAP minus the weather's (negative: better than in clear).",
+    lines = [f"## {title}", ""]
+    if drawn:
+        instances = len({(r.origin.family, r.seed) for r in drawn}) / max(1, len(families))
+        lines.append(f"{instances:.0f} instances of each of {len(families)} families per weather")
+    else:
+        scenarios = {
+            r.origin.openscenario.get("file", r.scenario) if r.origin.openscenario else r.scenario for r in records
+        }
+        lines.append(f"{len({r.scenario for r in records})} scenarios from {len(scenarios)} file(s) per weather")
+    lines[-1] += (
+        ", at the suite's camera size; the drop is clear's NCAP minus the weather's (negative: better than in clear)."
+    )
+    lines += [
         "",
         "| planner | weather | runs | NCAP | NCAP drop vs clear | collision rate | route completion | PDMS |",
         "|---|---|---|---|---|---|---|---|",
@@ -251,14 +343,19 @@ def _closed_loop(inputs: CardInputs) -> str:
     for r in rows:
         drop = "-" if r["ncap_drop"] is None else f"{r['ncap_drop']:+.2f}"
         lines.append(
-            f"| {r['planner']} | {r['weather']} | {r['runs']} | {r['ncap']:.2f} | {drop} | {r['collision_rate']:.2f} "
+            f"| {r['planner']} | {r['weather']} | {r['runs']} | {r['ncap']:.2f} | {drop} | {r['collision_rate']:.3f} "
             f"| {r['route_completion']:.2f} | {r['pdms']:.2f} |"
         )
+    if families:
+        lines += ["", *_family_table(records, families)]
+    return "\n".join(lines) + "\n"
+
+
+def _family_table(records: list[RunRecord], families: set[str]) -> list[str]:
     per_family = family_rows(records)
     planners = sorted({r["planner"] for r in per_family})
     by_key = {(r["family"], r["planner"]): r for r in per_family}
-    lines += [
-        "",
+    lines = [
         "Per family, all weathers (NCAP / collision rate / route completion):",
         "",
         "| family | " + " | ".join(planners) + " |",
@@ -272,7 +369,7 @@ def _closed_loop(inputs: CardInputs) -> str:
             for p in planners
         ]
         lines.append(f"| {family} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _open_loop(rows: list[dict], data: Path | None) -> str:

@@ -73,8 +73,10 @@ def test_two_dagger_rounds_then_a_rerun_that_resumes(tmp_path):
             str(tmp_path / "dagger"),
             "--suite",
             str(tmp_path / "dagger" / "round_1" / "eval"),
-            "--baseline-suite",
+            "--suite",
             str(tmp_path / "dagger" / "round_0" / "eval"),
+            "--label",
+            f"vision-net:{previous}=round 0",
             "--open-loop-data",
             str(episodes[0].parent),
             "--baseline",
@@ -84,6 +86,7 @@ def test_two_dagger_rounds_then_a_rerun_that_resumes(tmp_path):
     assert result.exit_code == 0, result.output
     card = (weights / "MODEL_CARD.md").read_text()
     assert "| 0 | 1.00 |" in card and "| 1 | 0.50 |" in card  # the rounds with their β
-    assert "round_0/weights | clear |" in card and "round_1/weights | clear |" in card and "+0.00" in card
+    assert "| round 0 | clear |" in card and "| vision-net | clear |" in card and "+0.00" in card  # one table
+    assert card.count("## Closed loop on `tiny-v1/val`, raster renderer") == 1
     assert "| stationary_vehicle |" in card and "| cut_in |" in card
     assert card.count("| `") == 2 and "ms per `plan()`" in card and (weights / "bev.png").stat().st_size > 0
