@@ -230,7 +230,7 @@ def choose_guard_command(
         list[str] | None,
         typer.Option(
             help="SETTING=V1,V2 (repeatable): guard settings to vary from the weights' own guard; every "
-            "combination is a candidate, beside the network alone. swerve_offsets=0 never swerves."
+            "combination is a candidate, beside the network alone. swerve_offsets=0 never swerves, V swerves V m."
         ),
     ] = None,
     instances: Annotated[int, typer.Option(min=1, help="Instances per family under each weather.")] = 3,

@@ -53,16 +53,11 @@ def grid_candidates(base: OccupancyGuard, grid: dict[str, list[float]]) -> list[
     names = list(grid)
     for values in itertools.product(*(grid[n] for n in names)):
         changes = dict(zip(names, values))
-        for key in ("swerve_offsets",):  # a tuple setting: 0 values means never
-            if key in changes:
-                changes[key] = () if not changes[key] else tuple(changes[key])
-        label = ",".join(f"{k}={_fmt(v)}" for k, v in changes.items()) or "base"
+        if "swerve_offsets" in changes:  # a tuple setting: 0 never swerves, V swerves by V metres
+            changes["swerve_offsets"] = (changes["swerve_offsets"],) if changes["swerve_offsets"] else ()
+        label = ",".join(f"{k}={v:g}" for k, v in zip(names, values)) or "base"
         candidates.append(GuardCandidate(label, replace(base, **changes)))
     return candidates
-
-
-def _fmt(value) -> str:
-    return "-".join(f"{v:g}" for v in value) if isinstance(value, tuple) else f"{value:g}"
 
 
 def parse_grid(items: list[str]) -> dict[str, list[float]]:

@@ -24,6 +24,7 @@ TINY = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_c
 def test_the_grid_is_every_combination_beside_the_network_alone():
     base = OccupancyGuard(threshold=0.8, hold_time=3.0)
     candidates = grid_candidates(base, parse_grid(["threshold=0.6,0.8", "hold_time=0,3", "swerve_offsets=0"]))
+    assert grid_candidates(base, {"swerve_offsets": [3.5]})[1].guard.swerve_offsets == (3.5,)
     assert candidates[0].name == NETWORK_ALONE and candidates[0].guard is None
     guards = [c.guard for c in candidates[1:]]
     assert len(guards) == 4 and len({c.name for c in candidates}) == 5
