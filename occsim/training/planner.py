@@ -32,7 +32,8 @@ from occsim.training.planner_data import (
     ego_motions,
     load_dataset,
     split_by_episode,
-    window_starts,
+    tiled_window_count,
+    tiled_windows,
 )
 from occsim.training.run import TrainingRun, write_metrics
 from occsim.types import WAYPOINTS
@@ -191,11 +192,12 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     net = _network(start, vision)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     # A temporal network learns on windows of consecutive frames; the others on single frames.
+    # Each epoch tiles every episode into windows afresh, so each frame is passed over once per epoch.
     length = config.sequence if vision.temporal else 1
-    samples = window_starts(train_set, length) if vision.temporal else np.arange(len(train_set))
-    if not len(samples):
+    per_epoch = tiled_window_count(train_set, length) if vision.temporal else len(train_set)
+    if not per_epoch:
         raise ValueError(f"no training episode holds {length} consecutive frames (--sequence {length})")
-    steps_per_epoch = max(1, len(samples) // config.batch_size)
+    steps_per_epoch = max(1, per_epoch // config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, config.learning_rate, total_steps=total_steps, pct_start=warmup_fraction(total_steps)
@@ -205,6 +207,7 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
     with run.stoppable():
         for epoch in range(config.epochs):
             net.train()
+            samples = tiled_windows(train_set, length, rng) if vision.temporal else np.arange(len(train_set))
             order = samples[rng.permutation(len(samples))[: steps_per_epoch * config.batch_size]]
             sums = {"plan": 0.0, "bev": 0.0}
             bar = run.progress(

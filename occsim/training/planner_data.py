@@ -157,12 +157,24 @@ def batch_inputs(
     )
 
 
-def window_starts(dataset: PlannerDataset, length: int) -> np.ndarray:
-    """Indices where ``length`` consecutive samples of one episode begin (samples are stored in step order)."""
-    if len(dataset) < length:
-        return np.zeros(0, dtype=int)
-    starts = np.arange(len(dataset) - length + 1)
-    return starts[dataset.episode[starts] == dataset.episode[starts + length - 1]]
+def tiled_windows(dataset: PlannerDataset, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Starts of non-overlapping ``length``-frame windows tiling each episode from a random offset in 0..length-1.
+
+    One epoch over them passes over each frame once (overlapping windows at every frame would pass
+    ``length`` times), and a new offset each epoch puts every frame at every place of a window over the epochs.
+    """
+    starts = []
+    for episode in np.unique(dataset.episode):
+        frames = np.flatnonzero(dataset.episode == episode)  # stored in step order, contiguous
+        first = frames[0] + int(rng.integers(length))
+        starts.append(np.arange(first, frames[-1] - length + 2, length))
+    return np.concatenate(starts) if starts else np.zeros(0, dtype=int)
+
+
+def tiled_window_count(dataset: PlannerDataset, length: int) -> int:
+    """How many windows ``tiled_windows`` gives at least, whatever the offsets."""
+    counts = np.bincount(dataset.episode)
+    return int(np.sum(np.maximum(counts[counts > 0] - length + 1, 0) // length))
 
 
 def ego_motions(dataset: PlannerDataset, index: np.ndarray) -> torch.Tensor:

@@ -12,7 +12,14 @@ from occsim.suite.splits import load_split
 from occsim.training.collect import collect, perturb, split_jobs
 from occsim.training.configs import CollectConfig, Perturbation, TrainConfig
 from occsim.training.planner import train, warmup_fraction
-from occsim.training.planner_data import _future_boxes, jitter_views, load_dataset, split_by_episode, window_starts
+from occsim.training.planner_data import (
+    _future_boxes,
+    jitter_views,
+    load_dataset,
+    split_by_episode,
+    tiled_window_count,
+    tiled_windows,
+)
 
 TINY = VisionConfig(input_hw=(32, 56), image_channels=8, bev_channels=8, query_channels=16, attention_layers=1)
 
@@ -94,9 +101,19 @@ def test_collect_then_train_end_to_end(tmp_path):
         train(replace(config, sequence=10_000, out_dir=tmp_path / "none"))
 
 
-def test_window_starts_keep_a_window_inside_one_episode():
-    starts = window_starts(_Sized(np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])), 3)
-    assert starts.tolist() == [0, 5, 6]
+def test_tiled_windows_stay_inside_one_episode_never_overlap_and_move_with_the_offset():
+    episodes = _Sized(np.repeat([0, 1, 2, 3], [3, 2, 7, 9]))
+    seen_offsets = set()
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        starts = tiled_windows(episodes, 3, rng)
+        frames = (starts[:, None] + np.arange(3)).ravel()
+        assert len(set(frames.tolist())) == len(frames)  # no frame twice in an epoch
+        assert all(len(set(episodes.episode[s : s + 3].tolist())) == 1 for s in starts)  # inside one episode
+        assert len(starts) >= tiled_window_count(episodes, 3) == 0 + 0 + 1 + 2  # whatever the offsets
+        assert set(episodes.episode[starts].tolist()) >= {2, 3}  # an episode shorter than a window gives none
+        seen_offsets.add(int(starts[episodes.episode[starts] == 3][0]) - 12)
+    assert seen_offsets == {0, 1, 2}
 
 
 class _Sized:
