@@ -26,16 +26,18 @@ STEP = 0.5  # [m] spacing of the swept bumper positions along the path
 
 @dataclass(frozen=True)
 class OccupancyGuard:
-    """How the guard reads the objects map; saved in the weights' ``config.json`` under ``guard``."""
+    """How the guard reads the objects map; saved in the weights' ``config.json`` under ``guard``.
 
-    # Objects probability that counts as occupied; 0.8 was measured in closed loop for nets trained with the
-    # objects BCE weight 20 (whose probabilities run high): 0.6 stopped more often, cutting route completion.
+    These defaults are the starting point a new network's guard is varied from. A network's own guard is chosen on
+    a val split with ``occsim choose-guard`` (never the test split), and its card shows every candidate's figures.
+    """
+
+    # Objects probability that counts as occupied: nets trained with the objects BCE weight 20 run high.
     threshold: float = 0.8
     half_width: float = EGO_SIZE[1] / 2 + 0.2  # half the swept corridor [m]: the ego's half width and a margin
     gap: float = 2.5  # [m] kept between the bumper and the first occupied point
     # Only the plan's first second is checked: further on, a plan that will swerve round an obstacle has not
-    # swerved yet. Checking 1.5 s or more stopped the car behind bus_ahead's bus, which it passes unguarded; on 48
-    # clear test-split runs, 1 s against 3 s kept NCAP (3.47 against 3.60) and raised route completion (0.78, 0.73).
+    # swerved yet, and the guard would stop the car behind what the network drives round.
     horizon: float = 1.0  # [s]
     # Swerving round head-on traffic. Oncoming objects are looked for this far along the plan (extended straight
     # on where the plan is shorter): a car closing at 20 m/s is then seen 1.5 s before it arrives.
@@ -47,14 +49,13 @@ class OccupancyGuard:
     swerve_ramp: float = 1.5  # [s] to reach the full shift
     road_threshold: float = 0.5  # predicted driveable probability every shifted waypoint must keep
     # No swerve where predicted road reaches this far to either side ahead: a junction, where a car coming towards
-    # the ego is turning across it and stopping lets it clear (swerving there raised oncoming_left_turn's clear
-    # collisions from 3 to 7 of 10 test runs). A straight three-lane road is about 11 m wide.
+    # the ego is turning across it and stopping lets it clear. A straight three-lane road is about 11 m wide.
     junction_width: float = 9.0  # [m]
-    # Holding the network's own sideways move. The network swerves round a car drifting into its lane in the one
-    # frame where its objects map shows the car on the path, and steers back the next, when the car has slipped
-    # out of the map's reach (frontal_drift, looked at step by step on the train split). Where its plan ends at
-    # least ``hold_lateral`` metres to one side while an object stands on the straight path ahead, that line is
-    # kept for ``hold_time`` seconds, as long as it stays on predicted road and clear. 0 s: never held.
+    # Holding the network's own sideways move. A network without memory swerves round a car drifting into its lane
+    # in the one frame where its objects map shows the car on the path, and steers back the next, when the car has
+    # slipped out of the map's reach. Where its plan ends at least ``hold_lateral`` metres to one side while an
+    # object stands on the straight path ahead, that line is kept for ``hold_time`` seconds, as long as it stays on
+    # predicted road and clear. 0 s: never held.
     hold_time: float = 0.0  # [s]
     hold_lateral: float = 2.0  # [m]
     hold_evidence: float = 0.5  # objects probability on the straight path that the move is taken to be round
