@@ -86,6 +86,18 @@ def collect(
         float, typer.Option(min=0.0, max=1.0, help="Chance per step of a perturbation.")
     ] = PERTURBATION.probability,
     zoom: ZoomOption = COLLECT.zoom,
+    hide: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Chance per step that an actor within 30 m is left out of the pictures for --hide-steps steps, "
+            "while it stays in the BEV targets: the lesson a BEV memory learns from.",
+        ),
+    ] = COLLECT.hide,
+    hide_steps: Annotated[int, typer.Option(min=1, help="Steps (0.5 s each) a hidden actor stays hidden.")] = (
+        COLLECT.hide_steps
+    ),
 ) -> None:
     """Imitation data for `occsim train-planner`: expert rollouts with DAgger-style perturbations."""
     from occsim.suite.splits import BenchmarkError
@@ -119,6 +131,8 @@ def collect(
         expert_share=expert_share if driver else COLLECT.expert_share,
         background_seeds=background_seeds,
         zoom=zoom,
+        hide=hide,
+        hide_steps=hide_steps,
     )
     meta = run_collect([] if jobs else scenario_option(scenarios), config, console=err, jobs=jobs)
     out.print(

@@ -31,16 +31,19 @@ from occsim.planners import make_planner
 from occsim.planners.vision import VisionConfig, bev_targets, planner_views
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
+from occsim.sensors import make_renderer
+from occsim.sensors.hiding import HidingRenderer
 from occsim.suite.jobs import set_threads
 from occsim.suite.splits import Split, load_split, split_slice
 from occsim.suite.tasks import derive_seed
 from occsim.training.configs import CollectConfig
 from occsim.training.episodes import write_episode
-from occsim.types import PlannerInput, Trajectory
+from occsim.types import CameraRig, PlannerInput, Trajectory
 
 MAX_AGENTS = 32  # agent boxes kept per step, nearest first
 BACKGROUNDS = 997  # distinct background seeds an episode's own seed maps to
 COLLECT_BASE_SEED = 1_000_003  # keeps collection seeds apart from the suite's (base seed 0)
+HIDE_RANGE = 30.0  # [m] actors this close to the ego may be hidden from the cameras (``CollectConfig.hide``)
 
 
 @dataclass(frozen=True)
@@ -128,16 +131,18 @@ def collect_episode(job: CollectJob, config: CollectConfig, threads: int = 1) ->
 def _collect_episode(
     scenario: Scenario, seed: int, weather: str | None, config: CollectConfig
 ) -> dict[str, np.ndarray]:
-    env = OccSimEnv(scenario=scenario, weather=weather, camera_hw=config.camera_hw, privileged=True)
+    hiding = HidingRenderer(make_renderer("raster", CameraRig.nuscenes(config.camera_hw)))
+    env = OccSimEnv(scenario=scenario, weather=weather, camera_hw=config.camera_hw, renderer=hiding, privileged=True)
     rng = np.random.default_rng(seed)
+    hide_rng = np.random.default_rng([seed, 1])  # its own stream: with hide 0 the episode is as it always was
     vision = VisionConfig(input_hw=tuple(config.image_hw), zoom=config.zoom)
     driver = make_planner(config.driver) if config.driver else None
     p = config.perturbation
-    keys = ("images", "ego", "command", "ego_pose", "plan", "perturbed", "driven", "bev")
+    keys = ("images", "ego", "command", "ego_pose", "plan", "perturbed", "driven", "hidden", "bev")
     rows: dict[str, list] = {k: [] for k in keys}
     agents: list[np.ndarray] = []
     cameras: dict[str, np.ndarray] = {}  # the views' intrinsics and cam2ego: the same every step, kept once
-    state = {"left": 0, "kind": "", "amount": 0.0, "t": 0.0}
+    state = {"left": 0, "kind": "", "amount": 0.0, "t": 0.0, "hide_left": 0}
 
     def observe(step: int, obs: dict, info: dict) -> None:
         state["t"] = float(info["t"])
@@ -175,6 +180,8 @@ def _collect_episode(
         agents.append(_agent_boxes(env))
         if not driven:
             state["left"] = max(0, state["left"] - 1)
+        rows["hidden"].append(bool(hiding.hidden))  # this frame was drawn without an actor
+        _choose_hidden(env, hiding, state, hide_rng, config)  # for the next frame
         return Trajectory(executed)
 
     end = rollout(env, make_planner("expert"), seed, act=act, observe=observe)
@@ -187,6 +194,24 @@ def _collect_episode(
         "collided": np.array(bool(end.info["collision"])),
         "weather": np.array(weather or scenario.weather.type),
     }
+
+
+def _choose_hidden(
+    env: OccSimEnv, hiding: HidingRenderer, state: dict, rng: np.random.Generator, config: CollectConfig
+) -> None:
+    """Count a hiding down, or start one: an actor within HIDE_RANGE left out of the next ``hide_steps`` frames."""
+    if state["hide_left"]:
+        state["hide_left"] -= 1
+    if state["hide_left"]:
+        return
+    hiding.hidden = set()
+    if not config.hide or rng.random() >= config.hide:
+        return
+    ego = env.sim.world.ego.pose
+    near = [a.id for a in env.sim.world.actor_states() if np.hypot(a.pose.x - ego.x, a.pose.y - ego.y) < HIDE_RANGE]
+    if near:
+        hiding.hidden = {near[int(rng.integers(len(near)))]}
+        state["hide_left"] = config.hide_steps
 
 
 def _agent_boxes(env: OccSimEnv) -> np.ndarray:

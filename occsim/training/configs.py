@@ -49,6 +49,14 @@ class CollectConfig:
     expert_share: float = 1.0  # with a driver: chance per step that the expert's plan is executed (DAgger's β)
     background_seeds: bool = False  # each episode's background (buildings, trees) drawn from its own seed
     zoom: float = 1.0  # > 1: also store the vision planner's zoom view (``VisionConfig.zoom``) of each step
+    # Chance per step that an actor within HIDE_RANGE is left out of the pictures for ``hide_steps`` steps while it
+    # stays in the world and the BEV targets: what a BEV memory learns to keep (0: never, the data as before).
+    hide: float = 0.0
+    hide_steps: int = 2
+
+    def __post_init__(self):
+        if not 0.0 <= self.hide <= 1.0 or self.hide_steps < 1:
+            raise ValueError(f"hide must be in 0..1 and hide_steps at least 1, got {self.hide}, {self.hide_steps}")
 
 
 @dataclass(frozen=True)
