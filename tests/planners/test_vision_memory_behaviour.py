@@ -10,8 +10,6 @@ centre). The control, the same hidden frames to the network with its memory rese
 in at least 4 of the 5: proof that the cameras alone no longer show it.
 """
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
@@ -20,31 +18,13 @@ from envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
 from occsim.planners.vision import BEV_CHANNELS, WEIGHTS_DIR, VisionNetPlanner, bev_cell_centres, load_vision
 from occsim.sensors import make_renderer
-from occsim.sensors.renderer import Renderer
+from occsim.sensors.hiding import HidingRenderer
 from occsim.suite.splits import load_split
 from occsim.types import DEFAULT_CAMERA_HW, WAYPOINT_DT, CameraRig, PlannerInput, PrivilegedInput
 
 CASES, KEPT, SEEN = 5, 4, 0.5
 HIDDEN_SECONDS = 1.0
 NEAR = 3.0  # [m] around the car's centre: the map's cells are 2 m
-
-
-class HidingRenderer(Renderer):
-    """The raster renderer drawing the world without the actors named in ``hidden``."""
-
-    name = "hiding"
-
-    def __init__(self, rig: CameraRig):
-        super().__init__(rig)
-        self.inner = make_renderer("raster", rig)
-        self.hidden: set[str] = set()
-
-    def reset(self, world) -> None:
-        self.inner.reset(world)
-
-    def render(self, world, weather, seed):
-        shown = [a for a in world.actors if a.id not in self.hidden]
-        return self.inner.render(replace(world, actors=shown), weather, seed)
 
 
 def _objects_near(planner: VisionNetPlanner, inputs: PlannerInput, point: np.ndarray) -> float:
@@ -78,8 +58,7 @@ def _car_cases() -> list:
 
 def _one_case(scenario, weights) -> tuple[bool, bool, bool]:
     """(seen, kept with memory, kept without) for one instance."""
-    rig = CameraRig.nuscenes(DEFAULT_CAMERA_HW)
-    renderer = HidingRenderer(rig)
+    renderer = HidingRenderer(make_renderer("raster", CameraRig.nuscenes(DEFAULT_CAMERA_HW)))
     env = OccSimEnv(scenario, weather="clear", renderer=renderer, privileged=True)
     planner, control = VisionNetPlanner(weights), VisionNetPlanner(weights)
     expert = make_planner("expert")

@@ -279,3 +279,24 @@ def test_zoom_data_train_a_zoom_network_from_six_view_weights_and_mixed_data_are
         load_dataset(folders[1.0], folders[2.0])
     with pytest.raises(ValueError, match="7 views"):
         evaluate_weights([tmp_path / "seven"], load_dataset(folders[1.0]))
+
+
+def test_hidden_actors_change_only_the_pictures_of_the_frames_flagged_hidden(tmp_path):
+    from occsim.scenarios import load_scenario
+    from occsim.training.collect import _collect_episode
+
+    scenario = load_scenario("cut_in")
+    arrays = {
+        hide: _collect_episode(scenario, 3, "clear", CollectConfig(out_dir=tmp_path, camera_hw=(32, 56), hide=hide))
+        for hide in (0.0, 0.5)
+    }
+    plain, hidden = arrays[0.0], arrays[0.5]
+    assert not plain["hidden"].any() and hidden["hidden"].any() and not hidden["hidden"].all()
+    # The expert and the world do not see the hiding: the same labels, poses and BEV targets.
+    for key in ("plan", "ego_pose", "bev"):
+        assert np.array_equal(plain[key], hidden[key]), key
+    differs = [not np.array_equal(a, b) for a, b in zip(plain["images"], hidden["images"])]
+    assert not any(d for d, h in zip(differs, hidden["hidden"]) if not h)  # unflagged frames are untouched
+    assert any(differs)
+    with pytest.raises(ValueError, match="hide"):
+        CollectConfig(out_dir=tmp_path, hide=1.5)
