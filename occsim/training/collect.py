@@ -31,14 +31,13 @@ from occsim.planners import make_planner
 from occsim.planners.vision import VisionConfig, bev_targets, planner_views
 from occsim.rollout import rollout
 from occsim.scenario import Scenario
-from occsim.sensors import make_renderer
 from occsim.sensors.hiding import HidingRenderer
 from occsim.suite.jobs import set_threads
 from occsim.suite.splits import Split, load_split, split_slice
 from occsim.suite.tasks import derive_seed
 from occsim.training.configs import CollectConfig
 from occsim.training.episodes import write_episode
-from occsim.types import CameraRig, PlannerInput, Trajectory
+from occsim.types import PlannerInput, Trajectory
 
 MAX_AGENTS = 32  # agent boxes kept per step, nearest first
 BACKGROUNDS = 997  # distinct background seeds an episode's own seed maps to
@@ -131,8 +130,8 @@ def collect_episode(job: CollectJob, config: CollectConfig, threads: int = 1) ->
 def _collect_episode(
     scenario: Scenario, seed: int, weather: str | None, config: CollectConfig
 ) -> dict[str, np.ndarray]:
-    hiding = HidingRenderer(make_renderer("raster", CameraRig.nuscenes(config.camera_hw)))
-    env = OccSimEnv(scenario=scenario, weather=weather, camera_hw=config.camera_hw, renderer=hiding, privileged=True)
+    env = OccSimEnv(scenario=scenario, weather=weather, camera_hw=config.camera_hw, privileged=True)
+    hiding: HidingRenderer | None = None  # wraps the env's renderer once the reset has chosen it
     rng = np.random.default_rng(seed)
     hide_rng = np.random.default_rng([seed, 1])  # its own stream: with hide 0 the episode is as it always was
     vision = VisionConfig(input_hw=tuple(config.image_hw), zoom=config.zoom)
@@ -145,9 +144,13 @@ def _collect_episode(
     state = {"left": 0, "kind": "", "amount": 0.0, "t": 0.0, "hide_left": 0}
 
     def observe(step: int, obs: dict, info: dict) -> None:
+        nonlocal hiding
         state["t"] = float(info["t"])
-        if step == 0 and driver is not None:
-            driver.reset(info)
+        if step == 0:
+            # After the reset, which builds the renderer for the scene's own rig (a logged scene's cameras).
+            hiding = env.sim.renderer = HidingRenderer(env.sim.renderer)
+            if driver is not None:
+                driver.reset(info)
 
     def act(step: int, obs: dict, label: Trajectory) -> Trajectory:
         """Record the sample (the expert's plan is the label) and return the plan to execute.
