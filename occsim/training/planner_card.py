@@ -165,8 +165,17 @@ def label_of(spec: str, inputs: CardInputs) -> str:
     return spec
 
 
+def _renderer(record: RunRecord) -> str:
+    return record.worker.renderer if record.worker else "raster"
+
+
+def _is_raster_test(record: RunRecord) -> bool:
+    """A run on a benchmark's test split with the raster renderer (the card's main figures)."""
+    return bool(record.origin.benchmark and record.origin.benchmark.endswith("/test")) and _renderer(record) == "raster"
+
+
 def _section_title(record: RunRecord) -> str:
-    renderer = record.worker.renderer if record.worker else "raster"
+    renderer = _renderer(record)
     where = record.origin.benchmark
     if where:
         note = " (the test split, run once for this card)" if where.endswith("/test") else ""
@@ -222,7 +231,7 @@ def _limits(summary: dict, sections: list[tuple[str, list[RunRecord]]], inputs: 
         else "Its objects map is of the present only, so the guard stops for what is already on the path."
     )
     text = f"## Limits\n\nTrained on OccSim raster renders only; it has never seen a real camera image. {memory}"
-    tested = [records for title, records in sections if "/test`" in title and "raster" in title]
+    tested = [records for _, records in sections if _is_raster_test(records[0])]
     if tested:
         rows = [r for r in family_rows(tested[0]) if r["planner"] == label_of("vision", inputs)]
         worst = sorted(rows, key=lambda r: -r["collision_rate"])[:5]
