@@ -319,6 +319,10 @@ def train_planner(
     object_pos_weight: Annotated[
         float, typer.Option(min=1.0, help="BCE weight of an occupied cell of the BEV objects channel.")
     ] = TRAIN.object_pos_weight,
+    hidden_weight: Annotated[
+        float,
+        typer.Option(min=0.0, help="BEV loss weight of a frame drawn with an actor hidden (collect --hide)."),
+    ] = TRAIN.hidden_weight,
     temporal: Annotated[
         bool, typer.Option("--temporal", help="A network with a BEV memory, learned over windows of --sequence frames.")
     ] = TRAIN.temporal,
@@ -336,6 +340,7 @@ def train_planner(
         init_from=init_from,
         augment=augment,
         object_pos_weight=object_pos_weight,
+        hidden_weight=hidden_weight,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,

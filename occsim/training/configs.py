@@ -75,6 +75,9 @@ class TrainConfig:
     bev_weight: float = 0.5  # weight of the auxiliary BEV-occupancy loss against the L1 planning loss
     # BCE weight of an occupied objects cell: they are ~0.4 % of the cells, and unweighted BCE learns to predict none.
     object_pos_weight: float = 20.0
+    # BEV loss weight of a frame drawn with an actor hidden (``collect --hide``): the frames where only the memory
+    # can know the actor is there, and so the frames that teach the memory.
+    hidden_weight: float = 1.0
     val_fraction: float = 0.15  # of the episodes
     seed: int = 0
     threads: int | None = None
@@ -86,6 +89,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.sequence < 1:
             raise ValueError(f"--sequence must be at least 1 frame, got {self.sequence}")
+        if not self.hidden_weight >= 0:
+            raise ValueError(f"--hidden-weight must be at least 0, got {self.hidden_weight}")
 
 
 @dataclass(frozen=True)

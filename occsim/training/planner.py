@@ -46,15 +46,19 @@ def losses(
     bev_weight: float,
     rng: np.random.Generator | None = None,
     object_pos_weight: float = 1.0,
+    hidden_weight: float = 1.0,
 ) -> dict:
     """L1 on the command's waypoints (VAD's planning loss) and BCE on the BEV targets (views jittered with ``rng``).
 
-    Occupied cells of the objects channel weigh ``object_pos_weight`` in the BCE.
+    Occupied cells of the objects channel weigh ``object_pos_weight`` in the BCE, and the BEV of a frame drawn with
+    an actor hidden (``dataset.hidden``) weighs ``hidden_weight``.
     """
-    return _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight)[0]
+    return _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight, hidden_weight)[0]
 
 
-def _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight, memory=None) -> tuple[dict, dict]:
+def _losses_and_outputs(
+    net, dataset, index, bev_weight, rng, object_pos_weight, hidden_weight=1.0, memory=None
+) -> tuple[dict, dict]:
     """``losses`` and the network's outputs (a temporal network's ``bev_features`` among them)."""
     inputs = batch_inputs(dataset, index, net.config.views, rng)
     out = net(*inputs, memory=memory)
@@ -62,9 +66,11 @@ def _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight,
     plan = F.l1_loss(waypoints, torch.from_numpy(dataset.plan[index]))
     pos_weight = torch.ones(len(BEV_CHANNELS), 1, 1)
     pos_weight[BEV_CHANNELS.index("objects")] = object_pos_weight
-    bev = F.binary_cross_entropy_with_logits(
-        out["bev_logits"], torch.from_numpy(dataset.bev[index]).float(), pos_weight=pos_weight
-    )
+    per_frame = F.binary_cross_entropy_with_logits(
+        out["bev_logits"], torch.from_numpy(dataset.bev[index]).float(), pos_weight=pos_weight, reduction="none"
+    ).mean(dim=(1, 2, 3))
+    frame_weight = torch.from_numpy(np.where(dataset.hidden[index], hidden_weight, 1.0)).float()
+    bev = (per_frame * frame_weight).mean()
     return {"plan": plan, "bev": bev, "total": plan + bev_weight * bev}, out
 
 
@@ -76,6 +82,7 @@ def sequence_losses(
     bev_weight: float,
     rng: np.random.Generator | None = None,
     object_pos_weight: float = 1.0,
+    hidden_weight: float = 1.0,
 ) -> dict:
     """``losses`` of a temporal network averaged over windows of ``length`` frames from ``starts``.
 
@@ -87,7 +94,7 @@ def sequence_losses(
         index = starts + k
         if k:
             memory = (memory, ego_motions(dataset, index))
-        step, out = _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight, memory)
+        step, out = _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight, hidden_weight, memory)
         memory = out["bev_features"]
         total = {key: total[key] + step[key] / length for key in total}
     return total
@@ -215,12 +222,11 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
             )
             for i, index in enumerate(bar):
                 jitter = rng if config.augment else None
+                weights = (config.bev_weight, jitter, config.object_pos_weight, config.hidden_weight)
                 if vision.temporal:
-                    loss = sequence_losses(
-                        net, train_set, np.sort(index), length, config.bev_weight, jitter, config.object_pos_weight
-                    )
+                    loss = sequence_losses(net, train_set, np.sort(index), length, *weights)
                 else:
-                    loss = losses(net, train_set, np.sort(index), config.bev_weight, jitter, config.object_pos_weight)
+                    loss = losses(net, train_set, np.sort(index), *weights)
                 optimiser.zero_grad(set_to_none=True)
                 loss["total"].backward()
                 optimiser.step()

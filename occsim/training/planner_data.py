@@ -30,6 +30,7 @@ class PlannerDataset:
     future_valid: np.ndarray  # (N, 6, A) bool, boxes of the classes VAD's metric counts
     episode: np.ndarray  # (N,) int, index into ``episodes``
     ego_pose: np.ndarray  # (N, 3) world x, y, yaw of the ego [m, m, rad]: its localisation, for the BEV memory
+    hidden: np.ndarray  # (N,) bool: an actor was left out of this frame's pictures (``collect --hide``)
     episodes: list[str]
     zoom: float = 1.0  # the zoom view's magnification (``VisionConfig.zoom``; 1: none)
 
@@ -69,6 +70,7 @@ def load_dataset(data_dir: str | Path, *more: str | Path) -> PlannerDataset:
                 "future_valid": valid,
                 "episode": np.full(n, index),
                 "ego_pose": data["ego_pose"].astype(np.float64),
+                "hidden": data["hidden"].astype(bool) if "hidden" in data else np.zeros(n, dtype=bool),
             }
         for key, value in episode.items():
             parts.setdefault(key, []).append(value)

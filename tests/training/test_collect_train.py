@@ -300,3 +300,25 @@ def test_hidden_actors_change_only_the_pictures_of_the_frames_flagged_hidden(tmp
     assert any(differs)
     with pytest.raises(ValueError, match="hide"):
         CollectConfig(out_dir=tmp_path, hide=1.5)
+
+
+def test_hidden_frames_weigh_hidden_weight_in_the_bev_loss(tmp_path):
+    from occsim.planners.vision import VisionPlannerNet
+    from occsim.training.planner import losses
+
+    config = CollectConfig(
+        out_dir=tmp_path, episodes_per_scenario=1, camera_hw=(32, 56), image_hw=TINY.input_hw, hide=0.5
+    )
+    collect([load_scenario("cut_in")], config)
+    dataset = load_dataset(tmp_path)
+    assert dataset.hidden.any() and not dataset.hidden.all()
+    index = np.array([np.flatnonzero(dataset.hidden)[0], np.flatnonzero(~dataset.hidden)[0]])
+    torch.manual_seed(0)
+    net = VisionPlannerNet(TINY).eval()
+    bev = {w: losses(net, dataset, index, 1.0, hidden_weight=w)["bev"].item() for w in (0.0, 1.0, 3.0)}
+    shown_only = 2 * bev[0.0]  # the shown frame's BEV loss alone
+    hidden_only = 2 * bev[1.0] - shown_only
+    assert hidden_only > 0 and shown_only > 0
+    assert bev[3.0] == pytest.approx((3 * hidden_only + shown_only) / 2, rel=1e-5)
+    with pytest.raises(ValueError, match="hidden-weight"):
+        TrainConfig(data_dir=tmp_path, out_dir=tmp_path, hidden_weight=-1.0)
