@@ -321,11 +321,39 @@ def _made(summary: dict, inputs: CardInputs) -> str:
         f"({summary['train_samples']} train / {summary['val_samples']} validation, split by episode).",
         f"- {config['epochs']} epochs from `{config.get('init_from')}`, batch {config['batch_size']}, AdamW lr "
         f"{config['learning_rate']}, one-cycle, colour jitter {'on' if config.get('augment') else 'off'}, objects "
-        f"BCE weight {config.get('object_pos_weight', 1.0)}; {summary['seconds']:.0f} s on the training machine's "
-        f"CPU; best epoch {summary['best_epoch']}.",
+        f"BCE weight {config.get('object_pos_weight', 1.0)}, hidden-frame BEV weight "
+        f"{config.get('hidden_weight', 1.0)}; {summary['seconds']:.0f} s on the training machine's CPU; best epoch "
+        f"{summary['best_epoch']}.",
         "",
     ]
+    chain = lineage(config.get("init_from"))
+    if chain:
+        lines += ["The trainings it started from, oldest first (each `--init-from` the one before):", ""]
+        lines += [f"{i + 1}. {step}" for i, step in enumerate(chain)]
+        lines.append("")
     return "\n".join(lines)
+
+
+def lineage(start: str | None, limit: int = 20) -> list[str]:
+    """The trainings behind ``--init-from`` weights, oldest first: each one's command and held-out L2.
+
+    It follows each folder's ``metrics.json`` back through its own ``init_from`` for as long as they remain; a
+    folder without one ends the chain with its path.
+    """
+    steps: list[str] = []
+    seen: set[str] = set()
+    while start and str(start) not in seen and len(steps) < limit:
+        seen.add(str(start))
+        path = Path(start) / "metrics.json"
+        if not path.exists():
+            steps.append(f"`{start}` (its metrics.json is not on this machine)")
+            break
+        summary = json.loads(path.read_text())
+        best = summary.get("best") or {}
+        l2 = " / ".join(f"{best[f'val_L2_{h}s']:.2f}" for h in (1, 2, 3)) if "val_L2_1s" in best else "-"
+        steps.append(f"`{summary.get('command') or start}` ({summary.get('samples', '?')} samples; val L2 {l2} m)")
+        start = (summary.get("config") or {}).get("init_from")
+    return steps[::-1]
 
 
 def _closed_loop(title: str, records: list[RunRecord], inputs: CardInputs) -> str:

@@ -90,3 +90,25 @@ def test_two_dagger_rounds_then_a_rerun_that_resumes(tmp_path):
     assert card.count("## Closed loop on `tiny-v1/val`, raster renderer") == 1
     assert "| stationary_vehicle |" in card and "| cut_in |" in card
     assert card.count("| `") == 2 and "ms per `plan()`" in card and (weights / "bev.png").stat().st_size > 0
+
+
+def test_the_card_lists_the_trainings_behind_its_weights_oldest_first(tmp_path):
+    from occsim.training.planner_card import lineage
+
+    def training(name: str, init_from: str | None, samples: int) -> str:
+        folder = tmp_path / name
+        folder.mkdir()
+        best = {f"val_L2_{h}s": h / 10 for h in (1, 2, 3)}
+        summary = {"command": f"train {name}", "samples": samples, "best": best, "config": {"init_from": init_from}}
+        (folder / "metrics.json").write_text(json.dumps(summary))
+        return str(folder)
+
+    first = training("first", str(tmp_path / "gone"), 10)
+    second = training("second", first, 20)
+    steps = lineage(training("third", second, 30))
+    assert len(steps) == 4 and "gone" in steps[0] and "not on this machine" in steps[0]
+    assert [s.split("`")[1] for s in steps[1:]] == ["train first", "train second", "train third"]
+    assert "20 samples; val L2 0.10 / 0.20 / 0.30 m" in steps[2]
+    assert lineage(None) == []
+    loop = training("loop", str(tmp_path / "loop"), 5)  # a folder that names itself ends the chain
+    assert len(lineage(loop)) == 1
