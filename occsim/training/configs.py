@@ -75,8 +75,10 @@ class TrainConfig:
     bev_weight: float = 0.5  # weight of the auxiliary BEV-occupancy loss against the L1 planning loss
     # BCE weight of an occupied objects cell: they are ~0.4 % of the cells, and unweighted BCE learns to predict none.
     object_pos_weight: float = 20.0
-    # BEV loss weight of a frame drawn with an actor hidden (``collect --hide``): the frames where only the memory
-    # can know the actor is there, and so the frames that teach the memory.
+    # BEV loss weight of a frame drawn with an actor hidden (``collect --hide``) where the network remembers the
+    # frames before it: only the memory can know the actor is there, so these frames teach it. Where it remembers
+    # nothing (a network without memory, a window's first frame) such a frame weighs 0: the hidden actor is in no
+    # input, and drawing it anyway would be learning to imagine cars.
     hidden_weight: float = 1.0
     val_fraction: float = 0.15  # of the episodes
     seed: int = 0

@@ -94,7 +94,9 @@ def sequence_losses(
         index = starts + k
         if k:
             memory = (memory, ego_motions(dataset, index))
-        step, out = _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight, hidden_weight, memory)
+        # A window's first frame has no memory: its hidden actor is in no input, so it teaches nothing but imagining.
+        weight = hidden_weight if k else 0.0
+        step, out = _losses_and_outputs(net, dataset, index, bev_weight, rng, object_pos_weight, weight, memory)
         memory = out["bev_features"]
         total = {key: total[key] + step[key] / length for key in total}
     return total
@@ -222,7 +224,9 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
             )
             for i, index in enumerate(bar):
                 jitter = rng if config.augment else None
-                weights = (config.bev_weight, jitter, config.object_pos_weight, config.hidden_weight)
+                # A network without memory cannot know a hidden actor: such frames weigh 0 (``TrainConfig``).
+                hidden = config.hidden_weight if vision.temporal else 0.0
+                weights = (config.bev_weight, jitter, config.object_pos_weight, hidden)
                 if vision.temporal:
                     loss = sequence_losses(net, train_set, np.sort(index), length, *weights)
                 else:

@@ -304,7 +304,7 @@ def test_hidden_actors_change_only_the_pictures_of_the_frames_flagged_hidden(tmp
 
 def test_hidden_frames_weigh_hidden_weight_in_the_bev_loss(tmp_path):
     from occsim.planners.vision import VisionPlannerNet
-    from occsim.training.planner import losses
+    from occsim.training.planner import losses, sequence_losses
 
     config = CollectConfig(
         out_dir=tmp_path, episodes_per_scenario=1, camera_hw=(32, 56), image_hw=TINY.input_hw, hide=0.5
@@ -320,5 +320,9 @@ def test_hidden_frames_weigh_hidden_weight_in_the_bev_loss(tmp_path):
     hidden_only = 2 * bev[1.0] - shown_only
     assert hidden_only > 0 and shown_only > 0
     assert bev[3.0] == pytest.approx((3 * hidden_only + shown_only) / 2, rel=1e-5)
+    # A window's first frame remembers nothing, so its hidden actor is in no input: it weighs 0, whatever the weight.
+    temporal = VisionPlannerNet(replace(TINY, temporal=True)).eval()
+    first = sequence_losses(temporal, dataset, index[:1], 1, 1.0, hidden_weight=3.0)
+    assert first["bev"].item() == 0.0 and first["plan"].item() > 0
     with pytest.raises(ValueError, match="hidden-weight"):
         TrainConfig(data_dir=tmp_path, out_dir=tmp_path, hidden_weight=-1.0)
