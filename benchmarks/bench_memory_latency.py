@@ -17,28 +17,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from occsim.envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
-from occsim.planners.vision import BEV_CHANNELS, VisionNetPlanner, bev_cell_centres
+from occsim.planners.vision import VisionNetPlanner
 from occsim.sensors import make_renderer
 from occsim.suite.splits import load_split
 from occsim.types import DEFAULT_CAMERA_HW, WAYPOINT_DT, CameraRig, PlannerInput, PrivilegedInput
 
 SEEN = 0.5
 NEAR = 3.0  # [m]: the map's cells are 2 m
-
-
-def objects_near(planner: VisionNetPlanner, inputs: PlannerInput, point: np.ndarray) -> float:
-    """The network's largest objects probability within NEAR of ``point`` (ego frame); its memory moves on."""
-    with torch.inference_mode():
-        _, out = planner._network(inputs)
-    objects = torch.sigmoid(out["bev_logits"][0, BEV_CHANNELS.index("objects")]).numpy()
-    centres = bev_cell_centres(planner.net.config)
-    xs, ys = np.meshgrid(centres, centres, indexing="ij")
-    near = np.hypot(xs - point[0], ys - point[1]) <= NEAR
-    return float(objects[near].max()) if near.any() else 0.0
 
 
 def first_seen(probabilities: list[float]) -> int | None:
@@ -66,9 +54,9 @@ def one_case(scenario, weights: Path, actor: str, weather: str) -> dict:
         if state is None:
             raise SystemExit(f"{scenario.name} has no actor {actor!r}")
         point = world.ego.pose.to_local(np.array([[state.pose.x, state.pose.y]]))[0]
-        with_memory.append(objects_near(memory, inputs, point))
+        with_memory.append(memory.objects_near(inputs, point, NEAR))
         cameras.reset({})
-        alone.append(objects_near(cameras, inputs, point))
+        alone.append(cameras.objects_near(inputs, point, NEAR))
         plan = expert.plan(inputs, PrivilegedInput.from_observation(observation, road))
         observation, _, terminated, truncated, info = env.step(plan.points)
         if terminated or truncated:

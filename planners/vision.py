@@ -398,6 +398,18 @@ class VisionNetPlanner(Planner):
         """The network's waypoints for the input's command (cameras and, for the memory, the ego's own pose)."""
         return Trajectory(self._network(inputs)[0])
 
+    @torch.inference_mode()
+    def objects_near(self, inputs: PlannerInput, point: np.ndarray, radius: float) -> float:
+        """The objects map's largest probability within ``radius`` of ``point`` (ego frame [m]); the memory moves on.
+
+        What the network believes is at a place, for diagnostics and behaviour tests of its memory.
+        """
+        _, out = self._network(inputs)
+        objects = torch.sigmoid(out["bev_logits"][0, BEV_CHANNELS.index("objects")]).numpy()
+        xs, ys = np.meshgrid(self.centres, self.centres, indexing="ij")
+        near = np.hypot(xs - point[0], ys - point[1]) <= radius
+        return float(objects[near].max()) if near.any() else 0.0
+
     def _network(self, inputs: PlannerInput) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         """(6, 2) waypoints and the network's outputs; the BEV memory moves on a step."""
         tensors = observation_tensors([inputs.as_dict()], self.net.config)

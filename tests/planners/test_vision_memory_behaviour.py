@@ -12,11 +12,10 @@ in at least 4 of the 5: proof that the cameras alone no longer show it.
 
 import numpy as np
 import pytest
-import torch
 
 from envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
-from occsim.planners.vision import BEV_CHANNELS, WEIGHTS_DIR, VisionNetPlanner, bev_cell_centres, load_vision
+from occsim.planners.vision import WEIGHTS_DIR, VisionNetPlanner, load_vision
 from occsim.sensors import make_renderer
 from occsim.sensors.hiding import HidingRenderer
 from occsim.suite.splits import load_split
@@ -25,17 +24,6 @@ from occsim.types import DEFAULT_CAMERA_HW, WAYPOINT_DT, CameraRig, PlannerInput
 CASES, KEPT, SEEN = 5, 4, 0.5
 HIDDEN_SECONDS = 1.0
 NEAR = 3.0  # [m] around the car's centre: the map's cells are 2 m
-
-
-def _objects_near(planner: VisionNetPlanner, inputs: PlannerInput, point: np.ndarray) -> float:
-    """The network's largest objects probability within NEAR of ``point`` (ego frame); the memory moves on."""
-    with torch.inference_mode():
-        _, out = planner._network(inputs)
-    objects = torch.sigmoid(out["bev_logits"][0, BEV_CHANNELS.index("objects")]).numpy()
-    centres = bev_cell_centres(planner.net.config)
-    xs, ys = np.meshgrid(centres, centres, indexing="ij")
-    near = np.hypot(xs - point[0], ys - point[1]) <= NEAR
-    return float(objects[near].max()) if near.any() else 0.0
 
 
 def _lead_ahead(env: OccSimEnv) -> np.ndarray:
@@ -69,7 +57,7 @@ def _one_case(scenario, weights) -> tuple[bool, bool, bool]:
     for _ in range(env.sim.max_steps):
         inputs = PlannerInput.from_observation(observation, info["t"])
         ahead = _lead_ahead(env)
-        if _objects_near(planner, inputs, ahead) > SEEN and 8.0 < ahead[0] < 30.0:
+        if planner.objects_near(inputs, ahead, NEAR) > SEEN and 8.0 < ahead[0] < 30.0:
             break
         plan = expert.plan(inputs, PrivilegedInput.from_observation(observation, road))
         observation, _, terminated, truncated, info = env.step(plan.points)
@@ -84,9 +72,9 @@ def _one_case(scenario, weights) -> tuple[bool, bool, bool]:
         observation, _, _, _, info = env.step(plan.points)
         inputs = PlannerInput.from_observation(observation, info["t"])
         ahead = _lead_ahead(env)
-        kept["memory"] = _objects_near(planner, inputs, ahead) > SEEN
+        kept["memory"] = planner.objects_near(inputs, ahead, NEAR) > SEEN
         control.reset({})
-        kept["none"] = _objects_near(control, inputs, ahead) > SEEN
+        kept["none"] = control.objects_near(inputs, ahead, NEAR) > SEEN
     return True, kept["memory"], kept["none"]
 
 
