@@ -212,6 +212,9 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
         optimiser, config.learning_rate, total_steps=total_steps, pct_start=warmup_fraction(total_steps)
     )
     rng = np.random.default_rng(config.seed)
+    # A network without memory cannot know a hidden actor: such frames weigh 0 (``TrainConfig``).
+    hidden = config.hidden_weight if vision.temporal else 0.0
+    weights = (config.bev_weight, rng if config.augment else None, config.object_pos_weight, hidden)
     history, best = [], None
     with run.stoppable():
         for epoch in range(config.epochs):
@@ -223,10 +226,6 @@ def train(config: TrainConfig, vision: VisionConfig | None = None) -> dict:
                 order.reshape(steps_per_epoch, -1), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"
             )
             for i, index in enumerate(bar):
-                jitter = rng if config.augment else None
-                # A network without memory cannot know a hidden actor: such frames weigh 0 (``TrainConfig``).
-                hidden = config.hidden_weight if vision.temporal else 0.0
-                weights = (config.bev_weight, jitter, config.object_pos_weight, hidden)
                 if vision.temporal:
                     loss = sequence_losses(net, train_set, np.sort(index), length, *weights)
                 else:

@@ -305,7 +305,7 @@ def _made(summary: dict, inputs: CardInputs) -> str:
         ]
         for r in dagger["rounds"]:
             val = r["val"]
-            l2 = " / ".join(f"{val[f'val_L2_{h}s']:.2f}" for h in (1, 2, 3)) if "val_L2_1s" in val else "-"
+            l2 = _l2_text(val)
             scores = "; ".join(f"{s['weather']} {s['ncap']:.2f} / {s['collision_rate']:.2f}" for s in r["scores"])
             beta = "-" if r["expert_share"] is None else f"{r['expert_share']:.2f}"
             label = "start" if r["round"] < 0 else str(r["round"]) + (" (training stopped)" if r["interrupted"] else "")
@@ -334,6 +334,11 @@ def _made(summary: dict, inputs: CardInputs) -> str:
     return "\n".join(lines)
 
 
+def _l2_text(metrics: dict) -> str:
+    """Held-out L2 at 1 / 2 / 3 s [m] from a training's metrics, or "-" where it has none."""
+    return " / ".join(f"{metrics[f'val_L2_{h}s']:.2f}" for h in (1, 2, 3)) if "val_L2_1s" in metrics else "-"
+
+
 def lineage(start: str | None, limit: int = 20) -> list[str]:
     """The trainings behind ``--init-from`` weights, oldest first: each one's command and held-out L2.
 
@@ -350,7 +355,7 @@ def lineage(start: str | None, limit: int = 20) -> list[str]:
             break
         summary = json.loads(path.read_text())
         best = summary.get("best") or {}
-        l2 = " / ".join(f"{best[f'val_L2_{h}s']:.2f}" for h in (1, 2, 3)) if "val_L2_1s" in best else "-"
+        l2 = _l2_text(best)
         steps.append(f"`{summary.get('command') or start}` ({summary.get('samples', '?')} samples; val L2 {l2} m)")
         start = (summary.get("config") or {}).get("init_from")
     return steps[::-1]
