@@ -98,6 +98,14 @@ def collect(
     hide_steps: Annotated[int, typer.Option(min=1, help="Steps (0.5 s each) a hidden actor stays hidden.")] = (
         COLLECT.hide_steps
     ),
+    hide_max_speed: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Hide only actors at most this fast [m/s] (default: any). A hidden moving car teaches the memory "
+            "to keep it where it no longer is.",
+        ),
+    ] = COLLECT.hide_max_speed,
 ) -> None:
     """Imitation data for `occsim train-planner`: expert rollouts with DAgger-style perturbations."""
     from occsim.suite.splits import BenchmarkError
@@ -133,6 +141,7 @@ def collect(
         zoom=zoom,
         hide=hide,
         hide_steps=hide_steps,
+        hide_max_speed=hide_max_speed,
     )
     meta = run_collect([] if jobs else scenario_option(scenarios), config, console=err, jobs=jobs)
     out.print(

@@ -202,7 +202,10 @@ def _collect_episode(
 def _choose_hidden(
     env: OccSimEnv, hiding: HidingRenderer, state: dict, rng: np.random.Generator, config: CollectConfig
 ) -> None:
-    """Count a hiding down, or start one: an actor within HIDE_RANGE left out of the next ``hide_steps`` frames."""
+    """Count a hiding down, or start one: an actor within HIDE_RANGE, no faster than ``hide_max_speed``, left out.
+
+    It stays out of the next ``hide_steps`` frames.
+    """
     if state["hide_left"]:
         state["hide_left"] -= 1
     if state["hide_left"]:
@@ -211,7 +214,13 @@ def _choose_hidden(
     if not config.hide or rng.random() >= config.hide:
         return
     ego = env.sim.world.ego.pose
-    near = [a.id for a in env.sim.world.actor_states() if np.hypot(a.pose.x - ego.x, a.pose.y - ego.y) < HIDE_RANGE]
+    limit = np.inf if config.hide_max_speed is None else config.hide_max_speed
+    near = [
+        a.id
+        for a in env.sim.world.actor_states()
+        if np.hypot(a.pose.x - ego.x, a.pose.y - ego.y) < HIDE_RANGE
+        and max(abs(a.speed), float(np.hypot(*a.velocity))) <= limit
+    ]
     if near:
         hiding.hidden = {near[int(rng.integers(len(near)))]}
         state["hide_left"] = config.hide_steps

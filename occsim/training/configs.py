@@ -53,10 +53,15 @@ class CollectConfig:
     # stays in the world and the BEV targets: what a BEV memory learns to keep (0: never, the data as before).
     hide: float = 0.0
     hide_steps: int = 2
+    # Only actors slower than this [m/s] are hidden (None: any). A moving car's old place is empty a step later, so
+    # hiding one teaches the memory to keep a car where it no longer is (a ghost trailing every crossing car).
+    hide_max_speed: float | None = None
 
     def __post_init__(self):
         if not 0.0 <= self.hide <= 1.0 or self.hide_steps < 1:
             raise ValueError(f"hide must be in 0..1 and hide_steps at least 1, got {self.hide}, {self.hide_steps}")
+        if self.hide_max_speed is not None and self.hide_max_speed < 0:
+            raise ValueError(f"hide_max_speed must be at least 0, got {self.hide_max_speed}")
 
 
 @dataclass(frozen=True)

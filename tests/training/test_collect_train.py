@@ -302,6 +302,37 @@ def test_hidden_actors_change_only_the_pictures_of_the_frames_flagged_hidden(tmp
         CollectConfig(out_dir=tmp_path, hide=1.5)
 
 
+def test_hide_max_speed_hides_only_the_slow_actors(tmp_path):
+    from types import SimpleNamespace
+
+    from occsim.training.collect import _choose_hidden
+    from occsim.types import ActorState, Pose2D
+
+    def actor(name, x, speed, velocity):
+        return ActorState(name, 1, Pose2D(x, 0.0, 0.0), speed, (4.0, 2.0, 1.5), velocity)
+
+    actors = [
+        actor("parked", 10.0, 0.0, (0.0, 0.0)),
+        actor("driving", 12.0, 8.0, (8.0, 0.0)),
+        actor("changing_lane", 14.0, 0.3, (0.0, 2.0)),  # slow along its heading, fast sideways
+        actor("far_parked", 80.0, 0.0, (0.0, 0.0)),  # beyond HIDE_RANGE
+    ]
+    world = SimpleNamespace(ego=SimpleNamespace(pose=Pose2D(0.0, 0.0, 0.0)), actor_states=lambda: actors)
+    env = SimpleNamespace(sim=SimpleNamespace(world=world))
+    chosen = {}
+    for limit in (None, 1.0):
+        config = CollectConfig(out_dir=tmp_path, hide=1.0, hide_steps=1, hide_max_speed=limit)
+        rng, hiding, seen = np.random.default_rng(0), SimpleNamespace(hidden=set()), set()
+        for _ in range(60):
+            _choose_hidden(env, hiding, {"hide_left": 0}, rng, config)
+            seen |= hiding.hidden
+        chosen[limit] = seen
+    assert chosen[None] == {"parked", "driving", "changing_lane"}
+    assert chosen[1.0] == {"parked"}
+    with pytest.raises(ValueError, match="hide_max_speed"):
+        CollectConfig(out_dir=tmp_path, hide_max_speed=-1.0)
+
+
 def test_hidden_frames_weigh_hidden_weight_in_the_bev_loss(tmp_path):
     from occsim.planners.vision import VisionPlannerNet
     from occsim.training.planner import losses, sequence_losses
