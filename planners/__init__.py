@@ -7,7 +7,7 @@ from occsim.planners.no_intervention import NoInterventionPlanner
 from occsim.planners.remote import RemotePlanner
 from occsim.planners.rl import RlPlanner
 from occsim.planners.vad import VADPlanner
-from occsim.planners.vision import VisionNetPlanner, VisionPlanner
+from occsim.planners.vision import VisionMemoryPlanner, VisionNetPlanner, VisionPlanner
 
 __all__ = [
     "PLANNERS",
@@ -18,6 +18,7 @@ __all__ = [
     "RemotePlanner",
     "RlPlanner",
     "VADPlanner",
+    "VisionMemoryPlanner",
     "VisionNetPlanner",
     "VisionPlanner",
     "make_planner",

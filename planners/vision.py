@@ -40,6 +40,7 @@ N_COMMANDS = 3
 CAMERAS = 6  # the nuScenes rig's surround cameras
 BEV_CHANNELS = ("objects", "static", "driveable")  # auxiliary BEV targets, see ``bev_targets``
 WEIGHTS_DIR = Path(__file__).parent / "weights" / "vision"
+MEMORY_WEIGHTS_DIR = Path(__file__).parent / "weights" / "vision-memory"  # the shipped network with a BEV memory
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 EGO_SCALE = (10.0, 3.0, 0.3, 0.3)  # typical magnitude of speed, acceleration, yaw rate, steering
@@ -236,6 +237,13 @@ def bev_cell_centres(config: VisionConfig) -> np.ndarray:
     return -config.bev_range + (np.arange(config.bev_cells) + 0.5) * size
 
 
+def largest_near(grid: np.ndarray, centres: np.ndarray, point: np.ndarray, radius: float) -> float:
+    """The largest value of a BEV ``grid`` within ``radius`` of ``point`` (ego frame [m]); 0 where no cell is."""
+    xs, ys = np.meshgrid(centres, centres, indexing="ij")
+    near = np.hypot(xs - point[0], ys - point[1]) <= radius
+    return float(grid[near].max()) if near.any() else 0.0
+
+
 def waypoints_from_preds(ego_fut_preds: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
     """VAD's decoding: the command's row of per-step offsets, cumulatively summed: (B, 6, 2) ego frame [m]."""
     rows = ego_fut_preds[torch.arange(len(command)), command]
@@ -399,16 +407,17 @@ class VisionNetPlanner(Planner):
         return Trajectory(self._network(inputs)[0])
 
     @torch.inference_mode()
-    def objects_near(self, inputs: PlannerInput, point: np.ndarray, radius: float) -> float:
-        """The objects map's largest probability within ``radius`` of ``point`` (ego frame [m]); the memory moves on.
+    def objects_map(self, inputs: PlannerInput) -> np.ndarray:
+        """(cells, cells) the objects map's probabilities, cell [i, j] at x_i forward, y_j left; the memory moves on.
 
-        What the network believes is at a place, for diagnostics and behaviour tests of its memory.
+        What the network believes is where, for diagnostics and behaviour tests of its memory (``largest_near``).
         """
         _, out = self._network(inputs)
-        objects = torch.sigmoid(out["bev_logits"][0, BEV_CHANNELS.index("objects")]).numpy()
-        xs, ys = np.meshgrid(self.centres, self.centres, indexing="ij")
-        near = np.hypot(xs - point[0], ys - point[1]) <= radius
-        return float(objects[near].max()) if near.any() else 0.0
+        return torch.sigmoid(out["bev_logits"][0, BEV_CHANNELS.index("objects")]).numpy()
+
+    def objects_near(self, inputs: PlannerInput, point: np.ndarray, radius: float) -> float:
+        """The objects map's largest probability within ``radius`` of ``point`` (ego frame [m]); the memory moves on."""
+        return largest_near(self.objects_map(inputs), self.centres, point, radius)
 
     def _network(self, inputs: PlannerInput) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         """(6, 2) waypoints and the network's outputs; the BEV memory moves on a step."""
@@ -453,3 +462,14 @@ class VisionPlanner(VisionNetPlanner):
                 waypoints, objects, driveable, inputs.ego_pose, inputs.timestamp, may_swerve=straight
             )
         return Trajectory(waypoints)
+
+
+@register_planner("vision-memory")
+class VisionMemoryPlanner(VisionPlanner):
+    """The shipped network with a BEV memory (``VisionConfig.temporal``), and the guard its weights name, if any.
+
+    Shipped beside ``vision``, which stays the default while it scores better on the val split (MODEL_CARD.md).
+    """
+
+    def __init__(self, weights: str | Path = MEMORY_WEIGHTS_DIR):
+        super().__init__(weights)

@@ -1,4 +1,4 @@
-"""The shipped vision network remembers a car it saw once the car is hidden from the cameras (a behaviour test).
+"""The shipped memory network (``vision-memory``) remembers a car it saw once the car is hidden from the cameras.
 
 On train-split ``stationary_vehicle`` instances of the newest long-tail benchmark whose stopped vehicle is a car,
 the expert drives towards it while the network watches. Once the network's objects map shows the car, the car is
@@ -15,7 +15,7 @@ import pytest
 
 from envs.occsim_env import OccSimEnv
 from occsim.planners import make_planner
-from occsim.planners.vision import WEIGHTS_DIR, VisionNetPlanner, load_vision
+from occsim.planners.vision import MEMORY_WEIGHTS_DIR, VisionNetPlanner, load_vision
 from occsim.sensors import make_renderer
 from occsim.sensors.hiding import HidingRenderer
 from occsim.suite.splits import load_split
@@ -80,9 +80,8 @@ def _one_case(scenario, weights) -> tuple[bool, bool, bool]:
 
 @pytest.mark.slow
 def test_a_car_hidden_from_the_cameras_stays_in_the_objects_map_for_a_second():
-    if not load_vision(WEIGHTS_DIR).config.temporal:
-        pytest.skip("the shipped vision weights have no BEV memory")
-    results = [_one_case(scenario, WEIGHTS_DIR) for scenario in _car_cases()]
+    assert load_vision(MEMORY_WEIGHTS_DIR).config.temporal, "the shipped memory weights have no BEV memory"
+    results = [_one_case(scenario, MEMORY_WEIGHTS_DIR) for scenario in _car_cases()]
     assert len(results) == CASES and all(seen for seen, _, _ in results), f"not seen before hiding: {results}"
     with_memory = sum(kept for _, kept, _ in results)
     without = sum(kept for _, _, kept in results)

@@ -14,6 +14,7 @@ from occsim.planners.vision import (
     VisionPlannerNet,
     bev_cell_centres,
     ego_motion,
+    largest_near,
     save_vision,
     warp_bev,
 )
@@ -124,3 +125,24 @@ def test_vision_net_and_vision_are_separate_planners_the_guard_only_in_vision(tm
     assert type(guarded) is VisionPlanner and guarded.guard is not None
     assert not hasattr(net_only, "guard")
     assert VisionNetPlanner.check_argument(str(tmp_path / "missing"))  # a missing folder is named up front
+
+
+def test_the_shipped_memory_weights_load_as_vision_memory_with_a_bev_memory_under_20_mb():
+    from occsim.planners.vision import MEMORY_WEIGHTS_DIR, WEIGHTS_NAME
+    from occsim.suite.provenance import planner_weights_path
+
+    planner = make_planner("vision-memory")
+    assert planner.net.config.temporal and isinstance(planner, VisionPlanner)
+    assert planner_weights_path("vision-memory") == MEMORY_WEIGHTS_DIR  # suite.json hashes the right folder
+    assert (MEMORY_WEIGHTS_DIR / WEIGHTS_NAME).stat().st_size < 20e6
+
+
+def test_largest_near_reads_only_the_cells_within_the_radius():
+    centres = bev_cell_centres(SMALL)
+    grid = np.zeros((CELLS, CELLS))
+    grid[_cell(11.0, -5.0)] = 0.9  # cell centres at odd metres: 2 m cells over +-40 m
+    grid[_cell(21.0, 7.0)] = 0.4
+    assert largest_near(grid, centres, np.array([12.0, -5.0]), 1.5) == 0.9
+    assert largest_near(grid, centres, np.array([12.0, -5.0]), 0.5) == 0.0  # the cell's centre is 1 m away
+    assert largest_near(grid, centres, np.array([20.0, 7.0]), 1.5) == 0.4  # the 0.9 cell is 15 m away
+    assert largest_near(grid, centres, np.array([60.0, 0.0]), 3.0) == 0.0  # off the grid
