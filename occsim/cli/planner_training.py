@@ -425,7 +425,11 @@ def planner_card(
         ),
     ] = None,
     label: Annotated[
-        list[str] | None, typer.Option(help="SPEC=NAME (repeatable): a planner's name in the tables.")
+        list[str] | None,
+        typer.Option(
+            help="SPEC=NAME (repeatable): a planner's name in the tables. The name follows the last '=': a spec may "
+            "hold one, as `choose-guard`'s candidate folders do."
+        ),
     ] = None,
     open_loop_data: Annotated[
         Path | None, typer.Option(help="Held-out episodes (`occsim collect --split test`) for L2 and bev.png.")
@@ -433,11 +437,12 @@ def planner_card(
     baseline: Annotated[Path | None, typer.Option(help="The weights it replaces, scored open loop beside it.")] = None,
 ) -> None:
     """Write a vision planner's MODEL_CARD.md and bev.png from its DAgger rounds, suites and held-out episodes."""
-    from occsim.training.planner_card import CardInputs, plan_milliseconds, write_planner_card
+    from occsim.training.planner_card import CardInputs, parse_labels, plan_milliseconds, write_planner_card
 
-    bad = [item for item in label or () if "=" not in item.strip("=")]
-    if bad:
-        raise fail(f"--label {bad[0]!r}: expected SPEC=NAME, e.g. vision:runs/old=previous weights")
+    try:
+        labels = parse_labels(label or ())
+    except ValueError as e:
+        raise fail(f"--label {e}") from None
     try:
         card = write_planner_card(
             CardInputs(
@@ -446,7 +451,7 @@ def planner_card(
                 dagger=dagger,
                 guard_choice=guard_choice,
                 suites=tuple(suite or ()),
-                labels=dict(item.partition("=")[::2] for item in label or ()),
+                labels=labels,
                 baseline=baseline,
                 open_loop_data=open_loop_data,
                 plan_ms=plan_milliseconds(weights),

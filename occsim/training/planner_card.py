@@ -42,6 +42,23 @@ class CardInputs:
     plan_ms: float | None = None  # mean plan() time at 6 x 256 x 448 on this machine
 
 
+def parse_labels(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``SPEC=NAME`` items as spec -> name.
+
+    The name follows the last ``=``: a spec may hold one (``choose-guard``'s candidates are ``threshold=0.8,...``).
+
+    Raises:
+        ValueError: an item without a spec or a name.
+    """
+    labels = {}
+    for item in items:
+        spec, _, name = item.rpartition("=")
+        if not spec or not name:
+            raise ValueError(f"{item!r}: expected SPEC=NAME, e.g. vision:runs/old=previous weights")
+        labels[spec] = name
+    return labels
+
+
 def plan_milliseconds(
     weights: Path, camera_hw: tuple[int, int] = DEFAULT_CAMERA_HW, calls: int = 30, seed: int = 0
 ) -> float:
@@ -279,7 +296,8 @@ def _header(summary: dict, guard) -> str:
         if vision.get("temporal")
         else ""
     )
-    return f"""# OccSim vision planner (VAD-style, camera only)
+    title = "VAD-style, camera only, with a BEV memory" if vision.get("temporal") else "VAD-style, camera only"
+    return f"""# OccSim vision planner ({title})
 
 A small VAD-style network (`planners/vision.py`): a shared CNN over the {views} at
 {vision["input_hw"][0]} x {vision["input_hw"][1]}, a Simple-BEV-style lift to a {vision["bev_cells"]} x

@@ -112,3 +112,13 @@ def test_the_card_lists_the_trainings_behind_its_weights_oldest_first(tmp_path):
     assert lineage(None) == []
     loop = training("loop", str(tmp_path / "loop"), 5)  # a folder that names itself ends the chain
     assert len(lineage(loop)) == 1
+
+
+def test_card_labels_take_the_name_after_the_last_equals_sign():
+    from occsim.training.planner_card import parse_labels
+
+    labels = parse_labels(["vision:runs/guard/candidates/threshold=0.8,horizon=1=chosen guard", "vision-net:a=old"])
+    assert labels == {"vision:runs/guard/candidates/threshold=0.8,horizon=1": "chosen guard", "vision-net:a": "old"}
+    for bad in ("no-name=", "=no-spec", "nothing"):
+        with pytest.raises(ValueError, match="SPEC=NAME"):
+            parse_labels([bad])
