@@ -265,7 +265,15 @@ def choose_guard_command(
 ) -> None:
     """Choose the vision planner's occupancy guard on a val split: every candidate in closed loop, best val score."""
     from occsim.suite.splits import BenchmarkError
-    from occsim.training.guard_choice import apply_choice, base_guard, choose_guard, grid_candidates, parse_grid
+    from occsim.suite.store import SuiteDirError
+    from occsim.training.guard_choice import (
+        apply_choice,
+        base_guard,
+        choose_guard,
+        difference_text,
+        grid_candidates,
+        parse_grid,
+    )
 
     try:
         candidates = grid_candidates(base_guard(weights), parse_grid(grid or []))
@@ -279,10 +287,10 @@ def choose_guard_command(
             weathers=tuple(w for w in weather.split(",") if w),
             workers=workers,
         )
-    except (BenchmarkError, ValueError, FileNotFoundError) as e:
+    except (BenchmarkError, SuiteDirError, ValueError, FileNotFoundError) as e:
         raise fail(str(e)) from None
     table = Table(title=f"guard candidates on {result['split']} (val score: mean of NCAP/5 and route completion)")
-    for column in ("candidate", "runs", "NCAP", "coll.", "route", "val score"):
+    for column in ("candidate", "runs", "NCAP", "coll.", "route", "val score", "vs alone ± s.e."):
         table.add_column(column)
     for c in result["candidates"]:
         mark = " (chosen)" if c["name"] == result["chosen"] else ""
@@ -293,8 +301,10 @@ def choose_guard_command(
             f"{c['collision_rate']:.2f}",
             f"{c['route_completion']:.2f}",
             f"{c['val_score']:.3f}",
+            difference_text(c),
         )
     out.print(table)
+    out.print("s.e.: standard error over instances (one instance's weathers are one cluster)")
     if apply:
         apply_choice(weights, result)
         out.print(f"wrote the chosen guard ({result['chosen']}) into {weights / 'config.json'}")

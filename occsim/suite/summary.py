@@ -78,6 +78,35 @@ def summarise(records: list[RunRecord]) -> list[dict]:
     ]
 
 
+def paired_difference(
+    records: list[RunRecord], planner: str, baseline: str, value: Callable[[RunRecord], float]
+) -> dict:
+    """``value`` of ``planner``'s runs minus ``baseline``'s on the same runs: the mean and its standard error.
+
+    Runs pair by (scenario, instance, seed, weather); runs that ended in an error are left out. The runs of one
+    instance under different weathers share its traffic and tend to fail together, so they are one cluster and the
+    standard error is that of the mean over instances: a per-run error would claim more than the runs show.
+    The error is None where fewer than two instances pair.
+    """
+
+    def finished(name: str) -> dict[tuple, RunRecord]:
+        return {(r.scenario, r.run, r.seed, r.weather): r for r in records if r.planner == name and not r.failed}
+
+    mine, theirs = finished(planner), finished(baseline)
+    clusters: dict[tuple, list[float]] = {}
+    for key in mine.keys() & theirs.keys():
+        clusters.setdefault(key[:3], []).append(float(value(mine[key])) - float(value(theirs[key])))
+    differences = [d for cluster in clusters.values() for d in cluster]
+    means = np.array([np.mean(cluster) for cluster in clusters.values()])
+    error = float(means.std(ddof=1) / np.sqrt(len(means))) if len(means) > 1 else None
+    return {
+        "difference": round(float(np.mean(differences)), 4) if differences else None,
+        "standard_error": round(error, 4) if error is not None else None,
+        "runs": len(differences),
+        "instances": len(means),
+    }
+
+
 FAMILY_COLUMNS = ("family", "planner", "runs", "errors", "ncap", "collision_rate", "route_completion", "pdms")
 
 

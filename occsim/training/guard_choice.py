@@ -8,7 +8,8 @@ to fewer collisions, then to the simpler candidate (the earlier one in the list)
 
 ``out/candidates/<name>/`` holds each candidate as a weights folder (the network's safetensors copied, its own
 ``config.json``), ``out/suite`` the runs (a rerun resumes), ``out/guard_choice.json`` every candidate's figures
-and the choice.
+and the choice. Each guard's figures also give its val score minus the network alone's on the same runs, with a
+standard error over instances, so a choice that these runs do not resolve reads as one.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from pathlib import Path
 
 from occsim.planners.occupancy_guard import DEFAULT_GUARD, OccupancyGuard
 from occsim.planners.vision import CONFIG_NAME, WEIGHTS_NAME, load_guard
+from occsim.suite.records import RunRecord
 from occsim.suite.runner import SuiteConfig, run_suite
 from occsim.suite.splits import load_split, split_tasks
-from occsim.suite.summary import summarise
+from occsim.suite.summary import paired_difference, summarise
 
 NETWORK_ALONE = "none"
 CHOOSABLE_SPLITS = ("train", "val")  # the test split is for the model card only
@@ -83,6 +85,11 @@ def val_score(row: dict) -> float:
     return (row["ncap"] / 5 + row["route_completion"]) / 2
 
 
+def run_val_score(record: RunRecord) -> float:
+    """``val_score`` of one finished run."""
+    return val_score({"ncap": record.scores.ncap, "route_completion": record.scores.route_completion})
+
+
 def choose_guard(
     weights: Path,
     out: Path,
@@ -118,8 +125,15 @@ def choose_guard(
     if outcome.interrupted:
         raise KeyboardInterrupt
     keys = {t.key for t in tasks}
-    rows = summarise([r for r in outcome.records if r.key in keys])
+    records = [r for r in outcome.records if r.key in keys]
+    rows = summarise(records)
     table = [_candidate_figures(c, specs[c.name], rows) for c in candidates]
+    if NETWORK_ALONE in specs:  # each guard against the network alone, on the same runs, with its standard error
+        for c, figures in zip(candidates, table):
+            if c.name != NETWORK_ALONE:
+                figures["vs_network_alone"] = paired_difference(
+                    records, specs[c.name], specs[NETWORK_ALONE], run_val_score
+                )
     best = max(range(len(table)), key=lambda i: (table[i]["val_score"], -table[i]["collision_rate"], -i))
     result = {
         "weights": str(weights),
@@ -127,12 +141,22 @@ def choose_guard(
         "instances_per_family": instances,
         "weathers": list(weathers),
         "objective": "mean of (NCAP / 5 + route completion) / 2 over the runs; ties: fewer collisions",
+        "standard_error": "over instances: the weathers of one instance are one cluster",
         "candidates": table,
         "chosen": table[best]["name"],
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "guard_choice.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def difference_text(figures: dict) -> str:
+    """A candidate's ``vs_network_alone`` as "+0.011 ± 0.012" ("" for the network alone or older files)."""
+    paired = figures.get("vs_network_alone")
+    if not paired or paired["difference"] is None:
+        return ""
+    error = "" if paired["standard_error"] is None else f" ± {paired['standard_error']:.3f}"
+    return f"{paired['difference']:+.3f}{error}"
 
 
 def apply_choice(weights: Path, choice: dict) -> OccupancyGuard | None:

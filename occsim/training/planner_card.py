@@ -18,6 +18,7 @@ from occsim.planners.vision import BEV_CHANNELS, WEIGHTS_NAME, VisionConfig, loa
 from occsim.suite.records import RunRecord
 from occsim.suite.report import load_results
 from occsim.suite.summary import family_rows, summarise
+from occsim.training.guard_choice import difference_text
 from occsim.training.planner import evaluate_weights
 from occsim.training.planner_data import PlannerDataset, batch_inputs, load_dataset
 from occsim.types import CAMERA_NAMES, DEFAULT_CAMERA_HW
@@ -224,17 +225,19 @@ def _guard_choice(choice: dict, inputs: CardInputs) -> str:
         "",
         f"`occsim choose-guard` ran the network alone and each guard candidate on {choice['instances_per_family']} "
         f"`{choice['split']}` instances per family under {', '.join(choice['weathers'])}; the chosen one has the "
-        f"best val score ({choice['objective']}). The test split was not read.",
+        f"best val score ({choice['objective']}). The test split was not read. The last column is the candidate's "
+        "val score minus the network alone's on the same runs, ± its standard error over instances (the weathers "
+        "of one instance are one cluster): a difference within about twice that error is not resolved by these runs.",
         "",
-        "| candidate | runs | NCAP | collision rate | route completion | val score |",
-        "|---|---|---|---|---|---|",
+        "| candidate | runs | NCAP | collision rate | route completion | val score | vs network alone |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in choice["candidates"]:
         name = "network alone (`vision-net`)" if c["guard"] is None else f"`{c['name']}`"
         chosen = " **(chosen)**" if c["name"] == choice["chosen"] else ""
         lines.append(
             f"| {name}{chosen} | {c['runs']} | {c['ncap']:.2f} | {c['collision_rate']:.3f} | "
-            f"{c['route_completion']:.2f} | {c['val_score']:.3f} |"
+            f"{c['route_completion']:.2f} | {c['val_score']:.3f} | {difference_text(c)} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,7 @@
 """Choosing the occupancy guard on val: the grid, the refusal of the test split, the choice and its application."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from occsim.training.guard_choice import (
     NETWORK_ALONE,
     apply_choice,
     choose_guard,
+    difference_text,
     grid_candidates,
     parse_grid,
     val_score,
@@ -79,6 +81,12 @@ def test_candidates_run_on_val_and_the_best_val_score_is_chosen_and_applied(tmp_
     table = result["candidates"]
     assert [c["name"] for c in table] == [NETWORK_ALONE, "threshold=0", "threshold=0.8"]
     assert all(c["runs"] == 1 for c in table)
+    # Each guard against the network alone on the same run; one instance gives no standard error.
+    assert "vs_network_alone" not in table[0]
+    for c in table[1:]:
+        paired = c["vs_network_alone"]
+        assert paired["runs"] == 1 and paired["standard_error"] is None
+        assert paired["difference"] == pytest.approx(c["val_score"] - table[0]["val_score"], abs=2e-4)
     best = max(c["val_score"] for c in table)
     assert next(c for c in table if c["name"] == result["chosen"])["val_score"] == best
     # A threshold of 0 sees an object everywhere: the guard stops the car at once, so it cannot be chosen over
@@ -89,3 +97,18 @@ def test_candidates_run_on_val_and_the_best_val_score_is_chosen_and_applied(tmp_
     apply_choice(weights, result)
     chosen = next(c for c in table if c["name"] == result["chosen"])
     assert (load_guard(weights) is None) == (chosen["guard"] is None)
+
+
+def test_the_card_and_the_terminal_give_each_guard_against_the_network_alone():
+    from occsim.training.planner_card import CardInputs, _guard_choice
+
+    alone = {"name": NETWORK_ALONE, "guard": None, "runs": 4, "ncap": 4.0, "collision_rate": 0.25}
+    alone |= {"route_completion": 0.8, "val_score": 0.8}
+    guard = alone | {"name": "threshold=0.8", "guard": {"threshold": 0.8}, "val_score": 0.81}
+    guard["vs_network_alone"] = {"difference": 0.0104, "standard_error": 0.0213, "runs": 4, "instances": 2}
+    assert difference_text(alone) == "" and difference_text(guard) == "+0.010 ± 0.021"
+    choice = {"split": "tiny-v1/val", "instances_per_family": 2, "weathers": ["clear", "fog"], "objective": "o"}
+    choice |= {"candidates": [alone, guard], "chosen": "threshold=0.8"}
+    section = _guard_choice(choice, CardInputs(weights=Path("w"), training=Path("w")))
+    assert "| `threshold=0.8` **(chosen)** | 4 | 4.00 | 0.250 | 0.80 | 0.810 | +0.010 ± 0.021 |" in section
+    assert "| network alone (`vision-net`) | 4 | 4.00 | 0.250 | 0.80 | 0.800 |  |" in section
