@@ -64,6 +64,13 @@ def collect(
     start: Annotated[
         int, typer.Option(min=0, help="With --benchmark: skip each family's first instances (DAgger round k: 10k).")
     ] = 0,
+    family: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--family",
+            help="With --benchmark: only this family (repeatable), for a lesson aimed at a few families.",
+        ),
+    ] = None,
     driver: Annotated[
         str | None,
         typer.Option(help="A learned planner that drives while the expert labels (DAgger), e.g. vision:weights/v1."),
@@ -121,10 +128,12 @@ def collect(
         raise fail("give --scenarios or --benchmark, not both")
     if benchmark is None and start:
         raise fail("--start takes a --benchmark")
+    if benchmark is None and family:
+        raise fail("--family takes a --benchmark")
     if benchmark is None and len(weathers) > 1:
         raise fail("--weather takes one weather without --benchmark")
     try:
-        jobs = benchmark_jobs(benchmark, split, start, episodes, weathers) if benchmark is not None else None
+        jobs = benchmark_jobs(benchmark, split, start, episodes, weathers, family) if benchmark is not None else None
     except (BenchmarkError, ValueError) as e:
         raise fail(str(e)) from None
     config = CollectConfig(

@@ -170,12 +170,7 @@ def split_tasks(
     unknown = [w for w in chosen if w not in split.weathers]
     if unknown:
         raise BenchmarkError(f"{split.label} has weathers {', '.join(split.weathers)}; not {', '.join(unknown)}")
-    missing = [f for f in families or [] if f not in split.families]
-    if missing:
-        hint = did_you_mean(missing[0], list(split.families))
-        raise BenchmarkError(f"{split.label} has no family '{missing[0]}'{hint}; families: {', '.join(split.families)}")
-    if families:
-        split = replace(split, families={f: split.families[f] for f in families})
+    split = split_families(split, families)
     tasks: list[Task] = []
     for index, seed, instance in split.instances(limit):
         origin = {
@@ -186,6 +181,19 @@ def split_tasks(
         }
         tasks += [Task(instance.scenario, p, w, index, seed, origin) for w in chosen for p in planners]
     return tasks
+
+
+def split_families(split: Split, families: list[str] | None) -> Split:
+    """The split with only ``families`` (all if None or empty), in the order given.
+
+    Raises:
+        BenchmarkError: a family the split does not have (with the nearest name).
+    """
+    missing = [f for f in families or [] if f not in split.families]
+    if missing:
+        hint = did_you_mean(missing[0], list(split.families))
+        raise BenchmarkError(f"{split.label} has no family '{missing[0]}'{hint}; families: {', '.join(split.families)}")
+    return replace(split, families={f: split.families[f] for f in families}) if families else split
 
 
 def split_slice(split: Split, start: int, stop: int) -> Split:

@@ -33,7 +33,7 @@ from occsim.rollout import rollout
 from occsim.scenario import Scenario
 from occsim.sensors.hiding import HidingRenderer
 from occsim.suite.jobs import set_threads
-from occsim.suite.splits import Split, load_split, split_slice
+from occsim.suite.splits import Split, load_split, split_families, split_slice
 from occsim.suite.tasks import derive_seed
 from occsim.training.configs import CollectConfig
 from occsim.training.episodes import write_episode
@@ -77,15 +77,22 @@ def split_jobs(split: Split, episodes: int | None = None, weathers: list[str] | 
 
 
 def benchmark_jobs(
-    benchmark: str, split: str, start: int, episodes: int | None, weathers: list[str]
+    benchmark: str,
+    split: str,
+    start: int,
+    episodes: int | None,
+    weathers: list[str],
+    families: list[str] | None = None,
 ) -> list[CollectJob]:
     """Collection jobs on a benchmark split: each family's instances ``start`` to ``start + episodes`` (or all).
 
+    ``families`` narrows the split to those families (a lesson aimed at a few of them).
+
     Raises:
-        BenchmarkError: the benchmark or split does not load.
+        BenchmarkError: the benchmark or split does not load, or it has no such family.
         ValueError: ``start`` is past the instances a family has.
     """
-    whole = load_split(benchmark, split)
+    whole = split_families(load_split(benchmark, split), families)
     jobs = split_jobs(split_slice(whole, start, start + episodes if episodes else None), None, weathers or None)
     if not jobs:
         shortest = min(len(f.seeds) for f in whole.families.values())

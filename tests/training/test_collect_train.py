@@ -233,6 +233,25 @@ def test_collect_command_on_a_benchmark_folder(tmp_path):
     assert past.exit_code == 2 and "2 instances per family" in past.output
     alone = CliRunner().invoke(app, ["collect", "--start", "1", "--out", str(tmp_path / "z")])
     assert alone.exit_code == 2 and "--start takes a --benchmark" in alone.output
+    no_bench = CliRunner().invoke(app, ["collect", "--family", "debris", "--out", str(tmp_path / "z")])
+    assert no_bench.exit_code == 2 and "--family takes a --benchmark" in no_bench.output
+
+
+def test_a_lesson_on_a_few_families_of_a_split(tmp_path):
+    from occsim.scenarios import family_paths
+    from occsim.suite.splits import BenchmarkError, make_benchmark
+    from occsim.training.collect import benchmark_jobs
+
+    families = [p for p in family_paths() if p.stem in ("debris", "cut_in", "frontal_drift")]
+    bench = make_benchmark(families, tmp_path, "three", 1, test_instances=1, train_instances=3, weathers=["clear"])
+    train = load_split(str(bench), "train")
+    everything = benchmark_jobs(str(bench), "train", 0, None, [])
+    assert len(everything) == 9
+    jobs = benchmark_jobs(str(bench), "train", 1, 2, [], families=["frontal_drift", "debris"])
+    wanted = [*train.families["frontal_drift"].seeds[1:], *train.families["debris"].seeds[1:]]
+    assert [j.seed for j in jobs] == wanted
+    with pytest.raises(BenchmarkError, match="no family 'frontal_drfit'.*frontal_drift"):
+        benchmark_jobs(str(bench), "train", 0, None, [], families=["frontal_drfit"])
 
 
 def test_bev_scores_and_the_objects_weight():
